@@ -1,0 +1,28 @@
+/**
+ * Elementwise composites: built from primitives, so they need no backward of their own.
+ */
+import type { Tensor } from '../../tensor/tensor.js';
+import { div } from '../ops/div.js';
+import { mul } from '../ops/mul.js';
+import { where } from '../ops/where.js';
+
+/** x². */
+export function square(x: Tensor): Tensor {
+  return mul(x, x);
+}
+
+/** 1/x. */
+export function reciprocal(x: Tensor): Tensor {
+  return div(1, x);
+}
+
+/**
+ * Clamp into [min, max] (either bound may be null). The gradient is 1 inside the closed
+ * interval and 0 outside, as in PyTorch; NaN passes through.
+ */
+export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {
+  let y = x;
+  if (min !== null) y = where(x.lt(min), min, y);
+  if (max !== null) y = where(x.gt(max), max, y);
+  return y;
+}

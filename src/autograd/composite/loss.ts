@@ -1,0 +1,68 @@
+/**
+ * Losses, as composites (their gradients follow from the primitives).
+ */
+import { DTypeError, ValueError, assertShape, formatShape } from '../../tensor/errors.js';
+import { shapesEqual } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { gather } from '../ops/gather.js';
+import { mean } from './reduce.js';
+import { logSoftmax } from './reduce.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+function reduce(op: string, losses: Tensor, reduction: Reduction): Tensor {
+  switch (reduction) {
+    case 'mean':
+      return mean(losses);
+    case 'sum':
+      return losses.sum();
+    case 'none':
+      return losses;
+    default:
+      throw new ValueError(`${op}: reduction must be 'mean', 'sum' or 'none'; got '${String(reduction)}'`);
+  }
+}
+
+/** Class targets as an int32 tensor of shape [N]. */
+function classTargets(targets: Tensor | Int32Array | readonly number[]): Tensor {
+  if (targets instanceof Tensor) {
+    if (targets.dtype !== 'int32') {
+      throw new DTypeError(`crossEntropy: targets must be int32 class indices; got ${targets.dtype} (use .to('int32'))`);
+    }
+    return targets;
+  }
+  const data = Int32Array.from(targets);
+  return Tensor.fromData(data, [data.length]);
+}
+
+/**
+ * Cross-entropy of logits [N, C] against integer class targets [N]:
+ * ℓₙ = −log softmax(logitsₙ)[targetₙ], reduced by mean (default), sum, or none.
+ * @example crossEntropy(logits, [3, 0, 1])
+ */
+export function crossEntropy(
+  logits: Tensor,
+  targets: Tensor | Int32Array | readonly number[],
+  reduction: Reduction = 'mean',
+): Tensor {
+  floatOperand('crossEntropy', logits);
+  const t = classTargets(targets);
+  assertShape(
+    logits.rank === 2 && t.rank === 1 && t.shape[0] === logits.shape[0],
+    () => `crossEntropy: expected logits [N, C] and targets [N]; got ${formatShape(logits.shape)} and ${formatShape(t.shape)}`,
+  );
+  const picked = gather(logSoftmax(logits, 1), 1, t.reshape([t.size, 1])).reshape([t.size]);
+  return reduce('crossEntropy', picked.neg(), reduction);
+}
+
+/** Mean squared error: (a − b)² reduced by mean (default, over all elements), sum, or none. */
+export function mseLoss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Tensor {
+  floatOperand('mseLoss', a);
+  assertShape(
+    shapesEqual(a.shape, b.shape),
+    () => `mseLoss: input and target must have the same shape; got ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
+  );
+  const d = a.sub(b);
+  return reduce('mseLoss', d.mul(d), reduction);
+}

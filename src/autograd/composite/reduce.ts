@@ -1,0 +1,93 @@
+/**
+ * Reduction composites. None has a backward of its own: each is built from sum, gather,
+ * exp/log and arithmetic, so its gradient (of any order) follows from theirs.
+ */
+import { assertValue, formatShape } from '../../tensor/errors.js';
+import { normalizeAxes, normalizeAxis, sizeOf } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { argmax, argmin, stopGradientMax } from '../nondiff.js';
+import { floatOperand } from '../operands.js';
+import { gather } from '../ops/gather.js';
+import { reshape } from '../ops/reshape.js';
+import { sum } from '../ops/sum.js';
+
+/** Mean over `axis` (all axes when null/undefined). */
+export function mean(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
+  floatOperand('mean', x);
+  const axes = normalizeAxes('mean', axis, x.rank);
+  const count = sizeOf(axes.map((a) => x.shape[a]!));
+  return sum(x, axes, keepdim).div(count);
+}
+
+export interface VarOptions {
+  /** Subtracted from the count in the divisor: 1 (default) is the unbiased estimate, 0 the biased one. */
+  correction?: number;
+  keepdim?: boolean;
+}
+
+/** Variance over `axis`: Σ(x − mean)² / (n − correction); correction 1 by default, as in PyTorch. */
+export function variance(x: Tensor, axis?: number | readonly number[] | null, options: VarOptions = {}): Tensor {
+  floatOperand('var', x);
+  const { correction = 1, keepdim = false } = options;
+  const axes = normalizeAxes('var', axis, x.rank);
+  const count = sizeOf(axes.map((a) => x.shape[a]!));
+  const centered = x.sub(mean(x, axes, true));
+  return sum(centered.mul(centered), axes, keepdim).div(Math.max(count - correction, 0));
+}
+
+/** The values and int32 indices of max/min. */
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
+
+function extremum(op: 'max' | 'min', x: Tensor, axis: number | null | undefined, keepdim: boolean): ValuesIndices {
+  floatOperand(op, x);
+  const arg = op === 'max' ? argmax : argmin;
+  if (axis === null || axis === undefined) {
+    assertValue(x.size > 0, () => `${op}: cannot reduce an empty tensor of shape ${formatShape(x.shape)}`);
+    const indices = arg(x, null, false);
+    const values = reshape(gather(reshape(x, [x.size]), 0, reshape(indices, [1])), keepdim ? x.shape.map(() => 1) : []);
+    return { values, indices: keepdim ? reshape(indices, x.shape.map(() => 1)) : indices };
+  }
+  const a = normalizeAxis(op, axis, x.rank);
+  const indices = arg(x, a, true);
+  const values = gather(x, a, indices);
+  return keepdim ? { values, indices } : { values: values.squeeze(a), indices: indices.squeeze(a) };
+}
+
+/**
+ * Maximum along `axis` (or over everything) with its int32 indices. The gradient flows to the
+ * first maximum only (through gather), as torch.max(dim) does.
+ */
+export function max(x: Tensor, axis?: number | null, keepdim = false): ValuesIndices {
+  return extremum('max', x, axis, keepdim);
+}
+
+/** Minimum along `axis` (or over everything) with its int32 indices; see max. */
+export function min(x: Tensor, axis?: number | null, keepdim = false): ValuesIndices {
+  return extremum('min', x, axis, keepdim);
+}
+
+/**
+ * log Σ exp(x) over `axis`, computed as m + log Σ exp(x − m) with m the (constant) maximum, so
+ * that neither overflow (x ≈ 1000) nor underflow (x ≈ −700) loses the result. Treating m as a
+ * constant is exact: ∂/∂m of the expression is 1 − Σ softmax = 0.
+ */
+export function logsumexp(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
+  floatOperand('logsumexp', x);
+  const axes = normalizeAxes('logsumexp', axis, x.rank);
+  const m = stopGradientMax(x, axes);
+  const out = sum(x.sub(m).exp(), axes, true).log().add(m);
+  return keepdim ? out : out.squeeze(axes);
+}
+
+/** log softmax along `axis`: x − logsumexp(x), stable for any magnitude. */
+export function logSoftmax(x: Tensor, axis: number): Tensor {
+  return x.sub(logsumexp(x, normalizeAxis('logSoftmax', axis, x.rank), true));
+}
+
+/** softmax along `axis`: exp(x − logsumexp(x)). */
+export function softmax(x: Tensor, axis: number): Tensor {
+  return logSoftmax(x, axis).exp();
+}

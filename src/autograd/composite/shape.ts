@@ -1,0 +1,56 @@
+/**
+ * Shape composites: each is a reshape, permute or concat in disguise.
+ */
+import { assertValue } from '../../tensor/errors.js';
+import { normalizeAxes, normalizeAxis } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { concat } from '../ops/concat.js';
+import { permute } from '../ops/permute.js';
+import { reshape } from '../ops/reshape.js';
+
+/** Merge axes start…end (inclusive) into one. */
+export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  if (x.rank === 0) return reshape(x, [1]);
+  const s = normalizeAxis('flatten', startAxis, x.rank);
+  const e = normalizeAxis('flatten', endAxis, x.rank);
+  assertValue(s <= e, () => `flatten: startAxis (${startAxis}) must not come after endAxis (${endAxis})`);
+  const merged = x.shape.slice(s, e + 1).reduce((p, d) => p * d, 1);
+  return reshape(x, [...x.shape.slice(0, s), merged, ...x.shape.slice(e + 1)]);
+}
+
+/** Swap two axes (a view). */
+export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
+  const a = normalizeAxis('transpose', axis0, x.rank);
+  const b = normalizeAxis('transpose', axis1, x.rank);
+  const dims = x.shape.map((_, i) => i);
+  dims[a] = b;
+  dims[b] = a;
+  return permute(x, dims);
+}
+
+/** Remove size-1 axes: all of them, or those listed (listed axes of another size are kept, as in PyTorch). */
+export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
+  const axes = axis === undefined ? null : normalizeAxes('squeeze', axis, x.rank);
+  return reshape(
+    x,
+    x.shape.filter((d, i) => d !== 1 || (axes !== null && !axes.includes(i))),
+  );
+}
+
+/** Insert a size-1 axis at position `axis` (−1 appends). */
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const shape = x.shape.slice();
+  shape.splice(a, 0, 1);
+  return reshape(x, shape);
+}
+
+/** Stack same-shaped tensors along a new axis. */
+export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  assertValue(tensors.length > 0, () => 'stack: expected at least one tensor; got an empty list');
+  const a = normalizeAxis('stack', axis, tensors[0]!.rank + 1);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * Every op as a function, in one place: the Tensor methods forward here, and the package
+ * index re-exports it. Primitives live in ops/ (one file each, forward and backward);
+ * composites in composite/ (no backward of their own); non-differentiable ops in nondiff.ts.
+ */
+export { abs } from './ops/abs.js';
+export { add } from './ops/add.js';
+export { cast } from './ops/cast.js';
+export { concat } from './ops/concat.js';
+export { clone, contiguous } from './ops/copy.js';
+export { div } from './ops/div.js';
+export { elu } from './ops/elu.js';
+export { exp } from './ops/exp.js';
+export { expand } from './ops/expand.js';
+export { gather } from './ops/gather.js';
+export { identity } from './ops/identity.js';
+export { log } from './ops/log.js';
+export { matmul } from './ops/matmul.js';
+export { maximum } from './ops/maximum.js';
+export { minimum } from './ops/minimum.js';
+export { mul } from './ops/mul.js';
+export { neg } from './ops/neg.js';
+export { pad } from './ops/pad.js';
+export { permute } from './ops/permute.js';
+export { pow } from './ops/pow.js';
+export { powScalar } from './ops/pow-scalar.js';
+export { relu } from './ops/relu.js';
+export { reshape } from './ops/reshape.js';
+export { scatterAdd } from './ops/scatter-add.js';
+export { sigmoid } from './ops/sigmoid.js';
+export { slice, type SliceSpec } from './ops/slice.js';
+export { softplus } from './ops/softplus.js';
+export { sqrt } from './ops/sqrt.js';
+export { sub } from './ops/sub.js';
+export { sum } from './ops/sum.js';
+export { tanh } from './ops/tanh.js';
+export { where } from './ops/where.js';
+
+export { clamp, reciprocal, square } from './composite/elementwise.js';
+export { crossEntropy, mseLoss, type Reduction } from './composite/loss.js';
+export {
+  logSoftmax,
+  logsumexp,
+  max,
+  mean,
+  min,
+  softmax,
+  variance,
+  type ValuesIndices,
+  type VarOptions,
+} from './composite/reduce.js';
+export { flatten, squeeze, stack, transpose, unsqueeze } from './composite/shape.js';
+export { argmax, argmin, eq, ge, gt, le, lt, ne, sign } from './nondiff.js';
+
+export { backward, gradients, unbroadcast } from './engine.js';
+export { enableGrad, isGradEnabled, noGrad } from './mode.js';

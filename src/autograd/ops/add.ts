@@ -1,0 +1,15 @@
+/** add(a, b) = a + b (broadcasting);  ∂/∂a = 1, ∂/∂b = 1. The engine sums broadcast axes. */
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { zipTensors } from './_kernels.js';
+
+export const addOp = defineOp({
+  name: 'add',
+  forward: ([a, b]) => zipTensors('add', 'add', a!, b!),
+  backward: (_ctx, gradOut) => [gradOut, gradOut],
+});
+
+export function add(a: Tensor | number, b: Tensor | number): Tensor {
+  return apply(addOp, binaryOperands('add', a, b), undefined);
+}

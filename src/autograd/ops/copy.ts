@@ -1,0 +1,26 @@
+/** copy(x): the same values in new contiguous storage;  d/dx = 1. Backs clone() and contiguous(). */
+import { getBackend } from '../../kernels/registry.js';
+import { allocate } from '../../tensor/dtype.js';
+import { contiguousStrides } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+
+export const copyOp = defineOp({
+  name: 'copy',
+  forward: ([x]) => {
+    const data = allocate(x!.dtype, x!.size);
+    getBackend().copyInto(x!, { data, shape: x!.shape, strides: contiguousStrides(x!.shape), offset: 0 });
+    return Tensor.fromData(data, x!.shape);
+  },
+  backward: (_ctx, gradOut) => [gradOut],
+});
+
+/** A copy of x that owns its storage (in-place writes to it never affect x). */
+export function clone(x: Tensor): Tensor {
+  return apply(copyOp, [x], undefined);
+}
+
+/** x itself if its elements are contiguous in row-major order, otherwise a contiguous copy. */
+export function contiguous(x: Tensor): Tensor {
+  return x.isContiguous() ? x : clone(x);
+}

@@ -1,0 +1,19 @@
+/** exp(x) = eˣ;  d/dx = eˣ, so the OUTPUT is saved rather than recomputed. */
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { mapTensor } from './_kernels.js';
+
+export const expOp = defineOp({
+  name: 'exp',
+  forward: ([x]) => mapTensor('exp', x!),
+  save: (_inputs, y) => [y],
+  backward: (ctx, gradOut) => {
+    const [y] = ctx.saved;
+    return [gradOut.mul(y!)];
+  },
+});
+
+export function exp(x: Tensor): Tensor {
+  return apply(expOp, [floatOperand('exp', x)], undefined);
+}

@@ -1,0 +1,29 @@
+/**
+ * expand(x, shape): x broadcast to a larger shape (a view with stride 0 on broadcast axes);
+ * ∂/∂x = gradOut summed over the broadcast axes — which is exactly what the engine's
+ * unbroadcast does, so the rule itself just passes gradOut on.
+ */
+import { assertShape, formatShape } from '../../tensor/errors.js';
+import { broadcastShapes, broadcastStrides, shapesEqual } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+
+export const expandOp = defineOp<{ shape: number[] }>({
+  name: 'expand',
+  forward: ([x], { shape }) => Tensor.viewOf(x!, shape, broadcastStrides(x!.shape, x!.strides, shape), x!.offset),
+  backward: (_ctx, gradOut) => [gradOut],
+  describe: ({ shape }) => `shape=[${shape}]`,
+});
+
+/** @example tensor([1, 2]).expand([3, 2]) // [[1, 2], [1, 2], [1, 2]] */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  // A -1 keeps the input's size on that axis, as in PyTorch.
+  const lead = shape.length - x.rank;
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
+  assertShape(
+    target.length >= x.rank && shapesEqual(broadcastShapes('expand', x.shape, target), target),
+    () => `expand: cannot expand shape ${formatShape(x.shape)} to ${formatShape(shape)}`,
+  );
+  if (shapesEqual(target, x.shape)) return x;
+  return apply(expandOp, [x], { shape: target });
+}

@@ -1,0 +1,39 @@
+/**
+ * gather(x, axis, index): out[…, i, …] = x[…, index[…, i, …], …] along `axis` (torch.gather;
+ * index is int32 with x's rank); ∂/∂x = scatterAdd of gradOut at the same indices (positions
+ * gathered twice receive both gradients).
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { DTypeError, assertShape, formatShape } from '../../tensor/errors.js';
+import { normalizeAxis } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+import { scatterAdd } from './scatter-add.js';
+
+export const gatherOp = defineOp<{ axis: number; index: Tensor }>({
+  name: 'gather',
+  forward: ([x], { axis, index }) => Tensor.fromData(getBackend().gather(x!, axis, index, x!.dtype), index.shape),
+  backward: (ctx, gradOut) => [scatterAdd(gradOut, ctx.attrs.axis, ctx.attrs.index, ctx.inputShapes[0]!)],
+  describe: ({ axis }) => `axis=${axis}`,
+});
+
+/** Check an index tensor for gather/scatterAdd against the shape it indexes. */
+export function checkIndex(op: string, shape: readonly number[], axis: number, index: Tensor): number {
+  if (index.dtype !== 'int32') {
+    throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype} (use .to('int32'))`);
+  }
+  const ax = normalizeAxis(op, axis, shape.length);
+  assertShape(
+    index.rank === shape.length && index.shape.every((d, i) => i === ax || d <= shape[i]!),
+    () =>
+      `${op}: index of shape ${formatShape(index.shape)} does not fit a tensor of shape ${formatShape(shape)} ` +
+      `(same rank, and no larger except on axis ${ax})`,
+  );
+  return ax;
+}
+
+/** @example tensor([[1, 2], [3, 4]]).gather(1, tensor([[1], [0]], { dtype: 'int32' })) // [[2], [3]] */
+export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  const ax = checkIndex('gather', x.shape, axis, index);
+  return apply(gatherOp, [x], { axis: ax, index });
+}

@@ -1,0 +1,19 @@
+/**
+ * identity(x) = x;  d/dx = 1.
+ *
+ * A new graph node over the same storage. Function transforms (grad, vjp, …) call it on their
+ * arguments so that each transform differentiates with respect to its own node, even when the
+ * argument is itself being differentiated by an outer transform.
+ */
+import { apply, defineOp } from '../op.js';
+import { Tensor } from '../../tensor/tensor.js';
+
+export const identityOp = defineOp({
+  name: 'identity',
+  forward: ([x]) => Tensor.viewOf(x!, x!.shape, x!.strides, x!.offset),
+  backward: (_ctx, gradOut) => [gradOut],
+});
+
+export function identity(x: Tensor): Tensor {
+  return apply(identityOp, [x], undefined);
+}

@@ -1,0 +1,49 @@
+/**
+ * matmul(A, B) = A·B over the last two axes, with the leading (batch) axes broadcast;
+ * ∂/∂A = G·Bᵀ, ∂/∂B = Aᵀ·G. The transposes are views: the kernel reads them with their
+ * strides, nothing is copied. The engine sums the gradient over broadcast batch axes.
+ * 1-D operands follow torch.matmul: a vector is a row (left) or a column (right) that is
+ * removed from the result again.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { assertShape, formatShape } from '../../tensor/errors.js';
+import { broadcastShapes } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { broadcastView } from './_kernels.js';
+
+export const matmulOp = defineOp({
+  name: 'matmul',
+  forward: ([a, b]) => {
+    const batch = broadcastShapes('matmul', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
+    const [M, K] = a!.shape.slice(-2) as [number, number];
+    const N = b!.shape[b!.rank - 1]!;
+    const av = broadcastView(a!, [...batch, M, K]);
+    const bv = broadcastView(b!, [...batch, K, N]);
+    return Tensor.fromData(getBackend().matmul(av, bv, a!.dtype), [...batch, M, N]);
+  },
+  save: ([a, b]) => [a!, b!],
+  backward: (ctx, gradOut) => {
+    const [a, b] = ctx.saved;
+    return [
+      ctx.needsInputGrad[0] ? gradOut.matmul(b!.transpose(-1, -2)) : null,
+      ctx.needsInputGrad[1] ? a!.transpose(-1, -2).matmul(gradOut) : null,
+    ];
+  },
+});
+
+/** @example matmul(ones([2, 3]), ones([3, 4])) // shape [2, 4], every entry 3 */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  binaryOperands('matmul', a, b);
+  assertShape(a.rank >= 1 && b.rank >= 1, () => `matmul: both operands need at least 1 dimension; got ${formatShape(a.shape)} @ ${formatShape(b.shape)}`);
+  if (a.rank === 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.rank === 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
+  const K = a.shape[a.rank - 1]!;
+  const Kb = b.shape[b.rank - 2]!;
+  assertShape(
+    K === Kb,
+    () => `matmul: inner dimensions must match, got ${formatShape(a.shape)} @ ${formatShape(b.shape)} (${K} ≠ ${Kb})`,
+  );
+  return apply(matmulOp, [a, b], undefined);
+}

@@ -1,0 +1,26 @@
+/**
+ * maximum(a, b) elementwise;  ∂/∂a = [a > b] + ½[a = b], ∂/∂b = [b > a] + ½[a = b].
+ * NOTE: at ties the gradient is split evenly, as PyTorch does. NaN propagates.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { zipTensors } from './_kernels.js';
+
+export const maximumOp = defineOp({
+  name: 'maximum',
+  forward: ([a, b]) => zipTensors('maximum', 'maximum', a!, b!),
+  save: ([a, b]) => [a!, b!],
+  backward: (ctx, gradOut) => {
+    const [a, b] = ctx.saved;
+    const tie = a!.eq(b!).mul(0.5);
+    return [
+      ctx.needsInputGrad[0] ? gradOut.mul(a!.gt(b!).add(tie)) : null,
+      ctx.needsInputGrad[1] ? gradOut.mul(b!.gt(a!).add(tie)) : null,
+    ];
+  },
+});
+
+export function maximum(a: Tensor | number, b: Tensor | number): Tensor {
+  return apply(maximumOp, binaryOperands('maximum', a, b), undefined);
+}

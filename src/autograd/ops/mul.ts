@@ -1,0 +1,19 @@
+/** mul(a, b) = a·b;  ∂/∂a = b, ∂/∂b = a. */
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { zipTensors } from './_kernels.js';
+
+export const mulOp = defineOp({
+  name: 'mul',
+  forward: ([a, b]) => zipTensors('mul', 'mul', a!, b!),
+  save: ([a, b]) => [a!, b!],
+  backward: (ctx, gradOut) => {
+    const [a, b] = ctx.saved;
+    return [ctx.needsInputGrad[0] ? gradOut.mul(b!) : null, ctx.needsInputGrad[1] ? gradOut.mul(a!) : null];
+  },
+});
+
+export function mul(a: Tensor | number, b: Tensor | number): Tensor {
+  return apply(mulOp, binaryOperands('mul', a, b), undefined);
+}

@@ -1,0 +1,45 @@
+/**
+ * pad(x, widths, value): widths[i] = [before, after] elements of `value` added on axis i
+ * (NumPy's np.pad order; missing trailing axes are not padded);
+ * ∂/∂x = gradOut sliced back to x's region (the padding is constant).
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { allocate } from '../../tensor/dtype.js';
+import { assertValue } from '../../tensor/errors.js';
+import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+
+export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
+  name: 'pad',
+  forward: ([x], { widths, value }) => {
+    const shape = x!.shape.map((d, i) => d + widths[i]![0] + widths[i]![1]);
+    const data = allocate(x!.dtype, sizeOf(shape));
+    if (value !== 0) data.fill(value);
+    const strides = contiguousStrides(shape);
+    const offset = widths.reduce((o, [before], i) => o + before * strides[i]!, 0);
+    getBackend().copyInto(x!, { data, shape: x!.shape, strides, offset });
+    return Tensor.fromData(data, shape);
+  },
+  backward: (ctx, gradOut) => [
+    gradOut.slice(ctx.attrs.widths.map(([before], i) => [before, before + ctx.inputShapes[0]![i]!] as const)),
+  ],
+  describe: ({ widths, value }) => `widths=${JSON.stringify(widths)}${value !== 0 ? `, value=${value}` : ''}`,
+});
+
+/** @example tensor([1, 2]).pad([[1, 2]]) // [0, 1, 2, 0, 0] */
+export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
+  floatOperand('pad', x);
+  assertValue(widths.length <= x.rank, () => `pad: got widths for ${widths.length} axes but the tensor has rank ${x.rank}`);
+  const full: [number, number][] = [];
+  for (let d = 0; d < x.rank; d++) {
+    const [before, after] = widths[d] ?? [0, 0];
+    assertValue(
+      Number.isInteger(before) && Number.isInteger(after) && before >= 0 && after >= 0,
+      () => `pad: widths must be integers ≥ 0; got [${before}, ${after}] on axis ${d}`,
+    );
+    full.push([before, after]);
+  }
+  return apply(padOp, [x], { widths: full, value });
+}

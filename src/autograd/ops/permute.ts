@@ -1,0 +1,37 @@
+/**
+ * permute(x, dims): out.shape[i] = x.shape[dims[i]] (a view: strides are permuted);
+ * ∂/∂x = gradOut permuted by the inverse permutation.
+ */
+import { assertValue } from '../../tensor/errors.js';
+import { normalizeAxis } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+
+export const permuteOp = defineOp<{ dims: number[] }>({
+  name: 'permute',
+  forward: ([x], { dims }) =>
+    Tensor.viewOf(
+      x!,
+      dims.map((d) => x!.shape[d]!),
+      dims.map((d) => x!.strides[d]!),
+      x!.offset,
+    ),
+  backward: (ctx, gradOut) => {
+    const inverse = new Array<number>(ctx.attrs.dims.length);
+    ctx.attrs.dims.forEach((d, i) => (inverse[d] = i));
+    return [gradOut.permute(inverse)];
+  },
+  describe: ({ dims }) => `dims=[${dims}]`,
+});
+
+/** @example randn([2, 3, 4], { seed: 0 }).permute([2, 0, 1]).shape // [4, 2, 3] */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  assertValue(
+    dims.length === x.rank,
+    () => `permute: expected ${x.rank} dims for a tensor of shape [${x.shape}]; got [${dims}]`,
+  );
+  const normal = dims.map((d) => normalizeAxis('permute', d, x.rank));
+  assertValue(new Set(normal).size === normal.length, () => `permute: dims must be a permutation; got [${dims}]`);
+  if (normal.every((d, i) => d === i)) return x;
+  return apply(permuteOp, [x], { dims: normal });
+}

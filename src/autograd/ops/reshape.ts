@@ -1,0 +1,29 @@
+/**
+ * reshape(x, shape): the same elements in row-major order with a new shape;
+ * ∂/∂x = gradOut reshaped back. A view when the strides allow it, otherwise a copy.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { allocate } from '../../tensor/dtype.js';
+import { contiguousStrides, inferReshape, shapesEqual, viewStrides } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+
+export const reshapeOp = defineOp<{ shape: number[] }>({
+  name: 'reshape',
+  forward: ([x], { shape }) => {
+    const strides = viewStrides(x!.shape, x!.strides, shape);
+    if (strides) return Tensor.viewOf(x!, shape, strides, x!.offset);
+    const data = allocate(x!.dtype, x!.size);
+    getBackend().copyInto(x!, { data, shape: x!.shape, strides: contiguousStrides(x!.shape), offset: 0 });
+    return Tensor.fromData(data, shape);
+  },
+  backward: (ctx, gradOut) => [gradOut.reshape(ctx.inputShapes[0]!)],
+  describe: ({ shape }) => `shape=[${shape}]`,
+});
+
+/** @example arange(6).reshape([2, -1]) // shape [2, 3] */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const target = inferReshape('reshape', x.shape, shape);
+  if (shapesEqual(target, x.shape)) return x;
+  return apply(reshapeOp, [x], { shape: target });
+}

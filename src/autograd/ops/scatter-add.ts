@@ -1,0 +1,27 @@
+/**
+ * scatterAdd(src, axis, index, shape): zeros of `shape` with src[…, i, …] added at position
+ * index[…, i, …] along `axis` — the transpose of gather. ∂/∂src = gather of gradOut.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { assertShape, formatShape } from '../../tensor/errors.js';
+import { shapesEqual, type Shape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+import { checkIndex, gather } from './gather.js';
+
+export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: number[] }>({
+  name: 'scatterAdd',
+  forward: ([src], { axis, index, shape }) =>
+    Tensor.fromData(getBackend().scatterAdd(src!, axis, index, shape, src!.dtype), shape),
+  backward: (ctx, gradOut) => [gather(gradOut, ctx.attrs.axis, ctx.attrs.index)],
+  describe: ({ axis, shape }) => `axis=${axis}, shape=[${shape}]`,
+});
+
+export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: Shape): Tensor {
+  const ax = checkIndex('scatterAdd', shape, axis, index);
+  assertShape(
+    shapesEqual(src.shape, index.shape),
+    () => `scatterAdd: src of shape ${formatShape(src.shape)} must have the index's shape ${formatShape(index.shape)}`,
+  );
+  return apply(scatterAddOp, [src], { axis: ax, index, shape: shape.slice() });
+}

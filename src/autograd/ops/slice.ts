@@ -1,0 +1,70 @@
+/**
+ * slice(x, specs): Python basic slicing `x[start:stop:step, …]` with step ≥ 1. A view: the
+ * offset moves to the first element and each stride is multiplied by its step.
+ * ∂/∂x = unslice(gradOut): zeros of x's shape with gradOut written back at the sliced
+ * positions (see unslice.ts; the two ops are each other's backward).
+ */
+import { assertValue } from '../../tensor/errors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+import { unslice } from './unslice.js';
+
+/** Where a slice starts and how it steps, per axis (full rank). */
+export interface SliceAttrs {
+  starts: number[];
+  steps: number[];
+  shape: number[];
+}
+
+/**
+ * One axis of a slice: `[start, stop]` or `[start, stop, step]` (null = default, negative
+ * values count from the end, out-of-range values are clamped, as in Python), or null for
+ * the whole axis.
+ */
+export type SliceSpec = readonly [start: number | null, stop: number | null, step?: number] | null;
+
+export const sliceOp = defineOp<SliceAttrs>({
+  name: 'slice',
+  forward: ([x], { starts, steps, shape }) => {
+    let offset = x!.offset;
+    starts.forEach((s, d) => (offset += s * x!.strides[d]!));
+    const strides = steps.map((s, d) => s * x!.strides[d]!);
+    return Tensor.viewOf(x!, shape, strides, offset);
+  },
+  backward: (ctx, gradOut) => [unslice(gradOut, ctx.inputShapes[0]!, ctx.attrs)],
+  describe: ({ starts, steps, shape }) => `starts=[${starts}], steps=[${steps}], shape=[${shape}]`,
+});
+
+/** Python's slice.indices(): normalise one axis' [start, stop, step] against its size. */
+function resolve(spec: SliceSpec, size: number, axis: number): { start: number; step: number; length: number } {
+  if (spec === null) return { start: 0, step: 1, length: size };
+  const step = spec[2] ?? 1;
+  assertValue(Number.isInteger(step) && step >= 1, () => `slice: step must be an integer ≥ 1 on axis ${axis}; got ${step}`);
+  const clamp = (v: number | null, dflt: number) => {
+    if (v === null || v === undefined) return dflt;
+    assertValue(Number.isInteger(v), () => `slice: bounds must be integers on axis ${axis}; got ${v}`);
+    const w = v < 0 ? v + size : v;
+    return Math.min(Math.max(w, 0), size);
+  };
+  const start = clamp(spec[0], 0);
+  const stop = clamp(spec[1], size);
+  return { start, step, length: Math.max(0, Math.ceil((stop - start) / step)) };
+}
+
+/**
+ * `specs[i]` slices axis i; axes without a spec are kept whole.
+ * @example arange(10).slice([[1, 8, 3]]) // [1, 4, 7]
+ */
+export function slice(x: Tensor, specs: readonly SliceSpec[]): Tensor {
+  assertValue(specs.length <= x.rank, () => `slice: got ${specs.length} slice specs for a tensor of rank ${x.rank}`);
+  const starts: number[] = [];
+  const steps: number[] = [];
+  const shape: number[] = [];
+  for (let d = 0; d < x.rank; d++) {
+    const r = resolve(specs[d] ?? null, x.shape[d]!, d);
+    starts.push(r.start);
+    steps.push(r.step);
+    shape.push(r.length);
+  }
+  return apply(sliceOp, [x], { starts, steps, shape });
+}

@@ -1,0 +1,28 @@
+/**
+ * softplus(x) = (1/β)·ln(1 + e^{βx}), and x itself where βx > threshold (PyTorch);
+ * d/dx = σ(βx), and 1 above the threshold.
+ */
+import { ValueError } from '../../tensor/errors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { mapTensor } from './_kernels.js';
+import { where } from './where.js';
+
+export const softplusOp = defineOp<{ beta: number; threshold: number }>({
+  name: 'softplus',
+  forward: ([x], { beta, threshold }) => mapTensor('softplus', x!, beta, threshold),
+  save: ([x]) => [x!],
+  backward: (ctx, gradOut) => {
+    const [x] = ctx.saved;
+    const { beta, threshold } = ctx.attrs;
+    const bx = x!.mul(beta);
+    return [gradOut.mul(where(bx.gt(threshold), 1, bx.sigmoid()))];
+  },
+  describe: ({ beta, threshold }) => `beta=${beta}, threshold=${threshold}`,
+});
+
+export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  if (!(beta > 0)) throw new ValueError(`softplus: beta must be > 0; got ${beta}`);
+  return apply(softplusOp, [floatOperand('softplus', x)], { beta, threshold });
+}

@@ -1,0 +1,18 @@
+/**
+ * sub(a, b) = a − b;  ∂/∂a = 1, ∂/∂b = −1.
+ * NOTE: a primitive (not a + (−b)) only to save a pass over the data.
+ */
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { zipTensors } from './_kernels.js';
+
+export const subOp = defineOp({
+  name: 'sub',
+  forward: ([a, b]) => zipTensors('sub', 'sub', a!, b!),
+  backward: (ctx, gradOut) => [gradOut, ctx.needsInputGrad[1] ? gradOut.neg() : null],
+});
+
+export function sub(a: Tensor | number, b: Tensor | number): Tensor {
+  return apply(subOp, binaryOperands('sub', a, b), undefined);
+}

@@ -1,0 +1,31 @@
+/**
+ * sum(x, axes, keepdim) = Σ over `axes`;  ∂/∂x = 1 at every summed position, so the
+ * gradient is gradOut (with the summed axes re-inserted as size 1) expanded back to x's shape.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { normalizeAxes, reducedShape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+
+export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
+  name: 'sum',
+  forward: ([x], { axes, keepdim }) => {
+    const data = getBackend().reduce('sum', x!, axes, x!.dtype);
+    return Tensor.fromData(data, reducedShape(x!.shape, axes, keepdim));
+  },
+  backward: (ctx, gradOut) => {
+    const shape = ctx.inputShapes[0]!;
+    return [gradOut.reshape(reducedShape(shape, ctx.attrs.axes, true)).expand(shape)];
+  },
+  describe: ({ axes, keepdim }) => `axes=[${axes}]${keepdim ? ', keepdim' : ''}`,
+});
+
+/**
+ * Sum over `axis` (a number, a list, or null/undefined for all axes).
+ * @example tensor([[1, 2], [3, 4]]).sum(0) // [4, 6]
+ */
+export function sum(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
+  floatOperand('sum', x);
+  return apply(sumOp, [x], { axes: normalizeAxes('sum', axis, x.rank), keepdim });
+}

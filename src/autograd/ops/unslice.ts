@@ -1,0 +1,31 @@
+/**
+ * unslice(g, shape, slice): the transpose of slice — a zero tensor of `shape` with g written at
+ * the positions the slice selected. ∂/∂g = slice of gradOut with the same attrs.
+ * Used as the backward of slice; it exists as a primitive so that slicing stays differentiable
+ * to any order.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { allocate } from '../../tensor/dtype.js';
+import { contiguousStrides, sizeOf, type Shape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+import { sliceOp, type SliceAttrs } from './slice.js';
+
+export const unsliceOp = defineOp<{ shape: number[]; slice: SliceAttrs }>({
+  name: 'unslice',
+  forward: ([g], { shape, slice }) => {
+    const data = allocate(g!.dtype, sizeOf(shape));
+    const strides = contiguousStrides(shape);
+    let offset = 0;
+    slice.starts.forEach((s, d) => (offset += s * strides[d]!));
+    const target = { data, shape: slice.shape, strides: slice.steps.map((s, d) => s * strides[d]!), offset };
+    getBackend().copyInto(g!, target);
+    return Tensor.fromData(data, shape);
+  },
+  backward: (ctx, gradOut) => [apply(sliceOp, [gradOut], ctx.attrs.slice)],
+  describe: ({ shape }) => `shape=[${shape}]`,
+});
+
+export function unslice(g: Tensor, shape: Shape, slice: SliceAttrs): Tensor {
+  return apply(unsliceOp, [g], { shape: shape.slice(), slice });
+}

@@ -1,0 +1,35 @@
+/**
+ * where(cond, a, b) = a where cond ≠ 0, else b (all three broadcast together; cond may have
+ * any dtype);
+ * ∂/∂a = [cond], ∂/∂b = 1 − [cond]. The condition is never differentiated.
+ * NOTE: the gradient is routed with where, not multiplied by a 0/1 mask, so an infinite or
+ * NaN gradient in the branch that was not taken cannot leak through as 0·∞ = NaN.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { broadcastShapes } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { binaryOperands, scalarTensor } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { broadcastView } from './_kernels.js';
+
+export const whereOp = defineOp<{ cond: Tensor }>({
+  name: 'where',
+  forward: ([a, b], { cond }) => {
+    const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a!.shape), b!.shape);
+    const data = getBackend().where(broadcastView(cond, shape), broadcastView(a!, shape), broadcastView(b!, shape), a!.dtype);
+    return Tensor.fromData(data, shape);
+  },
+  backward: (ctx, gradOut) => {
+    const { cond } = ctx.attrs;
+    const zero = scalarTensor(0, gradOut.dtype);
+    return [
+      ctx.needsInputGrad[0] ? where(cond, gradOut, zero) : null,
+      ctx.needsInputGrad[1] ? where(cond, zero, gradOut) : null,
+    ];
+  },
+});
+
+export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  const [ta, tb] = binaryOperands('where', a, b);
+  return apply(whereOp, [ta, tb], { cond });
+}

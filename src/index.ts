@@ -1,0 +1,38 @@
+/**
+ * gradscope: a from-scratch reverse-mode autodiff and tensor engine.
+ *
+ * @example
+ * import { tensor, grad } from 'gradscope';
+ * const x = tensor([1, 2, 3], { dtype: 'float64' });
+ * grad((x) => x.pow(3).sum())(x); // 3x² = [3, 12, 27]
+ */
+export * from './autograd/functional.js';
+export { grad, hvp, jvp, valueAndGrad, vjp, type TransformOptions } from './autograd/transforms.js';
+export { graphOf, toDot, toMermaid, type GraphEdge, type GraphNode } from './autograd/graph.js';
+export { OPS } from './autograd/registry.js';
+export type { OpDef, OpName } from './autograd/op.js';
+
+export { Tensor, type BackwardOptions, type NestedArray } from './tensor/tensor.js';
+export {
+  arange,
+  bernoulli,
+  eye,
+  full,
+  linspace,
+  ones,
+  onesLike,
+  rand,
+  randint,
+  randn,
+  randperm,
+  tensor,
+  zeros,
+  zerosLike,
+  type CreateOptions,
+  type RandomOptions,
+} from './tensor/creation.js';
+export { foldIn, makeKey, splitKey, threefry2x32, type Key } from './tensor/random.js';
+export { getDefaultDType, setDefaultDType, type DType, type FloatDType } from './tensor/dtype.js';
+export { DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
+export { getBackend, listBackends, registerBackend, setBackend } from './kernels/registry.js';
+export type { Backend } from './kernels/backend.js';

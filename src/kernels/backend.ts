@@ -1,0 +1,52 @@
+/**
+ * The one interface every backend implements (DESIGN.md §4). Kernels are few and generic:
+ * they know shapes, strides and typed arrays, nothing of gradients or tensors.
+ *
+ * Conventions shared by every method:
+ * - Inputs are `View`s: any strides (0 = broadcast), any offset. Outputs are new, contiguous,
+ *   row-major arrays of the requested dtype that the caller owns.
+ * - Binary kernels receive operands already broadcast to the output shape (by strides), so no
+ *   backend ever implements broadcasting rules itself.
+ * - Sums accumulate in float64 whatever the storage dtype.
+ */
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+import type { View } from '../tensor/storage.js';
+import type { ArgReduceFn, BinaryFn, ReduceFn, UnaryFn } from './scalar.js';
+
+export interface Backend {
+  readonly name: string;
+
+  /** out[i] = UNARY[fn](x[i], p, q). */
+  map(fn: UnaryFn, x: View, dtype: DType, p?: number, q?: number): TypedArray;
+
+  /** out[i] = BINARY[fn](a[i], b[i]); `a` and `b` already have the output's shape. */
+  zip(fn: BinaryFn, a: View, b: View, dtype: DType): TypedArray;
+
+  /** out[i] = cond[i] != 0 ? a[i] : b[i]; all three already have the output's shape. */
+  where(cond: View, a: View, b: View, dtype: DType): TypedArray;
+
+  /** Reduce the sorted `axes` of `x`; the result has `x.shape` without those axes. */
+  reduce(fn: ReduceFn, x: View, axes: readonly number[], dtype: DType): TypedArray;
+
+  /** Index of the first extremum along `axis` (NaN counts as the extremum, as in PyTorch). */
+  argReduce(fn: ArgReduceFn, x: View, axis: number): Int32Array;
+
+  /**
+   * Batched matrix product. `a` is `[...batch, M, K]` and `b` is `[...batch, K, N]`, with the same
+   * (already broadcast) batch shape; any strides, so a transposed view is multiplied as it is.
+   */
+  matmul(a: View, b: View, dtype: DType): TypedArray;
+
+  /** Write `src` into the (possibly strided) view `dst`, element by element. Same shapes. */
+  copyInto(src: View, dst: View): void;
+
+  /** torch.gather: out[…i…] = x[… index[…i…] along axis …]; out has the index's shape. */
+  gather(x: View, axis: number, index: View, dtype: DType): TypedArray;
+
+  /**
+   * The transpose of gather: a zero array of `shape` into which src[…i…] is added at
+   * position index[…i…] along `axis`.
+   */
+  scatterAdd(src: View, axis: number, index: View, shape: Shape, dtype: DType): TypedArray;
+}

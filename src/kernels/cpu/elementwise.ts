@@ -1,0 +1,36 @@
+/**
+ * Elementwise kernels of the CPU backend: map, zip, where and strided copy. Each is one
+ * compiled loop (see loops.ts) around a scalar function of kernels/scalar.ts.
+ */
+import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
+import type { View } from '../../tensor/storage.js';
+import { BINARY, UNARY, type BinaryFn, type UnaryFn } from '../scalar.js';
+import { compileLoop, type LoopOperand } from './loops.js';
+
+/** A fresh contiguous output operand for a result of `shape`. */
+export function contiguousOutput(shape: readonly number[], dtype: DType): LoopOperand & { data: TypedArray } {
+  return { data: allocate(dtype, sizeOf(shape)), offset: 0, strides: contiguousStrides(shape) };
+}
+
+export function map(fn: UnaryFn, x: View, dtype: DType, p = 0, q = 0): TypedArray {
+  const out = contiguousOutput(x.shape, dtype);
+  compileLoop(`map:${fn}`, 1, 'OUT = f(IN0, p, q)', UNARY[fn])(x.shape, out, [x], p, q);
+  return out.data;
+}
+
+export function zip(fn: BinaryFn, a: View, b: View, dtype: DType): TypedArray {
+  const out = contiguousOutput(a.shape, dtype);
+  compileLoop(`zip:${fn}`, 2, 'OUT = f(IN0, IN1)', BINARY[fn])(a.shape, out, [a, b]);
+  return out.data;
+}
+
+export function where(cond: View, a: View, b: View, dtype: DType): TypedArray {
+  const out = contiguousOutput(a.shape, dtype);
+  compileLoop('where', 3, 'OUT = IN0 !== 0 ? IN1 : IN2')(a.shape, out, [cond, a, b]);
+  return out.data;
+}
+
+export function copyInto(src: View, dst: View): void {
+  compileLoop('copy', 1, 'OUT = IN0')(src.shape, dst, [src]);
+}

@@ -1,0 +1,22 @@
+/**
+ * The pure-TypeScript CPU backend: the reference every other backend is compared against,
+ * and the one that works everywhere (Node, browsers, workers), in float32 and float64.
+ */
+import type { Backend } from '../backend.js';
+import { copyInto, map, where, zip } from './elementwise.js';
+import { gather, scatterAdd } from './indexing.js';
+import { matmul } from './matmul.js';
+import { argReduce, reduce } from './reduce.js';
+
+export const cpuBackend: Backend = {
+  name: 'cpu',
+  map,
+  zip,
+  where,
+  reduce,
+  argReduce,
+  matmul,
+  copyInto,
+  gather,
+  scatterAdd,
+};

@@ -1,0 +1,108 @@
+/**
+ * Strided loops, compiled once per scalar function.
+ *
+ * Every elementwise kernel of the CPU backend is the same loop nest: walk an output and some
+ * inputs of one shape, each with its own strides and offset, and apply a body to each element.
+ * Instead of calling a scalar function through a table at every element (a megamorphic call
+ * V8 cannot inline), we generate the loop's source once per body, with the scalar function
+ * pasted in as a local constant, and compile it with `new Function`. V8 then inlines the
+ * scalar function into a tight loop. The generated code is cached by key.
+ *
+ * Two layouts are handled by the same loop:
+ * - contiguous: after `coalesce`, every operand has rank 1 and stride 1 — one flat loop;
+ * - strided/broadcast: an odometer over the outer axes and a strided inner loop.
+ */
+import type { TypedArray } from '../../tensor/dtype.js';
+import type { Shape } from '../../tensor/shape.js';
+
+/** One operand of a loop: where its element [0,…,0] is and how to step along each axis. */
+export interface LoopOperand {
+  readonly data: TypedArray;
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+/**
+ * Merge adjacent axes that every operand walks contiguously (stride[d] = stride[d+1]·shape[d+1])
+ * and drop size-1 axes. Shorter loop nests with longer inner loops are much faster, and a
+ * fully contiguous set of operands becomes a single flat loop.
+ */
+export function coalesce(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const size = shape[d]!;
+    if (size === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable =
+      last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * size);
+    if (mergeable) {
+      outShape[last] = outShape[last]! * size;
+      strides.forEach((s, k) => (outStrides[k]![last] = s[d]!));
+    } else {
+      outShape.push(size);
+      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * A compiled loop: `run(shape, out, inputs, p, q)`. `body` is source text using `OUT` (the
+ * output element, assignable), `IN0`, `IN1`, … (input elements), `f` (the pasted function,
+ * if any) and the numeric parameters `p`, `q`.
+ */
+export type CompiledLoop = (
+  shape: Shape,
+  out: LoopOperand,
+  inputs: readonly LoopOperand[],
+  p?: number,
+  q?: number,
+) => void;
+
+const cache = new Map<string, CompiledLoop>();
+
+export function compileLoop(key: string, arity: number, body: string, fn?: (...args: number[]) => number): CompiledLoop {
+  const cacheKey = `${key}/${arity}`;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  const ops = Array.from({ length: arity + 1 }, (_, k) => k); // operand 0 is the output
+  const elem = (k: number, index: string) => (k === 0 ? `d0[${index}]` : `d${k}[${index}]`);
+  const fill = (index: (k: number) => string) =>
+    body.replace(/OUT/g, elem(0, index(0))).replace(/IN(\d+)/g, (_, i) => elem(Number(i) + 1, index(Number(i) + 1)));
+  const src = `
+    ${fn ? `const f = ${fn.toString()};` : ''}
+    return function loop(shape, out, inputs, p, q) {
+      const c = coalesce(shape, [out.strides${ops.slice(1).map((k) => `, inputs[${k - 1}].strides`).join('')}]);
+      const dims = c.shape, rank = dims.length;
+      ${ops.map((k) => `const d${k} = ${k === 0 ? 'out' : `inputs[${k - 1}]`}.data, s${k} = c.strides[${k}];`).join('\n')}
+      ${ops.map((k) => `let b${k} = ${k === 0 ? 'out' : `inputs[${k - 1}]`}.offset;`).join('\n')}
+      if (rank === 0) { ${fill((k) => `b${k}`)}; return; }
+      const inner = dims[rank - 1];
+      ${ops.map((k) => `const t${k} = s${k}[rank - 1];`).join('\n')}
+      let outer = 1;
+      for (let d = 0; d < rank - 1; d++) outer *= dims[d];
+      const unit = ${ops.map((k) => `t${k} === 1`).join(' && ')};
+      const idx = new Int32Array(rank);
+      for (let r = 0; r < outer; r++) {
+        if (unit) {
+          for (let j = 0; j < inner; j++) { ${fill((k) => `b${k} + j`)}; }
+        } else {
+          ${ops.map((k) => `let i${k} = b${k};`).join(' ')}
+          for (let j = 0; j < inner; j++) {
+            ${fill((k) => `i${k}`)};
+            ${ops.map((k) => `i${k} += t${k};`).join(' ')}
+          }
+        }
+        for (let d = rank - 2; d >= 0; d--) {
+          ${ops.map((k) => `b${k} += s${k}[d];`).join(' ')}
+          if (++idx[d] < dims[d]) break;
+          ${ops.map((k) => `b${k} -= s${k}[d] * dims[d];`).join(' ')}
+          idx[d] = 0;
+        }
+      }
+    };`;
+  const loop = new Function('coalesce', src)(coalesce) as CompiledLoop;
+  cache.set(cacheKey, loop);
+  return loop;
+}

@@ -1,0 +1,203 @@
+/**
+ * Creating tensors: from values, constant fills, ranges, and seeded random draws.
+ * Every function takes an optional `dtype` (default: getDefaultDType(), float32 unless changed).
+ * Random functions need an explicit `seed` or `key`: gradscope has no global random state.
+ */
+import { allocate, getDefaultDType, type DType, type TypedArray } from './dtype.js';
+import { ValueError, assertShape, assertValue, formatShape } from './errors.js';
+import { makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
+import { sizeOf, type Shape } from './shape.js';
+import { Tensor, type NestedArray } from './tensor.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+export interface RandomOptions extends CreateOptions {
+  /** Integer seed in [0, 2^53). */
+  seed?: number;
+  /** A key from makeKey/foldIn/splitKey (instead of a seed). */
+  key?: Key;
+}
+
+function finish(data: TypedArray, shape: Shape, options: CreateOptions): Tensor {
+  const t = Tensor.fromData(data, shape);
+  return options.requiresGrad ? t.requireGrad() : t;
+}
+
+function checkShape(op: string, shape: Shape): void {
+  assertValue(
+    Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0),
+    () => `${op}: shape must be a list of integers ≥ 0; got ${JSON.stringify(shape)}`,
+  );
+}
+
+/** Shape of a nested array, checking that it is rectangular. */
+function nestedShape(values: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = values;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0] as NestedArray;
+  }
+  const check = (v: NestedArray, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof v !== 'number') throw new ValueError(`tensor: expected a number at ${path || 'the top'}; got ${typeof v}`);
+      return;
+    }
+    assertShape(
+      Array.isArray(v) && v.length === shape[depth],
+      () => `tensor: ragged nested array: ${path || 'the top'} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[depth]} (shape ${formatShape(shape)})`,
+    );
+    (v as NestedArray[]).forEach((c, i) => check(c, depth + 1, `${path}[${i}]`));
+  };
+  check(values, 0, '');
+  return shape;
+}
+
+/**
+ * A tensor from nested arrays or a typed array (copied). A typed array is 1-D unless `shape`
+ * is given; its dtype is kept unless `dtype` is given.
+ * @example tensor([[1, 2], [3, 4]], { dtype: 'float64' })
+ */
+export function tensor(
+  values: NestedArray | TypedArray,
+  options: CreateOptions & { shape?: Shape } = {},
+): Tensor {
+  if (ArrayBuffer.isView(values)) {
+    const typed = values as TypedArray;
+    const dtype = options.dtype ?? (typed instanceof Float64Array ? 'float64' : typed instanceof Int32Array ? 'int32' : 'float32');
+    const shape = options.shape ?? [typed.length];
+    assertShape(sizeOf(shape) === typed.length, () => `tensor: ${typed.length} values do not fill shape ${formatShape(shape)}`);
+    const data = allocate(dtype, typed.length);
+    data.set(typed);
+    return finish(data, shape, options);
+  }
+  const shape = nestedShape(values);
+  if (options.shape) {
+    assertShape(sizeOf(options.shape) === sizeOf(shape), () => `tensor: ${sizeOf(shape)} values do not fill shape ${formatShape(options.shape!)}`);
+  }
+  const data = allocate(options.dtype ?? getDefaultDType(), sizeOf(shape));
+  const flat = Array.isArray(values) ? ((values as unknown[]).flat(shape.length) as number[]) : [values as number];
+  for (let i = 0; i < flat.length; i++) data[i] = flat[i]!;
+  return finish(data, options.shape ?? shape, options);
+}
+
+/** A tensor of `shape` filled with `value`. */
+export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
+  checkShape('full', shape);
+  const data = allocate(options.dtype ?? getDefaultDType(), sizeOf(shape));
+  if (value !== 0) data.fill(value);
+  return finish(data, shape, options);
+}
+
+export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** zeros with the shape and dtype of `t`. */
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, { dtype: t.dtype });
+}
+
+/** ones with the shape and dtype of `t`. */
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, { dtype: t.dtype });
+}
+
+/**
+ * start, start + step, … below stop (`arange(n)` is 0 … n−1).
+ * @example arange(0, 1, 0.25) // [0, 0.25, 0.5, 0.75]
+ */
+export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (stop === undefined) [start, stop] = [0, start];
+  assertValue(step !== 0 && Number.isFinite(step), () => `arange: step must be a finite non-zero number; got ${step}`);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  const data = allocate(options.dtype ?? getDefaultDType(), n);
+  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  return finish(data, [n], options);
+}
+
+/** `steps` evenly spaced values from start to stop inclusive. */
+export function linspace(start: number, stop: number, steps: number, options: CreateOptions = {}): Tensor {
+  assertValue(Number.isInteger(steps) && steps >= 0, () => `linspace: steps must be an integer ≥ 0; got ${steps}`);
+  const data = allocate(options.dtype ?? getDefaultDType(), steps);
+  const delta = steps > 1 ? (stop - start) / (steps - 1) : 0;
+  for (let i = 0; i < steps; i++) data[i] = i === steps - 1 && steps > 1 ? stop : start + i * delta;
+  return finish(data, [steps], options);
+}
+
+/** The n×m identity (m = n by default). */
+export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  checkShape('eye', [n, m]);
+  const data = allocate(options.dtype ?? getDefaultDType(), n * m);
+  for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
+  return finish(data, [n, m], options);
+}
+
+/** The key of a random op's options; throws when neither seed nor key is given. */
+export function keyFrom(op: string, options: RandomOptions): Key {
+  if (options.key) return options.key;
+  if (options.seed === undefined) {
+    throw new ValueError(`${op}: pass { seed } or { key }: gradscope has no global random state, so every draw names its seed`);
+  }
+  return makeKey(options.seed);
+}
+
+function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0: number, w1: number, f32: boolean) => number): Tensor {
+  checkShape(op, shape);
+  const key = keyFrom(op, options);
+  const dtype = options.dtype ?? getDefaultDType();
+  const data = allocate(dtype, sizeOf(shape));
+  const f32 = dtype !== 'float64';
+  for (let i = 0; i < data.length; i++) {
+    const [w0, w1] = randomBits(key, i);
+    data[i] = draw(w0, w1, f32);
+  }
+  return finish(data, shape, options);
+}
+
+/** Uniform on [low, high) (default [0, 1)). Element i depends only on the key and i. */
+export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const { low = 0, high = 1 } = options;
+  return randomFill('rand', shape, options, (w0, w1, f32) => low + (high - low) * (f32 ? uniform24(w0) : uniform53(w0, w1)));
+}
+
+/** Normal with the given mean and std (default standard normal), by Box–Muller. */
+export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const { mean = 0, std = 1 } = options;
+  return randomFill('randn', shape, options, (w0, w1) => mean + std * normalFromBits(w0, w1));
+}
+
+/** Integers uniform in [low, high), as int32 by default. */
+export function randint(low: number, high: number, shape: Shape, options: RandomOptions = {}): Tensor {
+  assertValue(Number.isInteger(low) && Number.isInteger(high) && high > low, () => `randint: need integers low < high; got ${low}, ${high}`);
+  return randomFill('randint', shape, { dtype: 'int32', ...options }, (w0, w1) => low + Math.floor(uniform53(w0, w1) * (high - low)));
+}
+
+/** 1 with probability p, else 0 (in the float dtype, for use as a mask). */
+export function bernoulli(p: number, shape: Shape, options: RandomOptions = {}): Tensor {
+  assertValue(p >= 0 && p <= 1, () => `bernoulli: p must be in [0, 1]; got ${p}`);
+  return randomFill('bernoulli', shape, options, (w0, w1) => (uniform53(w0, w1) < p ? 1 : 0));
+}
+
+/** A random permutation of 0 … n−1 (Fisher–Yates driven by the key), as an int32 tensor. */
+export function randperm(n: number, options: RandomOptions = {}): Tensor {
+  assertValue(Number.isInteger(n) && n >= 0, () => `randperm: n must be an integer ≥ 0; got ${n}`);
+  const key = keyFrom('randperm', options);
+  const data = new Int32Array(n);
+  for (let i = 0; i < n; i++) data[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const [w0, w1] = randomBits(key, i);
+    const j = Math.floor(uniform53(w0, w1) * (i + 1));
+    const tmp = data[i]!;
+    data[i] = data[j]!;
+    data[j] = tmp;
+  }
+  return Tensor.fromData(data, [n]);
+}

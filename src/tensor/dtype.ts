@@ -1,0 +1,74 @@
+/**
+ * Data types.
+ *
+ * - `float64` is the reference dtype: tests, gradient checks and the oracle run in it.
+ * - `float32` is the fast default for training.
+ * - `int32` holds class targets and the indices that argmax/max/min return. It is never
+ *   differentiated; only indexing ops, comparisons and conversion accept it.
+ *
+ * Mixed dtypes are REJECTED, not promoted: `add(float32, float64)` throws a DTypeError that
+ * names both dtypes and tells the user to convert one with `.to(dtype)`. A silent promotion
+ * would hide a float32 model quietly running (and training) in float64, which is both slower
+ * and a different experiment. Plain JavaScript numbers adopt the dtype of the tensor they meet.
+ */
+import { DTypeError } from './errors.js';
+
+export type FloatDType = 'float32' | 'float64';
+export type DType = FloatDType | 'int32';
+
+export type FloatArray = Float32Array | Float64Array;
+export type TypedArray = Float32Array | Float64Array | Int32Array;
+
+/** The default dtype of creation functions when none is given. */
+let defaultFloat: FloatDType = 'float32';
+
+export function getDefaultDType(): FloatDType {
+  return defaultFloat;
+}
+
+/** Set the dtype that creation functions use when none is given (PyTorch's set_default_dtype). */
+export function setDefaultDType(dtype: FloatDType): void {
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new DTypeError(`setDefaultDType: expected 'float32' or 'float64'; got '${String(dtype)}'`);
+  }
+  defaultFloat = dtype;
+}
+
+export function isFloat(dtype: DType): dtype is FloatDType {
+  return dtype !== 'int32';
+}
+
+/** A new zero-filled array of `dtype`. */
+export function allocate(dtype: DType, size: number): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(size);
+    case 'float64':
+      return new Float64Array(size);
+    case 'int32':
+      return new Int32Array(size);
+  }
+}
+
+/** The dtype of a typed array. */
+export function dtypeOf(array: TypedArray): DType {
+  if (array instanceof Float32Array) return 'float32';
+  if (array instanceof Float64Array) return 'float64';
+  return 'int32';
+}
+
+/** Require both operands of `op` to have the same dtype (the no-promotion rule above). */
+export function assertSameDType(op: string, a: DType, b: DType): void {
+  if (a !== b) {
+    throw new DTypeError(
+      `${op}: dtypes must match, got ${a} and ${b}; convert one with .to('${a === 'float64' || b === 'float64' ? 'float64' : a}')`,
+    );
+  }
+}
+
+/** Require a floating-point dtype (differentiable ops, transcendental functions). */
+export function assertFloat(op: string, dtype: DType): asserts dtype is FloatDType {
+  if (!isFloat(dtype)) {
+    throw new DTypeError(`${op}: expected a float32 or float64 tensor; got ${dtype} (convert with .to('float32'))`);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Error types and message helpers.
+ *
+ * Messages follow one format: `<op>: <what is wrong>; got <values>`, so that a user sees
+ * which op failed, what it expected and what it was given. `InternalError` marks a broken
+ * invariant inside gradscope itself (our bug, not the caller's) and always says `internal:`.
+ */
+
+/** A shape did not fit what an op needs (ranks, broadcasting, inner dimensions, …). */
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
+
+/** A dtype did not fit what an op needs (mixed float32/float64, float op on int32, …). */
+export class DTypeError extends Error {
+  override name = 'DTypeError';
+}
+
+/** Any other invalid argument (bad axis, bad option value, …). */
+export class ValueError extends Error {
+  override name = 'ValueError';
+}
+
+/** Autograd misuse: a freed graph, a saved tensor modified in place, grad of a non-scalar. */
+export class GradError extends Error {
+  override name = 'GradError';
+}
+
+/** A broken invariant: a bug in gradscope, never the caller's fault. */
+export class InternalError extends Error {
+  override name = 'InternalError';
+  constructor(message: string) {
+    super(`internal: ${message}`);
+  }
+}
+
+/** `[2,3]` — the shape notation every message uses. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(',')}]`;
+}
+
+/** Throw a ShapeError built lazily, so the happy path never formats strings. */
+export function assertShape(condition: boolean, message: () => string): asserts condition {
+  if (!condition) throw new ShapeError(message());
+}
+
+/** Throw a ValueError built lazily. */
+export function assertValue(condition: boolean, message: () => string): asserts condition {
+  if (!condition) throw new ValueError(message());
+}
+
+/** Throw an InternalError: use only for conditions that mean gradscope has a bug. */
+export function assertInternal(condition: boolean, message: () => string): asserts condition {
+  if (!condition) throw new InternalError(message());
+}
