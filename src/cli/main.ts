@@ -1,0 +1,63 @@
+/**
+ * The `gradscope` command. Subcommands:
+ *   demo                       train a small model and print what happened (npm start)
+ *   oracle <dir> [options]     check gradscope against PyTorch-generated golden values
+ */
+import { parseArgs } from 'node:util';
+import { runDemo } from '../experiments/demo.js';
+import { oracleCommand } from './commands/oracle.js';
+
+const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
+
+Usage:
+  gradscope demo
+      Train a small network on a synthetic problem and print the loss curve.
+  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--json FILE]
+      Run the golden-value cases in <dir> (ops.json, conv_pool.json, …) and compare every
+      value with its tolerance. Prints one line per failed value, a summary per family and,
+      last, "N passed, M failed, K skipped". Exits 1 if any case failed.
+  gradscope --help
+      Show this help.
+`;
+
+function main(argv: string[]): number {
+  const [command, ...rest] = argv;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      print(HELP);
+      return 0;
+    case 'demo':
+      runDemo(print);
+      return 0;
+    case 'oracle': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          family: { type: 'string' },
+          dtype: { type: 'string', default: 'float64' },
+          json: { type: 'string' },
+        },
+      });
+      if (positionals.length !== 1) throw new Error('oracle: expected exactly one directory, e.g. gradscope oracle test/oracle');
+      if (values.dtype !== 'float64' && values.dtype !== 'float32') {
+        throw new Error(`oracle: --dtype must be float64 or float32; got '${values.dtype}'`);
+      }
+      return oracleCommand({ dir: positionals[0]!, family: values.family, dtype: values.dtype, json: values.json }, print);
+    }
+    default:
+      process.stderr.write(`gradscope: unknown command '${command}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exitCode = 2;
+}

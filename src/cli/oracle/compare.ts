@@ -1,0 +1,47 @@
+/**
+ * numpy.allclose comparison of an actual value with an expected oracle value:
+ * |a − e| ≤ atol + rtol·|e| elementwise; integer tensors must match exactly; shapes must match.
+ */
+import { shapesEqual } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import type { OracleTensor } from './format.js';
+
+export interface Comparison {
+  ok: boolean;
+  maxAbs: number;
+  maxRel: number;
+  /** Why a comparison failed before looking at values (shape, missing, non-finite). */
+  problem?: string;
+}
+
+export function compare(actual: Tensor | number | undefined, expected: OracleTensor | number, rtol: number, atol: number): Comparison {
+  if (actual === undefined) return { ok: false, maxAbs: NaN, maxRel: NaN, problem: 'not produced' };
+  const expShape = typeof expected === 'number' ? [] : expected.shape;
+  const expData = typeof expected === 'number' ? [expected] : expected.data;
+  const exact = typeof expected !== 'number' && expected.dtype === 'int64';
+  let actData: ArrayLike<number>;
+  if (actual instanceof Tensor) {
+    // A bare number in `expected` is a scalar: accept any one-element tensor for it.
+    const shapeOk = typeof expected === 'number' ? actual.size === 1 : shapesEqual(actual.shape, expShape);
+    if (!shapeOk) {
+      return { ok: false, maxAbs: NaN, maxRel: NaN, problem: `shape [${actual.shape}] but expected [${expShape}]` };
+    }
+    actData = actual.toTypedArray();
+  } else {
+    actData = [actual];
+  }
+  let ok = true;
+  let maxAbs = 0;
+  let maxRel = 0;
+  for (let i = 0; i < expData.length; i++) {
+    const a = actData[i]!;
+    const e = expData[i]!;
+    const abs = Math.abs(a - e);
+    const rel = abs / Math.max(Math.abs(e), Number.MIN_VALUE);
+    if (!(abs <= maxAbs)) maxAbs = abs; // also records NaN
+    if (e !== 0 && !(rel <= maxRel)) maxRel = rel;
+    const pass = exact ? a === e : abs <= atol + rtol * Math.abs(e);
+    if (!pass) ok = false;
+  }
+  return { ok, maxAbs, maxRel };
+}

@@ -1,0 +1,51 @@
+/**
+ * The oracle's file format (test/oracle/README.md): cases with inputs, params and expected
+ * values, tensors as `{ shape, data }` in row-major order, int64 tensors marked by dtype.
+ */
+import type { FloatDType } from '../../tensor/dtype.js';
+import { ValueError } from '../../tensor/errors.js';
+import { tensor } from '../../tensor/creation.js';
+import type { Tensor } from '../../tensor/tensor.js';
+
+export type FamilyName = 'ops' | 'conv_pool' | 'batchnorm' | 'models' | 'second_order' | 'optimizers';
+
+export const FAMILY_NAMES: readonly FamilyName[] = ['ops', 'conv_pool', 'batchnorm', 'models', 'second_order', 'optimizers'];
+
+export interface OracleTensor {
+  shape: number[];
+  data: number[];
+  dtype?: 'int64';
+}
+
+export interface OracleCase {
+  name: string;
+  family: FamilyName;
+  dtype: 'float64';
+  config: Record<string, any>;
+  inputs: Record<string, OracleTensor>;
+  params: Record<string, OracleTensor>;
+  expected: Record<string, OracleTensor | number>;
+  rtol: number;
+  atol: number;
+}
+
+/** A gradscope tensor from an oracle tensor: floats in `dtype`, int64 as int32. */
+export function toTensor(t: OracleTensor, dtype: FloatDType): Tensor {
+  if (t.dtype === 'int64') {
+    for (const v of t.data) {
+      if (!Number.isInteger(v) || Math.abs(v) >= 2 ** 31) throw new ValueError(`oracle: int64 value ${v} does not fit int32`);
+    }
+    return tensor(Int32Array.from(t.data), { shape: t.shape, dtype: 'int32' });
+  }
+  return tensor(Float64Array.from(t.data), { shape: t.shape, dtype });
+}
+
+/** What a family produced for a case: tensors or plain numbers, keyed like `expected`. */
+export type Results = Record<string, Tensor | number>;
+
+/** A family: which cases it can run, and how. */
+export interface Family {
+  /** Null if the case can run; otherwise the name of what is missing (an op or feature). */
+  missing(c: OracleCase): string | null;
+  run(c: OracleCase, dtype: FloatDType): Results;
+}

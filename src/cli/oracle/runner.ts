@@ -1,0 +1,81 @@
+/**
+ * The oracle runner: run every case of every family file it is given, compare each expected
+ * value, and summarise. Pure (no file system): the CLI reads the files and prints the lines.
+ */
+import type { FloatDType } from '../../tensor/dtype.js';
+import { compare } from './compare.js';
+import { opsFamily } from './families/ops.js';
+import type { Family, FamilyName, OracleCase } from './format.js';
+
+/** Families implemented so far; the others are reported as skipped. */
+export const FAMILIES: Partial<Record<FamilyName, Family>> = {
+  ops: opsFamily,
+};
+
+/** Tolerances for a float32 run (the files' own tolerances assume float64). */
+const FLOAT32_TOLERANCE: Record<FamilyName, { rtol: number; atol: number }> = {
+  ops: { rtol: 1e-4, atol: 1e-5 },
+  conv_pool: { rtol: 1e-4, atol: 1e-5 },
+  batchnorm: { rtol: 1e-4, atol: 1e-5 },
+  models: { rtol: 1e-4, atol: 1e-5 },
+  second_order: { rtol: 1e-3, atol: 1e-4 },
+  optimizers: { rtol: 1e-3, atol: 1e-4 },
+};
+
+export interface ValueFailure {
+  family: string;
+  caseName: string;
+  key: string;
+  maxAbs: number;
+  maxRel: number;
+  problem?: string;
+}
+
+export interface CaseResult {
+  family: string;
+  name: string;
+  status: 'passed' | 'failed' | 'skipped';
+  /** For skipped cases: what is missing. For failed cases that threw: the error. */
+  reason?: string;
+  failures: ValueFailure[];
+}
+
+export interface FamilySummary {
+  family: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  missing: string[];
+}
+
+export function runCase(c: OracleCase, dtype: FloatDType): CaseResult {
+  const family = FAMILIES[c.family];
+  const missing = family ? family.missing(c) : `family ${c.family}`;
+  if (!family || missing !== null) {
+    return { family: c.family, name: c.name, status: 'skipped', reason: missing ?? undefined, failures: [] };
+  }
+  const { rtol, atol } = dtype === 'float64' ? c : FLOAT32_TOLERANCE[c.family];
+  let results;
+  try {
+    results = family.run(c, dtype);
+  } catch (error) {
+    return { family: c.family, name: c.name, status: 'failed', reason: String((error as Error).stack ?? error), failures: [] };
+  }
+  const failures: ValueFailure[] = [];
+  for (const [key, expected] of Object.entries(c.expected)) {
+    const r = compare(results[key], expected, rtol, atol);
+    if (!r.ok) failures.push({ family: c.family, caseName: c.name, key, maxAbs: r.maxAbs, maxRel: r.maxRel, problem: r.problem });
+  }
+  return { family: c.family, name: c.name, status: failures.length ? 'failed' : 'passed', failures };
+}
+
+export function summarise(results: readonly CaseResult[]): FamilySummary[] {
+  const byFamily = new Map<string, FamilySummary>();
+  for (const r of results) {
+    let s = byFamily.get(r.family);
+    if (!s) byFamily.set(r.family, (s = { family: r.family, passed: 0, failed: 0, skipped: 0, missing: [] }));
+    s[r.status]++;
+    if (r.status === 'skipped' && r.reason && !s.missing.includes(r.reason)) s.missing.push(r.reason);
+  }
+  return [...byFamily.values()];
+}

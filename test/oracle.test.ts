@@ -1,0 +1,50 @@
+/**
+ * The PyTorch golden values (test/oracle/, a copy of shared/oracle) through the same runner
+ * as `gradscope oracle`: every case of every implemented family must pass in float64.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { FAMILY_NAMES, type OracleCase } from '../src/cli/oracle/format.js';
+import { FAMILIES, runCase } from '../src/cli/oracle/runner.js';
+import { oracleCommand } from '../src/cli/commands/oracle.js';
+
+const dir = fileURLToPath(new URL('./oracle/', import.meta.url));
+
+for (const family of FAMILY_NAMES) {
+  const cases = JSON.parse(readFileSync(`${dir}${family}.json`, 'utf8')) as OracleCase[];
+  const implemented = FAMILIES[family] !== undefined;
+  describe.runIf(implemented)(`oracle ${family} (float64)`, () => {
+    it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+      const r = runCase(c, 'float64');
+      expect(r.reason, r.reason).toBeUndefined();
+      expect(r.failures, JSON.stringify(r.failures)).toEqual([]);
+      expect(r.status).toBe('passed');
+    });
+  });
+}
+
+describe('oracle command', () => {
+  it('prints failures, a summary per family and the exact last line', () => {
+    const lines: string[] = [];
+    const code = oracleCommand({ dir, dtype: 'float64', family: 'ops' }, (l) => lines.push(l));
+    expect(code).toBe(0);
+    expect(lines.at(-1)).toBe('149 passed, 0 failed, 0 skipped');
+  });
+
+  it('reports a wrong value as failed and exits 1', () => {
+    const c = (JSON.parse(readFileSync(`${dir}ops.json`, 'utf8')) as OracleCase[])[0]!;
+    const broken: OracleCase = { ...c, expected: { ...c.expected, out: { ...(c.expected.out as any), data: (c.expected.out as any).data.map((v: number) => v + 1) } } };
+    const r = runCase(broken, 'float64');
+    expect(r.status).toBe('failed');
+    expect(r.failures.map((f) => f.key)).toEqual(['out']);
+  });
+
+  it('counts cases of unimplemented families as skipped, never passed', () => {
+    const lines: string[] = [];
+    oracleCommand({ dir, dtype: 'float64' }, (l) => lines.push(l));
+    const unimplemented = FAMILY_NAMES.filter((f) => !FAMILIES[f]);
+    for (const f of unimplemented) expect(lines.some((l) => l.startsWith(`${f}: 0 passed, 0 failed`) && l.includes('not implemented yet'))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^\d+ passed, 0 failed, \d+ skipped$/);
+  });
+});
