@@ -10,7 +10,7 @@ import * as F from '../autograd/functional.js';
 import type { Node } from '../autograd/op.js';
 import { getBackend } from '../kernels/registry.js';
 import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
-import { GradError, formatShape } from './errors.js';
+import { GradError, ShapeError, formatShape } from './errors.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
 import { Storage, type View } from './storage.js';
 
@@ -115,7 +115,7 @@ export class Tensor implements View {
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) {
-      throw new GradError(`item: expected a tensor with one element; got shape ${formatShape(this.shape)}`);
+      throw new ShapeError(`item: expected a tensor with one element; got shape ${formatShape(this.shape)}`);
     }
     return this.data[this.offset]!;
   }
