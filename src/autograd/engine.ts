@@ -153,7 +153,7 @@ export function backward(
   const grads = runBackward([output], [seed], isLeafTarget, createGraph, options.retainGraph ?? createGraph);
   for (const [t, g] of grads) {
     if (!isLeafTarget(t)) continue;
-    const value = createGraph ? g : g.detach();
+    const value = createGraph ? g : g.detach().clone(); // own storage: never an expanded view or shared
     t.grad = t.grad ? withGradMode(createGraph, () => t.grad!.add(value)) : value;
   }
 }

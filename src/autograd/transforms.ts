@@ -5,10 +5,11 @@
  * How nesting stays correct: each transform differentiates with respect to its own fresh
  * node — `identity(x)` when x is already being differentiated by an outer transform, a fresh
  * leaf otherwise — so an inner transform never confuses its perturbation with an outer one's.
- * The inner transform records its backward pass (createGraph) exactly when some argument is
- * being differentiated from outside, which is when its result must be differentiable.
- * Pass `{ createGraph: true }` to force that, e.g. to differentiate a gradient with respect to
- * parameters that `f` closes over.
+ * The transform records its backward pass (createGraph) exactly when its result can depend on
+ * something outside it that requires grad: an argument being differentiated by an outer
+ * transform, or a tensor `f` closes over (a parameter, an outer transform's variable). Then the
+ * result is differentiable with respect to those, as in JAX; otherwise the backward runs
+ * without recording. `{ createGraph }` overrides the choice.
  */
 import { GradError, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -43,6 +44,30 @@ function scalarOutput(op: string, y: unknown): Tensor {
   return y;
 }
 
+/**
+ * Whether `y` depends on a tensor that requires grad other than this transform's own inputs:
+ * then the gradient must be recorded so that whoever differentiates from outside sees it.
+ */
+function dependsOnOuterTensors(y: unknown, inputs: readonly Tensor[]): boolean {
+  if (!(y instanceof Tensor) || !y.requiresGrad || !isGradEnabled()) return false;
+  const own = new Set(inputs);
+  const seen = new Set<Tensor>();
+  const stack = [y];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    // Own inputs that are fresh leaves lead nowhere; own inputs that are identity(x) of an
+    // outer variable lead to it, like any other node.
+    if (!t.node) {
+      if (t.requiresGrad && !own.has(t)) return true;
+      continue;
+    }
+    for (const input of t.node.inputs) if (input.requiresGrad) stack.push(input);
+  }
+  return false;
+}
+
 function evaluate<R>(
   op: string,
   f: (...args: any[]) => R,
@@ -55,12 +80,11 @@ function evaluate<R>(
       throw new GradError(`${op}: argnums ${a} is out of range for ${args.length} arguments`);
     }
   }
-  const outer = isGradEnabled() && argnums.some((a) => (args[a] as Tensor)?.requiresGrad === true);
-  const createGraph = forceGraph ?? outer;
   const traced = args.slice();
   const inputs = argnums.map((a) => traceInput(op, args[a], a));
   argnums.forEach((a, k) => (traced[a] = inputs[k]));
   const out = withGradMode(true, () => f(...traced));
+  const createGraph = forceGraph ?? dependsOnOuterTensors(out, inputs);
   return { out, inputs, createGraph };
 }
 

@@ -92,11 +92,13 @@ export function unbroadcastAxes(from: Shape, to: Shape): number[] {
 
 /** Turn a possibly negative axis into 0…rank-1, or throw naming the op. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
+  // A 0-d tensor accepts axis 0 and -1, as in PyTorch: it behaves as rank 1 here.
+  const r = Math.max(rank, 1);
   assertValue(
-    Number.isInteger(axis) && axis >= -rank && axis < Math.max(rank, 1),
-    () => `${op}: axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-rank} … ${Math.max(rank, 1) - 1})`,
+    Number.isInteger(axis) && axis >= -r && axis < r,
+    () => `${op}: axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-r} … ${r - 1})`,
   );
-  return axis < 0 ? axis + rank : axis;
+  return axis < 0 ? axis + r : axis;
 }
 
 /**

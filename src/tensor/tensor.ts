@@ -10,7 +10,7 @@ import * as F from '../autograd/functional.js';
 import type { Node } from '../autograd/op.js';
 import { getBackend } from '../kernels/registry.js';
 import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
-import { GradError, ShapeError, formatShape } from './errors.js';
+import { GradError, ShapeError, ValueError, formatShape } from './errors.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
 import { Storage, type View } from './storage.js';
 
@@ -164,6 +164,12 @@ export class Tensor implements View {
   // ---- in-place updates (never recorded; they bump the version counter) ----------------
 
   private assertWritable(op: string): void {
+    if (this.shape.some((d, i) => d > 1 && this.strides[i] === 0)) {
+      throw new ValueError(
+        `${op}: cannot write in place into an expanded (broadcast) view of shape ${formatShape(this.shape)}: ` +
+          `several elements share one memory location; write into a contiguous() copy instead`,
+      );
+    }
     if (this.requiresGrad && F.isGradEnabled()) {
       throw new GradError(
         `${op}: a tensor that requires grad cannot be modified in place while the graph is recorded; ` +

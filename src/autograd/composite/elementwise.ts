@@ -23,6 +23,6 @@ export function reciprocal(x: Tensor): Tensor {
 export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {
   let y = x;
   if (min !== null) y = where(x.lt(min), min, y);
-  if (max !== null) y = where(x.gt(max), max, y);
+  if (max !== null) y = where(y.gt(max), max, y);
   return y;
 }

@@ -52,6 +52,11 @@ export function crossEntropy(
     logits.rank === 2 && t.rank === 1 && t.shape[0] === logits.shape[0],
     () => `crossEntropy: expected logits [N, C] and targets [N]; got ${formatShape(logits.shape)} and ${formatShape(t.shape)}`,
   );
+  const classes = logits.shape[1]!;
+  const bad = t.toTypedArray().find((k) => !(k >= 0 && k < classes));
+  if (bad !== undefined) {
+    throw new ValueError(`crossEntropy: target ${bad} is out of range for ${classes} classes (expected 0 … ${classes - 1})`);
+  }
   const picked = gather(logSoftmax(logits, 1), 1, t.reshape([t.size, 1])).reshape([t.size]);
   return reduce('crossEntropy', picked.neg(), reduction);
 }

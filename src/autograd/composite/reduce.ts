@@ -44,7 +44,9 @@ export interface ValuesIndices {
 function extremum(op: 'max' | 'min', x: Tensor, axis: number | null | undefined, keepdim: boolean): ValuesIndices {
   floatOperand(op, x);
   const arg = op === 'max' ? argmax : argmin;
-  if (axis === null || axis === undefined) {
+  // A 0-d tensor has one element: reducing "along axis 0" reduces everything.
+  if (x.rank === 0 && axis !== null && axis !== undefined) normalizeAxis(op, axis, 0);
+  if (axis === null || axis === undefined || x.rank === 0) {
     assertValue(x.size > 0, () => `${op}: cannot reduce an empty tensor of shape ${formatShape(x.shape)}`);
     const indices = arg(x, null, false);
     const values = reshape(gather(reshape(x, [x.size]), 0, reshape(indices, [1])), keepdim ? x.shape.map(() => 1) : []);
@@ -82,12 +84,23 @@ export function logsumexp(x: Tensor, axis?: number | readonly number[] | null, k
   return keepdim ? out : out.squeeze(axes);
 }
 
-/** log softmax along `axis`: x − logsumexp(x), stable for any magnitude. */
+/**
+ * log softmax along `axis`: s − log Σ exp(s) with s = x − max(x) (a constant shift, so the
+ * gradient is unchanged). NOTE: x − logsumexp(x) would round logsumexp ≈ 1000.4 to the
+ * dtype first and lose ~1e-5 relative accuracy in float32; x − max is exact for the largest
+ * entries.
+ */
 export function logSoftmax(x: Tensor, axis: number): Tensor {
-  return x.sub(logsumexp(x, normalizeAxis('logSoftmax', axis, x.rank), true));
+  floatOperand('logSoftmax', x);
+  const a = normalizeAxis('logSoftmax', axis, x.rank);
+  const s = x.sub(stopGradientMax(x, a));
+  return s.sub(sum(s.exp(), a, true).log());
 }
 
-/** softmax along `axis`: exp(x − logsumexp(x)). */
+/** softmax along `axis`: exp(s) / Σ exp(s) with s = x − max(x), stable for any magnitude. */
 export function softmax(x: Tensor, axis: number): Tensor {
-  return logSoftmax(x, axis).exp();
+  floatOperand('softmax', x);
+  const a = normalizeAxis('softmax', axis, x.rank);
+  const e = x.sub(stopGradientMax(x, a)).exp();
+  return e.div(sum(e, a, true));
 }

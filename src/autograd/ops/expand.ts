@@ -21,7 +21,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - x.rank;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
   assertShape(
-    target.length >= x.rank && shapesEqual(broadcastShapes('expand', x.shape, target), target),
+    target.length >= x.rank &&
+      target.every((d) => Number.isInteger(d) && d >= 0) &&
+      shapesEqual(broadcastShapes('expand', x.shape, target), target),
     () => `expand: cannot expand shape ${formatShape(x.shape)} to ${formatShape(shape)}`,
   );
   if (shapesEqual(target, x.shape)) return x;

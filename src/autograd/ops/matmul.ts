@@ -37,7 +37,7 @@ export const matmulOp = defineOp({
 export function matmul(a: Tensor, b: Tensor): Tensor {
   binaryOperands('matmul', a, b);
   assertShape(a.rank >= 1 && b.rank >= 1, () => `matmul: both operands need at least 1 dimension; got ${formatShape(a.shape)} @ ${formatShape(b.shape)}`);
-  if (a.rank === 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (a.rank === 1) return matmul(a.unsqueeze(0), b).squeeze(b.rank === 1 ? 0 : -2);
   if (b.rank === 1) return matmul(a, b.unsqueeze(1)).squeeze(-1);
   const K = a.shape[a.rank - 1]!;
   const Kb = b.shape[b.rank - 2]!;
