@@ -5,8 +5,10 @@
  */
 export { abs } from './ops/abs.js';
 export { add } from './ops/add.js';
+export { avgPool2d, type AvgPool2dOptions } from './ops/avg-pool2d.js';
 export { cast } from './ops/cast.js';
 export { concat } from './ops/concat.js';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { clone, contiguous } from './ops/copy.js';
 export { div } from './ops/div.js';
 export { elu } from './ops/elu.js';
@@ -16,6 +18,7 @@ export { gather } from './ops/gather.js';
 export { identity } from './ops/identity.js';
 export { log } from './ops/log.js';
 export { matmul } from './ops/matmul.js';
+export { maxPool2d, type PoolOptions } from './ops/max-pool2d.js';
 export { maximum } from './ops/maximum.js';
 export { minimum } from './ops/minimum.js';
 export { mul } from './ops/mul.js';

@@ -6,8 +6,13 @@
 import type { OpDef, OpName } from './op.js';
 import { absOp } from './ops/abs.js';
 import { addOp } from './ops/add.js';
+import { avgPool2dBackwardOp } from './ops/avg-pool2d-backward.js';
+import { avgPool2dOp } from './ops/avg-pool2d.js';
 import { castOp } from './ops/cast.js';
 import { concatOp } from './ops/concat.js';
+import { conv2dBackwardInputOp } from './ops/conv2d-backward-input.js';
+import { conv2dBackwardWeightOp } from './ops/conv2d-backward-weight.js';
+import { conv2dOp } from './ops/conv2d.js';
 import { copyOp } from './ops/copy.js';
 import { divOp } from './ops/div.js';
 import { eluOp } from './ops/elu.js';
@@ -63,6 +68,11 @@ export const OPS = {
   where: whereOp,
   sum: sumOp,
   matmul: matmulOp,
+  conv2d: conv2dOp,
+  conv2dBackwardInput: conv2dBackwardInputOp,
+  conv2dBackwardWeight: conv2dBackwardWeightOp,
+  avgPool2d: avgPool2dOp,
+  avgPool2dBackward: avgPool2dBackwardOp,
   reshape: reshapeOp,
   permute: permuteOp,
   expand: expandOp,

@@ -12,6 +12,7 @@
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
 import type { View } from '../tensor/storage.js';
+import type { AvgPoolGeometry, Conv2dGeometry, PoolGeometry } from './geometry.js';
 import type { ArgReduceFn, BinaryFn, ReduceFn, UnaryFn } from './scalar.js';
 
 export interface Backend {
@@ -49,4 +50,27 @@ export interface Backend {
    * position index[…i…] along `axis`.
    */
   scatterAdd(src: View, axis: number, index: View, shape: Shape, dtype: DType): TypedArray;
+
+  // ---- convolution and pooling (NCHW, PyTorch semantics; see geometry.ts) --------------
+
+  /** Cross-correlation of x [N, Cin, H, W] with w [Cout, Cin/groups, kh, kw] → [N, Cout, Ho, Wo]. */
+  conv2d(x: View, w: View, geometry: Conv2dGeometry, dtype: DType): TypedArray;
+
+  /** Gradient of conv2d with respect to its input: gy [N, Cout, Ho, Wo], w → [N, Cin, H, W] (inputShape). */
+  conv2dBackwardInput(gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry, dtype: DType): TypedArray;
+
+  /** Gradient of conv2d with respect to its weight: x, gy [N, Cout, Ho, Wo] → weightShape. */
+  conv2dBackwardWeight(x: View, gy: View, weightShape: Shape, geometry: Conv2dGeometry, dtype: DType): TypedArray;
+
+  /**
+   * Max pooling (implicit −∞ padding): values [N, C, Ho, Wo] and, for each, the flat index
+   * h·W + w of the (first) maximum within its (n, c) plane of the unpadded input.
+   */
+  maxPool2d(x: View, geometry: PoolGeometry, dtype: DType): { values: TypedArray; indices: Int32Array };
+
+  /** Average pooling with zero padding → [N, C, Ho, Wo]. */
+  avgPool2d(x: View, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
+
+  /** Gradient of avgPool2d: gy [N, C, Ho, Wo] → inputShape (it is avgPool2d's transpose). */
+  avgPool2dBackward(gy: View, inputShape: Shape, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
 }

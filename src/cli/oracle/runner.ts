@@ -4,12 +4,14 @@
  */
 import type { FloatDType } from '../../tensor/dtype.js';
 import { compare } from './compare.js';
+import { convPoolFamily } from './families/conv-pool.js';
 import { opsFamily } from './families/ops.js';
 import type { Family, FamilyName, OracleCase } from './format.js';
 
 /** Families implemented so far; the others are reported as skipped. */
 export const FAMILIES: Partial<Record<FamilyName, Family>> = {
   ops: opsFamily,
+  conv_pool: convPoolFamily,
 };
 
 /** Tolerances for a float32 run (the files' own tolerances assume float64). */

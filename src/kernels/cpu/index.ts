@@ -3,9 +3,11 @@
  * and the one that works everywhere (Node, browsers, workers), in float32 and float64.
  */
 import type { Backend } from '../backend.js';
+import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { copyInto, map, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d } from './pool.js';
 import { argReduce, reduce } from './reduce.js';
 
 export const cpuBackend: Backend = {
@@ -19,4 +21,10 @@ export const cpuBackend: Backend = {
   copyInto,
   gather,
   scatterAdd,
+  conv2d,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  maxPool2d,
+  avgPool2d,
+  avgPool2dBackward,
 };

@@ -1,0 +1,21 @@
+/**
+ * avgPool2dBackward(g): the transpose of avgPool2d — each output gradient spread evenly over
+ * its window, into a tensor of `inputShape`. Linear, with derivative avgPool2d.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import type { AvgPoolGeometry } from '../../kernels/geometry.js';
+import type { Shape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { apply, defineOp } from '../op.js';
+import { avgPool2dOp } from './avg-pool2d.js';
+
+export const avgPool2dBackwardOp = defineOp<AvgPoolGeometry & { inputShape: number[] }>({
+  name: 'avgPool2dBackward',
+  forward: ([g], attrs) => Tensor.fromData(getBackend().avgPool2dBackward(g!, attrs.inputShape, attrs, g!.dtype), attrs.inputShape),
+  backward: (ctx, gradOut) => [apply(avgPool2dOp, [gradOut], ctx.attrs)],
+  describe: (a) => `kernel=[${a.kernel}], input=[${a.inputShape}]`,
+});
+
+export function avgPool2dBackward(g: Tensor, inputShape: Shape, geometry: AvgPoolGeometry): Tensor {
+  return apply(avgPool2dBackwardOp, [g], { ...geometry, inputShape: inputShape.slice() });
+}

@@ -1,0 +1,35 @@
+/**
+ * avgPool2d(x): the mean of each window of x [N, C, H, W] (zero padding; the divisor counts
+ * padded positions or not, `countIncludePad`, as in PyTorch). The op is linear, so
+ * ∂/∂x = avgPool2dBackward(gradOut) — its transpose, which spreads each output gradient
+ * evenly over its window — and avgPool2dBackward's own derivative is avgPool2d again.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { poolOutputShape, type AvgPoolGeometry, type Pair } from '../../kernels/geometry.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { avgPool2dBackward } from './avg-pool2d-backward.js';
+import { poolGeometry } from './max-pool2d.js';
+
+export const avgPool2dOp = defineOp<AvgPoolGeometry>({
+  name: 'avgPool2d',
+  forward: ([x], g) => Tensor.fromData(getBackend().avgPool2d(x!, g, x!.dtype), poolOutputShape(x!.shape, g)),
+  backward: (ctx, gradOut) => [avgPool2dBackward(gradOut, ctx.inputShapes[0]!, ctx.attrs)],
+  describe: (g) => `kernel=[${g.kernel}], stride=[${g.stride}], padding=[${g.padding}]${g.countIncludePad ? '' : ', excludePad'}`,
+});
+
+export interface AvgPool2dOptions {
+  /** Default: the kernel size. */
+  stride?: number | Pair;
+  padding?: number | Pair;
+  /** Count padded zeros in the divisor (PyTorch's default, true). */
+  countIncludePad?: boolean;
+}
+
+/** @example avgPool2d(x, 2) // 2×2 windows, stride 2 */
+export function avgPool2d(x: Tensor, kernel: number | Pair, options: AvgPool2dOptions = {}): Tensor {
+  floatOperand('avgPool2d', x);
+  const g = poolGeometry('avgPool2d', x.shape, kernel, { ...options, dilation: 1 });
+  return apply(avgPool2dOp, [x], { ...g, countIncludePad: options.countIncludePad ?? true });
+}

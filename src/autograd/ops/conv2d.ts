@@ -1,0 +1,78 @@
+/**
+ * conv2d(x, w): cross-correlation of x [N, Cin, H, W] with w [Cout, Cin/groups, kh, kw]
+ * (stride, padding, dilation, groups as in torch.nn.functional.conv2d; bias is a separate add).
+ *
+ * conv2d is bilinear, and its two partial derivatives are the two "backward convolutions":
+ *   ⟨conv2d(x, w), g⟩ = ⟨x, conv2dBackwardInput(g, w)⟩ = ⟨w, conv2dBackwardWeight(x, g)⟩,
+ * so  ∂/∂x = conv2dBackwardInput(gradOut, w)  and  ∂/∂w = conv2dBackwardWeight(x, gradOut).
+ * Those two are primitives too, and the three are each other's derivatives, so convolutions
+ * are differentiable to any order.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { conv2dOutputShape, type Conv2dGeometry, type Pair } from '../../kernels/geometry.js';
+import { assertSameDType } from '../../tensor/dtype.js';
+import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { apply, defineOp } from '../op.js';
+import { conv2dBackwardInput } from './conv2d-backward-input.js';
+import { conv2dBackwardWeight } from './conv2d-backward-weight.js';
+
+export const conv2dOp = defineOp<Conv2dGeometry>({
+  name: 'conv2d',
+  forward: ([x, w], g) => Tensor.fromData(getBackend().conv2d(x!, w!, g, x!.dtype), conv2dOutputShape(x!.shape, w!.shape, g)),
+  save: ([x, w]) => [x!, w!],
+  backward: (ctx, gradOut) => {
+    const [x, w] = ctx.saved;
+    return [
+      ctx.needsInputGrad[0] ? conv2dBackwardInput(gradOut, w!, x!.shape, ctx.attrs) : null,
+      ctx.needsInputGrad[1] ? conv2dBackwardWeight(x!, gradOut, w!.shape, ctx.attrs) : null,
+    ];
+  },
+  describe: describeGeometry,
+});
+
+export function describeGeometry(g: Conv2dGeometry): string {
+  return `stride=[${g.stride}], padding=[${g.padding}], dilation=[${g.dilation}], groups=${g.groups}`;
+}
+
+export interface Conv2dOptions {
+  stride?: number | Pair;
+  padding?: number | Pair;
+  dilation?: number | Pair;
+  groups?: number;
+}
+
+const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
+
+/** Fill in defaults and check a convolution's arguments; shared by the three conv ops. */
+export function conv2dGeometry(op: string, x: readonly number[], w: readonly number[], options: Conv2dOptions): Conv2dGeometry {
+  const g: Conv2dGeometry = {
+    stride: pair(options.stride ?? 1),
+    padding: pair(options.padding ?? 0),
+    dilation: pair(options.dilation ?? 1),
+    groups: options.groups ?? 1,
+  };
+  const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);
+  assertValue(ints(g.stride, 1) && ints(g.dilation, 1) && ints(g.padding, 0), () => `${op}: stride and dilation must be integers ≥ 1 and padding ≥ 0; got stride [${g.stride}], padding [${g.padding}], dilation [${g.dilation}]`);
+  assertShape(x.length === 4, () => `${op}: expected input [N, C, H, W]; got ${formatShape(x)}`);
+  assertShape(w.length === 4, () => `${op}: expected weight [Cout, Cin/groups, kh, kw]; got ${formatShape(w)}`);
+  assertValue(Number.isInteger(g.groups) && g.groups >= 1, () => `${op}: groups must be an integer ≥ 1; got ${g.groups}`);
+  assertShape(
+    x[1]! % g.groups === 0 && w[0]! % g.groups === 0 && w[1]! * g.groups === x[1],
+    () => `${op}: input ${formatShape(x)} and weight ${formatShape(w)} do not fit groups=${g.groups} (need Cin = weight[1]·groups and Cout divisible by groups)`,
+  );
+  const out = conv2dOutputShape(x, w, g);
+  assertShape(out[2]! >= 1 && out[3]! >= 1, () => `${op}: the kernel ${formatShape(w.slice(2))} (dilation [${g.dilation}]) does not fit the padded input ${formatShape(x.slice(2))} (padding [${g.padding}])`);
+  return g;
+}
+
+/**
+ * 2-D convolution (cross-correlation), NCHW.
+ * @example conv2d(x, w, { stride: 2, padding: 1 }) // x [N, Cin, H, W], w [Cout, Cin, k, k]
+ */
+export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  floatOperand('conv2d', x);
+  assertSameDType('conv2d', x.dtype, w.dtype);
+  return apply(conv2dOp, [x, w], conv2dGeometry('conv2d', x.shape, w.shape, options));
+}

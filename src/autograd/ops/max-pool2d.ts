@@ -1,0 +1,64 @@
+/**
+ * maxPool2d(x): the maximum of each window of x [N, C, H, W] (implicit −∞ padding), with the
+ * flat index h·W + w of each maximum within its (n, c) plane.
+ *
+ * Not a primitive: the kernel finds the indices, and the values are gathered from each
+ * plane at those indices — so the gradient, ∂/∂x = gradOut routed to each window's argmax
+ * (accumulated where windows overlap), is gather's backward (scatterAdd), and higher
+ * derivatives follow too.
+ */
+import { getBackend } from '../../kernels/registry.js';
+import { poolOutputShape, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
+import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
+import type { Shape } from '../../tensor/shape.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { floatOperand } from '../operands.js';
+import { gather } from './gather.js';
+
+export interface PoolOptions {
+  /** Default: the kernel size. */
+  stride?: number | Pair;
+  padding?: number | Pair;
+  dilation?: number | Pair;
+}
+
+const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
+
+/** Defaults and checks shared by the pooling ops. */
+export function poolGeometry(op: string, x: Shape, kernel: number | Pair, options: PoolOptions): PoolGeometry {
+  const k = pair(kernel);
+  const g: PoolGeometry = {
+    kernel: k,
+    stride: pair(options.stride ?? k),
+    padding: pair(options.padding ?? 0),
+    dilation: pair(options.dilation ?? 1),
+  };
+  assertShape(x.length === 4, () => `${op}: expected input [N, C, H, W]; got ${formatShape(x)}`);
+  const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);
+  assertValue(
+    ints(g.kernel, 1) && ints(g.stride, 1) && ints(g.dilation, 1) && ints(g.padding, 0),
+    () => `${op}: kernel, stride and dilation must be integers ≥ 1 and padding ≥ 0; got kernel [${g.kernel}], stride [${g.stride}], padding [${g.padding}], dilation [${g.dilation}]`,
+  );
+  assertValue(
+    g.padding[0] * 2 <= g.kernel[0] && g.padding[1] * 2 <= g.kernel[1],
+    () => `${op}: padding must be at most half the kernel; got padding [${g.padding}] for kernel [${g.kernel}]`,
+  );
+  const out = poolOutputShape(x, g);
+  assertShape(out[2]! >= 1 && out[3]! >= 1, () => `${op}: the window [${g.kernel}] does not fit the input ${formatShape(x)} with padding [${g.padding}]`);
+  return g;
+}
+
+/**
+ * Max pooling; returns the values and the int32 indices (flat within each plane).
+ * @example const { values } = maxPool2d(x, 2);
+ */
+export function maxPool2d(x: Tensor, kernel: number | Pair, options: PoolOptions = {}): { values: Tensor; indices: Tensor } {
+  floatOperand('maxPool2d', x);
+  const g = poolGeometry('maxPool2d', x.shape, kernel, options);
+  const outShape = poolOutputShape(x.shape, g);
+  const { indices } = getBackend().maxPool2d(x, g, x.dtype);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const idx = Tensor.fromData(indices, [N, C, outShape[2]! * outShape[3]!]);
+  const values = gather(x.reshape([N, C, H * W]), 2, idx).reshape(outShape);
+  return { values, indices: idx.reshape(outShape) };
+}

@@ -1,0 +1,53 @@
+/**
+ * Geometry of 2-D convolution and pooling windows (NCHW layout, PyTorch semantics), shared by
+ * every backend and by the autograd ops that validate arguments.
+ *
+ *   out = floor((in + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1     (per axis)
+ */
+
+/** [height, width] pairs. */
+export type Pair = readonly [number, number];
+
+export interface Conv2dGeometry {
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+  groups: number;
+}
+
+export interface PoolGeometry {
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+  dilation: Pair;
+}
+
+export interface AvgPoolGeometry extends PoolGeometry {
+  /** Divide by kh·kw (true) or by the number of window elements inside the unpadded input. */
+  countIncludePad: boolean;
+}
+
+/** Output size of one axis of a sliding window. */
+export function windowOutput(size: number, kernel: number, stride: number, padding: number, dilation: number): number {
+  return Math.floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+/** [N, Cout, Ho, Wo] of conv2d(x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw]). */
+export function conv2dOutputShape(x: readonly number[], w: readonly number[], g: Conv2dGeometry): number[] {
+  return [
+    x[0]!,
+    w[0]!,
+    windowOutput(x[2]!, w[2]!, g.stride[0], g.padding[0], g.dilation[0]),
+    windowOutput(x[3]!, w[3]!, g.stride[1], g.padding[1], g.dilation[1]),
+  ];
+}
+
+/** [N, C, Ho, Wo] of a pooling window over x [N, C, H, W]. */
+export function poolOutputShape(x: readonly number[], g: PoolGeometry): number[] {
+  return [
+    x[0]!,
+    x[1]!,
+    windowOutput(x[2]!, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]),
+    windowOutput(x[3]!, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1]),
+  ];
+}
