@@ -1,6 +1,6 @@
 /**
  * avgPool2dBackward(g): the transpose of avgPool2d — each output gradient spread evenly over
- * its window, into a tensor of `inputShape`. Linear, with derivative avgPool2d.
+ * its window, into a tensor of `inputShape`. Linear, so ∂/∂g = avgPool2d(gradOut).
  */
 import { getBackend } from '../../kernels/registry.js';
 import type { AvgPoolGeometry } from '../../kernels/geometry.js';
