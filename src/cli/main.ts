@@ -2,9 +2,11 @@
  * The `gradscope` command. Subcommands:
  *   demo                       train a small model and print what happened (npm start)
  *   oracle <dir> [options]     check gradscope against PyTorch-generated golden values
+ *   bench [--json FILE] [--quick]  time gradscope against TensorFlow.js (npm run bench)
  */
 import { parseArgs } from 'node:util';
 import { runDemo } from '../experiments/demo.js';
+import { benchCommand } from './commands/bench.js';
 import { oracleCommand } from './commands/oracle.js';
 
 const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
@@ -16,11 +18,17 @@ Usage:
       Run the golden-value cases in <dir> (ops.json, conv_pool.json, …) and compare every
       value with its tolerance. Prints one line per failed value, a summary per family and,
       last, "N passed, M failed, K skipped". Exits 1 if any case failed.
+  gradscope bench [--json FILE] [--quick]
+      Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
+      process: matmul, convolution and training-step rows, median of several runs after
+      warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
+      speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
+      repetitions. Progress goes to stderr.
   gradscope --help
       Show this help.
 `;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const print = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
@@ -49,15 +57,28 @@ function main(argv: string[]): number {
       }
       return oracleCommand({ dir: positionals[0]!, family: values.family, dtype: values.dtype, json: values.json }, print);
     }
+    case 'bench': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          json: { type: 'string' },
+          quick: { type: 'boolean', default: false },
+        },
+      });
+      return benchCommand({ json: values.json, quick: values.quick }, print);
+    }
     default:
       process.stderr.write(`gradscope: unknown command '${command}'\n\n${HELP}`);
       return 2;
   }
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exitCode = 2;
-}
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+  },
+);

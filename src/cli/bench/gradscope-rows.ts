@@ -1,0 +1,121 @@
+/**
+ * The rows written with gradscope's public API (what a user would write: raw tensors,
+ * conv2d / maxPool2d / matmul, valueAndGrad, in-place SGD under noGrad). Layout NCHW.
+ */
+import {
+  conv2d,
+  crossEntropy,
+  gradients,
+  matmul,
+  maxPool2d,
+  noGrad,
+  randn,
+  valueAndGrad,
+  zeros,
+  type Tensor,
+} from '../../index.js';
+import { lenet5, mlpLayers } from './models.js';
+import { convOutSize, type TrainLenetRow, type TrainMlpRow } from './rows.js';
+import type { Builders, Runnable } from './runnable.js';
+import { consume } from './timing.js';
+
+const dtype = 'float32';
+const LEARNING_RATE = 0.01;
+
+/** Reading a result back: the analogue of tfjs dataSync(). */
+const read = (t: Tensor) => consume(t.toTypedArray());
+
+/** Fixed class targets for a batch, spread over all classes. */
+function targets(batch: number, classes: number): Int32Array {
+  return Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+}
+
+/** He-style init (std √(2/fan_in)) so the loss stays finite over many steps on one batch. */
+function weight(shape: number[], fanIn: number, seed: number): Tensor {
+  return randn(shape, { seed, dtype, std: Math.sqrt(2 / fanIn) });
+}
+
+/**
+ * One SGD step: loss and gradients for every parameter, then p ← p − lr·g in place.
+ * `loss(params)` closes over the batch.
+ */
+function sgdStep(params: Tensor[], loss: (params: Tensor[]) => Tensor): Runnable {
+  const argnums = params.map((_, i) => i);
+  const lossAndGrads = valueAndGrad((...ps: Tensor[]) => loss(ps), { argnums });
+  return {
+    run: () => {
+      const [value, grads] = lossAndGrads(...params);
+      noGrad(() => params.forEach((p, i) => p.add_(grads[i]!, -LEARNING_RATE)));
+      read(value);
+    },
+    dispose: () => {},
+  };
+}
+
+/** [W, b] for each dense layer, flattened into one list. */
+function denseParams(widths: readonly number[], seed: number): Tensor[] {
+  return mlpLayers(widths).flatMap((l, i) => [weight([l.inputs, l.outputs], l.inputs, seed + i), zeros([l.outputs], { dtype })]);
+}
+
+/** Dense layers with ReLU between them; `params` holds [W, b] pairs. */
+function denseForward(h: Tensor, params: readonly Tensor[]): Tensor {
+  const layers = params.length / 2;
+  for (let i = 0; i < layers; i++) {
+    h = h.matmul(params[2 * i]!).add(params[2 * i + 1]!);
+    if (i < layers - 1) h = h.relu();
+  }
+  return h;
+}
+
+function trainMlp(row: TrainMlpRow): Runnable {
+  const x = randn([row.batch, row.widths[0]!], { seed: 1, dtype });
+  const y = targets(row.batch, row.widths.at(-1)!);
+  return sgdStep(denseParams(row.widths, 10), (ps) => crossEntropy(denseForward(x, ps), y));
+}
+
+function trainLenet(row: TrainLenetRow): Runnable {
+  const net = lenet5();
+  const x = randn([row.batch, 1, net.image, net.image], { seed: 1, dtype });
+  const y = targets(row.batch, net.dense.at(-1)!.outputs);
+  const convParams = net.convs.flatMap((c, i) => [
+    weight([c.outChannels, c.inChannels, c.kernel, c.kernel], c.inChannels * c.kernel * c.kernel, 20 + i),
+    zeros([c.outChannels], { dtype }),
+  ]);
+  const params = [...convParams, ...denseParams([net.flat, ...net.dense.map((l) => l.outputs)], 30)];
+  return sgdStep(params, (ps) => {
+    let h = x;
+    net.convs.forEach((c, i) => {
+      const [w, b] = [ps[2 * i]!, ps[2 * i + 1]!];
+      h = conv2d(h, w).add(b.reshape([1, c.outChannels, 1, 1])).relu();
+      h = maxPool2d(h, c.pool).values;
+    });
+    h = h.reshape([row.batch, net.flat]);
+    return crossEntropy(denseForward(h, ps.slice(2 * net.convs.length)), y);
+  });
+}
+
+export const gradscopeBuilders: Builders = {
+  matmul: (row) => {
+    const a = randn([row.m, row.k], { seed: 1, dtype });
+    const b = randn([row.k, row.n], { seed: 2, dtype });
+    return { run: () => read(matmul(a, b)), dispose: () => {} };
+  },
+  conv: (row) => {
+    const out = convOutSize(row);
+    const x = randn([row.batch, row.inChannels, row.size, row.size], { seed: 1, dtype }).requireGrad();
+    const w = weight([row.outChannels, row.inChannels, row.kernel, row.kernel], row.inChannels * row.kernel * row.kernel, 2).requireGrad();
+    const gradOut = randn([row.batch, row.outChannels, out, out], { seed: 3, dtype });
+    return {
+      run: () => {
+        const y = conv2d(x, w, { padding: row.padding });
+        const [dx, dw] = gradients([y], [x, w], { gradOutputs: [gradOut] });
+        read(y);
+        read(dx!);
+        read(dw!);
+      },
+      dispose: () => {},
+    };
+  },
+  'train-mlp': trainMlp,
+  'train-lenet': trainLenet,
+};

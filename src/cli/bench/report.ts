@@ -1,0 +1,104 @@
+/**
+ * What the benchmark prints and saves: the table (ms, GFLOP/s, and gradscope's speed-up over
+ * each peer), the issue's bars with PASS/FAIL and the measured ratio, and the JSON document.
+ */
+import type { BenchResult, ResultRow } from './run.js';
+
+/** The bars of the "Fast kernels" issue: gradscope must be at least `atLeast`× faster. */
+export interface Bar {
+  row: string;
+  peer: string;
+  atLeast: number;
+}
+
+export const BARS: readonly Bar[] = [
+  { row: 'matmul-f32-1024', peer: 'tfjs-cpu', atLeast: 4 },
+  { row: 'matmul-f32-64x784x256', peer: 'tfjs-cpu', atLeast: 4 },
+  { row: 'train-lenet', peer: 'tfjs-cpu', atLeast: 30 },
+  { row: 'train-mlp', peer: 'tfjs-cpu', atLeast: 3 },
+  { row: 'train-mlp', peer: 'tfjs-wasm', atLeast: 1 },
+];
+
+export interface BarResult extends Bar {
+  /** peer ms / gradscope ms; null when either could not run. */
+  ratio: number | null;
+  status: 'PASS' | 'FAIL' | 'n/a';
+}
+
+function find(result: BenchResult, name: string, impl: string): ResultRow | undefined {
+  return result.rows.find((r) => r.name === name && r.impl === impl);
+}
+
+/** How many times faster gradscope ran `name` than `impl` (null if either has no time). */
+export function speedup(result: BenchResult, name: string, impl: string): number | null {
+  const ours = find(result, name, 'gradscope')?.medianMs;
+  const theirs = find(result, name, impl)?.medianMs;
+  return ours && theirs ? theirs / ours : null;
+}
+
+export function evaluateBars(result: BenchResult, bars: readonly Bar[] = BARS): BarResult[] {
+  return bars.map((bar) => {
+    const ratio = speedup(result, bar.row, bar.peer);
+    const status = ratio === null ? 'n/a' : ratio >= bar.atLeast ? 'PASS' : 'FAIL';
+    return { ...bar, ratio, status };
+  });
+}
+
+const fmtRatio = (r: number) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
+const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+
+function runsLabel(r: ResultRow): string {
+  if (r.runs === undefined) return '';
+  return r.warm === false ? `${r.runs} cold` : String(r.runs);
+}
+
+/** The table as lines: one line per (row, implementation), grouped by row. */
+export function formatTable(result: BenchResult): string[] {
+  const header = ['row', 'impl', 'median ms', 'GFLOP/s', 'runs', 'gradscope ×'];
+  const body: string[][] = [];
+  let previous = '';
+  for (const r of result.rows) {
+    const first = r.name !== previous;
+    previous = r.name;
+    const peer = r.impl.startsWith('tfjs-');
+    const ratio = peer ? speedup(result, r.name, r.impl) : null;
+    body.push([
+      first ? r.name : '',
+      r.impl,
+      r.medianMs === null ? (r.note ?? 'n/a') : fmtMs(r.medianMs),
+      r.gflops === null ? '' : r.gflops.toFixed(2),
+      runsLabel(r),
+      ratio === null ? '' : fmtRatio(ratio),
+    ]);
+  }
+  // A note is wider than its column: let it spill over the columns to its right.
+  const widths = header.map((h, c) => Math.max(h.length, ...body.filter((row) => row[3] !== '' || c !== 2).map((row) => row[c]!.length)));
+  const right = [false, false, true, true, true, true];
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, c) => (right[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...body.map(line)];
+}
+
+export function formatBars(bars: readonly BarResult[]): string[] {
+  return bars.map((b) => {
+    const measured = b.ratio === null ? 'not measured' : `measured ${fmtRatio(b.ratio)}`;
+    return `${b.status.padEnd(4)}  ${b.row}: gradscope ≥ ${b.atLeast}× ${b.peer} (${measured})`;
+  });
+}
+
+/** The --json document: machine, rows (name, impl, medianMs, gflops, [note]), and the bars. */
+export function toJson(result: BenchResult): string {
+  const rows = result.rows.map((r) => ({
+    name: r.name,
+    impl: r.impl,
+    medianMs: r.medianMs,
+    gflops: r.gflops,
+    ...(r.runs !== undefined ? { runs: r.runs } : {}),
+    ...(r.warm === false ? { warm: false } : {}),
+    ...(r.note !== undefined ? { note: r.note } : {}),
+  }));
+  return `${JSON.stringify({ machine: result.machine, rows, bars: evaluateBars(result) }, null, 2)}\n`;
+}

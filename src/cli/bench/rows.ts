@@ -1,0 +1,81 @@
+/**
+ * The benchmark rows: what each one computes, as plain data. Every implementation (gradscope,
+ * tfjs-cpu, tfjs-wasm, GPU.js) builds the same row from this description, and the FLOP count
+ * comes from the same shapes.
+ */
+import { convTrainFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from './flops.js';
+
+/** C[m, n] = A[m, k] @ B[k, n] in float32. */
+export interface MatmulRow {
+  kind: 'matmul';
+  name: string;
+  m: number;
+  k: number;
+  n: number;
+}
+
+/** conv2d forward, then its input gradient and filter gradient for a given output gradient. */
+export interface ConvRow {
+  kind: 'conv';
+  name: string;
+  batch: number;
+  /** Input height and width (square). */
+  size: number;
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  padding: number;
+}
+
+/** One SGD step of an MLP with ReLU: forward, cross-entropy, backward, update. */
+export interface TrainMlpRow {
+  kind: 'train-mlp';
+  name: string;
+  batch: number;
+  widths: number[];
+}
+
+/** One SGD step of LeNet-5 on 28×28×1 (see models.ts). */
+export interface TrainLenetRow {
+  kind: 'train-lenet';
+  name: string;
+  batch: number;
+}
+
+export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow;
+export type RowKind = Row['kind'];
+/** The row type of one kind, for tables keyed by kind. */
+export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
+
+/** Output height/width of a stride-1 convolution row. */
+export function convOutSize(row: ConvRow): number {
+  return row.size + 2 * row.padding - row.kernel + 1;
+}
+
+export function rowFlops(row: Row): number {
+  switch (row.kind) {
+    case 'matmul':
+      return matmulFlops(row.m, row.k, row.n);
+    case 'conv': {
+      const out = convOutSize(row);
+      return convTrainFlops({ batch: row.batch, inChannels: row.inChannels, outChannels: row.outChannels, outHeight: out, outWidth: out, kernel: row.kernel });
+    }
+    case 'train-mlp':
+      return mlpStepFlops(row.batch, row.widths);
+    case 'train-lenet':
+      return lenetStepFlops(row.batch);
+  }
+}
+
+/** The rows `gradscope bench` runs, in order (names are stable: JSON consumers key on them). */
+export const ROWS: readonly Row[] = [
+  { kind: 'matmul', name: 'matmul-f32-1024', m: 1024, k: 1024, n: 1024 },
+  { kind: 'matmul', name: 'matmul-f32-64x784x256', m: 64, k: 784, n: 256 },
+  { kind: 'conv', name: 'conv-lenet-1', batch: 64, size: 28, inChannels: 1, outChannels: 6, kernel: 5, padding: 0 },
+  { kind: 'conv', name: 'conv-lenet-2', batch: 64, size: 12, inChannels: 6, outChannels: 16, kernel: 5, padding: 0 },
+  { kind: 'conv', name: 'conv-32x32x16', batch: 32, size: 32, inChannels: 16, outChannels: 32, kernel: 3, padding: 1 },
+  { kind: 'train-mlp', name: 'train-mlp', batch: 128, widths: [784, 256, 256, 10] },
+  { kind: 'train-lenet', name: 'train-lenet', batch: 128 },
+];
+
+export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);

@@ -1,0 +1,122 @@
+/**
+ * The same rows written with TensorFlow.js, as a tfjs user would: tf.matMul, tf.conv2d with
+ * tf.valueAndGrads, variables with optimizer.minimize. Layout NHWC (tfjs's native one; the
+ * work is the same). Every run is wrapped in tf.tidy so memory does not grow, and reads its
+ * results with dataSync() inside the timed region.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { lenet5, mlpLayers } from './models.js';
+import { convOutSize, type TrainLenetRow, type TrainMlpRow } from './rows.js';
+import type { Builders, Runnable } from './runnable.js';
+import { consume } from './timing.js';
+
+export type Tfjs = typeof TF;
+
+const LEARNING_RATE = 0.01;
+
+/** One-hot float targets for the same fixed labels as the gradscope rows. */
+function targets(tf: Tfjs, batch: number, classes: number): TF.Tensor2D {
+  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes).toFloat() as TF.Tensor2D);
+}
+
+/** A variable from an initial value; tidy frees the initial tensor (the variable keeps the data). */
+function variable(tf: Tfjs, initial: () => TF.Tensor): TF.Variable {
+  return tf.tidy(() => tf.variable(initial()));
+}
+
+/** He-style init (std √(2/fan_in)), as in the gradscope rows. */
+function weight(tf: Tfjs, shape: number[], fanIn: number, seed: number): TF.Variable {
+  return variable(tf, () => tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', seed));
+}
+
+/** One SGD step with optimizer.minimize; the loss is read back. */
+function sgdStep(tf: Tfjs, variables: TF.Variable[], data: TF.Tensor[], loss: () => TF.Scalar): Runnable {
+  const optimizer = tf.train.sgd(LEARNING_RATE);
+  return {
+    run: () =>
+      tf.tidy(() => {
+        const cost = optimizer.minimize(loss, true, variables);
+        consume(cost!.dataSync());
+      }),
+    dispose: () => {
+      optimizer.dispose();
+      tf.dispose([...variables, ...data]);
+    },
+  };
+}
+
+/** [W, b] for each dense layer, flattened into one list. */
+function denseParams(tf: Tfjs, widths: readonly number[], seed: number): TF.Variable[] {
+  return mlpLayers(widths).flatMap((l, i) => [weight(tf, [l.inputs, l.outputs], l.inputs, seed + i), variable(tf, () => tf.zeros([l.outputs]))]);
+}
+
+function denseForward(tf: Tfjs, h: TF.Tensor2D, params: readonly TF.Variable[]): TF.Tensor2D {
+  const layers = params.length / 2;
+  for (let i = 0; i < layers; i++) {
+    h = tf.add(tf.matMul(h, params[2 * i] as TF.Tensor2D), params[2 * i + 1]!);
+    if (i < layers - 1) h = tf.relu(h);
+  }
+  return h;
+}
+
+function trainMlp(tf: Tfjs, row: TrainMlpRow): Runnable {
+  const x = tf.randomNormal([row.batch, row.widths[0]!], 0, 1, 'float32', 1) as TF.Tensor2D;
+  const y = targets(tf, row.batch, row.widths.at(-1)!);
+  const params = denseParams(tf, row.widths, 10);
+  return sgdStep(tf, params, [x, y], () => tf.losses.softmaxCrossEntropy(y, denseForward(tf, x, params)) as TF.Scalar);
+}
+
+function trainLenet(tf: Tfjs, row: TrainLenetRow): Runnable {
+  const net = lenet5();
+  const x = tf.randomNormal([row.batch, net.image, net.image, 1], 0, 1, 'float32', 1) as TF.Tensor4D;
+  const y = targets(tf, row.batch, net.dense.at(-1)!.outputs);
+  const convParams = net.convs.flatMap((c, i) => [
+    weight(tf, [c.kernel, c.kernel, c.inChannels, c.outChannels], c.inChannels * c.kernel * c.kernel, 20 + i),
+    variable(tf, () => tf.zeros([c.outChannels])),
+  ]);
+  const denseVars = denseParams(tf, [net.flat, ...net.dense.map((l) => l.outputs)], 30);
+  return sgdStep(tf, [...convParams, ...denseVars], [x, y], () => {
+    let h: TF.Tensor4D = x;
+    net.convs.forEach((c, i) => {
+      const [w, b] = [convParams[2 * i] as TF.Tensor4D, convParams[2 * i + 1]!];
+      h = tf.relu(tf.add(tf.conv2d(h, w, 1, 'valid'), b)) as TF.Tensor4D;
+      h = tf.maxPool(h, c.pool, c.pool, 'valid');
+    });
+    const flat = tf.reshape(h, [row.batch, net.flat]) as TF.Tensor2D;
+    return tf.losses.softmaxCrossEntropy(y, denseForward(tf, flat, denseVars)) as TF.Scalar;
+  });
+}
+
+export function tfjsBuilders(tf: Tfjs): Builders {
+  return {
+    matmul: (row) => {
+      const a = tf.randomNormal([row.m, row.k], 0, 1, 'float32', 1) as TF.Tensor2D;
+      const b = tf.randomNormal([row.k, row.n], 0, 1, 'float32', 2) as TF.Tensor2D;
+      return {
+        run: () => tf.tidy(() => consume(tf.matMul(a, b).dataSync())),
+        dispose: () => tf.dispose([a, b]),
+      };
+    },
+    conv: (row) => {
+      const out = convOutSize(row);
+      const x = tf.randomNormal([row.batch, row.size, row.size, row.inChannels], 0, 1, 'float32', 1) as TF.Tensor4D;
+      const fanIn = row.inChannels * row.kernel * row.kernel;
+      const w = tf.randomNormal([row.kernel, row.kernel, row.inChannels, row.outChannels], 0, Math.sqrt(2 / fanIn), 'float32', 2) as TF.Tensor4D;
+      const gradOut = tf.randomNormal([row.batch, out, out, row.outChannels], 0, 1, 'float32', 3) as TF.Tensor4D;
+      const forwardAndBackward = tf.valueAndGrads((x: TF.Tensor, w: TF.Tensor) => tf.conv2d(x as TF.Tensor4D, w as TF.Tensor4D, 1, row.padding));
+      return {
+        run: () =>
+          tf.tidy(() => {
+            const { value, grads } = forwardAndBackward([x, w], gradOut);
+            consume(value.dataSync());
+            consume(grads[0]!.dataSync());
+            consume(grads[1]!.dataSync());
+          }),
+        dispose: () => tf.dispose([x, w, gradOut]),
+      };
+    },
+    'train-mlp': (row) => trainMlp(tf, row),
+    'train-lenet': (row) => trainLenet(tf, row),
+  };
+}

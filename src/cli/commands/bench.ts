@@ -1,0 +1,38 @@
+/**
+ * `gradscope bench [--json FILE] [--quick]`
+ *
+ * Times gradscope against TensorFlow.js (cpu and wasm backends) in this one process, and
+ * gradscope on GPU.js when it has such a backend. Prints the table, then the issue's bars
+ * (reported, not enforced: the exit code is 0 whenever the benchmark ran). Progress goes to
+ * stderr, so stdout holds only the report.
+ */
+import { writeFileAtomic } from '../files.js';
+import { evaluateBars, formatBars, formatTable, toJson } from '../bench/report.js';
+import { runBench } from '../bench/run.js';
+
+export interface BenchCommandOptions {
+  json?: string;
+  quick: boolean;
+}
+
+export async function benchCommand(options: BenchCommandOptions, print: (line: string) => void): Promise<number> {
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const start = performance.now();
+  const result = await runBench({ quick: options.quick, log: progress });
+  const seconds = (performance.now() - start) / 1000;
+  const m = result.machine;
+  print(`gradscope bench${options.quick ? ' --quick' : ''}: ${m.model}, ${m.cpus} CPUs, Node ${m.node}, ${m.platform}, tfjs ${m.tfjs ?? '—'}`);
+  print(`gradscope backend '${m.gradscopeBackend}'; float32; median of timed runs after warm-up; results read back inside the timed region`);
+  print('');
+  for (const line of formatTable(result)) print(line);
+  print('');
+  print('bars (reported, not enforced; ratio = peer ms / gradscope ms):');
+  for (const line of formatBars(evaluateBars(result))) print(line);
+  print('');
+  print(`bench: ${result.rows.length} results in ${seconds.toFixed(1)} s`);
+  if (options.json) {
+    writeFileAtomic(options.json, toJson(result));
+    print(`bench: wrote ${options.json}`);
+  }
+  return 0;
+}

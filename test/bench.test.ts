@@ -1,0 +1,182 @@
+/**
+ * The benchmark's machinery on a tiny configuration (the real benchmark is `npm run bench`):
+ * row names, FLOP formulas, the timer, the JSON document, the bars, and that a peer which
+ * cannot run a row is reported with a note rather than dropped.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { convFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from '../src/cli/bench/flops.js';
+import { getBackend, registerBackend } from '../src/index.js';
+import { BARS, evaluateBars, formatBars, formatTable, toJson } from '../src/cli/bench/report.js';
+import { ROWS, ROW_NAMES, rowFlops, type Row } from '../src/cli/bench/rows.js';
+import { runBench, unavailableNote, type BenchResult } from '../src/cli/bench/run.js';
+import { measure, median, type TimingPlan } from '../src/cli/bench/timing.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const ONE_RUN: TimingPlan = { warmup: 0, warmupCapMs: 0, minReps: 1, maxReps: 1, budgetMs: 0 };
+
+/** One small row of each kind, so every builder runs in milliseconds. */
+const TINY: Row[] = [
+  { kind: 'matmul', name: 'tiny-matmul', m: 8, k: 6, n: 4 },
+  { kind: 'conv', name: 'tiny-conv', batch: 2, size: 6, inChannels: 2, outChannels: 3, kernel: 3, padding: 1 },
+  { kind: 'train-mlp', name: 'tiny-mlp', batch: 4, widths: [6, 5, 3] },
+  { kind: 'train-lenet', name: 'tiny-lenet', batch: 2 },
+];
+
+describe('bench rows', () => {
+  it('has exactly the rows of the issue, in order', () => {
+    expect(ROW_NAMES).toEqual([
+      'matmul-f32-1024',
+      'matmul-f32-64x784x256',
+      'conv-lenet-1',
+      'conv-lenet-2',
+      'conv-32x32x16',
+      'train-mlp',
+      'train-lenet',
+    ]);
+  });
+
+  it('counts FLOPs from the shapes', () => {
+    const flops = Object.fromEntries(ROWS.map((r) => [r.name, rowFlops(r)]));
+    expect(flops['matmul-f32-1024']).toBe(2 * 1024 ** 3);
+    expect(flops['matmul-f32-64x784x256']).toBe(2 * 64 * 784 * 256);
+    // forward 2·N·Cout·Ho·Wo·Cin·kh·kw, ×3 with both backward passes
+    expect(flops['conv-lenet-1']).toBe(3 * 2 * 64 * 6 * 24 * 24 * 1 * 25);
+    expect(flops['conv-lenet-2']).toBe(3 * 2 * 64 * 16 * 8 * 8 * 6 * 25);
+    expect(flops['conv-32x32x16']).toBe(3 * 2 * 32 * 32 * 32 * 32 * 16 * 9);
+    // forward + weight gradients, input gradients for all layers but the first
+    expect(flops['train-mlp']).toBe(2 * 128 * (2 * 784 * 256 + 3 * 256 * 256 + 3 * 256 * 10));
+    const conv1 = 2 * 128 * 6 * 24 * 24 * 1 * 25;
+    const conv2 = 2 * 128 * 16 * 8 * 8 * 6 * 25;
+    const dense = 2 * 128 * (256 * 120 + 120 * 84 + 84 * 10);
+    expect(flops['train-lenet']).toBe(2 * conv1 + 3 * conv2 + 3 * dense);
+    expect(lenetStepFlops(128)).toBe(flops['train-lenet']);
+    expect(mlpStepFlops(1, [2, 3])).toBe(2 * matmulFlops(1, 2, 3));
+    expect(convFlops({ batch: 1, inChannels: 4, outChannels: 2, outHeight: 3, outWidth: 3, kernel: 3, groups: 2 })).toBe(2 * 2 * 9 * 2 * 9);
+  });
+});
+
+describe('bench timing', () => {
+  it('takes the median', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+
+  it('warms up, then times between minReps and maxReps runs', () => {
+    let calls = 0;
+    const t = measure(() => void calls++, { warmup: 2, warmupCapMs: 1000, minReps: 3, maxReps: 4, budgetMs: 1e9 });
+    expect(t.samplesMs).toHaveLength(4);
+    expect(calls).toBe(6);
+    expect(t.warm).toBe(true);
+  });
+
+  it('in quick mode reports a slow first run alone', () => {
+    let calls = 0;
+    const slow = () => {
+      calls++;
+      const end = performance.now() + 5;
+      while (performance.now() < end);
+    };
+    const t = measure(slow, { warmup: 1, warmupCapMs: 0, minReps: 3, maxReps: 3, budgetMs: 0, singleRunAboveMs: 1 });
+    expect(calls).toBe(1);
+    expect(t.samplesMs).toHaveLength(1);
+    expect(t.warm).toBe(false);
+  });
+});
+
+describe('runBench', () => {
+  it('runs every row kind on gradscope and writes the JSON shape', async () => {
+    const lines: string[] = [];
+    const result = await runBench({ rows: TINY, peers: [], plan: ONE_RUN, log: (l) => lines.push(l) });
+    expect(result.rows.map((r) => [r.name, r.impl])).toEqual(TINY.map((r) => [r.name, 'gradscope']));
+    for (const r of result.rows) {
+      expect(r.note).toBeUndefined();
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.gflops).toBeCloseTo(rowFlops(TINY.find((t) => t.name === r.name)!) / (r.medianMs! * 1e6), 6);
+    }
+    const doc = JSON.parse(toJson(result));
+    expect(Object.keys(doc.machine)).toEqual(expect.arrayContaining(['cpus', 'model', 'node', 'platform', 'date']));
+    expect(doc.machine.node).toBe(process.version);
+    for (const row of doc.rows) {
+      expect(row).toMatchObject({ name: expect.any(String), impl: 'gradscope', medianMs: expect.any(Number), gflops: expect.any(Number) });
+    }
+    expect(doc.bars).toHaveLength(BARS.length);
+    expect(formatTable(result)[0]).toMatch(/^row\s+impl\s+median ms\s+GFLOP\/s/);
+    expect(lines.some((l) => l.includes('tiny-lenet'))).toBe(true);
+  });
+
+  it('reports a tfjs peer that cannot run a row instead of dropping it', async () => {
+    const rows = TINY.filter((r) => r.kind === 'conv' || r.kind === 'train-mlp');
+    const result = await runBench({ rows, peers: ['tfjs'], plan: ONE_RUN });
+    const get = (name: string, impl: string) => result.rows.find((r) => r.name === name && r.impl === impl);
+    expect(result.rows).toHaveLength(rows.length * 3);
+    expect(get('tiny-conv', 'tfjs-cpu')?.medianMs).toBeGreaterThan(0);
+    expect(get('tiny-mlp', 'tfjs-wasm')?.medianMs).toBeGreaterThan(0);
+    expect(get('tiny-conv', 'tfjs-wasm')).toMatchObject({ medianMs: null, gflops: null, note: 'n/a: no Conv2DBackpropFilter' });
+    expect(result.machine.tfjsWasmSimd).toBe(true);
+    const doc = JSON.parse(toJson(result));
+    expect(doc.rows.find((r: { impl: string; name: string }) => r.impl === 'tfjs-wasm' && r.name === 'tiny-conv').note).toBe('n/a: no Conv2DBackpropFilter');
+  }, 20_000);
+
+  it('adds gradscope-gpujs rows (matmul and conv only) when a GPU.js backend is registered', async () => {
+    const cpu = getBackend();
+    // A stand-in: the CPU kernels under a 'gpu' name, saying which GPU.js mode it ran.
+    registerBackend(Object.create(cpu, { name: { value: 'gpu' }, mode: { value: 'webasm' } }));
+    const result = await runBench({ rows: TINY, peers: ['gpujs'], plan: ONE_RUN });
+    const gpuRows = result.rows.filter((r) => r.impl.startsWith('gradscope-gpujs-'));
+    expect(gpuRows.map((r) => r.name)).toEqual(['tiny-matmul', 'tiny-conv']);
+    expect(gpuRows[0]!.impl).toMatch(/^gradscope-gpujs-[A-Za-z0-9-]+$/);
+    expect(getBackend()).toBe(cpu);
+  });
+});
+
+describe('bench report', () => {
+  const result = (ms: Record<string, number | null>): BenchResult => ({
+    machine: { cpus: 2, model: 'test', node: 'v20', platform: 'linux-x64', date: '', gradscopeBackend: 'cpu' },
+    rows: Object.entries(ms).map(([key, medianMs]) => {
+      const [name, impl] = key.split(' ') as [string, string];
+      return { name, impl, medianMs, gflops: medianMs && 1 / medianMs, ...(medianMs === null ? { note: 'n/a: no X' } : {}) };
+    }),
+  });
+
+  it('evaluates each bar as peer ms / gradscope ms', () => {
+    const bars = evaluateBars(
+      result({ 'train-mlp gradscope': 10, 'train-mlp tfjs-cpu': 40, 'train-mlp tfjs-wasm': 9, 'train-lenet gradscope': 1, 'train-lenet tfjs-cpu': null }),
+    );
+    const status = Object.fromEntries(bars.map((b) => [`${b.row} ${b.peer}`, [b.status, b.ratio]]));
+    expect(status['train-mlp tfjs-cpu']).toEqual(['PASS', 4]);
+    expect(status['train-mlp tfjs-wasm']).toEqual(['FAIL', 0.9]);
+    expect(status['train-lenet tfjs-cpu']).toEqual(['n/a', null]);
+    expect(formatBars(bars).join('\n')).toMatch(/PASS {2}train-mlp: gradscope ≥ 3× tfjs-cpu \(measured 4\.00×\)/);
+  });
+
+  it('prints the note of a row a peer could not run', () => {
+    const table = formatTable(result({ 'conv-lenet-1 gradscope': 5, 'conv-lenet-1 tfjs-wasm': null })).join('\n');
+    expect(table).toMatch(/tfjs-wasm\s+n\/a: no X/);
+  });
+
+  it('names the missing tfjs kernel', () => {
+    expect(unavailableNote(new Error("Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'"))).toBe('n/a: no Conv2DBackpropFilter');
+    expect(unavailableNote(new Error('boom\nstack'))).toBe('error: boom');
+  });
+});
+
+describe('bench command', () => {
+  it('loads TensorFlow.js only dynamically (gradscope --help never pays for it)', () => {
+    const dir = join(root, 'src', 'cli');
+    const files = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
+    for (const f of files(dir)) {
+      const text = readFileSync(f, 'utf8');
+      expect(text, f).not.toMatch(/^import\s+(?!type\b)[^;]*from\s+['"]@tensorflow\//m);
+    }
+  });
+
+  it('is listed in gradscope --help', () => {
+    const r = spawnSync(process.execPath, ['bin/gradscope.js', '--help'], { cwd: root, encoding: 'utf8' });
+    expect(r.stdout).toMatch(/gradscope bench \[--json FILE\] \[--quick\]/);
+  });
+});
