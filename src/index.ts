@@ -34,5 +34,16 @@ export {
 export { foldIn, makeKey, splitKey, threefry2x32, type Key } from './tensor/random.js';
 export { getDefaultDType, setDefaultDType, type DType, type FloatDType } from './tensor/dtype.js';
 export { DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
-export { getBackend, listBackends, registerBackend, setBackend } from './kernels/registry.js';
+export {
+  backendReady,
+  currentBackendInfo,
+  getBackend,
+  listBackends,
+  loadBackend,
+  registerBackend,
+  registerBackendFactory,
+  setBackend,
+  useBackend,
+  type BackendInfo,
+} from './kernels/registry.js';
 export type { Backend } from './kernels/backend.js';

@@ -28,6 +28,12 @@ describe('gradscope CLI', () => {
     expect(r.stdout.trim().split('\n').at(-1)).toBe('149 passed, 0 failed, 0 skipped');
   });
 
+  it('oracle runs the conv/pool cases on the GPU.js backend in float32', () => {
+    const r = run('oracle', 'test/oracle', '--family', 'conv_pool', '--dtype', 'float32', '--backend', 'gpu');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('24 passed, 0 failed, 0 skipped');
+  });
+
   it('oracle rejects a bad dtype and a missing directory clearly', () => {
     expect(run('oracle', 'test/oracle', '--dtype', 'float16').stderr).toMatch(/--dtype must be float64 or float32/);
     expect(run('oracle', 'no/such/dir').stderr).toMatch(/does not exist/);

@@ -8,16 +8,19 @@ import { parseArgs } from 'node:util';
 import { runDemo } from '../experiments/demo.js';
 import { benchCommand } from './commands/bench.js';
 import { oracleCommand } from './commands/oracle.js';
+import { backendReady, useBackend } from '../kernels/registry.js';
 
 const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
 
 Usage:
   gradscope demo
       Train a small network on a synthetic problem and print the loss curve.
-  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--json FILE]
+  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--backend cpu|gpu] [--json FILE]
       Run the golden-value cases in <dir> (ops.json, conv_pool.json, …) and compare every
       value with its tolerance. Prints one line per failed value, a summary per family and,
-      last, "N passed, M failed, K skipped". Exits 1 if any case failed.
+      last, "N passed, M failed, K skipped". Exits 1 if any case failed. --backend gpu runs
+      matmul, convolution and pooling through GPU.js (float32; float64 stays on the CPU).
+      GRADSCOPE_BACKEND=cpu|gpu chooses the backend for every command.
   gradscope bench [--json FILE] [--quick]
       Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
       process: matmul, convolution and training-step rows, median of several runs after
@@ -30,6 +33,8 @@ Usage:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // GRADSCOPE_BACKEND=gpu starts loading a backend at import; wait for it (or its error).
+  await backendReady();
   const print = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
     case undefined:
@@ -49,9 +54,11 @@ async function main(argv: string[]): Promise<number> {
           family: { type: 'string' },
           dtype: { type: 'string', default: 'float64' },
           json: { type: 'string' },
+          backend: { type: 'string' },
         },
       });
       if (positionals.length !== 1) throw new Error('oracle: expected exactly one directory, e.g. gradscope oracle test/oracle');
+      if (values.backend) await useBackend(values.backend);
       if (values.dtype !== 'float64' && values.dtype !== 'float32') {
         throw new Error(`oracle: --dtype must be float64 or float32; got '${values.dtype}'`);
       }

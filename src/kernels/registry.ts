@@ -1,31 +1,170 @@
 /**
- * Which backend runs the kernels. The CPU backend is the default; others register themselves
- * by name and are chosen with `setBackend(name)`.
+ * Which backend runs the kernels. The CPU backend is the default; others register by name.
+ *
+ * Some backends are loaded on first use: 'gpu' needs gpu.js, whose import costs ≈60–130 ms in
+ * Node and probes for the optional native `gl` module — a price nobody who never asks for the
+ * GPU should pay (nor should a browser bundle carry gpu.js unless it is used). Loading is a
+ * dynamic `import()`, hence asynchronous, so:
+ *
+ *   await useBackend('gpu');   // loads GPU.js once and selects the backend
+ *   setBackend('cpu');         // synchronous switches from then on
+ *   setBackend('gpu');
+ *
+ * `setBackend('gpu')` before the first `useBackend('gpu')` throws and says so.
+ *
+ * The environment variable GRADSCOPE_BACKEND (cpu | gpu) chooses the initial backend. A lazily
+ * loaded one starts loading when this module is evaluated; until it is ready, ops throw a
+ * message that asks for `await backendReady()` — never silently running on another backend.
  */
 import { ValueError } from '../tensor/errors.js';
 import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/index.js';
+import { readEnv } from './gpu/env.js';
+
+/** Builds a backend on first use. */
+export type BackendFactory = () => Promise<Backend>;
+
+/** What `currentBackendInfo()` reports. */
+export interface BackendInfo {
+  name: string;
+  /** For the GPU.js backend: the GPU.js mode its kernels ran in ('webasm', 'cpu', 'webgl2', …). */
+  mode?: string;
+  /** A row label for benchmarks: 'gradscope-cpu', 'gradscope-gpujs-webasm', … */
+  label: string;
+}
 
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
+const factories = new Map<string, BackendFactory>([
+  ['gpu', async () => (await import('./gpu/index.js')).createGpuBackend()],
+]);
+/** Loads in progress, so that concurrent `useBackend` calls construct a backend once. */
+const loading = new Map<string, Promise<Backend>>();
 let current: Backend = cpuBackend;
 
+/**
+ * Set while GRADSCOPE_BACKEND names a backend that is not ready: still loading, or failed
+ * (then `failure` is what every op throws). Cleared by the load finishing or by any explicit
+ * choice of backend.
+ */
+let pendingInitial: { name: string; failure?: Error } | null = null;
+let initialLoad: Promise<void> = Promise.resolve();
+
+function unknownBackend(op: string, name: string): ValueError {
+  return new ValueError(`${op}: unknown backend '${name}'; known backends: ${listBackends().join(', ')}`);
+}
+
 export function getBackend(): Backend {
+  if (pendingInitial) {
+    throw (
+      pendingInitial.failure ??
+      new ValueError(
+        `GRADSCOPE_BACKEND=${pendingInitial.name} selects a backend that loads asynchronously and is not ready yet; ` +
+          `\`await backendReady()\` before the first op (or choose a backend with setBackend/useBackend)`,
+      )
+    );
+  }
   return current;
 }
 
+/** Add (or replace) a ready backend under its own name. */
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);
 }
 
-/** Make `name` the backend of every following op; throws listing the known backends. */
+/** Add a backend that is built on first use (`useBackend(name)`). */
+export function registerBackendFactory(name: string, factory: BackendFactory): void {
+  factories.set(name, factory);
+}
+
+/**
+ * Make `name` the backend of every following op. Throws listing the known backends, or, for a
+ * backend not loaded yet, asks for `await useBackend(name)`.
+ */
 export function setBackend(name: string): void {
   const backend = backends.get(name);
   if (!backend) {
-    throw new ValueError(`setBackend: unknown backend '${name}'; known backends: ${[...backends.keys()].join(', ')}`);
+    if (factories.has(name)) {
+      throw new ValueError(
+        `setBackend: backend '${name}' is loaded on first use; call \`await useBackend('${name}')\` once ` +
+          `(after that, setBackend('${name}') switches synchronously)`,
+      );
+    }
+    throw unknownBackend('setBackend', name);
   }
+  pendingInitial = null;
   current = backend;
 }
 
-export function listBackends(): string[] {
-  return [...backends.keys()];
+/** Load `name` if needed (once, however many callers ask at the same time); does not select it. */
+export function loadBackend(name: string): Promise<Backend> {
+  const ready = backends.get(name);
+  if (ready) return Promise.resolve(ready);
+  const factory = factories.get(name);
+  if (!factory) return Promise.reject(unknownBackend('useBackend', name));
+  let promise = loading.get(name);
+  if (!promise) {
+    promise = factory()
+      .then((backend) => {
+        backends.set(name, backend);
+        return backend;
+      })
+      // A failed load may be retried (e.g. with another GRADSCOPE_GPU_MODE).
+      .finally(() => loading.delete(name));
+    loading.set(name, promise);
+  }
+  return promise;
 }
+
+/**
+ * Load `name` if needed and make it the backend of every following op. The way to pick a
+ * lazily loaded backend, and the one to call from a CLI flag: `await useBackend(flag)`.
+ * @example await useBackend('gpu'); currentBackendInfo().label // 'gradscope-gpujs-webasm' in Node
+ */
+export async function useBackend(name: string): Promise<Backend> {
+  const backend = await loadBackend(name);
+  setBackend(name);
+  return backend;
+}
+
+/** Resolves once the backend chosen by GRADSCOPE_BACKEND is ready; rejects if it failed. */
+export async function backendReady(): Promise<Backend> {
+  await initialLoad;
+  return getBackend();
+}
+
+export function listBackends(): string[] {
+  return [...new Set([...backends.keys(), ...factories.keys()])];
+}
+
+/** The current backend's name, its GPU.js mode where it has one, and a benchmark label. */
+export function currentBackendInfo(): BackendInfo {
+  const backend = getBackend();
+  const mode = (backend as { mode?: unknown }).mode;
+  if (typeof mode === 'string') return { name: backend.name, mode, label: `gradscope-gpujs-${mode}` };
+  return { name: backend.name, label: `gradscope-${backend.name}` };
+}
+
+/** GRADSCOPE_BACKEND: the initial backend (see the module comment). */
+function selectInitial(name: string | undefined): void {
+  if (name === undefined || name === 'cpu') return;
+  const pending: { name: string; failure?: Error } = { name };
+  pendingInitial = pending;
+  if (!backends.has(name) && !factories.has(name)) {
+    pending.failure = unknownBackend('GRADSCOPE_BACKEND', name);
+    return;
+  }
+  initialLoad = loadBackend(name).then(
+    (backend) => {
+      // Only if nothing was chosen explicitly in the meantime.
+      if (pendingInitial === pending) {
+        current = backend;
+        pendingInitial = null;
+      }
+    },
+    (error: unknown) => {
+      pending.failure = new ValueError(`GRADSCOPE_BACKEND=${name}: ${(error as Error).message ?? String(error)}`, { cause: error });
+    },
+  );
+}
+
+selectInitial(readEnv('GRADSCOPE_BACKEND'));
