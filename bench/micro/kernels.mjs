@@ -1,7 +1,8 @@
 /**
  * Scratch micro-benchmark of the CPU kernels (not run by the tests). Build first:
  *   npx tsc -p tsconfig.build.json && node bench/micro/kernels.mjs [filter]
- * Times are medians of several runs after warm-up; GFLOP/s counts a multiply-add as 2 flops.
+ * Times are best-of-N after warm-up (median in parentheses); GFLOP/s counts a multiply-add as
+ * 2 flops.
  */
 import { cpuBackend as B } from '../../dist/kernels/cpu/index.js';
 import * as gs from '../../dist/index.js';
@@ -55,10 +56,13 @@ const view = (data, shape, strides = contiguous(shape), offset = 0) => ({ data, 
 const transposed = (data, rows, cols) => view(data, [rows, cols], [1, rows]);
 
 const results = [];
+/** ms with three significant digits at least (µs-scale kernels would print as 0.000). */
+const fmt = (ms) => (ms >= 0.1 ? ms.toFixed(3) : ms.toPrecision(3));
+
 function report(name, ms, flops, med = lastMedian) {
   const line = flops
-    ? `${name.padEnd(44)} ${ms.toFixed(3).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(2).padStart(6)} GFLOP/s   (median ${med.toFixed(3)} ms)`
-    : `${name.padEnd(44)} ${ms.toFixed(3).padStart(9)} ms   (median ${med.toFixed(3)} ms)`;
+    ? `${name.padEnd(44)} ${fmt(ms).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(2).padStart(6)} GFLOP/s   (median ${fmt(med)} ms)`
+    : `${name.padEnd(44)} ${fmt(ms).padStart(9)} ms   (median ${fmt(med)} ms)`;
   results.push(line);
   console.log(line);
 }
@@ -138,7 +142,7 @@ function benchElementwise() {
   report('sum axis 1 of [128,256]', time(() => B.reduce('sum', a, [1], 'float32'), { reps: 51, warm: 20 }));
   const s = view(randomArray(10), [10]);
   const t = view(randomArray(10), [10]);
-  report('add [10] (overhead)', time(() => { for (let i = 0; i < 1000; i++) B.zip('add', s, t, 'float32'); }, { reps: 21, warm: 5 }) / 1000);
+  report('add [10] (per-call overhead)', time(() => { for (let i = 0; i < 1000; i++) B.zip('add', s, t, 'float32'); }, { reps: 21, warm: 5 }) / 1000, 0, lastMedian / 1000);
 }
 benchElementwise();
 

@@ -1,25 +1,23 @@
 /**
- * Batched matrix product on the CPU.
+ * Batched matrix product on the CPU: one GEMM (gemm.ts) per batch matrix.
  *
- * Each operand matrix is first packed into a contiguous row-major Float64Array (reading any
- * strides, so a transposed view costs one pass instead of a materialised copy), then an
- * i-k-j loop accumulates rows of C in float64. Packing makes the inner loop unit-stride for
- * every layout. This is the simple reference kernel; the packed, register-blocked kernel of
- * the performance work plugs in behind the same signature.
+ * Each batch's A and B are read in place through their strides, so transposed views (the
+ * Aᵀ·G and G·Bᵀ of every backward pass) and broadcast batches (stride 0: the same matrix
+ * for every batch) are multiplied without copies. Results accumulate in float64: a float64
+ * output is written by the GEMM directly, a float32 one goes through a float64 scratch
+ * matrix and is rounded once at the end.
  */
 import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
+import { gemm, type StridedMatrix } from './gemm.js';
+import { workspace } from './workspace.js';
 
-/** Copy the rows×cols matrix starting at `offset` with strides (rs, cs) into row-major `dst`. */
-function pack(src: View, offset: number, rows: number, cols: number, rs: number, cs: number, dst: Float64Array): void {
-  const data = src.data;
-  let k = 0;
-  for (let i = 0; i < rows; i++) {
-    let o = offset + i * rs;
-    for (let j = 0; j < cols; j++, o += cs) dst[k++] = data[o]!;
-  }
-}
+/**
+ * Up to this many multiply-adds per matrix a plain dot-product loop beats packing (measured
+ * with bench/micro/small-crossover.mjs: the loop wins at 5³, the GEMM from 6³ on).
+ */
+const SMALL_PRODUCT = 160;
 
 export function matmul(a: View, b: View, dtype: DType): TypedArray {
   const rank = a.shape.length;
@@ -29,9 +27,14 @@ export function matmul(a: View, b: View, dtype: DType): TypedArray {
   const batchShape = a.shape.slice(0, rank - 2);
   const batches = sizeOf(batchShape);
   const out = allocate(dtype, batches * M * N);
-  const pa = new Float64Array(M * K);
-  const pb = new Float64Array(K * N);
-  const row = new Float64Array(N);
+  if (out.length === 0) return out;
+  // Matrix·vector and vector·matrix products also take the loop: a 4×3 register tile would be
+  // mostly padding there, and each element is used once, so packing buys nothing (the loop
+  // measured 15–30 % faster on 1×784×256 and 1000×1000×1).
+  const small = M * N * K <= SMALL_PRODUCT || M === 1 || N === 1;
+  // float32 results are accumulated in a float64 matrix, rounded once per batch.
+  const direct = out instanceof Float64Array;
+  const acc = direct ? out : workspace('matmul.c', M * N);
   const batchIdx = new Array<number>(batchShape.length).fill(0);
   for (let t = 0; t < batches; t++) {
     let oa = a.offset;
@@ -40,22 +43,32 @@ export function matmul(a: View, b: View, dtype: DType): TypedArray {
       oa += batchIdx[d]! * a.strides[d]!;
       ob += batchIdx[d]! * b.strides[d]!;
     }
-    pack(a, oa, M, K, a.strides[rank - 2]!, a.strides[rank - 1]!, pa);
-    pack(b, ob, K, N, b.strides[rank - 2]!, b.strides[rank - 1]!, pb);
-    const base = t * M * N;
-    for (let i = 0; i < M; i++) {
-      row.fill(0);
-      for (let k = 0; k < K; k++) {
-        const aik = pa[i * K + k]!;
-        const bk = k * N;
-        for (let j = 0; j < N; j++) row[j] += aik * pb[bk + j]!;
-      }
-      for (let j = 0; j < N; j++) out[base + i * N + j] = row[j]!;
-    }
+    const am: StridedMatrix = { data: a.data, offset: oa, rowStride: a.strides[rank - 2]!, colStride: a.strides[rank - 1]! };
+    const bm: StridedMatrix = { data: b.data, offset: ob, rowStride: b.strides[rank - 2]!, colStride: b.strides[rank - 1]! };
+    const co = direct ? t * M * N : 0;
+    if (small) smallProduct(M, N, K, am, bm, acc, co);
+    else gemm(M, N, K, am, bm, acc, co, N, 1, false);
+    if (!direct) out.set(acc.subarray(0, M * N), t * M * N);
+    // Advance the batch odometer.
     for (let d = batchShape.length - 1; d >= 0; d--) {
       if (++batchIdx[d]! < batchShape[d]!) break;
       batchIdx[d] = 0;
     }
   }
   return out;
+}
+
+/** C = A·B for tiny matrices: one strided dot product per entry, no packing. */
+function smallProduct(M: number, N: number, K: number, a: StridedMatrix, b: StridedMatrix, c: Float64Array, co: number): void {
+  const ad = a.data;
+  const bd = b.data;
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      let ia = a.offset + i * a.rowStride;
+      let ib = b.offset + j * b.colStride;
+      for (let p = 0; p < K; p++, ia += a.colStride, ib += b.rowStride) s += ad[ia]! * bd[ib]!;
+      c[co + i * N + j] = s;
+    }
+  }
 }
