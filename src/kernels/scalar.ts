@@ -82,23 +82,26 @@ export const BINARY = {
   minimum: function minimum(a: number, b: number): number {
     return a < b || a !== a ? a : b;
   },
+  // NOTE: comparisons are written `+(a > b)`, not `a > b ? 1 : 0`: V8 compiles the former
+  // without a branch, which matters on random-sign data (relu's backward mask) where the
+  // branch mispredicts half the time (measured ≈ 1.5 vs 6–7 ns per element).
   eq: function eq(a: number, b: number): number {
-    return a === b ? 1 : 0;
+    return +(a === b);
   },
   ne: function ne(a: number, b: number): number {
-    return a !== b ? 1 : 0;
+    return +(a !== b);
   },
   lt: function lt(a: number, b: number): number {
-    return a < b ? 1 : 0;
+    return +(a < b);
   },
   le: function le(a: number, b: number): number {
-    return a <= b ? 1 : 0;
+    return +(a <= b);
   },
   gt: function gt(a: number, b: number): number {
-    return a > b ? 1 : 0;
+    return +(a > b);
   },
   ge: function ge(a: number, b: number): number {
-    return a >= b ? 1 : 0;
+    return +(a >= b);
   },
 } as const;
 
