@@ -41,7 +41,7 @@ export function unbroadcast(grad: Tensor, shape: readonly number[]): Tensor {
 }
 
 /** Every graph tensor reachable from `roots` that leads to a target, in topological order. */
-function topologicalOrder(roots: readonly Tensor[], isTarget: (t: Tensor) => boolean): { order: Tensor[]; leads: Set<Tensor> } {
+export function topologicalOrder(roots: readonly Tensor[], isTarget: (t: Tensor) => boolean): { order: Tensor[]; leads: Set<Tensor> } {
   const leads = new Set<Tensor>();
   const visited = new Set<Tensor>();
   const order: Tensor[] = [];

@@ -1,0 +1,171 @@
+/**
+ * Native per-sample gradients (DESIGN.md §6): the gradient of every sample's own loss with
+ * respect to every parameter, in ONE backward pass — not a loop over samples.
+ *
+ * Seeding backward with the per-sample loss vector ℓ [B] and cotangent 1 gives, at every
+ * tensor that depends on the batch input ("batch side"), a gradient whose row i is ∂ℓᵢ/∂(row i)
+ * — as long as samples do not interact (no reduction over the batch axis). Parameters meet
+ * the batch in a few ops; there the usual rule would sum over the batch, and instead the
+ * batch axis is KEPT (the outer-product rule):
+ *
+ *   - elementwise ops with a broadcast parameter (bias add, BatchNorm's γ and β in eval mode):
+ *     the rule's gradient has the output's shape [B, …]; sum it over every broadcast axis
+ *     except the batch axis;
+ *   - matmul x [B, K] · Wᵀ [K, N]: the per-sample gradient of Wᵀ is xᵢ ⊗ gᵢ, shape [B, K, N];
+ *   - conv2d: the weight gradient of each sample, computed at once as one weight-gradient
+ *     convolution with B·groups groups.
+ *
+ * Between a parameter and the op where it meets the batch (a transpose, a reshape of a bias),
+ * gradients carry the extra leading batch axis through a small table of view rules.
+ * A reduction over the batch axis (BatchNorm in train mode) makes samples interact: that is
+ * reported, and `perSampleJacobian` (exact rows, one backward per sample) is the tool then.
+ */
+import { GradError, InternalError, formatShape } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { topologicalOrder, unbroadcast } from './engine.js';
+import { noGrad } from './mode.js';
+import type { Node } from './op.js';
+import { scalarTensor } from './operands.js';
+import { conv2dBackwardWeight } from './ops/conv2d-backward-weight.js';
+import type { Conv2dGeometry } from '../kernels/geometry.js';
+
+/**
+ * A batched gradient G [B, …S] back to [B, …shape], where S is `shape` broadcast (aligned on
+ * the right, as in NumPy): sum the axes of S that broadcasting added or stretched, keep the
+ * batch axis.
+ */
+function unbroadcastKeepBatch(G: Tensor, shape: readonly number[]): Tensor {
+  const S = G.shape.slice(1);
+  const lead = S.length - shape.length;
+  const axes: number[] = [];
+  S.forEach((d, j) => {
+    if (j < lead || (shape[j - lead] === 1 && d !== 1)) axes.push(j + 1);
+  });
+  const summed = axes.length ? G.sum(axes, true) : G;
+  return summed.reshape([G.shape[0]!, ...shape]);
+}
+
+/** Per-sample gradient of a parameter-side input of an op where it meets the batch. */
+type MeetRule = (node: Node, inputIndex: number, gradOut: Tensor, B: number) => Tensor | null;
+
+const MEET_RULES: Partial<Record<string, MeetRule>> = {
+  matmul(node, i, g, B) {
+    const [a, b] = node.ctx.saved;
+    if (i === 1 && a!.shape[0] === B) {
+      // Row i of x times row i of g: xᵢ ⊗ gᵢ (rank 2), or xᵢᵀ gᵢ summed over extra axes.
+      const per = a!.rank === 2 ? a!.unsqueeze(2).mul(g.unsqueeze(1)) : a!.transpose(-1, -2).matmul(g);
+      return unbroadcastKeepBatch(per, b!.shape);
+    }
+    if (i === 0 && b!.rank > 2 && b!.shape[0] === B) {
+      return unbroadcastKeepBatch(g.matmul(b!.transpose(-1, -2)), a!.shape);
+    }
+    return null;
+  },
+  conv2d(node, i, g, B) {
+    if (i !== 1) return null;
+    const [x, w] = node.ctx.saved;
+    const geometry = node.ctx.attrs as Conv2dGeometry;
+    // B independent weight gradients = one weight gradient with B·groups groups over the
+    // samples laid side by side as channels.
+    const [, cin, h, wd] = x!.shape as [number, number, number, number];
+    const [cout, cg, kh, kw] = w!.shape as [number, number, number, number];
+    const xs = x!.reshape([1, B * cin, h, wd]);
+    const gs = g.reshape([1, B * g.shape[1]!, g.shape[2]!, g.shape[3]!]);
+    const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
+    return grouped.reshape([B, cout, cg, kh, kw]);
+  },
+};
+
+/** Elementwise ops: their rules return gradients in the output's broadcast shape. */
+const ELEMENTWISE = new Set(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where']);
+
+/** How a batched gradient [B, …out] passes back through a parameter-side op (a view, mostly). */
+const PARAM_SIDE_RULES: Partial<Record<string, (node: Node, G: Tensor, B: number) => Tensor>> = {
+  identity: (_n, G) => G,
+  copy: (_n, G) => G,
+  cast: (n, G) => G.to(n.ctx.inputDTypes[0]!),
+  reshape: (n, G, B) => G.reshape([B, ...n.ctx.inputShapes[0]!]),
+  permute: (n, G) => {
+    const dims = (n.ctx.attrs as { dims: number[] }).dims;
+    const inverse = new Array<number>(dims.length);
+    dims.forEach((d, i) => (inverse[d] = i));
+    return G.permute([0, ...inverse.map((d) => d + 1)]);
+  },
+  expand: (n, G) => unbroadcastKeepBatch(G, n.ctx.inputShapes[0]!),
+};
+
+/**
+ * The per-sample gradients [B, …p.shape] of `losses` [B] with respect to each of `params`,
+ * where `input` is the batch input the losses were computed from (it must be in the graph:
+ * pass it through `requireGrad` before the forward pass).
+ */
+export function perSampleGradients(losses: Tensor, params: readonly Tensor[], input: Tensor): Tensor[] {
+  if (losses.rank !== 1) {
+    throw new GradError(`perSampleGradients: expected per-sample losses of shape [B]; got ${formatShape(losses.shape)} (use reduction 'none')`);
+  }
+  const B = losses.shape[0]!;
+  const targets = new Set(params);
+  const { order, leads } = topologicalOrder([losses], (t) => targets.has(t));
+  // Which tensors depend on the batch input.
+  const batchSide = new Set<Tensor>([input]);
+  for (const t of order) if (t.node!.inputs.some((i) => batchSide.has(i))) batchSide.add(t);
+  if (!batchSide.has(losses)) throw new GradError('perSampleGradients: the losses do not depend on the batch input');
+
+  const grads = new Map<Tensor, Tensor>();
+  const add = (t: Tensor, g: Tensor) => {
+    const previous = grads.get(t);
+    grads.set(t, previous ? previous.add(g) : g);
+  };
+  noGrad(() => {
+    add(losses, scalarTensor(1, losses.dtype).expand([B]));
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k]!;
+      const g = grads.get(t);
+      if (!g) continue;
+      if (!targets.has(t)) grads.delete(t);
+      const node = t.node!;
+      const name = node.op.name;
+      if (!batchSide.has(t)) {
+        // A parameter-side op: pass the batched gradient back through it.
+        const rule = PARAM_SIDE_RULES[name];
+        if (!rule) throw new GradError(`perSampleGradients: op '${name}' on a parameter's path has no per-sample rule yet`);
+        node.inputs.forEach((input) => leads.has(input) && input.requiresGrad && add(input, rule(node, g, B)));
+        continue;
+      }
+      if (name === 'sum' && (node.ctx.attrs as { axes: number[] }).axes.includes(0)) {
+        throw new GradError(
+          "perSampleGradients: samples interact through 'sum' over the batch axis (BatchNorm in train mode?); " +
+            'per-sample gradients are not defined — use perSampleJacobian for the exact rows',
+        );
+      }
+      const needs = node.inputs.map((i) => i.requiresGrad && leads.has(i));
+      const meet = MEET_RULES[name];
+      // Ops with a meet rule compute parameter-side gradients themselves.
+      node.ctx.needsInputGrad = needs.map((n, i) => n && (batchSide.has(node.inputs[i]!) || !meet));
+      const rule = node.ctx.needsInputGrad.some(Boolean) ? node.op.backward(node.ctx, g) : [];
+      node.inputs.forEach((input, i) => {
+        if (!needs[i]) return;
+        if (batchSide.has(input)) return add(input, unbroadcast(rule[i]!, input.shape));
+        const perSample = meet ? meet(node, i, g, B) : ELEMENTWISE.has(name) && rule[i] ? perSampleOfElementwise(rule[i]!, input, B) : null;
+        if (!perSample) throw new GradError(`perSampleGradients: op '${name}' where a parameter meets the batch has no per-sample rule yet`);
+        add(input, perSample);
+      });
+    }
+  });
+  return params.map((p) => {
+    const g = grads.get(p);
+    if (!g) return scalarTensor(0, p.dtype).expand([B, ...p.shape]).contiguous();
+    if (g.shape[0] !== B || g.rank !== p.rank + 1) throw new InternalError(`per-sample gradient of shape ${formatShape(g.shape)} for a parameter ${formatShape(p.shape)}`);
+    return g.contiguous();
+  });
+}
+
+function perSampleOfElementwise(g: Tensor, input: Tensor, B: number): Tensor | null {
+  // g has the output's shape [B, …]. The parameter must be broadcast along the batch axis
+  // (fewer axes, or size 1 there) for row i of g to be sample i's share.
+  if (g.shape[0] !== B) return null;
+  if (input.rank < g.rank) return unbroadcastKeepBatch(g, input.shape);
+  if (input.shape[0] !== 1) return null;
+  return unbroadcastKeepBatch(g, input.shape.slice(1)).reshape([B, ...input.shape]);
+}
+

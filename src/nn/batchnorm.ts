@@ -1,0 +1,106 @@
+/**
+ * BatchNorm1d ([N, C] or [N, C, L]) and BatchNorm2d ([N, C, H, W]) with PyTorch semantics:
+ *
+ *   train:  y = (x − μ_B) / √(σ²_B + ε) · γ + β,  μ_B and the BIASED σ²_B over every axis but 1;
+ *           running_mean ← (1 − m)·running_mean + m·μ_B
+ *           running_var  ← (1 − m)·running_var  + m·σ²_B · n/(n − 1)   (the UNBIASED variance)
+ *   eval:   y = (x − running_mean) / √(running_var + ε) · γ + β
+ *
+ * with momentum m = 0.1 and ε = 1e-5 by default, γ = 1 and β = 0 initially (affine), running
+ * statistics 0 and 1. In train mode the gradient includes the paths through μ_B and σ²_B (so
+ * samples of a batch interact). The running statistics are buffers: `saveStats()` /
+ * `restoreStats()` on any module keep them as a value (DESIGN.md §8).
+ */
+import { noGrad } from '../autograd/mode.js';
+import { ones, zeros } from '../tensor/creation.js';
+import type { FloatDType } from '../tensor/dtype.js';
+import { assertShape, formatShape } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+export interface BatchNormOptions {
+  momentum?: number;
+  eps?: number;
+  /** Learnable γ and β (default true). */
+  affine?: boolean;
+  dtype?: FloatDType;
+}
+
+abstract class BatchNorm extends Module {
+  readonly momentum: number;
+  readonly eps: number;
+  readonly affine: boolean;
+
+  constructor(
+    readonly numFeatures: number,
+    private readonly ranks: readonly number[],
+    options: BatchNormOptions,
+  ) {
+    super();
+    const { momentum = 0.1, eps = 1e-5, affine = true, dtype = 'float32' } = options;
+    this.momentum = momentum;
+    this.eps = eps;
+    this.affine = affine;
+    if (affine) {
+      this.registerParameter('weight', ones([numFeatures], { dtype }));
+      this.registerParameter('bias', zeros([numFeatures], { dtype }));
+    }
+    this.registerBuffer('running_mean', zeros([numFeatures], { dtype }));
+    this.registerBuffer('running_var', ones([numFeatures], { dtype }));
+  }
+
+  override describe(): string {
+    return `${this.constructor.name}(${this.numFeatures})`;
+  }
+
+  forward(x: Tensor): Tensor {
+    assertShape(
+      this.ranks.includes(x.rank) && x.shape[1] === this.numFeatures,
+      () => `${this.describe()}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1; got ${formatShape(x.shape)}`,
+    );
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    // Per-channel statistics broadcast as [1, C, 1, …].
+    const channelShape = x.shape.map((d, i) => (i === 1 ? d : 1));
+    let mean: Tensor;
+    let variance: Tensor;
+    if (this.training) {
+      const n = x.size / this.numFeatures;
+      assertShape(n > 1, () => `${this.describe()}: train mode needs more than one value per channel; got input ${formatShape(x.shape)}`);
+      mean = x.mean(axes, true);
+      variance = x.var(axes, { correction: 0, keepdim: true });
+      this.updateRunningStats(mean, variance, n);
+    } else {
+      mean = this.buffer('running_mean').reshape(channelShape);
+      variance = this.buffer('running_var').reshape(channelShape);
+    }
+    const normalized = x.sub(mean).div(variance.add(this.eps).sqrt());
+    if (!this.affine) return normalized;
+    return normalized.mul(this.param('weight').reshape(channelShape)).add(this.param('bias').reshape(channelShape));
+  }
+
+  private updateRunningStats(mean: Tensor, biasedVar: Tensor, n: number): void {
+    const m = this.momentum;
+    noGrad(() => {
+      const runningMean = this.buffer('running_mean');
+      const runningVar = this.buffer('running_var');
+      const batchMean = mean.reshape([this.numFeatures]);
+      const unbiased = biasedVar.reshape([this.numFeatures]).mul(n / (n - 1));
+      this.setBuffer('running_mean', runningMean.mul(1 - m).add(batchMean.mul(m)));
+      this.setBuffer('running_var', runningVar.mul(1 - m).add(unbiased.mul(m)));
+    });
+  }
+}
+
+/** BatchNorm over [N, C] or [N, C, L]. */
+export class BatchNorm1d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super(numFeatures, [2, 3], options);
+  }
+}
+
+/** BatchNorm over [N, C, H, W]. */
+export class BatchNorm2d extends BatchNorm {
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super(numFeatures, [4], options);
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Dropout with keyed masks (DESIGN.md §7): in train mode element j of sample i is kept iff
+ * u < 1 − p, where u is the uniform number of counter j under the key
+ * foldIn(foldIn(makeKey(seed), layerId), sampleId) — a pure function of (seed, layer id,
+ * sample id, element). A sample therefore gets the same mask whenever the same seed is used,
+ * whatever else is in its batch and in whatever order: locking dropout between the SVRG
+ * snapshot and the current point is just passing the same seed. Kept elements are scaled by
+ * 1/(1 − p) (inverted dropout); eval mode is the identity.
+ */
+import { mul } from '../autograd/ops/mul.js';
+import { allocate, type DType } from '../tensor/dtype.js';
+import { ValueError } from '../tensor/errors.js';
+import { foldIn, makeKey, randomBits, uniform53 } from '../tensor/random.js';
+import { Tensor } from '../tensor/tensor.js';
+import { Module, type ForwardContext } from './module.js';
+
+export class Dropout extends Module {
+  /**
+   * @param p probability of dropping an element
+   * @param layerId distinguishes the masks of different Dropout layers of one model
+   */
+  constructor(
+    readonly p: number,
+    readonly layerId = 0,
+  ) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1); got ${p}`);
+    if (!Number.isInteger(layerId) || layerId < 0) throw new ValueError(`Dropout: layerId must be an integer ≥ 0; got ${layerId}`);
+  }
+
+  override describe(): string {
+    return `Dropout(p=${this.p}, layer ${this.layerId})`;
+  }
+
+  forward(x: Tensor, context: ForwardContext = {}): Tensor {
+    if (!this.training || this.p === 0) return x;
+    const { sampleIds, seed } = context;
+    if (seed === undefined || sampleIds === undefined) {
+      throw new ValueError(`${this.describe()}: train mode needs { seed, sampleIds } in the forward context (masks are keyed by them)`);
+    }
+    if (sampleIds.length !== x.shape[0]) {
+      throw new ValueError(`${this.describe()}: got ${sampleIds.length} sample ids for a batch of ${x.shape[0]}`);
+    }
+    return mul(x, dropoutMask(x.shape, x.dtype, this.p, seed, this.layerId, sampleIds));
+  }
+}
+
+/** The mask (0 or 1/(1 − p)) of a batch, sample i keyed by sampleIds[i]. */
+export function dropoutMask(
+  shape: readonly number[],
+  dtype: DType,
+  p: number,
+  seed: number,
+  layerId: number,
+  sampleIds: ArrayLike<number>,
+): Tensor {
+  const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
+  const data = allocate(dtype, perSample * shape[0]!);
+  const layerKey = foldIn(makeKey(seed), layerId);
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < shape[0]!; i++) {
+    const key = foldIn(layerKey, sampleIds[i]!);
+    for (let j = 0; j < perSample; j++) {
+      const [w0, w1] = randomBits(key, j);
+      data[i * perSample + j] = uniform53(w0, w1) < 1 - p ? scale : 0;
+    }
+  }
+  return Tensor.fromData(data, shape);
+}

@@ -1,0 +1,61 @@
+/**
+ * Parameter initialisation, always from an explicit seed (gradscope has no global RNG).
+ *
+ * - `pytorchDefault`: U(−1/√fan_in, 1/√fan_in) for weights and biases, which is what
+ *   torch.nn.Linear and Conv2d use (kaiming_uniform with a = √5 reduces to this bound).
+ * - `kaimingNormal` (He et al. 2015): N(0, 2/fan_in), for ReLU networks.
+ * - `xavierUniform` (Glorot & Bengio 2010): U(±√(6/(fan_in + fan_out))).
+ *
+ * fan_in of a weight [out, in, k…] is in·Πk; fan_out is out·Πk.
+ */
+import { rand, randn, zeros } from '../tensor/creation.js';
+import type { FloatDType } from '../tensor/dtype.js';
+import { ValueError } from '../tensor/errors.js';
+import { foldIn, makeKey, type Key } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export type InitScheme = 'pytorch' | 'kaiming' | 'xavier';
+
+export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  if (shape.length < 2) throw new ValueError(`init: fan-in needs a weight of rank ≥ 2; got shape [${shape}]`);
+  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
+}
+
+/** The weight of `shape` under `scheme`, drawn from `key`. */
+export function initWeight(shape: readonly number[], scheme: InitScheme, key: Key, dtype: FloatDType): Tensor {
+  const { fanIn, fanOut } = fans(shape);
+  switch (scheme) {
+    case 'pytorch': {
+      const bound = 1 / Math.sqrt(fanIn);
+      return rand(shape, { key, dtype, low: -bound, high: bound });
+    }
+    case 'kaiming':
+      return randn(shape, { key, dtype, std: Math.sqrt(2 / fanIn) });
+    case 'xavier': {
+      const bound = Math.sqrt(6 / (fanIn + fanOut));
+      return rand(shape, { key, dtype, low: -bound, high: bound });
+    }
+  }
+}
+
+/** A bias of `size` for a weight of `weightShape`: U(±1/√fan_in) (PyTorch) or zeros (otherwise). */
+export function initBias(size: number, weightShape: readonly number[], scheme: InitScheme, key: Key, dtype: FloatDType): Tensor {
+  if (scheme !== 'pytorch') return zeros([size], { dtype });
+  const bound = 1 / Math.sqrt(fans(weightShape).fanIn);
+  return rand([size], { key, dtype, low: -bound, high: bound });
+}
+
+/** The initialisation options every layer with weights takes. */
+export interface InitOptions {
+  /** Seed of this layer's parameters. Required: there is no global random state. */
+  seed: number;
+  scheme?: InitScheme;
+  dtype?: FloatDType;
+}
+
+/** Independent keys for the weight and the bias of a layer seeded with `seed`. */
+export function layerKeys(seed: number): { weight: Key; bias: Key } {
+  const key = makeKey(seed);
+  return { weight: foldIn(key, 0), bias: foldIn(key, 1) };
+}

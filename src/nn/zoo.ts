@@ -1,0 +1,137 @@
+/**
+ * The model zoo: an MLP, LeNet-5 with BatchNorm and ReLU (the model of Defazio & Bottou's
+ * experiments), and ResNet-8 for 28×28 inputs. Every model is built from one explicit seed;
+ * layer k's parameters use seed·1009 + k, so two models with the same seed are identical.
+ */
+import type { FloatDType } from '../tensor/dtype.js';
+import { ValueError } from '../tensor/errors.js';
+import { ELU, ReLU, Sigmoid, Softplus, Tanh } from './activations.js';
+import { BatchNorm1d, BatchNorm2d } from './batchnorm.js';
+import { Flatten, Residual, Sequential } from './container.js';
+import { Conv2d } from './conv.js';
+import { Dropout } from './dropout.js';
+import { Linear } from './linear.js';
+import type { Module } from './module.js';
+import { GlobalAvgPool2d, MaxPool2d } from './pooling.js';
+
+export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'softplus';
+
+const ACTIVATIONS: Record<Activation, () => Module> = {
+  relu: () => new ReLU(),
+  tanh: () => new Tanh(),
+  sigmoid: () => new Sigmoid(),
+  elu: () => new ELU(),
+  softplus: () => new Softplus(),
+};
+
+export interface ZooOptions {
+  seed: number;
+  dtype?: FloatDType;
+}
+
+/** Hands out the per-layer seeds of one model. */
+function seeds(seed: number): () => number {
+  let k = 0;
+  return () => seed * 1009 + k++;
+}
+
+export interface MLPOptions extends ZooOptions {
+  activation?: Activation;
+  /** A BatchNorm1d after every hidden linear layer (before the activation). */
+  batchNorm?: boolean;
+  /** Dropout probability after every hidden activation (0 = none). */
+  dropout?: number;
+}
+
+/**
+ * MLP with layer sizes [in, hidden…, out].
+ * @example mlp([784, 256, 256, 10], { seed: 0, activation: 'relu' })
+ */
+export function mlp(sizes: readonly number[], options: MLPOptions): Sequential {
+  if (sizes.length < 2) throw new ValueError(`mlp: need at least input and output sizes; got [${sizes}]`);
+  const { activation = 'relu', batchNorm = false, dropout = 0, dtype = 'float32' } = options;
+  const next = seeds(options.seed);
+  const layers: Module[] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    layers.push(new Linear(sizes[i]!, sizes[i + 1]!, { seed: next(), dtype }));
+    if (i + 2 === sizes.length) break;
+    if (batchNorm) layers.push(new BatchNorm1d(sizes[i + 1]!, { dtype }));
+    layers.push(ACTIVATIONS[activation]());
+    if (dropout > 0) layers.push(new Dropout(dropout, i));
+  }
+  return new Sequential(...layers);
+}
+
+/**
+ * LeNet-5 for 1×28×28 inputs with BatchNorm and ReLU:
+ * conv 6@5×5 → BN → ReLU → maxpool 2 → conv 16@5×5 → BN → ReLU → maxpool 2 → flatten (256)
+ * → fc 120 → BN → ReLU → fc 84 → BN → ReLU → fc classes.
+ */
+export function lenet5(options: ZooOptions & { classes?: number; batchNorm?: boolean }): Sequential {
+  const { dtype = 'float32', classes = 10, batchNorm = true } = options;
+  const next = seeds(options.seed);
+  const bn2 = (c: number) => (batchNorm ? [new BatchNorm2d(c, { dtype })] : []);
+  const bn1 = (c: number) => (batchNorm ? [new BatchNorm1d(c, { dtype })] : []);
+  return new Sequential(
+    new Conv2d(1, 6, 5, { seed: next(), dtype }),
+    ...bn2(6),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Conv2d(6, 16, 5, { seed: next(), dtype }),
+    ...bn2(16),
+    new ReLU(),
+    new MaxPool2d(2),
+    new Flatten(),
+    new Linear(256, 120, { seed: next(), dtype }),
+    ...bn1(120),
+    new ReLU(),
+    new Linear(120, 84, { seed: next(), dtype }),
+    ...bn1(84),
+    new ReLU(),
+    new Linear(84, classes, { seed: next(), dtype }),
+  );
+}
+
+/** A basic residual block: conv3-BN-ReLU-conv3-BN plus the shortcut (1×1 conv + BN when the shape changes). */
+function basicBlock(cin: number, cout: number, stride: number, next: () => number, dtype: FloatDType): Module {
+  const body = new Sequential(
+    new Conv2d(cin, cout, 3, { seed: next(), dtype, stride, padding: 1, bias: false }),
+    new BatchNorm2d(cout, { dtype }),
+    new ReLU(),
+    new Conv2d(cout, cout, 3, { seed: next(), dtype, padding: 1, bias: false }),
+    new BatchNorm2d(cout, { dtype }),
+  );
+  const projection =
+    stride !== 1 || cin !== cout
+      ? new Sequential(new Conv2d(cin, cout, 1, { seed: next(), dtype, stride, bias: false }), new BatchNorm2d(cout, { dtype }))
+      : null;
+  return new Sequential(new Residual(body, projection), new ReLU());
+}
+
+/**
+ * ResNet-8 for 1×28×28 inputs: stem conv 3×3 (width) → three basic blocks of widths
+ * width, 2·width, 4·width (the last two with stride 2: 28 → 14 → 7) → global average pool → fc.
+ */
+export function resnet8(options: ZooOptions & { classes?: number; width?: number; inChannels?: number }): Sequential {
+  const { dtype = 'float32', classes = 10, width = 16, inChannels = 1 } = options;
+  const next = seeds(options.seed);
+  return new Sequential(
+    new Conv2d(inChannels, width, 3, { seed: next(), dtype, padding: 1, bias: false }),
+    new BatchNorm2d(width, { dtype }),
+    new ReLU(),
+    basicBlock(width, width, 1, next, dtype),
+    basicBlock(width, 2 * width, 2, next, dtype),
+    basicBlock(2 * width, 4 * width, 2, next, dtype),
+    new GlobalAvgPool2d(),
+    new Linear(4 * width, classes, { seed: next(), dtype }),
+  );
+}
+
+/** One line per model: its layers' descriptions and the parameter count. */
+export function summary(model: Module): string {
+  const lines = model
+    .namedModules()
+    .filter(([, m]) => m.children().length === 0)
+    .map(([name, m]) => `  ${name.padEnd(24)} ${m.describe()}`);
+  return `${lines.join('\n')}\n  ${model.numParameters().toLocaleString('en-US')} parameters`;
+}
