@@ -4,7 +4,9 @@
  */
 import type { FloatDType } from '../../tensor/dtype.js';
 import { compare } from './compare.js';
+import { batchnormFamily } from './families/batchnorm.js';
 import { convPoolFamily } from './families/conv-pool.js';
+import { modelsFamily } from './families/models.js';
 import { opsFamily } from './families/ops.js';
 import type { Family, FamilyName, OracleCase } from './format.js';
 
@@ -12,6 +14,8 @@ import type { Family, FamilyName, OracleCase } from './format.js';
 export const FAMILIES: Partial<Record<FamilyName, Family>> = {
   ops: opsFamily,
   conv_pool: convPoolFamily,
+  batchnorm: batchnormFamily,
+  models: modelsFamily,
 };
 
 /** Tolerances for a float32 run (the files' own tolerances assume float64). */

@@ -1,0 +1,145 @@
+/**
+ * Per-sample gradients of a model, and the exact per-sample Jacobian where samples interact.
+ *
+ * Which one to use:
+ * - `perSampleGrads`: row i is the gradient of sample i's loss as if it were a batch of its
+ *   own — the quantity in gradient variance, M1 = (1/n) Σ‖gᵢ‖, and SVRG's control variates.
+ *   Computed natively in one backward pass (autograd/per-sample.ts). It is defined only when
+ *   samples do not interact: BatchNorm must be in eval mode (running statistics), which is
+ *   what the oracle's per-sample values use. With BatchNorm in train mode it throws.
+ * - `perSampleJacobian`: row i is ∂ℓᵢ/∂θ where ℓᵢ is sample i's loss INSIDE one batch
+ *   forward (BatchNorm in train mode: ℓᵢ depends on every sample through the batch
+ *   statistics). Exact; one backward pass per sample. Its rows average to the batch gradient.
+ */
+import { crossEntropy } from '../autograd/composite/loss.js';
+import { gradients } from '../autograd/engine.js';
+import { noGrad } from '../autograd/mode.js';
+import { perSampleGradients } from '../autograd/per-sample.js';
+import { concat } from '../autograd/ops/concat.js';
+import { zeros } from '../tensor/creation.js';
+import { ValueError } from '../tensor/errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { Module } from './module.js';
+
+/** A batch: inputs, class targets (or any targets the loss understands), sample ids. */
+export interface Batch {
+  x: Tensor;
+  targets: Tensor | Int32Array | readonly number[];
+  /** Stable sample ids (dropout masks are keyed by them); default 0 … B−1. */
+  sampleIds?: ArrayLike<number>;
+  /** Dropout seed of this pass. */
+  seed?: number;
+}
+
+/** Per-sample losses [B] of a model output and the batch targets. */
+export type PerSampleLoss = (output: Tensor, targets: Tensor | Int32Array | readonly number[]) => Tensor;
+
+/** Cross-entropy without reduction: one loss per sample. */
+export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropy(output, targets, 'none');
+
+export interface PerSampleOptions {
+  loss?: PerSampleLoss;
+  /** Process the batch in chunks of this many samples, so B × P numbers need not exist at once. */
+  chunkSize?: number;
+  /** Return only ‖gᵢ‖ (over all parameters), not the gradients. */
+  normsOnly?: boolean;
+}
+
+export interface PerSampleResult {
+  /** 'per-sample': row i is sample i's gradient as a batch of one (no interaction). */
+  kind: 'per-sample';
+  /** Per-sample losses [B]. */
+  losses: Tensor;
+  /** Parameter name → [B, …shape]; null with normsOnly. */
+  grads: Map<string, Tensor> | null;
+  /** ‖gᵢ‖₂ over all parameters, [B] (float64). */
+  norms: Float64Array;
+}
+
+function rows<T extends Tensor | Int32Array | readonly number[]>(v: T, start: number, end: number): T {
+  if (v instanceof Tensor) return v.slice([[start, end]]) as T;
+  return (Array.isArray(v) ? v.slice(start, end) : (v as Int32Array).subarray(start, end)) as T;
+}
+
+function idsOf(batch: Batch, start: number, end: number): ArrayLike<number> {
+  if (batch.sampleIds) return Array.from(batch.sampleIds).slice(start, end);
+  return Array.from({ length: end - start }, (_, i) => start + i);
+}
+
+/**
+ * The gradient of every sample's own loss, natively (one backward pass per chunk).
+ * @example
+ * model.eval(); // BatchNorm on running statistics: samples do not interact
+ * const { grads, norms } = perSampleGrads(model, { x, targets });
+ * grads.get('0.weight'); // [B, out, in]
+ */
+export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOptions = {}): PerSampleResult {
+  const { loss = crossEntropyLoss, normsOnly = false } = options;
+  const B = batch.x.shape[0]!;
+  const chunk = options.chunkSize ?? B;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new ValueError(`perSampleGrads: chunkSize must be an integer ≥ 1; got ${chunk}`);
+  const named = model.namedParameters();
+  const params = named.map(([, p]) => p);
+  const lossChunks: Tensor[] = [];
+  const gradChunks: Tensor[][] = params.map(() => []);
+  const norms = new Float64Array(B);
+  for (let start = 0; start < B; start += chunk) {
+    const end = Math.min(B, start + chunk);
+    // The input is traced (requires grad) only to mark which tensors depend on the batch.
+    const x = rows(batch.x, start, end).detach().requireGrad();
+    const losses = loss(model.forward(x, { sampleIds: idsOf(batch, start, end), seed: batch.seed }), rows(batch.targets, start, end));
+    const grads = perSampleGradients(losses, params, x);
+    noGrad(() => {
+      const squares = grads.reduce((acc, g) => acc.add(g.square().sum(g.shape.map((_, i) => i).slice(1))), zeros([end - start], { dtype: losses.dtype as 'float32' | 'float64' }));
+      squares.toTypedArray().forEach((s, i) => (norms[start + i] = Math.sqrt(s)));
+    });
+    lossChunks.push(losses.detach());
+    if (!normsOnly) grads.forEach((g, k) => gradChunks[k]!.push(g));
+  }
+  return {
+    kind: 'per-sample',
+    losses: concat(lossChunks, 0),
+    grads: normsOnly ? null : new Map(named.map(([name], k) => [name, concat(gradChunks[k]!, 0)])),
+    norms,
+  };
+}
+
+export interface JacobianResult {
+  /** 'batch-jacobian': row i is ∂ℓᵢ/∂θ with ℓᵢ computed inside one batch forward. */
+  kind: 'batch-jacobian';
+  /** Per-sample losses [B] of that one forward. */
+  losses: Tensor;
+  /** Parameter name → [B, …shape]. */
+  rows: Map<string, Tensor>;
+}
+
+/**
+ * The exact Jacobian of the per-sample losses of ONE batch forward with respect to the
+ * parameters (rows couple through BatchNorm's batch statistics in train mode). The forward
+ * runs in the model's current mode; by default the running statistics are restored after it
+ * (`freezeStats: false` lets the forward update them as a normal train step would).
+ */
+export function perSampleJacobian(
+  model: Module,
+  batch: Batch,
+  options: { loss?: PerSampleLoss; freezeStats?: boolean } = {},
+): JacobianResult {
+  const { loss = crossEntropyLoss, freezeStats = true } = options;
+  const B = batch.x.shape[0]!;
+  const named = model.namedParameters();
+  const params = named.map(([, p]) => p);
+  const forward = () => loss(model.forward(batch.x, { sampleIds: idsOf(batch, 0, B), seed: batch.seed }), batch.targets);
+  const losses = freezeStats ? model.withFrozenStats(forward) : forward();
+  const perRow: Tensor[][] = params.map(() => []);
+  for (let i = 0; i < B; i++) {
+    const e = zeros([B], { dtype: losses.dtype });
+    e.data[i] = 1;
+    const g = gradients([losses], params, { gradOutputs: [e], retainGraph: i < B - 1, allowUnused: true });
+    g.forEach((gi, k) => perRow[k]!.push(gi.unsqueeze(0)));
+  }
+  return {
+    kind: 'batch-jacobian',
+    losses: losses.detach(),
+    rows: new Map(named.map(([name], k) => [name, concat(perRow[k]!, 0)])),
+  };
+}
