@@ -53,7 +53,10 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
     const [a, b] = node.ctx.saved;
     if (i === 1 && a!.shape[0] === B) {
       // Row i of x times row i of g: xᵢ ⊗ gᵢ (rank 2), or xᵢᵀ gᵢ summed over extra axes.
-      const per = a!.rank === 2 ? a!.unsqueeze(2).mul(g.unsqueeze(1)) : a!.transpose(-1, -2).matmul(g);
+      // NOTE: the outer product is built as gᵢ ⊗ xᵢ [B, N, K] and handed on transposed (a
+      // view): a Linear layer's parameter-side op is Wᵀ, whose rule transposes back, so the
+      // gradient arrives at W [B, out, in] contiguous, with no copy of B·K·N numbers.
+      const per = a!.rank === 2 ? g.unsqueeze(2).mul(a!.unsqueeze(1)).transpose(-1, -2) : a!.transpose(-1, -2).matmul(g);
       return unbroadcastKeepBatch(per, b!.shape);
     }
     if (i === 0 && b!.rank > 2 && b!.shape[0] === B) {

@@ -52,8 +52,21 @@ export interface PerSampleResult {
   losses: Tensor;
   /** Parameter name → [B, …shape]; null with normsOnly. */
   grads: Map<string, Tensor> | null;
-  /** ‖gᵢ‖₂ over all parameters, [B] (float64). */
-  norms: Float64Array;
+  /** ‖gᵢ‖₂ over all parameters, [B] (float64); computed on first access unless normsOnly. */
+  readonly norms: Float64Array;
+}
+
+/** Σ over parameters of ‖row i‖², added into `out` (a plain loop over contiguous rows). */
+function addSquaredRowNorms(grads: readonly Tensor[], out: Float64Array, start: number): void {
+  for (const g of grads) {
+    const data = g.contiguous().toTypedArray();
+    const rowSize = data.length / g.shape[0]!;
+    for (let i = 0; i < g.shape[0]!; i++) {
+      let s = 0;
+      for (let j = i * rowSize; j < (i + 1) * rowSize; j++) s += data[j]! * data[j]!;
+      out[start + i] += s;
+    }
+  }
 }
 
 function rows<T extends Tensor | Int32Array | readonly number[]>(v: T, start: number, end: number): T {
@@ -82,25 +95,30 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
   const params = named.map(([, p]) => p);
   const lossChunks: Tensor[] = [];
   const gradChunks: Tensor[][] = params.map(() => []);
-  const norms = new Float64Array(B);
+  const squared = new Float64Array(B);
   for (let start = 0; start < B; start += chunk) {
     const end = Math.min(B, start + chunk);
     // The input is traced (requires grad) only to mark which tensors depend on the batch.
     const x = rows(batch.x, start, end).detach().requireGrad();
     const losses = loss(model.forward(x, { sampleIds: idsOf(batch, start, end), seed: batch.seed }), rows(batch.targets, start, end));
     const grads = perSampleGradients(losses, params, x);
-    noGrad(() => {
-      const squares = grads.reduce((acc, g) => acc.add(g.square().sum(g.shape.map((_, i) => i).slice(1))), zeros([end - start], { dtype: losses.dtype as 'float32' | 'float64' }));
-      squares.toTypedArray().forEach((s, i) => (norms[start + i] = Math.sqrt(s)));
-    });
     lossChunks.push(losses.detach());
-    if (!normsOnly) grads.forEach((g, k) => gradChunks[k]!.push(g));
+    if (normsOnly) addSquaredRowNorms(grads, squared, start);
+    else grads.forEach((g, k) => gradChunks[k]!.push(g));
   }
+  const grads = normsOnly ? null : new Map(named.map(([name], k) => [name, noGrad(() => concat(gradChunks[k]!, 0))]));
+  let norms: Float64Array | null = normsOnly ? squared.map(Math.sqrt) : null;
   return {
     kind: 'per-sample',
     losses: concat(lossChunks, 0),
-    grads: normsOnly ? null : new Map(named.map(([name], k) => [name, concat(gradChunks[k]!, 0)])),
-    norms,
+    grads,
+    get norms() {
+      if (!norms) {
+        addSquaredRowNorms([...grads!.values()], squared, 0);
+        norms = squared.map(Math.sqrt);
+      }
+      return norms;
+    },
   };
 }
 

@@ -92,6 +92,22 @@ export function compileLoop(key: string, arity: number, body: string, fn?: (...a
   const fillAccumulator = (index: (k: number) => string) =>
     body.replace(/OUT/g, 'acc').replace(/IN(\d+)/g, (_, i) => elem(Number(i) + 1, index(Number(i) + 1)));
   const operand = (k: number) => (k === 0 ? 'out' : `inputs[${k - 1}]`);
+  // Inner loops where each input steps by 1 or is broadcast (stride 0) along the inner axis —
+  // a bias over rows, an outer product x[i]·g[j]: the broadcast values are loaded once per row
+  // instead of once per element. One branch per pattern of unit/zero inputs.
+  const inputs = ops.slice(1);
+  const broadcastBranches = Array.from({ length: 2 ** inputs.length }, (_, mask) => mask)
+    .filter((mask) => mask !== 0)
+    .map((mask) => {
+      const zero = (k: number) => (mask & (1 << (k - 1))) !== 0;
+      const condition = ['t0 === 1', ...inputs.map((k) => (zero(k) ? `t${k} === 0` : `t${k} === 1`))].join(' && ');
+      const hoisted = inputs.filter(zero).map((k) => `const h${k} = d${k}[b${k}];`).join(' ');
+      const element = body
+        .replace(/OUT/g, 'd0[b0 + j]')
+        .replace(/IN(\d+)/g, (_, i) => (zero(Number(i) + 1) ? `h${Number(i) + 1}` : `d${Number(i) + 1}[b${Number(i) + 1} + j]`));
+      return `else if (${condition}) { ${hoisted} for (let j = 0; j < inner; j++) { ${element}; } }`;
+    })
+    .join('\n');
   const src = `
     ${fn ? `const f = ${fn.toString()};` : ''}
     return function loop(shape, out, inputs, p, q) {
@@ -123,7 +139,8 @@ export function compileLoop(key: string, arity: number, body: string, fn?: (...a
       for (let r = 0; r < outer; r++) {
         if (unit) {
           for (let j = 0; j < inner; j++) { ${fill((k) => `b${k} + j`)}; }
-        } else if (t0 === 0) {
+        } ${broadcastBranches}
+        else if (t0 === 0) {
           // Every step updates the same output element: keep it in a register.
           let acc = d0[b0];
           ${ops.slice(1).map((k) => `let i${k} = b${k};`).join(' ')}
