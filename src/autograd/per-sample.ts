@@ -21,7 +21,10 @@
  * reported, and `perSampleJacobian` (exact rows, one backward per sample) is the tool then.
  */
 import { GradError, InternalError, formatShape } from '../tensor/errors.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import { getBackend } from '../kernels/registry.js';
+import { broadcastView } from './ops/_kernels.js';
 import { topologicalOrder, unbroadcast } from './engine.js';
 import { noGrad } from './mode.js';
 import type { Node } from './op.js';
@@ -45,19 +48,34 @@ function unbroadcastKeepBatch(G: Tensor, shape: readonly number[]): Tensor {
   return summed.reshape([G.shape[0]!, ...shape]);
 }
 
+/**
+ * Where the large per-sample results may be written: `allocate(shape, dtype)` returns a
+ * contiguous array of that size and dtype (e.g. from a reused workspace), or undefined to
+ * allocate a fresh one. Requests come in the same order on every call with the same model.
+ */
+export type PerSampleAllocator = (shape: readonly number[], dtype: DType) => TypedArray | undefined;
+
 /** Per-sample gradient of a parameter-side input of an op where it meets the batch. */
-type MeetRule = (node: Node, inputIndex: number, gradOut: Tensor, B: number) => Tensor | null;
+type MeetRule = (node: Node, inputIndex: number, gradOut: Tensor, B: number, allocate: PerSampleAllocator) => Tensor | null;
 
 const MEET_RULES: Partial<Record<string, MeetRule>> = {
-  matmul(node, i, g, B) {
+  matmul(node, i, g, B, allocate) {
     const [a, b] = node.ctx.saved;
+    if (i === 1 && a!.shape[0] === B && a!.rank === 2) {
+      // Row i of x times row i of g: xᵢ ⊗ gᵢ, the B outer products of a Linear layer — the
+      // bulk of B × P numbers, so it may go into a reused workspace.
+      // NOTE: built as gᵢ ⊗ xᵢ [B, N, K] and handed on transposed (a view): a Linear layer's
+      // parameter-side op is Wᵀ, whose rule transposes back, so the gradient arrives at W
+      // [B, out, in] contiguous, with no copy.
+      const shape = [B, g.shape[1]!, a!.shape[1]!];
+      const gv = broadcastView(g.unsqueeze(2), shape);
+      const av = broadcastView(a!.unsqueeze(1), shape);
+      const data = getBackend().zip('mul', gv, av, g.dtype, allocate(shape, g.dtype));
+      return Tensor.fromData(data, shape).transpose(-1, -2);
+    }
     if (i === 1 && a!.shape[0] === B) {
-      // Row i of x times row i of g: xᵢ ⊗ gᵢ (rank 2), or xᵢᵀ gᵢ summed over extra axes.
-      // NOTE: the outer product is built as gᵢ ⊗ xᵢ [B, N, K] and handed on transposed (a
-      // view): a Linear layer's parameter-side op is Wᵀ, whose rule transposes back, so the
-      // gradient arrives at W [B, out, in] contiguous, with no copy of B·K·N numbers.
-      const per = a!.rank === 2 ? g.unsqueeze(2).mul(a!.unsqueeze(1)).transpose(-1, -2) : a!.transpose(-1, -2).matmul(g);
-      return unbroadcastKeepBatch(per, b!.shape);
+      // xᵢᵀ gᵢ, summed over any further axes of the sample.
+      return unbroadcastKeepBatch(a!.transpose(-1, -2).matmul(g), b!.shape);
     }
     if (i === 0 && b!.rank > 2 && b!.shape[0] === B) {
       return unbroadcastKeepBatch(g.matmul(b!.transpose(-1, -2)), a!.shape);
@@ -102,7 +120,12 @@ const PARAM_SIDE_RULES: Partial<Record<string, (node: Node, G: Tensor, B: number
  * where `input` is the batch input the losses were computed from (it must be in the graph:
  * pass it through `requireGrad` before the forward pass).
  */
-export function perSampleGradients(losses: Tensor, params: readonly Tensor[], input: Tensor): Tensor[] {
+export function perSampleGradients(
+  losses: Tensor,
+  params: readonly Tensor[],
+  input: Tensor,
+  allocate: PerSampleAllocator = () => undefined,
+): Tensor[] {
   if (losses.rank !== 1) {
     throw new GradError(`perSampleGradients: expected per-sample losses of shape [B]; got ${formatShape(losses.shape)} (use reduction 'none')`);
   }
@@ -149,7 +172,7 @@ export function perSampleGradients(losses: Tensor, params: readonly Tensor[], in
       node.inputs.forEach((input, i) => {
         if (!needs[i]) return;
         if (batchSide.has(input)) return add(input, unbroadcast(rule[i]!, input.shape));
-        const perSample = meet ? meet(node, i, g, B) : ELEMENTWISE.has(name) && rule[i] ? perSampleOfElementwise(rule[i]!, input, B) : null;
+        const perSample = meet ? meet(node, i, g, B, allocate) : ELEMENTWISE.has(name) && rule[i] ? perSampleOfElementwise(rule[i]!, input, B) : null;
         if (!perSample) throw new GradError(`perSampleGradients: op '${name}' where a parameter meets the batch has no per-sample rule yet`);
         add(input, perSample);
       });

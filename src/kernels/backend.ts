@@ -21,8 +21,12 @@ export interface Backend {
   /** out[i] = UNARY[fn](x[i], p, q). */
   map(fn: UnaryFn, x: View, dtype: DType, p?: number, q?: number): TypedArray;
 
-  /** out[i] = BINARY[fn](a[i], b[i]); `a` and `b` already have the output's shape. */
-  zip(fn: BinaryFn, a: View, b: View, dtype: DType): TypedArray;
+  /**
+   * out[i] = BINARY[fn](a[i], b[i]); `a` and `b` already have the output's shape. With `into`
+   * (a contiguous array of the output's size and dtype) the result is written there and
+   * returned, so that a caller can reuse a workspace.
+   */
+  zip(fn: BinaryFn, a: View, b: View, dtype: DType, into?: TypedArray): TypedArray;
 
   /** out[i] = cond[i] != 0 ? a[i] : b[i]; all three already have the output's shape. */
   where(cond: View, a: View, b: View, dtype: DType): TypedArray;

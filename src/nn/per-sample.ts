@@ -17,6 +17,7 @@ import { noGrad } from '../autograd/mode.js';
 import { perSampleGradients } from '../autograd/per-sample.js';
 import { concat } from '../autograd/ops/concat.js';
 import { zeros } from '../tensor/creation.js';
+import { allocate, dtypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
 import { ValueError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
@@ -37,7 +38,35 @@ export type PerSampleLoss = (output: Tensor, targets: Tensor | Int32Array | read
 /** Cross-entropy without reduction: one loss per sample. */
 export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropy(output, targets, 'none');
 
+/**
+ * Reusable memory for per-sample gradients. B × P numbers are often hundreds of megabytes,
+ * and writing fresh memory costs about as much as computing them (page faults): with a
+ * workspace, repeated calls write into the same arrays. The tensors a call returns are then
+ * valid only until the next call with the same workspace.
+ */
+export class PerSampleWorkspace {
+  private readonly arrays: TypedArray[] = [];
+  private next = 0;
+
+  /** Called at the start of each perSampleGrads call. */
+  reset(): void {
+    this.next = 0;
+  }
+
+  /** The next array of the call, reused when its size and dtype still fit. */
+  take = (shape: readonly number[], dtype: DType): TypedArray => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const existing = this.arrays[this.next];
+    const fits = existing && existing.length === size && dtypeOf(existing) === dtype;
+    const array = fits ? existing : allocate(dtype, size);
+    this.arrays[this.next++] = array;
+    return array;
+  };
+}
+
 export interface PerSampleOptions {
+  /** Write the per-sample gradients into this workspace (see PerSampleWorkspace). */
+  workspace?: PerSampleWorkspace;
   loss?: PerSampleLoss;
   /** Process the batch in chunks of this many samples, so B × P numbers need not exist at once. */
   chunkSize?: number;
@@ -96,12 +125,13 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
   const lossChunks: Tensor[] = [];
   const gradChunks: Tensor[][] = params.map(() => []);
   const squared = new Float64Array(B);
+  options.workspace?.reset();
   for (let start = 0; start < B; start += chunk) {
     const end = Math.min(B, start + chunk);
     // The input is traced (requires grad) only to mark which tensors depend on the batch.
     const x = rows(batch.x, start, end).detach().requireGrad();
     const losses = loss(model.forward(x, { sampleIds: idsOf(batch, start, end), seed: batch.seed }), rows(batch.targets, start, end));
-    const grads = perSampleGradients(losses, params, x);
+    const grads = perSampleGradients(losses, params, x, options.workspace?.take);
     lossChunks.push(losses.detach());
     if (normsOnly) addSquaredRowNorms(grads, squared, start);
     else grads.forEach((g, k) => gradChunks[k]!.push(g));

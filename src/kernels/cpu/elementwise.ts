@@ -19,8 +19,8 @@ export function map(fn: UnaryFn, x: View, dtype: DType, p = 0, q = 0): TypedArra
   return out.data;
 }
 
-export function zip(fn: BinaryFn, a: View, b: View, dtype: DType): TypedArray {
-  const out = contiguousOutput(a.shape, dtype);
+export function zip(fn: BinaryFn, a: View, b: View, dtype: DType, into?: TypedArray): TypedArray {
+  const out = into ? { data: into, offset: 0, strides: contiguousStrides(a.shape) } : contiguousOutput(a.shape, dtype);
   compileLoop(`zip:${fn}`, 2, 'OUT = f(IN0, IN1)', BINARY[fn])(a.shape, out, [a, b]);
   return out.data;
 }

@@ -125,7 +125,7 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
 
     // Memory-bound kernels: the CPU backend's.
     map: (fn, x, dtype, p, q) => cpu.map(fn, x, dtype, p, q),
-    zip: (fn, a, b, dtype) => cpu.zip(fn, a, b, dtype),
+    zip: (fn, a, b, dtype, into) => cpu.zip(fn, a, b, dtype, into),
     where: (cond, a, b, dtype) => cpu.where(cond, a, b, dtype),
     reduce: (fn, x, axes, dtype) => cpu.reduce(fn, x, axes, dtype),
     argReduce: (fn, x, axis) => cpu.argReduce(fn, x, axis),
