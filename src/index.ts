@@ -47,3 +47,17 @@ export {
   type BackendInfo,
 } from './kernels/registry.js';
 export type { Backend } from './kernels/backend.js';
+
+export * from './nn/index.js';
+export {
+  crossEntropyLoss,
+  perSampleGrads,
+  perSampleJacobian,
+  PerSampleWorkspace,
+  type Batch,
+  type JacobianResult,
+  type PerSampleLoss,
+  type PerSampleOptions,
+  type PerSampleResult,
+} from './nn/per-sample.js';
+export { perSampleGradients, type PerSampleAllocator } from './autograd/per-sample.js';

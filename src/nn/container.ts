@@ -2,6 +2,8 @@
  * Containers: Sequential (layers applied in order, named '0', '1', … as in PyTorch), Flatten,
  * and Residual (body(x) + shortcut(x), the shortcut being the identity or a projection).
  */
+import { assertShape, formatShape } from '../tensor/errors.js';
+import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module, type ForwardContext } from './module.js';
 
@@ -22,6 +24,8 @@ export class Sequential extends Module {
 /** Flatten every axis after the first: [N, …] → [N, Π…] in row-major (C, H, W) order. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
+    // As torch.nn.Flatten: a batch axis and at least one more.
+    assertShape(x.rank >= 2, () => `Flatten: expected input [N, …] of rank ≥ 2; got ${formatShape(x.shape)}`);
     return x.flatten(1);
   }
 }
@@ -38,6 +42,13 @@ export class Residual extends Module {
 
   forward(x: Tensor, context?: ForwardContext): Tensor {
     const skip = this.shortcut ? this.shortcut.forward(x, context) : x;
-    return this.body.forward(x, context).add(skip);
+    const out = this.body.forward(x, context);
+    // NOTE: no broadcasting here: a body that drops or shrinks an axis would otherwise be
+    // silently broadcast against the shortcut into a larger, meaningless tensor.
+    assertShape(
+      shapesEqual(out.shape, skip.shape),
+      () => `Residual: the body's output ${formatShape(out.shape)} and the ${this.shortcut ? 'projection' : 'identity'} shortcut's ${formatShape(skip.shape)} must have the same shape (input ${formatShape(x.shape)})`,
+    );
+    return out.add(skip);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { conv2d } from '../autograd/ops/conv2d.js';
 import type { Pair } from '../kernels/geometry.js';
-import { assertShape, formatShape } from '../tensor/errors.js';
+import { assertShape, assertValue, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { initBias, initWeight, layerKeys, type InitOptions } from './init.js';
 import { Module } from './module.js';
@@ -30,6 +30,10 @@ export class Conv2d extends Module {
     super();
     const { scheme = 'pytorch', dtype = 'float32', bias = true, stride = 1, padding = 0, dilation = 1, groups = 1 } = options;
     const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    assertValue(
+      Number.isInteger(groups) && groups >= 1 && inChannels % groups === 0 && outChannels % groups === 0,
+      () => `Conv2d(${inChannels} → ${outChannels}): groups must be an integer ≥ 1 dividing both channel counts; got groups=${groups}`,
+    );
     const shape = [outChannels, inChannels / groups, kh, kw];
     const keys = layerKeys(options.seed);
     this.registerParameter('weight', initWeight(shape, scheme, keys.weight, dtype));

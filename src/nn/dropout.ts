@@ -41,6 +41,10 @@ export class Dropout extends Module {
     if (sampleIds.length !== x.shape[0]) {
       throw new ValueError(`${this.describe()}: got ${sampleIds.length} sample ids for a batch of ${x.shape[0]}`);
     }
+    for (let i = 0; i < sampleIds.length; i++) {
+      const id = sampleIds[i]!;
+      if (!Number.isSafeInteger(id) || id < 0) throw new ValueError(`${this.describe()}: sample ids must be integers in [0, 2^53); got ${id} at position ${i}`);
+    }
     return mul(x, dropoutMask(x.shape, x.dtype, this.p, seed, this.layerId, sampleIds));
   }
 }

@@ -56,6 +56,9 @@ export interface InitOptions {
 
 /** Independent keys for the weight and the bias of a layer seeded with `seed`. */
 export function layerKeys(seed: number): { weight: Key; bias: Key } {
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new ValueError(`init: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${seed}`);
+  }
   const key = makeKey(seed);
   return { weight: foldIn(key, 0), bias: foldIn(key, 1) };
 }

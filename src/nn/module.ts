@@ -12,7 +12,8 @@
  * This is the functional call that HVPs, interpolation and trajectories need.
  */
 import { noGrad } from '../autograd/mode.js';
-import { GradError, ShapeError, ValueError, formatShape } from '../tensor/errors.js';
+import { concat } from '../autograd/ops/concat.js';
+import { DTypeError, ShapeError, ValueError, formatShape } from '../tensor/errors.js';
 import { tensor } from '../tensor/creation.js';
 import { dtypeOf, type TypedArray } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
@@ -163,22 +164,34 @@ export abstract class Module {
     return new Map(this.namedBuffers().map(([name, b]) => [name, b.toTypedArray()]));
   }
 
-  /** Put back buffer values saved by `saveStats` (names, sizes and dtypes must match). */
+  /**
+   * Put back buffer values saved by `saveStats` (names, sizes and dtypes must match). Every
+   * value is checked before any buffer is replaced, so a bad `saved` changes nothing.
+   */
   restoreStats(saved: SavedStats): void {
     const owners = new Map(
       this.namedModules().flatMap(([prefix, m]) => [...m.ownBuffers.keys()].map((n) => [prefix ? `${prefix}.${n}` : n, { m, n }] as const)),
     );
-    if (owners.size !== saved.size) {
-      throw new ValueError(`restoreStats: the model has ${owners.size} buffers; the saved value has ${saved.size}`);
+    const missing = [...owners.keys()].filter((name) => !saved.has(name));
+    const unknown = [...saved.keys()].filter((name) => !owners.has(name));
+    if (missing.length > 0 || unknown.length > 0) {
+      throw new ValueError(
+        `restoreStats: the saved value does not match the model's ${owners.size} buffers` +
+          (missing.length > 0 ? `; missing: ${missing.map((n) => `'${n}'`).join(', ')}` : '') +
+          (unknown.length > 0 ? `; not in the model: ${unknown.map((n) => `'${n}'`).join(', ')}` : ''),
+      );
     }
     for (const [name, values] of saved) {
-      const owner = owners.get(name);
-      if (!owner) throw new ValueError(`restoreStats: the model has no buffer '${name}'`);
-      const current = owner.m.buffer(owner.n);
+      const { m, n } = owners.get(name)!;
+      const current = m.buffer(n);
       if (current.size !== values.length || current.dtype !== dtypeOf(values)) {
         throw new ShapeError(`restoreStats: buffer '${name}' is ${formatShape(current.shape)} ${current.dtype}; the saved value has ${values.length} ${dtypeOf(values)} values`);
       }
-      owner.m.ownBuffers.set(owner.n, tensor(values, { shape: current.shape }));
+    }
+    // Everything matches: replace (copies, so the saved value stays usable).
+    for (const [name, values] of saved) {
+      const { m, n } = owners.get(name)!;
+      m.ownBuffers.set(n, tensor(values, { shape: m.buffer(n).shape }));
     }
   }
 
@@ -199,17 +212,13 @@ export abstract class Module {
    * model's own tensors are never modified; gradients flow to the stand-ins.
    */
   withParameters<T>(values: readonly Tensor[], fn: () => T): T {
-    const modules = this.namedModules().map(([, m]) => m);
-    const slots = modules.flatMap((m) => [...m.ownParameters.keys()].map((name) => ({ m, name })));
+    const named = this.namedModules();
+    const modules = named.map(([, m]) => m);
+    const slots = named.flatMap(([prefix, m]) => [...m.ownParameters.keys()].map((name) => ({ m, name, qualified: prefix ? `${prefix}.${name}` : name })));
     if (values.length !== slots.length) {
       throw new ValueError(`withParameters: the model has ${slots.length} parameters; got ${values.length} values`);
     }
-    slots.forEach(({ m, name }, i) => {
-      const own = m.ownParameters.get(name)!;
-      if (!shapesEqual(own.shape, values[i]!.shape)) {
-        throw new ShapeError(`withParameters: parameter '${name}' of ${m.describe()} has shape ${formatShape(own.shape)}; got ${formatShape(values[i]!.shape)}`);
-      }
-    });
+    slots.forEach(({ m, name, qualified }, i) => checkStandIn('withParameters', m, name, qualified, m.ownParameters.get(name)!, values[i]!));
     const previous = modules.map((m) => m.overrides);
     modules.forEach((m) => (m.overrides = new Map()));
     slots.forEach(({ m, name }, i) => m.overrides!.set(name, values[i]!));
@@ -220,18 +229,79 @@ export abstract class Module {
     }
   }
 
-  /** Replace the values of the model's own parameters, in place (e.g. loading). */
-  assignParameters(values: readonly Tensor[]): void {
+  /**
+   * The parameters as one flat vector (a copy): each parameter's row-major data, in the
+   * documented order — the oracle's flattened parameter vector.
+   */
+  flattenParameters(): Tensor {
+    return noGrad(() => concat(this.parameters().map((p) => p.reshape([p.size])), 0).contiguous());
+  }
+
+  /**
+   * Views of a flat vector shaped like the parameters, in order. They are differentiable
+   * slices of `vector`, so a gradient with respect to the stand-ins reaches the vector.
+   */
+  unflattenParameters(vector: Tensor): Tensor[] {
     const params = this.parameters();
-    if (values.length !== params.length) {
-      throw new ValueError(`assignParameters: the model has ${params.length} parameters; got ${values.length} values`);
+    const total = params.reduce((n, p) => n + p.size, 0);
+    if (vector.rank !== 1 || vector.size !== total) {
+      throw new ShapeError(`unflattenParameters: the model has ${total} parameter elements; got a vector of shape ${formatShape(vector.shape)}`);
     }
-    params.forEach((p, i) => {
-      if (!shapesEqual(p.shape, values[i]!.shape)) {
-        throw new ShapeError(`assignParameters: parameter ${i} has shape ${formatShape(p.shape)}; got ${formatShape(values[i]!.shape)}`);
-      }
-      if (p.dtype !== values[i]!.dtype) throw new GradError(`assignParameters: parameter ${i} is ${p.dtype}; got ${values[i]!.dtype}`);
+    let start = 0;
+    return params.map((p) => {
+      const view = vector.slice([[start, start + p.size]]).reshape(p.shape);
+      start += p.size;
+      return view;
     });
-    noGrad(() => params.forEach((p, i) => p.copy_(values[i]!)));
+  }
+
+  /**
+   * Run fn with the parameters taken from a flat vector (a functional call): the model's own
+   * tensors are not touched, and gradients flow to `vector` — what HVPs, interpolation and
+   * trajectories need.
+   * @example const loss = (v: Tensor) => model.callWithVector(v, () => crossEntropy(model.forward(x), y));
+   */
+  callWithVector<T>(vector: Tensor, fn: () => T): T {
+    return this.withParameters(this.unflattenParameters(vector), fn);
+  }
+
+  /**
+   * Replace the values of the model's own parameters, in place (e.g. loading): the same tensor
+   * objects keep their identity, their version counters are bumped, and the values are copied
+   * bit for bit (−0 and NaN payloads included). All values are checked before any is written.
+   */
+  assignParameters(values: readonly Tensor[]): void {
+    const named = this.namedModules();
+    const slots = named.flatMap(([prefix, m]) => [...m.ownParameters].map(([name, p]) => ({ m, name, p, qualified: prefix ? `${prefix}.${name}` : name })));
+    if (values.length !== slots.length) {
+      throw new ValueError(`assignParameters: the model has ${slots.length} parameters; got ${values.length} values`);
+    }
+    slots.forEach(({ m, name, p, qualified }, i) => checkStandIn('assignParameters', m, name, qualified, p, values[i]!));
+    noGrad(() => slots.forEach(({ p }, i) => overwrite(p, values[i]!)));
+  }
+}
+
+/**
+ * p ← value in place (same shape and dtype), bumping p's version counter as copy_ does.
+ * NOTE: copy_ moves elements through JavaScript numbers, which may quiet a float32 signalling
+ * NaN; TypedArray.prototype.set between arrays of one element type is specified to keep the
+ * bit-level encoding, so a contiguous parameter (every one, in practice) is written with it.
+ */
+function overwrite(p: Tensor, value: Tensor): void {
+  if (!p.isContiguous()) {
+    p.copy_(value);
+    return;
+  }
+  p.data.set(value.toTypedArray(), p.offset);
+  p.storage.version++;
+}
+
+/** A value for parameter `qualified` (`name` of layer m) must have its shape and dtype. */
+function checkStandIn(op: string, m: Module, name: string, qualified: string, own: Tensor, value: Tensor): void {
+  if (!shapesEqual(own.shape, value.shape)) {
+    throw new ShapeError(`${op}: parameter '${qualified}' (${name} of ${m.describe()}) has shape ${formatShape(own.shape)}; got ${formatShape(value.shape)}`);
+  }
+  if (own.dtype !== value.dtype) {
+    throw new DTypeError(`${op}: parameter '${qualified}' (${name} of ${m.describe()}) is ${own.dtype}; got ${value.dtype} (convert with .to('${own.dtype}'))`);
   }
 }

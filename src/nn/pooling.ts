@@ -22,6 +22,7 @@ export class MaxPool2d extends Module {
     super();
   }
   forward(x: Tensor): Tensor {
+    assertShape(x.rank === 4, () => `MaxPool2d: expected input [N, C, H, W]; got ${formatShape(x.shape)}`);
     return maxPool2d(x, this.kernelSize, this.options).values;
   }
 }
@@ -34,6 +35,7 @@ export class AvgPool2d extends Module {
     super();
   }
   forward(x: Tensor): Tensor {
+    assertShape(x.rank === 4, () => `AvgPool2d: expected input [N, C, H, W]; got ${formatShape(x.shape)}`);
     return avgPool2d(x, this.kernelSize, this.options);
   }
 }
