@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { convFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from '../src/cli/bench/flops.js';
 import { getBackend, registerBackend } from '../src/index.js';
 import { BARS, evaluateBars, formatBars, formatTable, toJson } from '../src/cli/bench/report.js';
+import { RowUnavailable } from '../src/cli/bench/runnable.js';
 import { ROWS, ROW_NAMES, rowFlops, type Row } from '../src/cli/bench/rows.js';
 import { runBench, unavailableNote, type BenchResult } from '../src/cli/bench/run.js';
 import { measure, median, type TimingPlan } from '../src/cli/bench/timing.js';
@@ -24,6 +25,10 @@ const TINY: Row[] = [
   { kind: 'conv', name: 'tiny-conv', batch: 2, size: 6, inChannels: 2, outChannels: 3, kernel: 3, padding: 1 },
   { kind: 'train-mlp', name: 'tiny-mlp', batch: 4, widths: [6, 5, 3] },
   { kind: 'train-lenet', name: 'tiny-lenet', batch: 2 },
+  { kind: 'grad', name: 'tiny-grad-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'per-sample', name: 'tiny-per-sample-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'grad', name: 'tiny-grad-lenet', batch: 2, model: { name: 'lenet5' } },
+  { kind: 'per-sample', name: 'tiny-per-sample-lenet', batch: 2, model: { name: 'lenet5' } },
 ];
 
 describe('bench rows', () => {
@@ -36,6 +41,10 @@ describe('bench rows', () => {
       'conv-32x32x16',
       'train-mlp',
       'train-lenet',
+      'grad-mlp',
+      'per-sample-mlp',
+      'grad-lenet',
+      'per-sample-lenet',
     ]);
   });
 
@@ -54,6 +63,12 @@ describe('bench rows', () => {
     const dense = 2 * 128 * (256 * 120 + 120 * 84 + 84 * 10);
     expect(flops['train-lenet']).toBe(2 * conv1 + 3 * conv2 + 3 * dense);
     expect(lenetStepFlops(128)).toBe(flops['train-lenet']);
+    // a batch gradient does the training step's matmuls and convolutions (no update is counted);
+    // per-sample rows report the same count, so the two rows' GFLOP/s compare directly
+    expect(flops['grad-mlp']).toBe(flops['train-mlp']);
+    expect(flops['per-sample-mlp']).toBe(flops['grad-mlp']);
+    expect(flops['grad-lenet']).toBe(flops['train-lenet']);
+    expect(flops['per-sample-lenet']).toBe(flops['grad-lenet']);
     expect(mlpStepFlops(1, [2, 3])).toBe(2 * matmulFlops(1, 2, 3));
     expect(convFlops({ batch: 1, inChannels: 4, outChannels: 2, outHeight: 3, outWidth: 3, kernel: 3, groups: 2 })).toBe(2 * 2 * 9 * 2 * 9);
   });
@@ -106,16 +121,27 @@ describe('runBench', () => {
     expect(doc.bars).toHaveLength(BARS.length);
     expect(formatTable(result)[0]).toMatch(/^row\s+impl\s+median ms\s+GFLOP\/s/);
     expect(lines.some((l) => l.includes('tiny-lenet'))).toBe(true);
+    expect(lines.some((l) => l.includes('tiny-per-sample-lenet'))).toBe(true);
   });
 
   it('reports a tfjs peer that cannot run a row instead of dropping it', async () => {
-    const rows = TINY.filter((r) => r.kind === 'conv' || r.kind === 'train-mlp');
+    const rows = TINY.filter((r) => r.kind === 'conv' || r.kind === 'train-mlp' || r.name === 'tiny-grad-mlp' || r.name === 'tiny-grad-lenet' || r.name === 'tiny-per-sample-mlp');
     const result = await runBench({ rows, peers: ['tfjs'], plan: ONE_RUN });
     const get = (name: string, impl: string) => result.rows.find((r) => r.name === name && r.impl === impl);
     expect(result.rows).toHaveLength(rows.length * 3);
     expect(get('tiny-conv', 'tfjs-cpu')?.medianMs).toBeGreaterThan(0);
     expect(get('tiny-mlp', 'tfjs-wasm')?.medianMs).toBeGreaterThan(0);
     expect(get('tiny-conv', 'tfjs-wasm')).toMatchObject({ medianMs: null, gflops: null, note: 'n/a: no Conv2DBackpropFilter' });
+    // the batch gradient of the zoo models runs on tfjs too (LeNet-5 with eval BatchNorm: cpu only)
+    expect(get('tiny-grad-mlp', 'tfjs-cpu')?.medianMs).toBeGreaterThan(0);
+    expect(get('tiny-grad-mlp', 'tfjs-wasm')?.medianMs).toBeGreaterThan(0);
+    expect(get('tiny-grad-lenet', 'tfjs-cpu')?.medianMs).toBeGreaterThan(0);
+    expect(get('tiny-grad-lenet', 'tfjs-wasm')?.note).toBe('n/a: no Conv2DBackpropFilter');
+    // tfjs has no per-sample gradients: reported, not dropped
+    for (const impl of ['tfjs-cpu', 'tfjs-wasm']) {
+      expect(get('tiny-per-sample-mlp', impl)).toMatchObject({ medianMs: null, gflops: null, note: 'n/a: no per-sample gradients' });
+    }
+    expect(get('tiny-per-sample-mlp', 'gradscope')?.medianMs).toBeGreaterThan(0);
     expect(result.machine.tfjsWasmSimd).toBe(true);
     const doc = JSON.parse(toJson(result));
     expect(doc.rows.find((r: { impl: string; name: string }) => r.impl === 'tfjs-wasm' && r.name === 'tiny-conv').note).toBe('n/a: no Conv2DBackpropFilter');
@@ -146,11 +172,32 @@ describe('bench report', () => {
     const bars = evaluateBars(
       result({ 'train-mlp gradscope': 10, 'train-mlp tfjs-cpu': 40, 'train-mlp tfjs-wasm': 9, 'train-lenet gradscope': 1, 'train-lenet tfjs-cpu': null }),
     );
-    const status = Object.fromEntries(bars.map((b) => [`${b.row} ${b.peer}`, [b.status, b.ratio]]));
+    const status = Object.fromEntries(bars.flatMap((b) => ('peer' in b ? [[`${b.row} ${b.peer}`, [b.status, b.ratio]]] : [])));
     expect(status['train-mlp tfjs-cpu']).toEqual(['PASS', 4]);
     expect(status['train-mlp tfjs-wasm']).toEqual(['FAIL', 0.9]);
     expect(status['train-lenet tfjs-cpu']).toEqual(['n/a', null]);
     expect(formatBars(bars).join('\n')).toMatch(/PASS {2}train-mlp: gradscope ≥ 3× tfjs-cpu \(measured 4\.00×\)/);
+  });
+
+  it('evaluates each per-sample bar as per-sample ms / batch-gradient ms, both gradscope', () => {
+    const bars = evaluateBars(
+      result({ 'grad-mlp gradscope': 10, 'per-sample-mlp gradscope': 20, 'grad-lenet gradscope': 10, 'per-sample-lenet gradscope': 30 }),
+    );
+    const cost = bars.filter((b) => 'baseline' in b);
+    expect(cost.map((b) => [b.row, 'baseline' in b && b.baseline, 'atMost' in b && b.atMost])).toEqual([
+      ['per-sample-mlp', 'grad-mlp', 2.5],
+      ['per-sample-lenet', 'grad-lenet', 2.5],
+    ]);
+    expect(cost.map((b) => [b.status, b.ratio])).toEqual([
+      ['PASS', 2],
+      ['FAIL', 3],
+    ]);
+    const text = formatBars(cost).join('\n');
+    expect(text).toMatch(/PASS {2}per-sample-mlp: gradscope ms ≤ 2\.5× grad-mlp ms \(measured 2\.00×\)/);
+    expect(text).toMatch(/FAIL {2}per-sample-lenet: gradscope ms ≤ 2\.5× grad-lenet ms \(measured 3\.00×\)/);
+    // a peer's time on those rows plays no part; a missing gradscope time makes the bar n/a
+    const missing = evaluateBars(result({ 'grad-mlp gradscope': 10, 'per-sample-mlp tfjs-cpu': 1 })).find((b) => b.row === 'per-sample-mlp');
+    expect(missing).toMatchObject({ status: 'n/a', ratio: null });
   });
 
   it('prints the note of a row a peer could not run', () => {
@@ -161,6 +208,7 @@ describe('bench report', () => {
   it('names the missing tfjs kernel', () => {
     expect(unavailableNote(new Error("Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'"))).toBe('n/a: no Conv2DBackpropFilter');
     expect(unavailableNote(new Error('boom\nstack'))).toBe('error: boom');
+    expect(unavailableNote(new RowUnavailable('no per-sample gradients'))).toBe('n/a: no per-sample gradients');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * The rows written with gradscope's public API (what a user would write: raw tensors,
  * conv2d / maxPool2d / matmul, valueAndGrad, in-place SGD under noGrad). Layout NCHW.
+ * The grad and per-sample rows use the nn layer (zoo models, perSampleGrads).
  */
 import {
   conv2d,
@@ -14,8 +15,11 @@ import {
   zeros,
   type Tensor,
 } from '../../index.js';
+import { PerSampleWorkspace, perSampleGrads } from '../../nn/per-sample.js';
+import { lenet5 as zooLenet5, mlp as zooMlp } from '../../nn/zoo.js';
+import type { Module } from '../../nn/module.js';
 import { lenet5, mlpLayers } from './models.js';
-import { convOutSize, type TrainLenetRow, type TrainMlpRow } from './rows.js';
+import { convOutSize, type GradRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
 import type { Builders, Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
@@ -24,6 +28,13 @@ const LEARNING_RATE = 0.01;
 
 /** Reading a result back: the analogue of tfjs dataSync(). */
 const read = (t: Tensor) => consume(t.toTypedArray());
+
+/**
+ * Touch a result in place: per-sample gradients are B × P numbers (138 MB for the MLP), and
+ * copying them out with toTypedArray would time a memcpy, not the gradients. The tensors are
+ * materialised (eager backend); this reads the first and last element of each.
+ */
+const touch = (t: Tensor) => consume([t.data[t.offset]!, t.data[t.offset + t.size - 1]!]);
 
 /** Fixed class targets for a batch, spread over all classes. */
 function targets(batch: number, classes: number): Int32Array {
@@ -94,6 +105,51 @@ function trainLenet(row: TrainLenetRow): Runnable {
   });
 }
 
+/** The zoo model of a grad / per-sample row, float32, seed 0, in eval mode (BatchNorm on running statistics). */
+function zooModel(model: ZooModel): Module {
+  const net = model.name === 'mlp' ? zooMlp(model.widths, { seed: 0, activation: 'relu' }) : zooLenet5({ seed: 0 });
+  return net.eval();
+}
+
+/** The batch of a grad / per-sample row: inputs (seed 1) and fixed targets. */
+function zooBatch(row: GradRow | PerSampleRow): { x: Tensor; y: Int32Array } {
+  const net = lenet5();
+  const shape = row.model.name === 'mlp' ? [row.batch, row.model.widths[0]!] : [row.batch, 1, net.image, net.image];
+  const classes = row.model.name === 'mlp' ? row.model.widths.at(-1)! : net.dense.at(-1)!.outputs;
+  return { x: randn(shape, { seed: 1, dtype }), y: targets(row.batch, classes) };
+}
+
+/** One batch gradient: forward, mean cross-entropy, backward to every parameter, all read back. */
+function gradRow(row: GradRow): Runnable {
+  const model = zooModel(row.model);
+  const params = model.parameters();
+  const { x, y } = zooBatch(row);
+  return {
+    run: () => {
+      const loss = crossEntropy(model.forward(x), y);
+      const grads = gradients([loss], params);
+      read(loss);
+      grads.forEach((g) => read(g));
+    },
+    dispose: () => {},
+  };
+}
+
+/** Per-sample gradients with one workspace for all runs (the steady state); every result touched. */
+function perSampleRow(row: PerSampleRow): Runnable {
+  const model = zooModel(row.model);
+  const { x, y } = zooBatch(row);
+  const workspace = new PerSampleWorkspace();
+  return {
+    run: () => {
+      const result = perSampleGrads(model, { x, targets: y }, { workspace });
+      read(result.losses);
+      for (const g of result.grads!.values()) touch(g);
+    },
+    dispose: () => {},
+  };
+}
+
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
     const a = randn([row.m, row.k], { seed: 1, dtype });
@@ -118,4 +174,6 @@ export const gradscopeBuilders: Builders = {
   },
   'train-mlp': trainMlp,
   'train-lenet': trainLenet,
+  grad: gradRow,
+  'per-sample': perSampleRow,
 };

@@ -1,15 +1,27 @@
 /**
  * What the benchmark prints and saves: the table (ms, GFLOP/s, and gradscope's speed-up over
- * each peer), the issue's bars with PASS/FAIL and the measured ratio, and the JSON document.
+ * each peer), the issues' bars with PASS/FAIL and the measured ratio, and the JSON document.
  */
 import type { BenchResult, ResultRow } from './run.js';
 
-/** The bars of the "Fast kernels" issue: gradscope must be at least `atLeast`× faster. */
-export interface Bar {
+/** A speed bar of the "Fast kernels" issue: gradscope must be at least `atLeast`× faster than `peer`. */
+export interface PeerBar {
   row: string;
   peer: string;
   atLeast: number;
 }
+
+/**
+ * A cost bar of the "Layers, models and native per-sample gradients" issue: gradscope's time
+ * on `row` must be at most `atMost` × its own time on `baseline`.
+ */
+export interface CostBar {
+  row: string;
+  baseline: string;
+  atMost: number;
+}
+
+export type Bar = PeerBar | CostBar;
 
 export const BARS: readonly Bar[] = [
   { row: 'matmul-f32-1024', peer: 'tfjs-cpu', atLeast: 4 },
@@ -17,13 +29,18 @@ export const BARS: readonly Bar[] = [
   { row: 'train-lenet', peer: 'tfjs-cpu', atLeast: 30 },
   { row: 'train-mlp', peer: 'tfjs-cpu', atLeast: 3 },
   { row: 'train-mlp', peer: 'tfjs-wasm', atLeast: 1 },
+  { row: 'per-sample-mlp', baseline: 'grad-mlp', atMost: 2.5 },
+  { row: 'per-sample-lenet', baseline: 'grad-lenet', atMost: 2.5 },
 ];
 
-export interface BarResult extends Bar {
-  /** peer ms / gradscope ms; null when either could not run. */
+export type BarResult = Bar & {
+  /**
+   * Peer bars: peer ms / gradscope ms. Cost bars: gradscope ms on `row` / gradscope ms on
+   * `baseline`. null when either could not run.
+   */
   ratio: number | null;
   status: 'PASS' | 'FAIL' | 'n/a';
-}
+};
 
 function find(result: BenchResult, name: string, impl: string): ResultRow | undefined {
   return result.rows.find((r) => r.name === name && r.impl === impl);
@@ -36,11 +53,21 @@ export function speedup(result: BenchResult, name: string, impl: string): number
   return ours && theirs ? theirs / ours : null;
 }
 
+/** gradscope's time on `name` over its time on `baseline` (null if either has no time). */
+export function costRatio(result: BenchResult, name: string, baseline: string): number | null {
+  const row = find(result, name, 'gradscope')?.medianMs;
+  const base = find(result, baseline, 'gradscope')?.medianMs;
+  return row && base ? row / base : null;
+}
+
 export function evaluateBars(result: BenchResult, bars: readonly Bar[] = BARS): BarResult[] {
-  return bars.map((bar) => {
-    const ratio = speedup(result, bar.row, bar.peer);
-    const status = ratio === null ? 'n/a' : ratio >= bar.atLeast ? 'PASS' : 'FAIL';
-    return { ...bar, ratio, status };
+  return bars.map((bar): BarResult => {
+    if ('peer' in bar) {
+      const ratio = speedup(result, bar.row, bar.peer);
+      return { ...bar, ratio, status: ratio === null ? 'n/a' : ratio >= bar.atLeast ? 'PASS' : 'FAIL' };
+    }
+    const ratio = costRatio(result, bar.row, bar.baseline);
+    return { ...bar, ratio, status: ratio === null ? 'n/a' : ratio <= bar.atMost ? 'PASS' : 'FAIL' };
   });
 }
 
@@ -85,7 +112,8 @@ export function formatTable(result: BenchResult): string[] {
 export function formatBars(bars: readonly BarResult[]): string[] {
   return bars.map((b) => {
     const measured = b.ratio === null ? 'not measured' : `measured ${fmtRatio(b.ratio)}`;
-    return `${b.status.padEnd(4)}  ${b.row}: gradscope ≥ ${b.atLeast}× ${b.peer} (${measured})`;
+    const claim = 'peer' in b ? `gradscope ≥ ${b.atLeast}× ${b.peer}` : `gradscope ms ≤ ${b.atMost}× ${b.baseline} ms`;
+    return `${b.status.padEnd(4)}  ${b.row}: ${claim} (${measured})`;
   });
 }
 

@@ -42,7 +42,35 @@ export interface TrainLenetRow {
   batch: number;
 }
 
-export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow;
+/**
+ * A model of the nn zoo (src/nn/zoo.ts), float32, seed 0: `mlp(widths, { activation: 'relu' })`
+ * or `lenet5()` (with BatchNorm) in eval mode. Same layer shapes as models.ts.
+ */
+export type ZooModel = { name: 'mlp'; widths: number[] } | { name: 'lenet5' };
+
+/**
+ * One ordinary batch gradient of a zoo model: forward, mean cross-entropy, backward to every
+ * parameter, the gradients read back. No update.
+ */
+export interface GradRow {
+  kind: 'grad';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+/**
+ * Per-sample gradients of the same model on the same batch: `perSampleGrads` with one
+ * PerSampleWorkspace reused across runs (the steady state), every result touched.
+ */
+export interface PerSampleRow {
+  kind: 'per-sample';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow;
 export type RowKind = Row['kind'];
 /** The row type of one kind, for tables keyed by kind. */
 export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
@@ -64,7 +92,16 @@ export function rowFlops(row: Row): number {
       return mlpStepFlops(row.batch, row.widths);
     case 'train-lenet':
       return lenetStepFlops(row.batch);
+    case 'grad':
+    case 'per-sample':
+      // Per-sample rows count the batch gradient's FLOPs too, so the two GFLOP/s compare directly.
+      return zooGradFlops(row.batch, row.model);
   }
+}
+
+/** Forward plus backward (weight gradients; input gradients of all layers but the first). */
+export function zooGradFlops(batch: number, model: ZooModel): number {
+  return model.name === 'mlp' ? mlpStepFlops(batch, model.widths) : lenetStepFlops(batch);
 }
 
 /** The rows `gradscope bench` runs, in order (names are stable: JSON consumers key on them). */
@@ -76,6 +113,10 @@ export const ROWS: readonly Row[] = [
   { kind: 'conv', name: 'conv-32x32x16', batch: 32, size: 32, inChannels: 16, outChannels: 32, kernel: 3, padding: 1 },
   { kind: 'train-mlp', name: 'train-mlp', batch: 128, widths: [784, 256, 256, 10] },
   { kind: 'train-lenet', name: 'train-lenet', batch: 128 },
+  { kind: 'grad', name: 'grad-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'per-sample', name: 'per-sample-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'grad', name: 'grad-lenet', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'per-sample', name: 'per-sample-lenet', batch: 128, model: { name: 'lenet5' } },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);

@@ -10,7 +10,7 @@ import { gpujsImpl } from './gpujs.js';
 import type { Impl } from './impl.js';
 import { gradscopeImpl, loadTfjsPeers } from './peers.js';
 import { ROWS, rowFlops, type Row } from './rows.js';
-import { buildRow, type Runnable } from './runnable.js';
+import { RowUnavailable, buildRow, type Runnable } from './runnable.js';
 import { FULL_PLAN, QUICK_PLAN, measure, type TimingPlan } from './timing.js';
 
 export interface Machine {
@@ -70,9 +70,11 @@ export function machineInfo(): Machine {
 
 /**
  * Why an implementation could not run a row, for the table and the JSON: a missing tfjs kernel
- * reads `n/a: no Conv2DBackpropFilter`; anything else `error: <first line>`.
+ * reads `n/a: no Conv2DBackpropFilter`, a RowUnavailable `n/a: <its message>`; anything else
+ * `error: <first line>`.
  */
 export function unavailableNote(error: unknown): string {
+  if (error instanceof RowUnavailable) return `n/a: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
   const kernel = /Kernel '([^']+)' not registered/.exec(message);
   return kernel ? `n/a: no ${kernel[1]}` : `error: ${message.split('\n')[0]}`;

@@ -12,6 +12,14 @@ export interface Runnable {
   dispose(): void;
 }
 
+/**
+ * Thrown by a builder for a row its implementation cannot compute at all (tfjs has no
+ * per-sample gradients); reported as `n/a: <message>`, like a missing tfjs kernel.
+ */
+export class RowUnavailable extends Error {
+  override name = 'RowUnavailable';
+}
+
 export type Builders = { [K in RowKind]: (row: RowOf<K>) => Runnable };
 
 export function buildRow(builders: Builders, row: Row): Runnable {

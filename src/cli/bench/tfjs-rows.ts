@@ -1,13 +1,14 @@
 /**
  * The same rows written with TensorFlow.js, as a tfjs user would: tf.matMul, tf.conv2d with
- * tf.valueAndGrads, variables with optimizer.minimize. Layout NHWC (tfjs's native one; the
- * work is the same). Every run is wrapped in tf.tidy so memory does not grow, and reads its
- * results with dataSync() inside the timed region.
+ * tf.valueAndGrads, variables with optimizer.minimize, tf.variableGrads for the batch-gradient
+ * rows (tfjs has no per-sample gradients: those rows throw RowUnavailable). Layout NHWC (tfjs's
+ * native one; the work is the same). Every run is wrapped in tf.tidy so memory does not grow,
+ * and reads its results with dataSync() inside the timed region.
  */
 import type * as TF from '@tensorflow/tfjs';
 import { lenet5, mlpLayers } from './models.js';
-import { convOutSize, type TrainLenetRow, type TrainMlpRow } from './rows.js';
-import type { Builders, Runnable } from './runnable.js';
+import { convOutSize, type GradRow, type TrainLenetRow, type TrainMlpRow } from './rows.js';
+import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
 export type Tfjs = typeof TF;
@@ -88,6 +89,76 @@ function trainLenet(tf: Tfjs, row: TrainLenetRow): Runnable {
   });
 }
 
+/** One batch gradient with tf.variableGrads (no update); the loss and every gradient read back. */
+function gradStep(tf: Tfjs, variables: TF.Variable[], data: TF.Tensor[], loss: () => TF.Scalar): Runnable {
+  return {
+    run: () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(loss, variables);
+        consume(value.dataSync());
+        for (const v of variables) consume(grads[v.name]!.dataSync());
+      }),
+    dispose: () => tf.dispose([...variables, ...data]),
+  };
+}
+
+/**
+ * BatchNorm in eval mode over the last axis (NHWC channels, or dense features): learnable γ
+ * and β, running statistics 0 and 1, ε = 1e-5 — the zoo's BatchNorm1d/2d after `.eval()`.
+ */
+function evalBatchNorm(tf: Tfjs, channels: number) {
+  const gamma = variable(tf, () => tf.ones([channels]));
+  const beta = variable(tf, () => tf.zeros([channels]));
+  const mean = tf.zeros([channels]) as TF.Tensor1D;
+  const variance = tf.ones([channels]) as TF.Tensor1D;
+  return {
+    variables: [gamma, beta],
+    constants: [mean, variance],
+    apply: <T extends TF.Tensor>(h: T): T => tf.batchNorm(h, mean, variance, beta as TF.Tensor1D, gamma as TF.Tensor1D, 1e-5) as T,
+  };
+}
+
+/** The zoo MLP (no BatchNorm) or LeNet-5 with BatchNorm in eval mode, one batch gradient. */
+function gradRow(tf: Tfjs, row: GradRow): Runnable {
+  if (row.model.name === 'mlp') {
+    const widths = row.model.widths;
+    const x = tf.randomNormal([row.batch, widths[0]!], 0, 1, 'float32', 1) as TF.Tensor2D;
+    const y = targets(tf, row.batch, widths.at(-1)!);
+    const params = denseParams(tf, widths, 10);
+    return gradStep(tf, params, [x, y], () => tf.losses.softmaxCrossEntropy(y, denseForward(tf, x, params)) as TF.Scalar);
+  }
+  const net = lenet5();
+  const x = tf.randomNormal([row.batch, net.image, net.image, 1], 0, 1, 'float32', 1) as TF.Tensor4D;
+  const y = targets(tf, row.batch, net.dense.at(-1)!.outputs);
+  const convs = net.convs.map((c, i) => ({
+    w: weight(tf, [c.kernel, c.kernel, c.inChannels, c.outChannels], c.inChannels * c.kernel * c.kernel, 20 + i),
+    b: variable(tf, () => tf.zeros([c.outChannels])),
+    bn: evalBatchNorm(tf, c.outChannels),
+  }));
+  const dense = net.dense.map((l, i) => ({
+    w: weight(tf, [l.inputs, l.outputs], l.inputs, 30 + i),
+    b: variable(tf, () => tf.zeros([l.outputs])),
+    bn: i < net.dense.length - 1 ? evalBatchNorm(tf, l.outputs) : null,
+  }));
+  const layers = [...convs, ...dense];
+  const variables = layers.flatMap((l) => [l.w, l.b, ...(l.bn?.variables ?? [])]);
+  const constants = layers.flatMap((l) => l.bn?.constants ?? []);
+  return gradStep(tf, variables, [x, y, ...constants], () => {
+    let h: TF.Tensor4D = x;
+    net.convs.forEach((c, i) => {
+      const { w, b, bn } = convs[i]!;
+      h = tf.relu(bn.apply(tf.add(tf.conv2d(h, w as TF.Tensor4D, 1, 'valid'), b))) as TF.Tensor4D;
+      h = tf.maxPool(h, c.pool, c.pool, 'valid');
+    });
+    let f = tf.reshape(h, [row.batch, net.flat]) as TF.Tensor2D;
+    for (const { w, b, bn } of dense) {
+      f = tf.add(tf.matMul(f, w as TF.Tensor2D), b);
+      if (bn) f = tf.relu(bn.apply(f));
+    }
+    return tf.losses.softmaxCrossEntropy(y, f) as TF.Scalar;
+  });
+}
+
 export function tfjsBuilders(tf: Tfjs): Builders {
   return {
     matmul: (row) => {
@@ -118,5 +189,9 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     },
     'train-mlp': (row) => trainMlp(tf, row),
     'train-lenet': (row) => trainLenet(tf, row),
+    grad: (row) => gradRow(tf, row),
+    'per-sample': () => {
+      throw new RowUnavailable('no per-sample gradients');
+    },
   };
 }

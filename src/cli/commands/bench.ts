@@ -26,7 +26,7 @@ export async function benchCommand(options: BenchCommandOptions, print: (line: s
   print('');
   for (const line of formatTable(result)) print(line);
   print('');
-  print('bars (reported, not enforced; ratio = peer ms / gradscope ms):');
+  print('bars (reported, not enforced; each line states its own ratio):');
   for (const line of formatBars(evaluateBars(result))) print(line);
   print('');
   print(`bench: ${result.rows.length} results in ${seconds.toFixed(1)} s`);
