@@ -29,6 +29,8 @@ const TINY: Row[] = [
   { kind: 'per-sample', name: 'tiny-per-sample-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
   { kind: 'grad', name: 'tiny-grad-lenet', batch: 2, model: { name: 'lenet5' } },
   { kind: 'per-sample', name: 'tiny-per-sample-lenet', batch: 2, model: { name: 'lenet5' } },
+  { kind: 'hvp', name: 'tiny-hvp-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'hvp', name: 'tiny-hvp-lenet', batch: 2, model: { name: 'lenet5' } },
 ];
 
 describe('bench rows', () => {
@@ -45,6 +47,8 @@ describe('bench rows', () => {
       'per-sample-mlp',
       'grad-lenet',
       'per-sample-lenet',
+      'hvp-mlp',
+      'hvp-lenet',
     ]);
   });
 
@@ -181,16 +185,27 @@ describe('bench report', () => {
 
   it('evaluates each per-sample bar as per-sample ms / batch-gradient ms, both gradscope', () => {
     const bars = evaluateBars(
-      result({ 'grad-mlp gradscope': 10, 'per-sample-mlp gradscope': 20, 'grad-lenet gradscope': 10, 'per-sample-lenet gradscope': 30 }),
+      result({
+        'grad-mlp gradscope': 10,
+        'per-sample-mlp gradscope': 20,
+        'grad-lenet gradscope': 10,
+        'per-sample-lenet gradscope': 30,
+        'hvp-mlp gradscope': 35,
+        'hvp-lenet gradscope': 45,
+      }),
     );
     const cost = bars.filter((b) => 'baseline' in b);
     expect(cost.map((b) => [b.row, 'baseline' in b && b.baseline, 'atMost' in b && b.atMost])).toEqual([
       ['per-sample-mlp', 'grad-mlp', 2.5],
       ['per-sample-lenet', 'grad-lenet', 2.5],
+      ['hvp-mlp', 'grad-mlp', 4],
+      ['hvp-lenet', 'grad-lenet', 4],
     ]);
     expect(cost.map((b) => [b.status, b.ratio])).toEqual([
       ['PASS', 2],
       ['FAIL', 3],
+      ['PASS', 3.5],
+      ['FAIL', 4.5],
     ]);
     const text = formatBars(cost).join('\n');
     expect(text).toMatch(/PASS {2}per-sample-mlp: gradscope ms ≤ 2\.5× grad-mlp ms \(measured 2\.00×\)/);

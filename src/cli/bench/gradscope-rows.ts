@@ -19,7 +19,8 @@ import { PerSampleWorkspace, perSampleGrads } from '../../nn/per-sample.js';
 import { lenet5 as zooLenet5, mlp as zooMlp } from '../../nn/zoo.js';
 import type { Module } from '../../nn/module.js';
 import { lenet5, mlpLayers } from './models.js';
-import { convOutSize, type GradRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
+import { convOutSize, type GradRow, type HvpRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
+import { hessianVectorProduct } from '../../analysis/objective.js';
 import type { Builders, Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
@@ -112,7 +113,7 @@ function zooModel(model: ZooModel): Module {
 }
 
 /** The batch of a grad / per-sample row: inputs (seed 1) and fixed targets. */
-function zooBatch(row: GradRow | PerSampleRow): { x: Tensor; y: Int32Array } {
+function zooBatch(row: GradRow | PerSampleRow | HvpRow): { x: Tensor; y: Int32Array } {
   const net = lenet5();
   const shape = row.model.name === 'mlp' ? [row.batch, row.model.widths[0]!] : [row.batch, 1, net.image, net.image];
   const classes = row.model.name === 'mlp' ? row.model.widths.at(-1)! : net.dense.at(-1)!.outputs;
@@ -150,6 +151,17 @@ function perSampleRow(row: PerSampleRow): Runnable {
   };
 }
 
+/** One Hessian-vector product (double backward) of the mean loss, BatchNorm in eval mode, read back. */
+function hvpRow(row: HvpRow): Runnable {
+  const model = zooModel(row.model);
+  const { x, y } = zooBatch(row);
+  const v = randn([model.numParameters()], { seed: 4, dtype });
+  return {
+    run: () => read(hessianVectorProduct(model, { x, targets: y }, v, { batchNorm: 'eval' })),
+    dispose: () => {},
+  };
+}
+
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
     const a = randn([row.m, row.k], { seed: 1, dtype });
@@ -176,4 +188,5 @@ export const gradscopeBuilders: Builders = {
   'train-lenet': trainLenet,
   grad: gradRow,
   'per-sample': perSampleRow,
+  hvp: hvpRow,
 };

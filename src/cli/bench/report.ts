@@ -31,6 +31,8 @@ export const BARS: readonly Bar[] = [
   { row: 'train-mlp', peer: 'tfjs-wasm', atLeast: 1 },
   { row: 'per-sample-mlp', baseline: 'grad-mlp', atMost: 2.5 },
   { row: 'per-sample-lenet', baseline: 'grad-lenet', atMost: 2.5 },
+  { row: 'hvp-mlp', baseline: 'grad-mlp', atMost: 4 },
+  { row: 'hvp-lenet', baseline: 'grad-lenet', atMost: 4 },
 ];
 
 export type BarResult = Bar & {

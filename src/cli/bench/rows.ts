@@ -70,7 +70,19 @@ export interface PerSampleRow {
   model: ZooModel;
 }
 
-export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow;
+/**
+ * One Hessian-vector product of the same model's mean loss on the same batch, in the
+ * flattened parameter order, by double backward (src/analysis/objective.ts,
+ * hessianVectorProduct; BatchNorm in eval mode like the grad rows), read back.
+ */
+export interface HvpRow {
+  kind: 'hvp';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow | HvpRow;
 export type RowKind = Row['kind'];
 /** The row type of one kind, for tables keyed by kind. */
 export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
@@ -94,7 +106,8 @@ export function rowFlops(row: Row): number {
       return lenetStepFlops(row.batch);
     case 'grad':
     case 'per-sample':
-      // Per-sample rows count the batch gradient's FLOPs too, so the two GFLOP/s compare directly.
+    case 'hvp':
+      // Per-sample and HVP rows count the batch gradient's FLOPs too, so GFLOP/s compare directly.
       return zooGradFlops(row.batch, row.model);
   }
 }
@@ -117,6 +130,8 @@ export const ROWS: readonly Row[] = [
   { kind: 'per-sample', name: 'per-sample-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
   { kind: 'grad', name: 'grad-lenet', batch: 128, model: { name: 'lenet5' } },
   { kind: 'per-sample', name: 'per-sample-lenet', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'hvp', name: 'hvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'hvp', name: 'hvp-lenet', batch: 128, model: { name: 'lenet5' } },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);

@@ -190,6 +190,9 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     'train-mlp': (row) => trainMlp(tf, row),
     'train-lenet': (row) => trainLenet(tf, row),
     grad: (row) => gradRow(tf, row),
+    hvp: () => {
+      throw new RowUnavailable('not measured (gradscope-only row)');
+    },
     'per-sample': () => {
       throw new RowUnavailable('no per-sample gradients');
     },
