@@ -61,3 +61,24 @@ export {
   type PerSampleResult,
 } from './nn/per-sample.js';
 export { perSampleGradients, type PerSampleAllocator } from './autograd/per-sample.js';
+export { fullHessian, operatorMatrix, perLayerCurvature, restrictOperator, type LayerCurvature, type LayerCurvatureOptions } from './analysis/curvature.js';
+export { symmetricEigenvalues, tridiagonalEigen, type TridiagonalEigen } from './analysis/eigen.js';
+export {
+  frobeniusNorm,
+  hutchinsonTrace,
+  lanczos,
+  rademacher,
+  spectralDensity,
+  type Estimate,
+  type LanczosOptions,
+  type LanczosResult,
+  type LinearOperator,
+  type ProbeOptions,
+  type SpectralDensity,
+  type SpectralDensityOptions,
+} from './analysis/lanczos.js';
+export { flatGradient, hessianOperator, hessianVectorProduct, objective, withMode, type BatchNormMode, type ObjectiveOptions } from './analysis/objective.js';
+export * from './analysis/gradient-stats.js';
+export * from './analysis/interpolation.js';
+export * from './analysis/gram.js';
+export * from './analysis/stability.js';

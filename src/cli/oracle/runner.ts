@@ -8,6 +8,7 @@ import { batchnormFamily } from './families/batchnorm.js';
 import { convPoolFamily } from './families/conv-pool.js';
 import { modelsFamily } from './families/models.js';
 import { opsFamily } from './families/ops.js';
+import { secondOrderFamily } from './families/second-order.js';
 import type { Family, FamilyName, OracleCase } from './format.js';
 
 /** Families implemented so far; the others are reported as skipped. */
@@ -16,6 +17,7 @@ export const FAMILIES: Partial<Record<FamilyName, Family>> = {
   conv_pool: convPoolFamily,
   batchnorm: batchnormFamily,
   models: modelsFamily,
+  second_order: secondOrderFamily,
 };
 
 /** Tolerances for a float32 run (the files' own tolerances assume float64). */
