@@ -1,0 +1,79 @@
+/**
+ * The README's code, run as written (small sizes), so that the README stays true.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  crossEntropy,
+  grad,
+  gradientNormMetrics,
+  hessianOperator,
+  hutchinsonTrace,
+  hvp,
+  jvp,
+  lanczos,
+  lenet5,
+  mlp,
+  noGrad,
+  perSampleGrads,
+  perSampleJacobian,
+  PerSampleWorkspace,
+  randn,
+  spectralDensity,
+  summary,
+  tensor,
+  toMermaid,
+  valueAndGrad,
+  type Tensor,
+} from '../src/index.js';
+
+describe('README', () => {
+  it('a short tour', () => {
+    const x = tensor([1, 2, 3], { dtype: 'float64' });
+    expect(grad((x: Tensor) => x.pow(3).sum())(x).toArray()).toEqual([3, 12, 27]);
+    expect(grad(grad(grad((x: Tensor) => x.pow(3).sum())))(tensor(2, { dtype: 'float64' })).item()).toBe(6);
+    const w = randn([3, 2], { seed: 0, dtype: 'float64' }).requireGrad();
+    crossEntropy(randn([4, 3], { seed: 1, dtype: 'float64' }).matmul(w), [0, 1, 1, 0]).backward();
+    expect(w.grad!.shape).toEqual([3, 2]);
+    const f = (a: Tensor, b: Tensor) => a.mul(b).tanh().sum();
+    const [, grads] = valueAndGrad(f, { argnums: [0, 1] })(x, x.mul(2));
+    expect(grads).toHaveLength(2);
+    expect((hvp((x: Tensor) => x.pow(3).sum(), x, tensor([1, 0, 0], { dtype: 'float64' })) as Tensor).toArray()).toEqual([6, 0, 0]);
+    expect(jvp((x: Tensor) => x.exp(), [x], [tensor([1, 1, 1], { dtype: 'float64' })])[1].toArray()).toEqual(x.exp().toArray());
+    expect(noGrad(() => x.mul(2)).requiresGrad).toBe(false);
+    expect(toMermaid(x.detach().requireGrad().exp().sum())).toMatch(/exp/);
+  });
+
+  it('layers, models and per-sample gradients', () => {
+    const model = lenet5({ seed: 0 });
+    expect(summary(model)).toMatch(/44,878 parameters/);
+    const x = randn([4, 1, 28, 28], { seed: 1 });
+    const targets = [0, 1, 2, 3];
+    model.eval();
+    const { grads, norms } = perSampleGrads(model, { x, targets });
+    expect(grads!.get('0.weight')!.shape).toEqual([4, 6, 1, 5, 5]);
+    expect(norms).toHaveLength(4);
+    expect(perSampleGrads(model, { x, targets }, { normsOnly: true, chunkSize: 2 }).grads).toBeNull();
+    perSampleGrads(model, { x, targets }, { workspace: new PerSampleWorkspace() });
+    model.train();
+    expect(perSampleJacobian(model, { x, targets }).rows.get('0.weight')!.shape).toEqual([4, 6, 1, 5, 5]);
+    const stats = model.saveStats();
+    model.forward(x);
+    model.restoreStats(stats);
+    expect(model.saveStats()).toEqual(stats);
+  });
+
+  it('measuring curvature and gradient noise', () => {
+    const model = mlp([20, 8, 3], { seed: 0, dtype: 'float64' });
+    const batch = { x: randn([16, 20], { seed: 1, dtype: 'float64' }), targets: Array.from({ length: 16 }, (_, i) => i % 3) };
+    const H = hessianOperator(model, batch, { batchNorm: 'eval' });
+    const { top, min } = lanczos(H, 3, { seed: 0, iterations: 40 });
+    expect(top).toHaveLength(3);
+    expect(top[0]!).toBeGreaterThanOrEqual(min);
+    const trace = hutchinsonTrace(H, { seed: 0, maxProbes: 100, tolerance: 0.02 });
+    expect(trace.standardError).toBeGreaterThanOrEqual(0);
+    expect(spectralDensity(H, { seed: 0, probes: 4, iterations: 40 }).density.length).toBeGreaterThan(0);
+    const { m1, m2, variance } = gradientNormMetrics(model, batch, { batchNorm: 'eval' });
+    expect(m1).toBeGreaterThanOrEqual(m2);
+    expect(variance).toBeGreaterThan(0);
+  });
+});
