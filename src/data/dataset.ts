@@ -1,0 +1,26 @@
+/**
+ * The dataset contract every loader and synthetic problem implements: a length, and for each
+ * index a sample with a STABLE id (dropout masks and augmentations are keyed by it, so the
+ * same sample is treated the same way wherever it appears).
+ */
+export interface Sample {
+  /** Features in row-major order, shape `Dataset.sampleShape`. */
+  x: Float32Array | Float64Array;
+  /** Class index (classification) or target value (regression). */
+  y: number;
+  /** Stable id of the sample within its source (not its position in a split or batch). */
+  id: number;
+}
+
+export interface Dataset {
+  readonly name: string;
+  readonly length: number;
+  /** Shape of one sample's features, e.g. [1, 28, 28] or [784]. */
+  readonly sampleShape: readonly number[];
+  /** Number of classes (0 for regression targets). */
+  readonly classes: number;
+  get(index: number): Sample;
+}
+
+/** A minibatch ready for a model (stacked features, targets, stable sample ids, seed). */
+export type { Batch } from '../nn/per-sample.js';
