@@ -82,3 +82,25 @@ export * from './analysis/gradient-stats.js';
 export * from './analysis/interpolation.js';
 export * from './analysis/gram.js';
 export * from './analysis/stability.js';
+
+// Optimizers and the training loop; data contracts, samplers, splits, augmentations and
+// synthetic problems (the MNIST/Fashion-MNIST loaders touch the file system: 'gradscope/data').
+export * from './optim/index.js';
+export type { Batch as DataBatch, Dataset, Sample } from './data/dataset.js';
+export * from './data/sampler.js';
+export * from './data/split.js';
+export * from './data/augment.js';
+export {
+  ArrayDataset,
+  diagonalLinear,
+  gaussianMixture,
+  QuadraticProblem as QuadraticDataset,
+  quadraticSum,
+  reluTeacher,
+  reluTeacherOutput,
+  TeacherProblem,
+  type DiagonalLinearOptions,
+  type GaussianMixtureOptions,
+  type QuadraticOptions,
+  type ReluTeacherOptions,
+} from './data/synthetic.js';

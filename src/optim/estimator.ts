@@ -24,6 +24,12 @@ export interface StepContext {
   stepsInEpoch: number;
   /** Builds the batch of the given dataset indices (with the run's augmentation and seed rules). */
   makeBatch: (indices: readonly number[], seed?: number) => Batch;
+  /**
+   * The dataset indices of the current batch, when the loop knows them (optional). SAGA needs
+   * them to find the batch's table entry; the SVRG family uses them to rebuild the batch with a
+   * different seed (new augmentation) when locking is switched off.
+   */
+  indices?: readonly number[];
 }
 
 export interface Estimator {
@@ -34,6 +40,8 @@ export interface Estimator {
   direction(context: StepContext, batch: Batch): Tensor[];
   /** Sample-gradient evaluations spent so far. */
   readonly cost: number;
+  /** Mean loss of the last batch at the parameters before the step, if the estimator has it. */
+  readonly lastLoss?: number;
   /** A JSON-serialisable copy of the internal state (snapshots, tables), for checkpoints. */
   saveState?(): unknown;
   restoreState?(state: unknown): void;

@@ -8,6 +8,7 @@ import { batchnormFamily } from './families/batchnorm.js';
 import { convPoolFamily } from './families/conv-pool.js';
 import { modelsFamily } from './families/models.js';
 import { opsFamily } from './families/ops.js';
+import { optimizersFamily } from './families/optimizers.js';
 import { secondOrderFamily } from './families/second-order.js';
 import type { Family, FamilyName, OracleCase } from './format.js';
 
@@ -18,6 +19,7 @@ export const FAMILIES: Partial<Record<FamilyName, Family>> = {
   batchnorm: batchnormFamily,
   models: modelsFamily,
   second_order: secondOrderFamily,
+  optimizers: optimizersFamily,
 };
 
 /** Tolerances for a float32 run (the files' own tolerances assume float64). */

@@ -1,0 +1,85 @@
+/**
+ * Gradient evaluations shared by the estimators. Everything is a flat parameter vector (the
+ * documented parameter order, DESIGN.md §10) in the model's dtype:
+ *
+ *   g_B(w) = ∇_w (1/|B|) Σ_{i∈B} ℓ(f(x_i; w), y_i)     (mean cross-entropy, duplicates counted)
+ *
+ * evaluated through `model.callWithVector(w, …)`, so a gradient at the snapshot w̃ never
+ * touches the model's own tensors. The forward context carries the batch's sample ids and
+ * seed, so dropout masks are a pure function of (seed, sample id): evaluating the same batch
+ * object at w and at w̃ uses the same masks ("locking").
+ */
+import { crossEntropy } from '../autograd/composite/loss.js';
+import { gradients } from '../autograd/engine.js';
+import { noGrad, withGradMode } from '../autograd/mode.js';
+import type { Module } from '../nn/module.js';
+import type { Batch } from '../nn/per-sample.js';
+import { tensor } from '../tensor/creation.js';
+import { dtypeOf, type TypedArray } from '../tensor/dtype.js';
+import { ValueError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { StepContext } from './estimator.js';
+
+/** The number of samples of a batch. */
+export function batchSize(batch: Batch): number {
+  return batch.x.shape[0]!;
+}
+
+/** g_B(w) as a flat vector, and the batch's mean loss at w. Running statistics update as in any train forward. */
+export function batchGradientAt(model: Module, batch: Batch, w: Tensor): { grad: Tensor; loss: number } {
+  const leaf = w.detach().requireGrad();
+  const n = batchSize(batch);
+  const sampleIds = batch.sampleIds ?? Array.from({ length: n }, (_, i) => i);
+  return withGradMode(true, () => {
+    const loss = model.callWithVector(leaf, () => crossEntropy(model.forward(batch.x, { sampleIds, seed: batch.seed }), batch.targets, 'none').mean());
+    const grad = gradients([loss], [leaf])[0]!.detach();
+    return { grad, loss: loss.item() };
+  });
+}
+
+/**
+ * The full-data gradient ∇F(w) = (1/N) Σ_i ∇f_i(w), accumulated over consecutive chunks of
+ * `chunkSize` dataset indices (each chunk one train-mode forward: with BatchNorm the chunk is
+ * the unit whose batch statistics are used) as Σ_chunks |C|·g_C(w) / N.
+ */
+export function fullGradientAt(context: StepContext, w: Tensor, chunkSize: number, seed: number): Tensor {
+  return indicesGradientAt(context, Array.from({ length: context.data.length }, (_, i) => i), w, chunkSize, seed);
+}
+
+/** The gradient of the mean loss over the given dataset indices, chunked like fullGradientAt. */
+export function indicesGradientAt(context: StepContext, indices: readonly number[], w: Tensor, chunkSize: number, seed: number): Tensor {
+  const N = indices.length;
+  if (N === 0) throw new ValueError('gradient: need at least one index');
+  let total: Tensor | null = null;
+  for (let start = 0; start < N; start += chunkSize) {
+    const chunk = indices.slice(start, start + chunkSize);
+    const { grad } = batchGradientAt(context.model, context.makeBatch(chunk, seed), w);
+    const weighted = noGrad(() => grad.mul(chunk.length));
+    total = total ? noGrad(() => total!.add(weighted)) : weighted;
+  }
+  return noGrad(() => total!.div(N));
+}
+
+/** The direction as one tensor per parameter (contiguous copies), from a flat vector. */
+export function unflatten(model: Module, flat: Tensor): Tensor[] {
+  return noGrad(() => model.unflattenParameters(flat).map((t) => t.contiguous().clone()));
+}
+
+// ---- state (checkpoints) -------------------------------------------------------------------
+
+/** A JSON-serialisable copy of a flat vector: dtype and the values as numbers. */
+export interface SavedVector {
+  dtype: 'float32' | 'float64';
+  data: number[];
+}
+
+export function saveVector(t: Tensor | null): SavedVector | null {
+  if (!t) return null;
+  return { dtype: t.dtype as 'float32' | 'float64', data: Array.from(t.contiguous().toTypedArray()) };
+}
+
+export function restoreVector(s: SavedVector | null): Tensor | null {
+  if (!s) return null;
+  const data: TypedArray = s.dtype === 'float32' ? Float32Array.from(s.data) : Float64Array.from(s.data);
+  return tensor(data, { shape: [data.length], dtype: dtypeOf(data) });
+}

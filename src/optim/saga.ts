@@ -1,0 +1,98 @@
+/**
+ * SAGA over a fixed partition of the data into minibatches B_1 … B_K (Defazio et al. 2014, the
+ * minibatch form): a table holds T_k, the gradient of block k at the last point it was
+ * evaluated. When the loop presents block j,
+ *
+ *   v = g_j(w) − T_j + T̄,    T̄ = (1/K) Σ_k T_k,    then T_j ← g_j(w).
+ *
+ * With j uniform over the blocks, E[v] = (1/K) Σ_k g_k(w): the full gradient when the blocks
+ * have equal sizes. The table is filled by a full pass at the first epoch's start (cost N);
+ * each step costs |B_j|. The loop must pass `context.indices`, and they must be one of the
+ * blocks (in the same order). Seeds are not locked: T_j keeps the masks of its last evaluation.
+ */
+import { noGrad } from '../autograd/mode.js';
+import type { Batch } from '../nn/per-sample.js';
+import { ValueError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Estimator, StepContext } from './estimator.js';
+import { batchGradientAt, batchSize, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
+
+export interface SagaOptions {
+  /** The fixed minibatches, as lists of dataset indices. */
+  partition: readonly (readonly number[])[];
+  /** Seed of the table-filling pass (dropout masks); default 0. */
+  seed?: number;
+}
+
+const keyOf = (indices: readonly number[]) => indices.join(',');
+
+export class SagaEstimator implements Estimator {
+  readonly name = 'saga';
+  private readonly blocks: number[][];
+  private readonly blockOf = new Map<string, number>();
+  private readonly seed: number;
+  private table: (Tensor | null)[];
+  private mean: Tensor | null = null;
+  private spent = 0;
+  lastLoss = NaN;
+
+  constructor(options: SagaOptions) {
+    if (!options || !Array.isArray(options.partition) || options.partition.length === 0) throw new ValueError('saga: partition must be a non-empty list of minibatches');
+    this.blocks = options.partition.map((b) => [...b]);
+    this.blocks.forEach((b, k) => {
+      if (b.length === 0) throw new ValueError(`saga: minibatch ${k} of the partition is empty`);
+      const key = keyOf(b);
+      if (this.blockOf.has(key)) throw new ValueError(`saga: minibatch ${k} repeats minibatch ${this.blockOf.get(key)}`);
+      this.blockOf.set(key, k);
+    });
+    this.seed = options.seed ?? 0;
+    this.table = this.blocks.map(() => null);
+  }
+
+  get cost(): number {
+    return this.spent;
+  }
+
+  startEpoch(context: StepContext): void {
+    if (!this.mean) this.fill(context);
+  }
+
+  /** T_k ← g_k(w) for every block, T̄ their mean. */
+  fill(context: StepContext): void {
+    const w = context.model.flattenParameters();
+    this.table = this.blocks.map((b) => batchGradientAt(context.model, context.makeBatch(b, this.seed), w).grad);
+    this.spent += this.blocks.reduce((n, b) => n + b.length, 0);
+    this.mean = noGrad(() => this.table.reduce((s, t) => s!.add(t!))!.div(this.blocks.length));
+  }
+
+  direction(context: StepContext, batch: Batch): Tensor[] {
+    if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
+    const j = this.blockOf.get(keyOf(context.indices));
+    if (j === undefined) throw new ValueError(`saga: the batch [${context.indices.slice(0, 8).join(', ')}${context.indices.length > 8 ? ', …' : ''}] is not one of the partition's ${this.blocks.length} minibatches`);
+    if (!this.mean) this.fill(context);
+    const { model } = context;
+    const { grad, loss } = batchGradientAt(model, batch, model.flattenParameters());
+    this.spent += batchSize(batch);
+    this.lastLoss = loss;
+    const old = this.table[j]!;
+    const mean = this.mean!;
+    const v = noGrad(() => grad.sub(old).add(mean));
+    this.mean = noGrad(() => mean.add(grad.sub(old).div(this.blocks.length)));
+    this.table[j] = grad;
+    return unflatten(model, v);
+  }
+
+  saveState(): { cost: number; table: (SavedVector | null)[]; mean: SavedVector | null } {
+    return { cost: this.spent, table: this.table.map(saveVector), mean: saveVector(this.mean) };
+  }
+
+  restoreState(state: unknown): void {
+    const s = state as ReturnType<SagaEstimator['saveState']>;
+    if (!s || typeof s !== 'object' || !Array.isArray(s.table) || s.table.length !== this.blocks.length) {
+      throw new ValueError(`saga: restoreState got a value that is not a SAGA state for ${this.blocks.length} minibatches`);
+    }
+    this.spent = s.cost;
+    this.table = s.table.map(restoreVector);
+    this.mean = restoreVector(s.mean);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * PyTorch's SGD update rule (torch.optim.SGD), exactly, for a direction g (the estimator's
+ * output, e.g. a minibatch gradient):
+ *
+ *   d = g + λ·w                               (weight_decay λ)
+ *   if μ ≠ 0:                                 (momentum μ, dampening τ)
+ *     buf = d                                 (first step)
+ *     buf = μ·buf + (1 − τ)·d                 (later steps)
+ *     d = d + μ·buf   if Nesterov,  else d = buf
+ *   w ← w − η·d
+ *
+ * Parameters are changed in place under noGrad (their identity stays; version counters bump).
+ */
+import { noGrad } from '../autograd/mode.js';
+import { ValueError } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { UpdateRule } from './estimator.js';
+import { restoreVector, saveVector, type SavedVector } from './gradient.js';
+
+export interface SgdUpdateOptions {
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export class SgdUpdate implements UpdateRule {
+  readonly name: string;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  /** Momentum buffers, one per parameter (null before the first step). */
+  private buffers: Tensor[] | null = null;
+
+  constructor(options: SgdUpdateOptions = {}) {
+    this.momentum = options.momentum ?? 0;
+    this.dampening = options.dampening ?? 0;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.nesterov = options.nesterov ?? false;
+    for (const [key, v] of [['momentum', this.momentum], ['dampening', this.dampening], ['weightDecay', this.weightDecay]] as const) {
+      if (!(Number.isFinite(v) && v >= 0)) throw new ValueError(`SgdUpdate: ${key} must be a finite number ≥ 0; got ${v}`);
+    }
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new ValueError(`SgdUpdate: Nesterov momentum requires momentum > 0 and dampening 0; got momentum ${this.momentum}, dampening ${this.dampening}`);
+    }
+    this.name = this.momentum === 0 ? 'sgd' : this.nesterov ? 'sgd-nesterov' : 'sgd-momentum';
+  }
+
+  step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void {
+    if (params.length !== direction.length) {
+      throw new ValueError(`${this.name}: got ${direction.length} direction tensors for ${params.length} parameters`);
+    }
+    if (!Number.isFinite(lr)) throw new ValueError(`${this.name}: the learning rate must be finite; got ${lr}`);
+    if (this.buffers && this.buffers.length !== params.length) {
+      throw new ValueError(`${this.name}: the momentum buffers hold ${this.buffers.length} parameters; got ${params.length}`);
+    }
+    noGrad(() => {
+      const first = this.buffers === null;
+      const next: Tensor[] = [];
+      params.forEach((p, k) => {
+        let d = direction[k]!.detach();
+        if (this.weightDecay !== 0) d = d.add(p.detach().mul(this.weightDecay));
+        if (this.momentum !== 0) {
+          const buf = first ? d.clone() : this.buffers![k]!.mul(this.momentum).add(this.dampening === 0 ? d : d.mul(1 - this.dampening));
+          next.push(buf);
+          d = this.nesterov ? d.add(buf.mul(this.momentum)) : buf;
+        }
+        p.add_(d, -lr);
+      });
+      if (this.momentum !== 0) this.buffers = next;
+    });
+  }
+
+  saveState(): { buffers: (SavedVector | null)[] | null } {
+    return { buffers: this.buffers ? this.buffers.map((b) => ({ ...saveVector(b.reshape([b.size]))!, shape: [...b.shape] })) : null };
+  }
+
+  restoreState(state: unknown): void {
+    const s = state as { buffers: ((SavedVector & { shape: number[] }) | null)[] | null };
+    if (!s || typeof s !== 'object' || !('buffers' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SgdUpdate state`);
+    this.buffers = s.buffers ? s.buffers.map((b) => restoreVector(b)!.reshape(b!.shape)) : null;
+  }
+}

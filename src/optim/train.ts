@@ -1,0 +1,210 @@
+/**
+ * The training loop: estimator × update rule × schedule over a dataset, with hooks at chosen
+ * positions inside each epoch (the variance measurements need them) and at epoch ends, a
+ * clear stop at the first non-finite loss or gradient, and checkpoints from which a resumed
+ * run continues bit-identically.
+ *
+ * Everything random is keyed by the run's seed: the batch order of epoch e is the keyed
+ * permutation of data/sampler.ts, and the batch of step t carries a seed derived from (seed, t)
+ * for its dropout masks and augmentations. A resumed run therefore needs no RNG state — only
+ * the parameters, buffers, update-rule and estimator states, and the step counter.
+ */
+import { noGrad } from '../autograd/mode.js';
+import type { Batch, Dataset } from '../data/dataset.js';
+import { epochPermutation, makeBatch as stackSamples } from '../data/sampler.js';
+import type { Module } from '../nn/module.js';
+import { crossEntropyLoss, type PerSampleLoss } from '../nn/per-sample.js';
+import { tensor } from '../tensor/creation.js';
+import { ValueError } from '../tensor/errors.js';
+import { foldIn, makeKey } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Estimator, Schedule, StepContext, UpdateRule } from './estimator.js';
+
+/** Where the loop is, as hooks see it. */
+export interface StepInfo {
+  epoch: number;
+  step: number;
+  stepInEpoch: number;
+  stepsInEpoch: number;
+  /** Fraction of the epoch done before this step, in [0, 1). */
+  position: number;
+  /** Sample-gradient evaluations spent so far. */
+  cost: number;
+  model: Module;
+}
+
+/** Everything needed to continue a run exactly: a plain JSON-serialisable value. */
+export interface TrainState {
+  format: 'gradscope-train-state';
+  version: 1;
+  /** The next global step to run. */
+  step: number;
+  epoch: number;
+  stepInEpoch: number;
+  parameters: number[][];
+  buffers: [string, number[]][];
+  update: unknown;
+  estimator: unknown;
+  losses: number[];
+}
+
+export interface TrainOptions {
+  estimator: Estimator;
+  update: UpdateRule;
+  schedule: Schedule;
+  epochs: number;
+  /** Seed of the batch order, dropout masks and augmentations. */
+  seed: number;
+  loss?: PerSampleLoss;
+  /**
+   * Builds a batch from dataset indices (default: data/sampler's makeBatch in the model's
+   * dtype, no augmentation; pass one with an augmentation keyed by the seed to lock it).
+   */
+  makeBatch?: (data: Dataset, indices: readonly number[], seed: number) => Batch;
+  /** Fractions of an epoch (e.g. [0.02, 0.11, 0.33, 0.66, 0.98]) at which `onPosition` runs. */
+  positions?: readonly number[];
+  onPosition?: (info: StepInfo) => void;
+  onEpochEnd?: (info: StepInfo & { meanLoss: number }) => void;
+  /** Called with the state after every `every` epochs (e.g. an atomic file write, see io/). */
+  checkpoint?: { every: number; save: (state: TrainState) => void };
+  /** Continue from a saved state instead of starting fresh. */
+  resume?: TrainState;
+}
+
+export interface TrainResult {
+  /** Minibatch loss before each step. */
+  losses: number[];
+  steps: number;
+  cost: number;
+  state: TrainState;
+}
+
+/** Thrown at the first non-finite loss or direction, with where it happened. */
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+  constructor(
+    readonly what: 'loss' | 'gradient',
+    readonly step: number,
+    readonly epoch: number,
+    detail: string,
+  ) {
+    super(`train: non-finite ${what} at step ${step} (epoch ${epoch}): ${detail}; training stopped, parameters are those before this step`);
+  }
+}
+
+/** The seed of step t's randomness (dropout, augmentation): a pure function of (seed, t). */
+export function stepSeed(seed: number, step: number): number {
+  const [hi, lo] = foldIn(foldIn(makeKey(seed), 0x73746570), step);
+  return (hi & 0x1fffff) * 2 ** 32 + lo;
+}
+
+function firstNonFinite(tensors: readonly Tensor[]): string | null {
+  for (const [k, t] of tensors.entries()) {
+    const data = t.toTypedArray();
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return `parameter ${k}, element ${i} is ${data[i]}`;
+  }
+  return null;
+}
+
+function stateOf(model: Module, step: number, epoch: number, stepInEpoch: number, options: TrainOptions, losses: number[]): TrainState {
+  return {
+    format: 'gradscope-train-state',
+    version: 1,
+    step,
+    epoch,
+    stepInEpoch,
+    parameters: model.parameters().map((p) => Array.from(p.toTypedArray())),
+    buffers: [...model.saveStats()].map(([name, values]) => [name, Array.from(values)]),
+    update: options.update.saveState(),
+    estimator: options.estimator.saveState?.() ?? null,
+    losses: losses.slice(),
+  };
+}
+
+function restore(model: Module, state: TrainState, options: TrainOptions): void {
+  if (state.format !== 'gradscope-train-state' || state.version !== 1) throw new ValueError('train: resume state has an unknown format');
+  const params = model.parameters();
+  if (state.parameters.length !== params.length) {
+    throw new ValueError(`train: resume state has ${state.parameters.length} parameters; the model has ${params.length}`);
+  }
+  model.assignParameters(state.parameters.map((values, k) => tensor(Float64Array.from(values), { shape: params[k]!.shape, dtype: params[k]!.dtype })));
+  const saved = model.saveStats();
+  model.restoreStats(new Map(state.buffers.map(([name, values]) => {
+    const like = saved.get(name);
+    if (!like) throw new ValueError(`train: resume state has a buffer '${name}' the model does not`);
+    const copy = like.slice();
+    copy.set(values);
+    return [name, copy];
+  })));
+  options.update.restoreState(state.update);
+  if (state.estimator !== null) options.estimator.restoreState?.(state.estimator);
+}
+
+/**
+ * Train `model` on `data`.
+ * @example
+ * train(model, data, { estimator: new SgdEstimator(), update: new SgdUpdate({ momentum: 0.9 }), schedule: schedule(0.1, 128), epochs: 3, seed: 0 });
+ */
+export function train(model: Module, data: Dataset, options: TrainOptions): TrainResult {
+  const { estimator, update, schedule, epochs, seed } = options;
+  const loss = options.loss ?? crossEntropyLoss;
+  const dtype = model.parameters()[0]?.dtype ?? 'float32';
+  const makeBatch = options.makeBatch ?? ((d: Dataset, indices: readonly number[], batchSeed: number) => stackSamples(d, indices, { seed: batchSeed, dtype }));
+  if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError(`train: epochs must be an integer ≥ 0; got ${epochs}`);
+  const losses: number[] = [];
+  let step = 0;
+  let startEpoch = 0;
+  let startStepInEpoch = 0;
+  if (options.resume) {
+    restore(model, options.resume, options);
+    step = options.resume.step;
+    startEpoch = options.resume.epoch;
+    startStepInEpoch = options.resume.stepInEpoch;
+    losses.push(...options.resume.losses);
+  }
+  model.train();
+  for (let epoch = startEpoch; epoch < epochs; epoch++) {
+    const batchSize = schedule.batchSize(epoch);
+    const order = epochPermutation(data.length, seed, epoch);
+    const stepsInEpoch = Math.ceil(data.length / batchSize);
+    const context = (stepInEpoch: number): StepContext => ({
+      model,
+      data,
+      epoch,
+      step,
+      stepInEpoch,
+      stepsInEpoch,
+      makeBatch: (indices, batchSeed) => makeBatch(data, indices, batchSeed ?? stepSeed(seed, step)),
+    });
+    const first = epoch === startEpoch ? startStepInEpoch : 0;
+    // A run resumed mid-epoch must not take the epoch's snapshot again.
+    if (first === 0) estimator.startEpoch?.(context(0));
+    const positions = (options.positions ?? []).map((p) => Math.min(stepsInEpoch - 1, Math.floor(p * stepsInEpoch)));
+    let epochLoss = 0;
+    for (let k = first; k < stepsInEpoch; k++) {
+      const info: StepInfo = { epoch, step, stepInEpoch: k, stepsInEpoch, position: k / stepsInEpoch, cost: estimator.cost, model };
+      if (options.onPosition && positions.includes(k)) options.onPosition(info);
+      const indices = Array.from(order.subarray(k * batchSize, Math.min(data.length, (k + 1) * batchSize)));
+      const batch = makeBatch(data, indices, stepSeed(seed, step));
+      const ctx = { ...context(k), indices };
+      const direction = estimator.direction(ctx, batch);
+      // The estimator's own loss when it reports one; otherwise one extra forward pass.
+      const value =
+        estimator.lastLoss ??
+        noGrad(() => model.withFrozenStats(() => loss(model.forward(batch.x, { sampleIds: batch.sampleIds, seed: batch.seed }), batch.targets).mean().item()));
+      if (!Number.isFinite(value)) throw new NonFiniteError('loss', step, epoch, `minibatch loss ${value}`);
+      const bad = firstNonFinite(direction);
+      if (bad) throw new NonFiniteError('gradient', step, epoch, bad);
+      update.step(model.parameters(), direction, schedule.learningRate(epoch, k, stepsInEpoch));
+      losses.push(value);
+      epochLoss += value;
+      step++;
+    }
+    const meanLoss = epochLoss / Math.max(1, stepsInEpoch - first);
+    options.onEpochEnd?.({ epoch, step, stepInEpoch: stepsInEpoch, stepsInEpoch, position: 1, cost: estimator.cost, model, meanLoss });
+    if (options.checkpoint && (epoch + 1) % options.checkpoint.every === 0) {
+      options.checkpoint.save(stateOf(model, step, epoch + 1, 0, options, losses));
+    }
+  }
+  return { losses, steps: step, cost: estimator.cost, state: stateOf(model, step, epochs, 0, options, losses) };
+}
