@@ -1,7 +1,12 @@
 /**
  * The README's code, run as written (small sizes), so that the README stays true.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadMnist } from '../src/data/index.js';
+import { fileCheckpoint, loadCheckpoint } from '../src/io/index.js';
 import {
   crossEntropy,
   grad,
@@ -18,7 +23,13 @@ import {
   perSampleJacobian,
   PerSampleWorkspace,
   randn,
+  schedule,
+  SgdEstimator,
+  SgdUpdate,
   spectralDensity,
+  split,
+  svrg,
+  train,
   summary,
   tensor,
   toMermaid,
@@ -27,6 +38,33 @@ import {
 } from '../src/index.js';
 
 describe('README', () => {
+  it('data, optimizers and the training loop', () => {
+    const mnist = loadMnist({ cacheDir: mkdtempSync(join(tmpdir(), 'gradscope-readme-')) });
+    const { train: trainSet } = split(mnist, { seed: 0, fractions: { train: 0.03, test: 0.97 } });
+    const sgdRun = train(lenet5({ seed: 1 }), trainSet, {
+      estimator: new SgdEstimator(),
+      update: new SgdUpdate({ momentum: 0.9 }),
+      schedule: schedule(0.05, 128),
+      epochs: 1,
+      seed: 2,
+    });
+    expect(sgdRun.losses.every(Number.isFinite)).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-readme-'));
+    const seen: number[] = [];
+    train(lenet5({ seed: 1 }), trainSet, {
+      estimator: svrg(),
+      update: new SgdUpdate({ momentum: 0.9 }),
+      schedule: schedule(0.05, 128),
+      epochs: 1,
+      seed: 2,
+      positions: [0.02, 0.11, 0.33, 0.66, 0.98],
+      onPosition: (info) => seen.push(info.stepInEpoch),
+      checkpoint: fileCheckpoint(join(dir, 'svrg.json')),
+    });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(loadCheckpoint(join(dir, 'svrg.json')).epoch).toBe(1);
+  });
+
   it('a short tour', () => {
     const x = tensor([1, 2, 3], { dtype: 'float64' });
     expect(grad((x: Tensor) => x.pow(3).sum())(x).toArray()).toEqual([3, 12, 27]);
