@@ -174,10 +174,18 @@ export function gradientRows(model: Module, batch: Batch, w: Tensor | undefined,
   const result = withMode(model, options.batchNorm, () =>
     model.withParameters(standIns, () => withGradMode(true, () => perSampleGrads(model, batch, { loss: options.loss }))),
   );
-  const P = point.size;
+  return perSampleMatrix(result.grads!, n);
+}
+
+/**
+ * Per-sample gradients (parameter name → [n, …shape]) as one float64 matrix [n, P] whose row i
+ * is sample i's gradient flattened in the documented parameter order.
+ */
+export function perSampleMatrix(grads: ReadonlyMap<string, Tensor>, n: number): Tensor {
+  const P = [...grads.values()].reduce((total, g) => total + g.size / n, 0);
   const data = new Float64Array(n * P);
   let offset = 0;
-  for (const g of result.grads!.values()) {
+  for (const g of grads.values()) {
     const size = g.size / n;
     const values = g.contiguous().toTypedArray();
     for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) data[i * P + offset + j] = values[i * size + j]!;

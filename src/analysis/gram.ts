@@ -13,59 +13,19 @@ import { withGradMode } from '../autograd/mode.js';
 import type { Module } from '../nn/module.js';
 import { perSampleGrads } from '../nn/per-sample.js';
 import { tensor } from '../tensor/creation.js';
+import { symmetricEigenvalues } from './eigen.js';
 import { ShapeError, ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { perSampleMatrix } from './gradient-stats.js';
 import { withMode, type BatchNormMode } from './objective.js';
 
 /**
- * Eigenvalues of a small symmetric matrix (row-major m × m) by cyclic Jacobi rotations,
- * ascending. A private O(m³)-per-sweep solver for the small matrices of this folder (Gram
- * matrices, second-moment operators); the general eigen-solvers live in eigen.ts.
+ * Eigenvalues of a small symmetric matrix given row-major (m × m), ascending — the eigen.ts
+ * solver (Householder + implicit QL) on a flat array.
  */
 export function smallSymmetricEigenvalues(a: ArrayLike<number>, m: number): Float64Array {
   if (a.length !== m * m) throw new ShapeError(`smallSymmetricEigenvalues: expected ${m}×${m} = ${m * m} values; got ${a.length}`);
-  const A = Float64Array.from(a);
-  // Symmetrize (removes rounding asymmetry of the caller).
-  for (let i = 0; i < m; i++) {
-    for (let j = i + 1; j < m; j++) {
-      const v = 0.5 * (A[i * m + j]! + A[j * m + i]!);
-      A[i * m + j] = v;
-      A[j * m + i] = v;
-    }
-  }
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let scale = 0;
-    for (let i = 0; i < m; i++) {
-      scale += A[i * m + i]! ** 2;
-      for (let j = i + 1; j < m; j++) off += A[i * m + j]! ** 2;
-    }
-    if (off <= 1e-30 * (scale + off) || off === 0) break;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = A[p * m + q]!;
-        if (apq === 0) continue;
-        // Rotation angle that zeroes A[p][q]: tan 2θ = 2a_pq / (a_qq − a_pp).
-        const theta = (A[q * m + q]! - A[p * m + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < m; k++) {
-          const akp = A[k * m + p]!;
-          const akq = A[k * m + q]!;
-          A[k * m + p] = c * akp - s * akq;
-          A[k * m + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = A[p * m + k]!;
-          const aqk = A[q * m + k]!;
-          A[p * m + k] = c * apk - s * aqk;
-          A[q * m + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Float64Array.from({ length: m }, (_, i) => A[i * m + i]!).sort();
+  return symmetricEigenvalues(tensor(Float64Array.from(a), { shape: [m, m], dtype: 'float64' }));
 }
 
 /**
@@ -82,16 +42,7 @@ export function outputJacobian(model: Module, x: Tensor, options: { batchNorm: B
   const result = withMode(model, options.batchNorm, () =>
     withGradMode(true, () => perSampleGrads(model, { x, targets: new Array<number>(n).fill(0) }, { loss: rawOutput })),
   );
-  const P = model.numParameters();
-  const data = new Float64Array(n * P);
-  let offset = 0;
-  for (const g of result.grads!.values()) {
-    const size = g.size / n;
-    const values = g.contiguous().toTypedArray();
-    for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) data[i * P + offset + j] = values[i * size + j]!;
-    offset += size;
-  }
-  return tensor(data, { shape: [n, P], dtype: 'float64' });
+  return perSampleMatrix(result.grads!, n);
 }
 
 export interface GramSpectrum {

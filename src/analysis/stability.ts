@@ -21,6 +21,7 @@
  */
 import { ShapeError, ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { makeKey, randomBits, uniform53 } from '../tensor/random.js';
 import { smallSymmetricEigenvalues } from './gram.js';
 
 /** n symmetric d × d matrices Hᵢ (row-major), the per-sample Hessians of a quadratic sum. */
@@ -223,15 +224,13 @@ export function meanSquareThreshold(
 
 // ---- simulation --------------------------------------------------------------------------
 
-/** A small seeded generator (mulberry32) for batch draws and start vectors. */
+/** A seeded stream of uniforms in [0, 1): counter-based (Threefry), like all of gradscope's randomness. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
+  const key = makeKey(seed);
+  let counter = 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [w0, w1] = randomBits(key, counter++);
+    return uniform53(w0, w1);
   };
 }
 
