@@ -3,11 +3,17 @@
  *   demo                       train a small model and print what happened (npm start)
  *   oracle <dir> [options]     check gradscope against PyTorch-generated golden values
  *   bench [--json FILE] [--quick]  time gradscope against TensorFlow.js (npm run bench)
+ *   list                       the experiment presets, one line each
+ *   run <preset|tour> [...]    run experiment presets, write results and the report
+ *   report <dir>               rebuild the report from saved results.json files
  */
 import { parseArgs } from 'node:util';
 import { runDemo } from '../experiments/demo.js';
 import { benchCommand } from './commands/bench.js';
 import { oracleCommand } from './commands/oracle.js';
+import { listCommand } from './commands/list.js';
+import { reportCommand } from './commands/report.js';
+import { runCommand } from './commands/run.js';
 import { backendReady, useBackend } from '../kernels/registry.js';
 
 const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
@@ -27,6 +33,19 @@ Usage:
       warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
       speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
       repetitions. Progress goes to stderr.
+  gradscope list
+      The experiment presets (paper reproductions), one line each, and 'tour'.
+  gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--quiet] [--force]
+      Run a preset (default --size smoke, the preset's own seeds, --out results) and write
+      DIR/<preset>/results.json (configuration, seeds, versions, every measured series), a CSV
+      and an SVG per plot, runs.csv, and DIR/index.html: for every preset in DIR the claim, the
+      plots, the numbers and a verdict (REPRODUCED, NOT REPRODUCED or INCONCLUSIVE) from the
+      preset's pre-declared rule. A preset whose complete results for the same size and seeds
+      are already in DIR is skipped (a rerun resumes; --force runs it again). 'tour' runs every
+      preset at smoke size. Progress goes to stderr: a bar with ETA on a terminal, plain lines
+      otherwise, nothing with --quiet. Files are written atomically.
+  gradscope report <dir>
+      Rebuild the CSV files, SVG plots and index.html of <dir> from its results.json files alone.
   gradscope --help
       Show this help.
 `;
@@ -73,6 +92,29 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       return benchCommand({ json: values.json, quick: values.quick }, print);
+    }
+    case 'list':
+      parseArgs({ args: rest, options: {} });
+      return listCommand(print);
+    case 'run': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          size: { type: 'string' },
+          seeds: { type: 'string' },
+          out: { type: 'string' },
+          quiet: { type: 'boolean', default: false },
+          force: { type: 'boolean', default: false },
+        },
+      });
+      if (positionals.length !== 1) throw new Error(`run: expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list`);
+      return runCommand({ target: positionals[0]!, size: values.size, seeds: values.seeds, out: values.out, quiet: values.quiet, force: values.force }, print);
+    }
+    case 'report': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      if (positionals.length !== 1) throw new Error('report: expected exactly one directory, e.g. gradscope report results');
+      return reportCommand(positionals[0]!, print);
     }
     default:
       process.stderr.write(`gradscope: unknown command '${command}'\n\n${HELP}`);

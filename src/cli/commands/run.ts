@@ -1,0 +1,60 @@
+/**
+ * `gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--quiet] [--force]`:
+ * runs the preset(s) (skipping any whose complete results for this size and these seeds are
+ * already in DIR), then rebuilds DIR's report and prints where it is.
+ */
+import { PRESETS, findPreset } from '../../experiments/registry.js';
+import type { Preset, Size } from '../../experiments/preset.js';
+import { runPresets } from '../../experiments/runner.js';
+import { writeReport } from '../report/index.js';
+import { progressReporter, type ProgressSink } from './progress.js';
+
+export interface RunCommandOptions {
+  target: string;
+  size?: string;
+  seeds?: string;
+  out?: string;
+  quiet?: boolean;
+  force?: boolean;
+}
+
+/** A usage error: main prints the message and exits with code 2. */
+export class UsageError extends Error {}
+
+export function parseSeeds(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const seeds = parts.map(Number);
+  if (parts.some((p) => p === '') || !seeds.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+    throw new UsageError(`run: --seeds must be a comma-separated list of non-negative integers, e.g. 1,2,3; got '${text}'`);
+  }
+  if (new Set(seeds).size !== seeds.length) throw new UsageError(`run: --seeds lists a seed twice: '${text}'`);
+  return seeds;
+}
+
+export function resolvePresets(target: string, size: Size): Preset[] {
+  if (target === 'tour') {
+    if (size !== 'smoke') throw new UsageError(`run: 'tour' runs every preset at smoke size; run one preset for --size ${size}`);
+    return [...PRESETS];
+  }
+  const preset = findPreset(target);
+  if (!preset) throw new UsageError(`run: unknown preset '${target}'; known presets: ${PRESETS.map((p) => p.name).join(', ')}, tour (see gradscope list)`);
+  return [preset];
+}
+
+export async function runCommand(
+  options: RunCommandOptions,
+  print: (line: string) => void,
+  stderr: ProgressSink = process.stderr,
+): Promise<number> {
+  const size = options.size ?? 'smoke';
+  if (size !== 'smoke' && size !== 'full') throw new UsageError(`run: --size must be smoke or full; got '${size}'`);
+  const presets = resolvePresets(options.target, size);
+  const seeds = options.seeds === undefined ? undefined : parseSeeds(options.seeds);
+  const out = options.out ?? 'results';
+  const summary = runPresets({ presets, size, seeds, out, force: options.force, onEvent: progressReporter(stderr, { quiet: options.quiet }) });
+  const report = await writeReport(out);
+  // --quiet silences the progress on stderr; the one-line outcome on stdout stays.
+  print(`ran ${summary.ran.length}, skipped ${summary.skipped.length} (already complete)`);
+  print(`report: ${report.html}`);
+  return 0;
+}

@@ -1,0 +1,14 @@
+/**
+ * The registered experiment presets, in the order `gradscope list` shows them. A new preset is
+ * one import and one entry here.
+ */
+import type { Preset } from './preset.js';
+import { demoSgd } from './presets/demo-sgd.js';
+import { quadraticSumsPreset } from './presets/quadratic-sums.js';
+import { stabilityPreset } from './presets/stability.js';
+
+export const PRESETS: readonly Preset[] = [quadraticSumsPreset, stabilityPreset, demoSgd];
+
+export function findPreset(name: string): Preset | undefined {
+  return PRESETS.find((p) => p.name === name);
+}

@@ -1,0 +1,301 @@
+/**
+ * The experiment runner: runs presets at a size with their seeds, writes
+ * <out>/<preset>/results.json atomically, and skips a preset whose results.json is already
+ * complete for the same size and seeds (so a rerun after an interruption loses nothing and
+ * redoes nothing). Progress goes through a callback; the runner never prints.
+ *
+ * results.json holds numbers that JSON cannot (NaN marks a diverged value): non-finite numbers
+ * are written as the strings "NaN", "Infinity" and "-Infinity" and read back as numbers by
+ * `parseResults`, which also validates the whole file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Plot, Preset, PresetResult, RunRecord, Series, Size, Verdict } from './preset.js';
+
+export const RESULTS_FORMAT = 'gradscope-results/1';
+export const RESULTS_FILE = 'results.json';
+
+/** The content of <out>/<preset>/results.json. */
+export interface ResultsFile {
+  format: typeof RESULTS_FORMAT;
+  preset: string;
+  paper: string;
+  claim: string;
+  rule: string;
+  size: Size;
+  seeds: number[];
+  versions: { gradscope: string; node: string };
+  /** ISO date the run finished. */
+  date: string;
+  durationSeconds: number;
+  /** True once the preset ran to the end (the file is only written then). */
+  complete: true;
+  result: PresetResult;
+}
+
+export type RunEvent =
+  | { kind: 'start'; preset: string; index: number; total: number; size: Size; seeds: readonly number[] }
+  | { kind: 'progress'; preset: string; index: number; total: number; fraction: number; message: string; elapsedSeconds: number }
+  | { kind: 'skip'; preset: string; index: number; total: number; path: string }
+  | { kind: 'done'; preset: string; index: number; total: number; path: string; verdict: Verdict; seconds: number };
+
+export interface RunOptions {
+  presets: readonly Preset[];
+  size: Size;
+  /** Overrides every preset's default seeds. */
+  seeds?: readonly number[];
+  out: string;
+  /** Rerun even where complete results exist. */
+  force?: boolean;
+  onEvent?: (event: RunEvent) => void;
+  /** Clock for durations (tests); defaults to performance.now() in ms. */
+  now?: () => number;
+}
+
+export interface RunSummary {
+  ran: string[];
+  skipped: string[];
+  files: string[];
+}
+
+export function gradscopeVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function resultsPath(out: string, preset: string): string {
+  return join(out, preset, RESULTS_FILE);
+}
+
+/** The complete results already in `path` for this size and these seeds, or undefined. */
+export function existingResults(path: string, size: Size, seeds: readonly number[]): ResultsFile | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const r = parseResults(readFileSync(path, 'utf8'), path);
+    return r.complete && r.size === size && sameSeeds(r.seeds, seeds) ? r : undefined;
+  } catch {
+    return undefined; // unreadable or invalid: run again and replace it
+  }
+}
+
+function sameSeeds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+export function runPresets(options: RunOptions): RunSummary {
+  const { presets, size, out } = options;
+  const emit = options.onEvent ?? (() => {});
+  const now = options.now ?? (() => performance.now());
+  const summary: RunSummary = { ran: [], skipped: [], files: [] };
+  const total = presets.length;
+  presets.forEach((preset, index) => {
+    const seeds = [...(options.seeds ?? preset.seeds)];
+    const path = resultsPath(out, preset.name);
+    if (!options.force && existingResults(path, size, seeds)) {
+      summary.skipped.push(preset.name);
+      summary.files.push(path);
+      emit({ kind: 'skip', preset: preset.name, index, total, path });
+      return;
+    }
+    emit({ kind: 'start', preset: preset.name, index, total, size, seeds });
+    const t0 = now();
+    const result = preset.run({
+      size,
+      seeds,
+      progress: (fraction, message) =>
+        emit({ kind: 'progress', preset: preset.name, index, total, fraction: Math.min(1, Math.max(0, fraction)), message, elapsedSeconds: (now() - t0) / 1000 }),
+    });
+    const seconds = (now() - t0) / 1000;
+    const file: ResultsFile = {
+      format: RESULTS_FORMAT,
+      preset: preset.name,
+      paper: preset.paper,
+      claim: preset.claim,
+      rule: preset.rule,
+      size,
+      seeds,
+      versions: { gradscope: gradscopeVersion(), node: process.version },
+      date: new Date().toISOString(),
+      durationSeconds: seconds,
+      complete: true,
+      result,
+    };
+    // Validate what we are about to write: a preset bug should fail here, not in the report.
+    const text = stringifyResults(file);
+    parseResults(text, path);
+    writeFileAtomic(path, text, 'run');
+    summary.ran.push(preset.name);
+    summary.files.push(path);
+    emit({ kind: 'done', preset: preset.name, index, total, path, verdict: result.verdict, seconds });
+  });
+  return summary;
+}
+
+// ---- serialisation and validation ----------------------------------------------------------
+
+export function stringifyResults(file: ResultsFile): string {
+  return `${JSON.stringify(
+    file,
+    (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value),
+    2,
+  )}\n`;
+}
+
+class ResultsError extends Error {}
+
+/** Parse and validate a results.json text; throws an Error naming the file and the field. */
+export function parseResults(text: string, where = 'results.json'): ResultsFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${where}: not valid JSON: ${(e as Error).message}`);
+  }
+  try {
+    return validateResults(raw);
+  } catch (e) {
+    if (e instanceof ResultsError) throw new Error(`${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+const VERDICTS: readonly Verdict[] = ['REPRODUCED', 'NOT REPRODUCED', 'INCONCLUSIVE'];
+
+function fail(path: string, what: string): never {
+  throw new ResultsError(`${path} ${what}`);
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') fail(path, 'must be a string');
+  return v;
+}
+
+function num(v: unknown, path: string): number {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return Number.NaN;
+  if (v === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
+  return fail(path, 'must be a number');
+}
+
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'must be an array');
+  return v;
+}
+
+function numbers(v: unknown, path: string): number[] {
+  return arr(v, path).map((x, i) => num(x, `${path}[${i}]`));
+}
+
+function record<T>(v: unknown, path: string, each: (x: unknown, p: string) => T): Record<string, T> {
+  const o = obj(v, path);
+  const out: Record<string, T> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = each(x, `${path}.${k}`);
+  return out;
+}
+
+function validateSeries(v: unknown, path: string): Series {
+  const o = obj(v, path);
+  const x = numbers(o.x, `${path}.x`);
+  const y = numbers(o.y, `${path}.y`);
+  if (x.length !== y.length) fail(path, `has ${x.length} x values but ${y.length} y values`);
+  return { label: str(o.label, `${path}.label`), x, y };
+}
+
+function validatePlot(v: unknown, path: string): Plot {
+  const o = obj(v, path);
+  const id = str(o.id, `${path}.id`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) fail(`${path}.id`, `'${id}' must be a file-name-safe identifier`);
+  const plot: Plot = {
+    id,
+    title: str(o.title, `${path}.title`),
+    xLabel: str(o.xLabel, `${path}.xLabel`),
+    yLabel: str(o.yLabel, `${path}.yLabel`),
+    series: arr(o.series, `${path}.series`).map((s, i) => validateSeries(s, `${path}.series[${i}]`)),
+  };
+  for (const axis of ['xLog', 'yLog'] as const) {
+    if (o[axis] === undefined) continue;
+    if (typeof o[axis] !== 'boolean') fail(`${path}.${axis}`, 'must be a boolean');
+    plot[axis] = o[axis] as boolean;
+  }
+  return plot;
+}
+
+function validateRun(v: unknown, path: string): RunRecord {
+  const o = obj(v, path);
+  if (typeof o.diverged !== 'boolean') fail(`${path}.diverged`, 'must be a boolean');
+  return {
+    id: str(o.id, `${path}.id`),
+    config: record(o.config, `${path}.config`, (x, p) => {
+      if (typeof x === 'string' || typeof x === 'boolean') return x;
+      return num(x, p);
+    }),
+    diverged: o.diverged,
+    metrics: record(o.metrics, `${path}.metrics`, num),
+  };
+}
+
+function validateSize(v: unknown, path: string): Size {
+  if (v !== 'smoke' && v !== 'full') fail(path, `must be 'smoke' or 'full'`);
+  return v;
+}
+
+function validateResult(v: unknown, path: string): PresetResult {
+  const o = obj(v, path);
+  if (!VERDICTS.includes(o.verdict as Verdict)) fail(`${path}.verdict`, `must be one of ${VERDICTS.join(', ')}`);
+  const plots = arr(o.plots, `${path}.plots`).map((p, i) => validatePlot(p, `${path}.plots[${i}]`));
+  const ids = new Set<string>();
+  for (const p of plots) {
+    if (ids.has(p.id)) fail(`${path}.plots`, `has two plots with id '${p.id}'`);
+    ids.add(p.id);
+  }
+  return {
+    preset: str(o.preset, `${path}.preset`),
+    size: validateSize(o.size, `${path}.size`),
+    verdict: o.verdict as Verdict,
+    verdictDetail: str(o.verdictDetail, `${path}.verdictDetail`),
+    numbers: record(o.numbers, `${path}.numbers`, num),
+    plots,
+    runs: arr(o.runs, `${path}.runs`).map((r, i) => validateRun(r, `${path}.runs[${i}]`)),
+    checks: record(o.checks, `${path}.checks`, (x, p) => {
+      if (typeof x !== 'boolean') fail(p, 'must be a boolean');
+      return x;
+    }),
+  };
+}
+
+export function validateResults(raw: unknown): ResultsFile {
+  const o = obj(raw, 'results');
+  if (o.format !== RESULTS_FORMAT) fail('format', `must be '${RESULTS_FORMAT}'; got ${JSON.stringify(o.format)}`);
+  if (o.complete !== true) fail('complete', 'must be true');
+  const versions = obj(o.versions, 'versions');
+  const seeds = numbers(o.seeds, 'seeds');
+  if (!seeds.every(Number.isInteger)) fail('seeds', 'must be integers');
+  const file: ResultsFile = {
+    format: RESULTS_FORMAT,
+    preset: str(o.preset, 'preset'),
+    paper: str(o.paper, 'paper'),
+    claim: str(o.claim, 'claim'),
+    rule: str(o.rule, 'rule'),
+    size: validateSize(o.size, 'size'),
+    seeds,
+    versions: { gradscope: str(versions.gradscope, 'versions.gradscope'), node: str(versions.node, 'versions.node') },
+    date: str(o.date, 'date'),
+    durationSeconds: num(o.durationSeconds, 'durationSeconds'),
+    complete: true,
+    result: validateResult(o.result, 'result'),
+  };
+  if (file.result.preset !== file.preset) fail('result.preset', `'${file.result.preset}' differs from preset '${file.preset}'`);
+  if (file.result.size !== file.size) fail('result.size', `'${file.result.size}' differs from size '${file.size}'`);
+  return file;
+}

@@ -1,0 +1,214 @@
+/**
+ * The experiment machinery end to end on the demo preset at smoke size: gradscope run writes
+ * results.json, CSV, SVG and index.html; a rerun skips; gradscope report rebuilds the same
+ * HTML from results.json alone; list and bad arguments behave.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRESETS, findPreset } from '../../src/experiments/registry.js';
+import { existingResults, parseResults, runPresets, stringifyResults, type RunEvent } from '../../src/experiments/runner.js';
+import { plotCsv } from '../../src/cli/report/csv.js';
+import { progressReporter } from '../../src/cli/commands/progress.js';
+import { parseSeeds } from '../../src/cli/commands/run.js';
+import type { Preset } from '../../src/experiments/preset.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
+
+describe('gradscope run / report / list (CLI)', () => {
+  let dir: string;
+  let first: ReturnType<typeof cli>;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gradscope-exp-'));
+    first = cli('run', 'demo-sgd', '--size', 'smoke', '--out', dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes results.json, CSV, SVG and index.html and says where the report is', () => {
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`report: ${join(dir, 'index.html')}`);
+    // Not a TTY: plain progress lines on stderr, ending with the verdict.
+    expect(first.stderr).toMatch(/demo-sgd: running \(size smoke, seeds 1,2,3\)/);
+    expect(first.stderr).toMatch(/demo-sgd: 100% after/);
+    expect(first.stderr).toMatch(/demo-sgd: (REPRODUCED|NOT REPRODUCED|INCONCLUSIVE) in/);
+    expect(first.stderr).not.toContain('\r');
+    for (const f of ['results.json', 'training-loss.csv', 'training-loss.svg', 'mean-training-loss.csv', 'mean-training-loss.svg', 'runs.csv']) {
+      expect(statSync(join(dir, 'demo-sgd', f)).size, f).toBeGreaterThan(0);
+    }
+  });
+
+  it('results.json parses, validates and records the run', () => {
+    const r = parseResults(readFileSync(join(dir, 'demo-sgd', 'results.json'), 'utf8'));
+    expect(r.preset).toBe('demo-sgd');
+    expect(r.size).toBe('smoke');
+    expect(r.seeds).toEqual([1, 2, 3]);
+    expect(r.versions.gradscope).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    expect(r.versions.node).toBe(process.version);
+    expect(Number.isNaN(Date.parse(r.date))).toBe(false);
+    expect(r.result.runs).toHaveLength(6);
+    expect(r.result.verdict).toBe('REPRODUCED');
+    expect(Object.values(r.result.checks).every(Boolean)).toBe(true);
+    expect(r.result.plots.map((p) => p.id)).toEqual(['training-loss', 'mean-training-loss']);
+  });
+
+  it('index.html is self-contained and shows claim, rule, verdict, plots, numbers and runs', () => {
+    const html = readFileSync(join(dir, 'index.html'), 'utf8');
+    const preset = findPreset('demo-sgd')!;
+    expect(html).toContain(preset.claim);
+    expect(html).toContain(preset.rule.replace(/'/g, '&#39;'));
+    expect(html).toMatch(/<span class="badge ok">REPRODUCED<\/span>/);
+    expect((html.match(/<svg[\s>]/g) ?? []).length).toBe(2);
+    expect(html).toContain('seed2-lr0.1');
+    expect(html).toContain('seeds where the larger lr is lower');
+    // No network: no external scripts, stylesheets or images (links to sibling files are fine).
+    expect(html).not.toMatch(/<script|<link|src="http|@import|url\(http/i);
+  });
+
+  it('CSV files have the documented columns', () => {
+    const csv = readFileSync(join(dir, 'demo-sgd', 'training-loss.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('series,epoch,training cross-entropy');
+    expect(csv).toHaveLength(1 + 6 * 7); // 6 runs × (initial + 6 epochs)
+    expect(csv[1]).toMatch(/^"lr 0\.01, seed 1",0,\d/);
+    const runs = readFileSync(join(dir, 'demo-sgd', 'runs.csv'), 'utf8').trim().split('\n');
+    expect(runs[0]).toBe('id,diverged,config.seed,config.lr,config.epochs,config.batch,config.n,metric.initialLoss,metric.finalLoss');
+    expect(runs).toHaveLength(7);
+  });
+
+  it('a rerun skips the complete preset and leaves results.json untouched', () => {
+    const path = join(dir, 'demo-sgd', 'results.json');
+    const before = readFileSync(path, 'utf8');
+    const mtime = statSync(path).mtimeMs;
+    const again = cli('run', 'demo-sgd', '--out', dir);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/demo-sgd: skipped — complete results already in/);
+    expect(again.stdout).toMatch(/ran 0, skipped 1/);
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(statSync(path).mtimeMs).toBe(mtime);
+  });
+
+  it('report rebuilds identical HTML, CSV and SVG from results.json alone', () => {
+    const names = ['index.html', 'demo-sgd/training-loss.csv', 'demo-sgd/training-loss.svg', 'demo-sgd/runs.csv'];
+    const before = names.map((n) => readFileSync(join(dir, n), 'utf8'));
+    for (const n of names) rmSync(join(dir, n));
+    const r = cli('report', dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`report: ${join(dir, 'index.html')}`);
+    expect(names.map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(before);
+  });
+
+  it('--quiet prints no progress', () => {
+    const r = cli('run', 'demo-sgd', '--out', dir, '--quiet');
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('list shows every preset on one line, and tour', () => {
+    const r = cli('list');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(PRESETS.length + 1);
+    for (const p of PRESETS) expect(lines.some((l) => l.startsWith(p.name) && l.includes(p.claim))).toBe(true);
+    expect(lines.at(-1)).toMatch(/^tour\s/);
+  });
+
+  it('rejects a bad preset name, size or seeds clearly with exit code 2', () => {
+    const bad = cli('run', 'no-such-preset', '--out', dir);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown preset 'no-such-preset'; known presets: demo-sgd/);
+    expect(cli('run', 'demo-sgd', '--size', 'huge', '--out', dir).stderr).toMatch(/--size must be smoke or full/);
+    expect(cli('run', 'demo-sgd', '--seeds', '1,x', '--out', dir).status).toBe(2);
+    expect(cli('run', 'tour', '--size', 'full', '--out', dir).status).toBe(2);
+    const missing = cli('report', join(dir, 'nowhere'));
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/does not exist/);
+  });
+});
+
+describe('runner (in process)', () => {
+  const toy = (calls: { n: number }): Preset => ({
+    name: 'toy',
+    paper: 'none',
+    claim: 'c',
+    rule: 'r',
+    seeds: [1],
+    run: (ctx) => {
+      calls.n++;
+      ctx.progress(0.5, 'half');
+      return {
+        preset: 'toy',
+        size: ctx.size,
+        verdict: 'INCONCLUSIVE',
+        verdictDetail: 'd',
+        numbers: { inf: Infinity },
+        plots: [{ id: 'p', title: 't', xLabel: 'x', yLabel: 'y', yLog: true, series: [{ label: 'a', x: [0, 1, 2], y: [1, Number.NaN, -Infinity] }] }],
+        runs: [{ id: 'r1', config: { seed: ctx.seeds[0]! }, diverged: true, metrics: { loss: Number.NaN } }],
+        checks: {},
+      };
+    },
+  });
+
+  it('round-trips non-finite numbers, reruns on other seeds or size, and reports events', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-runner-'));
+    try {
+      const calls = { n: 0 };
+      const events: RunEvent[] = [];
+      runPresets({ presets: [toy(calls)], size: 'smoke', out: dir, onEvent: (e) => events.push(e) });
+      expect(events.map((e) => e.kind)).toEqual(['start', 'progress', 'done']);
+      const path = join(dir, 'toy', 'results.json');
+      const r = parseResults(readFileSync(path, 'utf8'));
+      expect(r.result.plots[0]!.series[0]!.y).toEqual([1, Number.NaN, -Infinity]);
+      expect(r.result.numbers.inf).toBe(Infinity);
+      expect(r.result.runs[0]!.metrics.loss).toBeNaN();
+      expect(plotCsv(r.result.plots[0]!)).toBe('series,x,y\na,0,1\na,1,NaN\na,2,-Infinity\n');
+      expect(existingResults(path, 'smoke', [1])).toBeDefined();
+      expect(existingResults(path, 'smoke', [2])).toBeUndefined();
+      expect(existingResults(path, 'full', [1])).toBeUndefined();
+      runPresets({ presets: [toy(calls)], size: 'smoke', out: dir });
+      expect(calls.n).toBe(1);
+      runPresets({ presets: [toy(calls)], size: 'smoke', seeds: [2], out: dir });
+      expect(calls.n).toBe(2);
+      // A truncated or invalid file is not "complete": the preset runs again.
+      writeFileSync(path, stringifyResults(r).slice(0, 100));
+      runPresets({ presets: [toy(calls)], size: 'smoke', seeds: [1], out: dir });
+      expect(calls.n).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('validation names the bad field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-runner-'));
+    try {
+      runPresets({ presets: [toy({ n: 0 })], size: 'smoke', out: dir });
+      const raw = JSON.parse(readFileSync(join(dir, 'toy', 'results.json'), 'utf8'));
+      raw.result.plots[0].series[0].y.pop();
+      expect(() => parseResults(JSON.stringify(raw), 'x.json')).toThrow(/x\.json: result\.plots\[0\]\.series\[0\] has 3 x values but 2 y values/);
+      raw.result.verdict = 'MAYBE';
+      expect(() => parseResults(JSON.stringify(raw))).toThrow(/result\.verdict must be one of/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('progress: a bar with ETA on a terminal, nothing when quiet', () => {
+    let tty = '';
+    const bar = progressReporter({ write: (t) => (tty += t), isTTY: true, columns: 200 });
+    bar({ kind: 'start', preset: 'toy', index: 0, total: 1, size: 'smoke', seeds: [1] });
+    bar({ kind: 'progress', preset: 'toy', index: 0, total: 1, fraction: 0.5, message: 'half', elapsedSeconds: 10 });
+    expect(tty).toMatch(/\r\x1b\[2K\[1\/1\] toy \[#{12}-{12}\]  50% 10s ETA 10s  half/);
+    let quiet = '';
+    const q = progressReporter({ write: (t) => (quiet += t), isTTY: true }, { quiet: true });
+    q({ kind: 'skip', preset: 'toy', index: 0, total: 1, path: 'p' });
+    expect(quiet).toBe('');
+  });
+
+  it('parses --seeds', () => {
+    expect(parseSeeds('1,2, 3')).toEqual([1, 2, 3]);
+    expect(() => parseSeeds('1,,2')).toThrow(/--seeds/);
+    expect(() => parseSeeds('1,1')).toThrow(/twice/);
+  });
+});
