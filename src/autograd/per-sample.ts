@@ -132,9 +132,10 @@ export function perSampleGradients(
   const B = losses.shape[0]!;
   const targets = new Set(params);
   const { order, leads } = topologicalOrder([losses], (t) => targets.has(t));
-  // Which tensors depend on the batch input.
-  const batchSide = new Set<Tensor>([input]);
-  for (const t of order) if (t.node!.inputs.some((i) => batchSide.has(i))) batchSide.add(t);
+  // Which tensors depend on the batch input: those from which `input` is reachable (found
+  // over the whole graph — a batch-side tensor need not lead to a parameter, e.g. a reshape of
+  // the input itself).
+  const batchSide = topologicalOrder([losses], (t) => t === input).leads;
   if (!batchSide.has(losses)) throw new GradError('perSampleGradients: the losses do not depend on the batch input');
 
   const grads = new Map<Tensor, Tensor>();

@@ -4,10 +4,12 @@
  */
 import type { Preset } from './preset.js';
 import { demoSgd } from './presets/demo-sgd.js';
+import { lockingPreset } from './presets/locking.js';
 import { quadraticSumsPreset } from './presets/quadratic-sums.js';
 import { stabilityPreset } from './presets/stability.js';
+import { varianceRatioPreset } from './presets/variance-ratio.js';
 
-export const PRESETS: readonly Preset[] = [quadraticSumsPreset, stabilityPreset, demoSgd];
+export const PRESETS: readonly Preset[] = [varianceRatioPreset, lockingPreset, quadraticSumsPreset, stabilityPreset, demoSgd];
 
 export function findPreset(name: string): Preset | undefined {
   return PRESETS.find((p) => p.name === name);

@@ -10,7 +10,7 @@ import { crossEntropy, gradients, randn, type Tensor } from '../../src/index.js'
 import { perSampleGrads, perSampleJacobian, PerSampleWorkspace } from '../../src/nn/per-sample.js';
 import { lenet5, mlp, resnet8 } from '../../src/nn/zoo.js';
 import { Dropout } from '../../src/nn/dropout.js';
-import { Sequential } from '../../src/nn/container.js';
+import { Flatten, Sequential } from '../../src/nn/container.js';
 import { Linear } from '../../src/nn/linear.js';
 import type { Module } from '../../src/nn/module.js';
 
@@ -69,6 +69,12 @@ describe('perSampleGrads', () => {
     const x = randn([3, 1, 28, 28], { seed: 5, ...f64 });
     expectMatchesLoop(lenet5({ seed: 1, ...f64 }).eval(), x, [1, 7, 3], 1e-10);
     expectMatchesLoop(resnet8({ seed: 2, width: 4, ...f64 }).eval(), x, [0, 9, 4], 1e-10);
+  });
+
+  it('works when the first layer reshapes the input (Flatten before Linear)', () => {
+    const model = new Sequential(new Flatten(), new Linear(12, 3, { seed: 1, ...f64 }));
+    const x = randn([4, 1, 3, 4], { seed: 2, ...f64 });
+    expectMatchesLoop(model, x, [0, 1, 2, 1]);
   });
 
   it('rows average to the batch gradient of the mean loss', () => {
