@@ -1,20 +1,24 @@
+import { makeKey, randomBits, uniform53, type Key } from '../tensor/random.js';
+
 /**
- * A tiny seeded generator for the estimators' own random choices (mega-batches, random
- * snapshot iterates, geometric inner-loop lengths, unlocked seeds). Its whole state is one
- * 32-bit integer, so it is saved and restored with the estimator (checkpoints resume exactly).
- * Algorithm: mulberry32.
+ * The estimators' own random choices (mega-batches, random snapshot iterates, geometric
+ * inner-loop lengths, unlocked seeds), drawn from the same counter-based Threefry stream as
+ * the rest of gradscope: draw k is a pure function of (seed, k). Its whole state is the
+ * counter, so it is saved and restored with the estimator (checkpoints resume exactly).
  */
 export class OptimRng {
-  constructor(public state: number) {
-    this.state = state >>> 0;
+  private readonly key: Key;
+  /** How many numbers have been drawn (the counter of the next one). */
+  state = 0;
+
+  constructor(seed: number) {
+    this.key = makeKey(seed);
   }
 
-  /** A uniform number in [0, 1) (32 random bits). */
+  /** A uniform number in [0, 1) (53 random bits). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+    const [w0, w1] = randomBits(this.key, this.state++);
+    return uniform53(w0, w1);
   }
 
   /** A uniform integer in [0, n). */
