@@ -1,29 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { meanSquareThreshold } from '../../src/analysis/stability.js';
 import { quadraticSum } from '../../src/data/synthetic.js';
-import type { PresetResult } from '../../src/experiments/preset.js';
+import { expectWellFormed } from './well-formed.js';
 import { quadraticSumsPreset, toStabilityProblem } from '../../src/experiments/presets/quadratic-sums.js';
 import { diagonalGram, diagonalInit, stabilityPreset, trainDiagonal } from '../../src/experiments/presets/stability.js';
-
-function expectWellFormed(result: PresetResult, name: string): void {
-  expect(result.preset).toBe(name);
-  expect(result.size).toBe('smoke');
-  expect(['REPRODUCED', 'NOT REPRODUCED', 'INCONCLUSIVE']).toContain(result.verdict);
-  expect(result.verdictDetail.length).toBeGreaterThan(0);
-  expect(result.plots.length).toBeGreaterThan(0);
-  for (const plot of result.plots) {
-    expect(plot.xLabel.length).toBeGreaterThan(0);
-    expect(plot.yLabel.length).toBeGreaterThan(0);
-    expect(plot.series.length).toBeGreaterThan(0);
-    for (const s of plot.series) {
-      expect(s.label.length).toBeGreaterThan(0);
-      expect(s.x.length).toBeGreaterThan(0);
-      expect(s.y.length).toBe(s.x.length);
-    }
-  }
-  expect(result.runs.length).toBeGreaterThan(0);
-  expect(new Set(result.runs.map((r) => r.id)).size).toBe(result.runs.length);
-}
 
 describe('quadratic-sums preset (Patel 2017)', () => {
   const progress: number[] = [];
