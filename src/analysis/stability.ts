@@ -21,7 +21,7 @@
  */
 import { ShapeError, ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { makeKey, randomBits, uniform53 } from '../tensor/random.js';
+import { uniformStream } from '../tensor/random.js';
 import { smallSymmetricEigenvalues } from './gram.js';
 
 /** n symmetric d × d matrices Hᵢ (row-major), the per-sample Hessians of a quadratic sum. */
@@ -224,15 +224,6 @@ export function meanSquareThreshold(
 
 // ---- simulation --------------------------------------------------------------------------
 
-/** A seeded stream of uniforms in [0, 1): counter-based (Threefry), like all of gradscope's randomness. */
-function rng(seed: number): () => number {
-  const key = makeKey(seed);
-  let counter = 0;
-  return () => {
-    const [w0, w1] = randomBits(key, counter++);
-    return uniform53(w0, w1);
-  };
-}
 
 /** Indices of one batch of size S. */
 function drawBatch(n: number, S: number, sampling: Sampling, random: () => number): number[] {
@@ -278,7 +269,7 @@ function checkSimulation(op: string, problem: QuadraticProblem, S: number, optio
  */
 export function lyapunovExponent(problem: QuadraticProblem, eta: number, S: number, options: SimulationOptions): number {
   checkSimulation('lyapunovExponent', problem, S, options);
-  const random = rng(options.seed);
+  const random = uniformStream(options.seed);
   let e: Float64Array = Float64Array.from({ length: problem.d }, () => random() - 0.5);
   const startNorm = Math.sqrt(dot(e, e));
   e = e.map((v) => v / startNorm);
@@ -305,7 +296,7 @@ export function simulateSecondMoment(
   options: SimulationOptions & { trials: number },
 ): { growthRate: number; meanSquaredNorm: number } {
   checkSimulation('simulateSecondMoment', problem, S, options);
-  const random = rng(options.seed);
+  const random = uniformStream(options.seed);
   const start = new Float64Array(problem.d).fill(1 / Math.sqrt(problem.d));
   // Accumulate in log space: ‖e_k‖² over trials can span hundreds of orders of magnitude.
   const logs: number[] = [];

@@ -8,6 +8,11 @@
 /** [height, width] pairs. */
 export type Pair = readonly [number, number];
 
+/** A number means the same value for height and width. */
+export function toPair(v: number | Pair): Pair {
+  return typeof v === 'number' ? [v, v] : v;
+}
+
 export interface Conv2dGeometry {
   stride: Pair;
   padding: Pair;

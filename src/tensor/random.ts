@@ -90,3 +90,16 @@ export function normalFromBits(w0: number, w1: number): number {
   const u2 = w1 / 4294967296;
   return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }
+
+/**
+ * A sequential view of one keyed stream: the k-th call returns uniform53 of counter k under
+ * makeKey(seed). For code that draws numbers one after another (simulations, inits).
+ */
+export function uniformStream(seed: number): () => number {
+  const key = makeKey(seed);
+  let counter = 0;
+  return () => {
+    const [w0, w1] = randomBits(key, counter++);
+    return uniform53(w0, w1);
+  };
+}

@@ -9,7 +9,7 @@
  * are differentiable to any order.
  */
 import { getBackend } from '../../kernels/registry.js';
-import { conv2dOutputShape, type Conv2dGeometry, type Pair } from '../../kernels/geometry.js';
+import { conv2dOutputShape, type Conv2dGeometry, toPair, type Pair } from '../../kernels/geometry.js';
 import { assertSameDType } from '../../tensor/dtype.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -43,14 +43,12 @@ export interface Conv2dOptions {
   groups?: number;
 }
 
-const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
-
 /** Fill in defaults and check a convolution's arguments; shared by the three conv ops. */
 export function conv2dGeometry(op: string, x: readonly number[], w: readonly number[], options: Conv2dOptions): Conv2dGeometry {
   const g: Conv2dGeometry = {
-    stride: pair(options.stride ?? 1),
-    padding: pair(options.padding ?? 0),
-    dilation: pair(options.dilation ?? 1),
+    stride: toPair(options.stride ?? 1),
+    padding: toPair(options.padding ?? 0),
+    dilation: toPair(options.dilation ?? 1),
     groups: options.groups ?? 1,
   };
   const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);

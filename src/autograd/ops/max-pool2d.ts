@@ -8,7 +8,7 @@
  * derivatives follow too.
  */
 import { getBackend } from '../../kernels/registry.js';
-import { poolOutputShape, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
+import { poolOutputShape, toPair, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -22,16 +22,14 @@ export interface PoolOptions {
   dilation?: number | Pair;
 }
 
-const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
-
 /** Defaults and checks shared by the pooling ops. */
 export function poolGeometry(op: string, x: Shape, kernel: number | Pair, options: PoolOptions): PoolGeometry {
-  const k = pair(kernel);
+  const k = toPair(kernel);
   const g: PoolGeometry = {
     kernel: k,
-    stride: pair(options.stride ?? k),
-    padding: pair(options.padding ?? 0),
-    dilation: pair(options.dilation ?? 1),
+    stride: toPair(options.stride ?? k),
+    padding: toPair(options.padding ?? 0),
+    dilation: toPair(options.dilation ?? 1),
   };
   assertShape(x.length === 4, () => `${op}: expected input [N, C, H, W]; got ${formatShape(x)}`);
   const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);

@@ -9,6 +9,7 @@
  * jᵢ = [b ⊙ xᵢ, a ⊙ xᵢ] form J, whose spectrum (Tr G, ‖G‖_F, λ_max(G)) comes from gramSpectrumOf.
  * GD and SGD runs of one seed start from the same init (paired seeds).
  */
+import { uniformStream } from '../../tensor/random.js';
 import { gramSpectrumOf } from '../../analysis/gram.js';
 import { diagonalLinear } from '../../data/synthetic.js';
 import { tensor } from '../../tensor/creation.js';
@@ -40,17 +41,6 @@ export function stabilityConfig(size: Size): StabilityConfig {
     : { nTrain: 40, nTest: 1000, d: 100, sparsity: 5, dataSeed: 5, initScale: 1, etas: [0.02, 0.03, 0.05, 0.08, 0.1], steps: 40000, switchEta: 0.05, switchSteps: 10000, largeBatch: 20, lossTolerance: 1e-4, traceTolerance: 0.1 };
 }
 
-/** mulberry32: batch orders and init, seeded. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   const u = Math.max(random(), 1e-300);
@@ -65,7 +55,7 @@ export interface DiagonalNet {
 
 /** The seeded init (the same for every method of a seed: paired seeds). */
 export function diagonalInit(d: number, scale: number, seed: number): DiagonalNet {
-  const random = rng(seed * 7919 + 1);
+  const random = uniformStream(seed * 7919 + 1);
   const a = Float64Array.from({ length: d }, () => scale * (1 + 0.1 * gaussian(random)));
   const b = Float64Array.from({ length: d }, () => 0.1 * scale * gaussian(random));
   return { a, b };
@@ -123,7 +113,7 @@ export function trainDiagonal(start: DiagonalNet, data: Data, options: { eta: nu
   const a = Float64Array.from(start.a);
   const b = Float64Array.from(start.b);
   const net = { a, b };
-  const random = rng(options.seed * 104729 + 3);
+  const random = uniformStream(options.seed * 104729 + 3);
   const order = Array.from({ length: n }, (_, i) => i);
   let cursor = n;
   const g = new Float64Array(d);
