@@ -35,15 +35,19 @@ Usage:
       repetitions. Progress goes to stderr.
   gradscope list
       The experiment presets (paper reproductions), one line each, and 'tour'.
-  gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--quiet] [--force]
+  gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend cpu|wasm|gpu]
+                [--workers N] [--quiet] [--force]
       Run a preset (default --size smoke, the preset's own seeds, --out results) and write
       DIR/<preset>/results.json (configuration, seeds, versions, every measured series), a CSV
       and an SVG per plot, runs.csv, and DIR/index.html: for every preset in DIR the claim, the
       plots, the numbers and a verdict (REPRODUCED, NOT REPRODUCED or INCONCLUSIVE) from the
       preset's pre-declared rule. A preset whose complete results for the same size and seeds
       are already in DIR is skipped (a rerun resumes; --force runs it again). 'tour' runs every
-      preset at smoke size. Progress goes to stderr: a bar with ETA on a terminal, plain lines
-      otherwise, nothing with --quiet. Files are written atomically.
+      paper preset at smoke size (npm start runs it). Progress goes to stderr: a bar with ETA
+      on a terminal, plain lines otherwise, nothing with --quiet. Files are written
+      atomically. --workers N runs a
+      preset's independent runs (grid points, seeds) in N worker threads; the results are
+      identical to --workers 1. --backend selects the kernels' backend here and in the workers.
   gradscope report <dir>
       Rebuild the CSV files, SVG plots and index.html of <dir> from its results.json files alone.
   gradscope --help
@@ -106,10 +110,24 @@ async function main(argv: string[]): Promise<number> {
           out: { type: 'string' },
           quiet: { type: 'boolean', default: false },
           force: { type: 'boolean', default: false },
+          workers: { type: 'string' },
+          backend: { type: 'string' },
         },
       });
       if (positionals.length !== 1) throw new Error(`run: expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list`);
-      return runCommand({ target: positionals[0]!, size: values.size, seeds: values.seeds, out: values.out, quiet: values.quiet, force: values.force }, print);
+      return runCommand(
+        {
+          target: positionals[0]!,
+          size: values.size,
+          seeds: values.seeds,
+          out: values.out,
+          quiet: values.quiet,
+          force: values.force,
+          workers: values.workers,
+          backend: values.backend,
+        },
+        print,
+      );
     }
     case 'report': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

@@ -54,7 +54,22 @@ export interface RunContext {
   seeds: readonly number[];
   /** Progress: a fraction in [0, 1] and a short message (the runner draws the bar). */
   progress: (fraction: number, message: string) => void;
+  /**
+   * Run the preset's own `tasks[task]` on every input and resolve with the outputs in input
+   * order — in worker threads with `--workers N` (N > 1), in this thread otherwise. Inputs and
+   * outputs cross threads by structured clone, so they are plain data (numbers, strings,
+   * arrays, objects, typed arrays), and a task's result must depend on its input alone (seeds
+   * travel in the input): the outputs are identical whatever the number of workers.
+   * `onResult` is called as each task finishes (for progress), in completion order.
+   */
+  map<I, O>(task: string, inputs: readonly I[], onResult?: (done: number, total: number) => void): Promise<O[]>;
 }
+
+/**
+ * A task: a pure function of its (structured-cloneable) input, run by `RunContext.map`. Typed
+ * with a `never` parameter so that any one-argument function is a Task.
+ */
+export type Task = (input: never) => unknown;
 
 export interface Preset {
   name: string;
@@ -66,5 +81,11 @@ export interface Preset {
   rule: string;
   /** Default seeds (the runner's --seeds overrides them). */
   seeds: readonly number[];
-  run(context: RunContext): PresetResult;
+  /**
+   * The independent units of work (a grid point, a seed) that `context.map` may hand to worker
+   * threads. A worker finds them by the preset's name in the registry, so they must be
+   * reachable from there — which is why they live on the preset.
+   */
+  tasks?: Readonly<Record<string, Task>>;
+  run(context: RunContext): PresetResult | Promise<PresetResult>;
 }

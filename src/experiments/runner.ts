@@ -2,7 +2,8 @@
  * The experiment runner: runs presets at a size with their seeds, writes
  * <out>/<preset>/results.json atomically, and skips a preset whose results.json is already
  * complete for the same size and seeds (so a rerun after an interruption loses nothing and
- * redoes nothing). Progress goes through a callback; the runner never prints.
+ * redoes nothing). Progress goes through a callback; the runner never prints. A preset's
+ * independent tasks run in worker threads when `workers` > 1 (task-pool.ts).
  *
  * results.json holds numbers that JSON cannot (NaN marks a diverged value): non-finite numbers
  * are written as the strings "NaN", "Infinity" and "-Infinity" and read back as numbers by
@@ -12,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Plot, Preset, PresetResult, RunRecord, Series, Size, Verdict } from './preset.js';
+import { taskPool, type TaskPool } from './task-pool.js';
 
 export const RESULTS_FORMAT = 'gradscope-results/1';
 export const RESULTS_FILE = 'results.json';
@@ -48,6 +50,10 @@ export interface RunOptions {
   out: string;
   /** Rerun even where complete results exist. */
   force?: boolean;
+  /** Worker threads for the presets' tasks (default 1: everything in this thread). */
+  workers?: number;
+  /** The backend the worker threads select (the caller selects this thread's). */
+  backend?: string;
   onEvent?: (event: RunEvent) => void;
   /** Clock for durations (tests); defaults to performance.now() in ms. */
   now?: () => number;
@@ -87,28 +93,38 @@ function sameSeeds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
-export function runPresets(options: RunOptions): RunSummary {
+export async function runPresets(options: RunOptions): Promise<RunSummary> {
+  const pool = taskPool(options.workers ?? 1, { backend: options.backend });
+  try {
+    return await runAll(options, pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> {
   const { presets, size, out } = options;
   const emit = options.onEvent ?? (() => {});
   const now = options.now ?? (() => performance.now());
   const summary: RunSummary = { ran: [], skipped: [], files: [] };
   const total = presets.length;
-  presets.forEach((preset, index) => {
+  for (const [index, preset] of presets.entries()) {
     const seeds = [...(options.seeds ?? preset.seeds)];
     const path = resultsPath(out, preset.name);
     if (!options.force && existingResults(path, size, seeds)) {
       summary.skipped.push(preset.name);
       summary.files.push(path);
       emit({ kind: 'skip', preset: preset.name, index, total, path });
-      return;
+      continue;
     }
     emit({ kind: 'start', preset: preset.name, index, total, size, seeds });
     const t0 = now();
-    const result = preset.run({
+    const result = await preset.run({
       size,
       seeds,
       progress: (fraction, message) =>
         emit({ kind: 'progress', preset: preset.name, index, total, fraction: Math.min(1, Math.max(0, fraction)), message, elapsedSeconds: (now() - t0) / 1000 }),
+      map: (task, inputs, onResult) => pool.map(preset, task, inputs, onResult),
     });
     const seconds = (now() - t0) / 1000;
     const file: ResultsFile = {
@@ -132,7 +148,7 @@ export function runPresets(options: RunOptions): RunSummary {
     summary.ran.push(preset.name);
     summary.files.push(path);
     emit({ kind: 'done', preset: preset.name, index, total, path, verdict: result.verdict, seconds });
-  });
+  }
   return summary;
 }
 

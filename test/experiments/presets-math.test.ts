@@ -1,13 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PresetResult } from '../../src/experiments/preset.js';
 import { meanSquareThreshold } from '../../src/analysis/stability.js';
 import { quadraticSum } from '../../src/data/synthetic.js';
-import { expectWellFormed } from './well-formed.js';
+import { expectWellFormed, runSmoke } from './well-formed.js';
 import { quadraticSumsPreset, toStabilityProblem } from '../../src/experiments/presets/quadratic-sums.js';
 import { diagonalGram, diagonalInit, stabilityPreset, trainDiagonal } from '../../src/experiments/presets/stability.js';
 
 describe('quadratic-sums preset (Patel 2017)', () => {
   const progress: number[] = [];
-  const result = quadraticSumsPreset.run({ size: 'smoke', seeds: [1, 2], progress: (f) => progress.push(f) });
+  let result: PresetResult;
+  beforeAll(async () => {
+    result = await runSmoke(quadraticSumsPreset, [1, 2], (f) => progress.push(f));
+  });
 
   it('returns a well-formed result with labelled plots and reports progress', () => {
     expectWellFormed(result, 'quadratic-sums');
@@ -48,7 +52,10 @@ describe('quadratic-sums preset (Patel 2017)', () => {
 
 describe('stability preset (Wu & Su 2023)', () => {
   const seeds = [1, 2];
-  const result = stabilityPreset.run({ size: 'smoke', seeds, progress: () => {} });
+  let result: PresetResult;
+  beforeAll(async () => {
+    result = await runSmoke(stabilityPreset, seeds);
+  });
 
   it('returns a well-formed result with labelled plots', () => {
     expectWellFormed(result, 'stability');

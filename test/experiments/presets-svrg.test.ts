@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { expectWellFormed } from './well-formed.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PresetResult } from '../../src/experiments/preset.js';
+import { expectWellFormed, runSmoke } from './well-formed.js';
 import { checkBatchNorm, lockingPreset, measureLocking } from '../../src/experiments/presets/locking.js';
 import { mnistSubsets, POSITIONS, varianceRatioPreset } from '../../src/experiments/presets/variance-ratio.js';
 
@@ -21,9 +22,9 @@ describe('locking preset (Defazio & Bottou Fig. 1): mechanics', () => {
     expect(bn.unlockedMaxChange).toBeGreaterThan(0);
   });
 
-  it('runs end to end with labelled plots and every run listed', () => {
+  it('runs end to end with labelled plots and every run listed', async () => {
     const progress: number[] = [];
-    const result = lockingPreset.run({ size: 'smoke', seeds: [1, 2], progress: (f) => progress.push(f) });
+    const result = await runSmoke(lockingPreset, [1, 2], (f) => progress.push(f));
     expectWellFormed(result, 'locking');
     // locked, unlocked and BatchNorm per seed.
     expect(result.runs.map((r) => r.id).sort()).toEqual(['batchnorm-seed1', 'batchnorm-seed2', 'locked-seed1', 'locked-seed2', 'unlocked-seed1', 'unlocked-seed2']);
@@ -33,7 +34,10 @@ describe('locking preset (Defazio & Bottou Fig. 1): mechanics', () => {
 });
 
 describe('variance-ratio preset (Defazio & Bottou Fig. 2–3): mechanics', () => {
-  const result = varianceRatioPreset.run({ size: 'smoke', seeds: [1], progress: () => {} });
+  let result: PresetResult;
+  beforeAll(async () => {
+    result = await runSmoke(varianceRatioPreset, [1]);
+  }, 120_000);
 
   it('measures R = 0 exactly at the snapshot (before the first step of an epoch)', () => {
     expect(result.checks.ratioZeroAtSnapshot).toBe(true);

@@ -1,6 +1,7 @@
-/** The mechanics every preset result must satisfy, whatever its verdict. */
+/** Shared by the preset tests: the mechanics every preset result must satisfy, and a smoke run. */
 import { expect } from 'vitest';
-import type { PresetResult } from '../../src/experiments/preset.js';
+import type { Preset, PresetResult } from '../../src/experiments/preset.js';
+import { inlinePool } from '../../src/experiments/task-pool.js';
 
 export function expectWellFormed(result: PresetResult, name: string): void {
   expect(result.preset).toBe(name);
@@ -20,4 +21,10 @@ export function expectWellFormed(result: PresetResult, name: string): void {
     }
   }
   expect(new Set(result.runs.map((r) => r.id)).size).toBe(result.runs.length);
+}
+
+/** Run a preset at smoke size in this thread (its tasks inline), as `gradscope run` would with --workers 1. */
+export function runSmoke(preset: Preset, seeds: readonly number[] = preset.seeds, progress: (fraction: number, message: string) => void = () => {}): Promise<PresetResult> {
+  const pool = inlinePool();
+  return Promise.resolve(preset.run({ size: 'smoke', seeds, progress, map: (task, inputs, onResult) => pool.map(preset, task, inputs, onResult) }));
 }

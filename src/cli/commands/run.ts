@@ -1,11 +1,13 @@
 /**
- * `gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--quiet] [--force]`:
- * runs the preset(s) (skipping any whose complete results for this size and these seeds are
- * already in DIR), then rebuilds DIR's report and prints where it is.
+ * `gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend NAME]
+ *  [--workers N] [--quiet] [--force]`: runs the preset(s) (skipping any whose complete results
+ * for this size and these seeds are already in DIR), then rebuilds DIR's report and prints
+ * where it is.
  */
-import { PRESETS, findPreset } from '../../experiments/registry.js';
+import { PAPER_PRESETS, PRESETS, findPreset } from '../../experiments/registry.js';
 import type { Preset, Size } from '../../experiments/preset.js';
 import { runPresets } from '../../experiments/runner.js';
+import { currentBackendInfo, useBackend } from '../../kernels/registry.js';
 import { writeReport } from '../report/index.js';
 import { progressReporter, type ProgressSink } from './progress.js';
 
@@ -16,6 +18,10 @@ export interface RunCommandOptions {
   out?: string;
   quiet?: boolean;
   force?: boolean;
+  /** Worker threads for the presets' grids (default 1). */
+  workers?: string;
+  /** The backend for this thread and every worker (default: GRADSCOPE_BACKEND or the default). */
+  backend?: string;
 }
 
 /** A usage error: main prints the message and exits with code 2. */
@@ -31,10 +37,17 @@ export function parseSeeds(text: string): number[] {
   return seeds;
 }
 
+export function parseWorkers(text: string | undefined): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new UsageError(`run: --workers must be an integer from 1 to 64; got '${text}'`);
+  return n;
+}
+
 export function resolvePresets(target: string, size: Size): Preset[] {
   if (target === 'tour') {
-    if (size !== 'smoke') throw new UsageError(`run: 'tour' runs every preset at smoke size; run one preset for --size ${size}`);
-    return [...PRESETS];
+    if (size !== 'smoke') throw new UsageError(`run: 'tour' runs every paper preset at smoke size; run one preset for --size ${size}`);
+    return [...PAPER_PRESETS];
   }
   const preset = findPreset(target);
   if (!preset) throw new UsageError(`run: unknown preset '${target}'; known presets: ${PRESETS.map((p) => p.name).join(', ')}, tour (see gradscope list)`);
@@ -51,7 +64,20 @@ export async function runCommand(
   const presets = resolvePresets(options.target, size);
   const seeds = options.seeds === undefined ? undefined : parseSeeds(options.seeds);
   const out = options.out ?? 'results';
-  const summary = runPresets({ presets, size, seeds, out, force: options.force, onEvent: progressReporter(stderr, { quiet: options.quiet }) });
+  const workers = parseWorkers(options.workers);
+  if (options.backend) await useBackend(options.backend);
+  // Workers select the same backend as this thread, whether it came from --backend or GRADSCOPE_BACKEND.
+  const backend = currentBackendInfo().name;
+  const summary = await runPresets({
+    presets,
+    size,
+    seeds,
+    out,
+    force: options.force,
+    workers,
+    backend,
+    onEvent: progressReporter(stderr, { quiet: options.quiet }),
+  });
   const report = await writeReport(out);
   // --quiet silences the progress on stderr; the one-line outcome on stdout stays.
   print(`ran ${summary.ran.length}, skipped ${summary.skipped.length} (already complete)`);

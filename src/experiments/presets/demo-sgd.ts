@@ -34,8 +34,16 @@ const BUDGET: Record<Size, Budget> = {
 const D = 5;
 const CLASSES = 3;
 
+/** One grid point: a seed and a learning rate at a size. */
+interface TrainInput {
+  seed: number;
+  lr: number;
+  size: Size;
+}
+
 /** One SGD run; returns the full-batch training loss before training and after every epoch. */
-function train(seed: number, lr: number, budget: Budget, tick: () => void): number[] {
+function train({ seed, lr, size }: TrainInput): number[] {
+  const budget = BUDGET[size];
   const data = gaussianMixture({ n: budget.n, d: D, classes: CLASSES, seed });
   const xAll = tensor(data.features, { shape: [budget.n, D] });
   const yAll = Int32Array.from(data.targets);
@@ -60,7 +68,6 @@ function train(seed: number, lr: number, budget: Budget, tick: () => void): numb
     }
     const value = fullLoss();
     curve.push(Number.isFinite(value) ? value : Number.NaN);
-    tick();
   }
   return curve;
 }
@@ -71,30 +78,26 @@ export const demoSgd: Preset = {
   claim: 'On a small convex classification problem, mini-batch SGD with a ten times larger (still stable) learning rate reaches a lower training loss within the same short budget.',
   rule: `REPRODUCED if the final training loss at lr ${LEARNING_RATES[1]} is lower than at lr ${LEARNING_RATES[0]} on every seed; NOT REPRODUCED if it is higher (or the run diverged) on every seed; INCONCLUSIVE otherwise.`,
   seeds: [1, 2, 3],
-  run(context: RunContext): PresetResult {
+  tasks: { train },
+  async run(context: RunContext): Promise<PresetResult> {
     const budget = BUDGET[context.size];
     const seeds = context.seeds;
-    const total = seeds.length * LEARNING_RATES.length * budget.epochs;
-    let done = 0;
+    const grid: TrainInput[] = seeds.flatMap((seed) => LEARNING_RATES.map((lr) => ({ seed, lr, size: context.size })));
+    const trained = await context.map<TrainInput, number[]>('train', grid, (done, total) => context.progress(done / total, `${done} of ${total} runs`));
     const runs: RunRecord[] = [];
     const curves = new Map<string, number[]>();
-    for (const seed of seeds) {
-      for (const lr of LEARNING_RATES) {
-        const curve = train(seed, lr, budget, () => {
-          done++;
-          context.progress(done / total, `seed ${seed}, lr ${lr}`);
-        });
-        const final = curve[curve.length - 1]!;
-        const id = `seed${seed}-lr${lr}`;
-        curves.set(id, curve);
-        runs.push({
-          id,
-          config: { seed, lr, epochs: budget.epochs, batch: budget.batch, n: budget.n },
-          diverged: !Number.isFinite(final),
-          metrics: { initialLoss: curve[0]!, finalLoss: final },
-        });
-      }
-    }
+    grid.forEach(({ seed, lr }, i) => {
+      const curve = trained[i]!;
+      const final = curve[curve.length - 1]!;
+      const id = `seed${seed}-lr${lr}`;
+      curves.set(id, curve);
+      runs.push({
+        id,
+        config: { seed, lr, epochs: budget.epochs, batch: budget.batch, n: budget.n },
+        diverged: !Number.isFinite(final),
+        metrics: { initialLoss: curve[0]!, finalLoss: final },
+      });
+    });
     const numbers: Record<string, number> = {};
     let better = 0;
     let worse = 0;
