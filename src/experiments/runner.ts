@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Plot, Preset, PresetResult, RunRecord, Series, Size, Verdict } from './preset.js';
+import { TASKS_DIR, TaskCache } from './task-cache.js';
 import { taskPool, type TaskPool } from './task-pool.js';
 
 export const RESULTS_FORMAT = 'gradscope-results/1';
@@ -118,13 +119,15 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
       continue;
     }
     emit({ kind: 'start', preset: preset.name, index, total, size, seeds });
+    const cache = new TaskCache(join(out, preset.name, TASKS_DIR));
+    if (options.force) cache.clear();
     const t0 = now();
     const result = await preset.run({
       size,
       seeds,
       progress: (fraction, message) =>
         emit({ kind: 'progress', preset: preset.name, index, total, fraction: Math.min(1, Math.max(0, fraction)), message, elapsedSeconds: (now() - t0) / 1000 }),
-      map: (task, inputs, onResult) => pool.map(preset, task, inputs, onResult),
+      map: (task, inputs, onResult) => cachedMap(pool, cache, preset, task, inputs, onResult),
     });
     const seconds = (now() - t0) / 1000;
     const file: ResultsFile = {
@@ -145,11 +148,47 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
     const text = stringifyResults(file);
     parseResults(text, path);
     writeFileAtomic(path, text, 'run');
+    cache.clear(); // everything is in results.json now
     summary.ran.push(preset.name);
     summary.files.push(path);
     emit({ kind: 'done', preset: preset.name, index, total, path, verdict: result.verdict, seconds });
   }
   return summary;
+}
+
+/**
+ * `context.map` with resume: tasks whose output an interrupted run saved are not run again;
+ * the others go to the pool and each output is saved as soon as it arrives.
+ */
+async function cachedMap<I, O>(
+  pool: TaskPool,
+  cache: TaskCache,
+  preset: Preset,
+  task: string,
+  inputs: readonly I[],
+  onResult?: (done: number, total: number) => void,
+): Promise<O[]> {
+  const outputs = new Array<O>(inputs.length);
+  const missing: number[] = [];
+  inputs.forEach((input, i) => {
+    const saved = cache.read(task, input);
+    if (saved) outputs[i] = saved.output as O;
+    else missing.push(i);
+  });
+  let done = inputs.length - missing.length;
+  if (done > 0) onResult?.(done, inputs.length);
+  await pool.map<I, O>(
+    preset,
+    task,
+    missing.map((i) => inputs[i]!),
+    (k, output) => {
+      const i = missing[k]!;
+      cache.write(task, inputs[i], output);
+      outputs[i] = output;
+      onResult?.(++done, inputs.length);
+    },
+  );
+  return outputs;
 }
 
 // ---- serialisation and validation ----------------------------------------------------------

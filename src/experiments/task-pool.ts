@@ -18,7 +18,8 @@ import type { Preset, Task } from './preset.js';
 
 export interface TaskPool {
   readonly workers: number;
-  map<I, O>(preset: Preset, task: string, inputs: readonly I[], onResult?: (done: number, total: number) => void): Promise<O[]>;
+  /** Outputs in input order; `onOutput` sees each one as it arrives (completion order). */
+  map<I, O>(preset: Preset, task: string, inputs: readonly I[], onOutput?: (index: number, output: O) => void): Promise<O[]>;
   /** Stop the worker threads (a no-op for the in-thread pool). */
   close(): Promise<void>;
 }
@@ -45,12 +46,13 @@ export function lookupTask(preset: Preset, task: string): Task {
 export function inlinePool(): TaskPool {
   return {
     workers: 1,
-    async map<I, O>(preset: Preset, task: string, inputs: readonly I[], onResult?: (done: number, total: number) => void): Promise<O[]> {
+    async map<I, O>(preset: Preset, task: string, inputs: readonly I[], onOutput?: (index: number, output: O) => void): Promise<O[]> {
       const fn = lookupTask(preset, task) as (input: I) => O;
       const outputs: O[] = [];
       for (const input of inputs) {
-        outputs.push(fn(input));
-        onResult?.(outputs.length, inputs.length);
+        const output = fn(input);
+        onOutput?.(outputs.length, output);
+        outputs.push(output);
       }
       return outputs;
     },
@@ -83,7 +85,7 @@ export function workerPool(count: number, options: WorkerPoolOptions = {}): Task
   let nextId = 0;
   return {
     workers: count,
-    map<I, O>(preset: Preset, task: string, inputs: readonly I[], onResult?: (done: number, total: number) => void): Promise<O[]> {
+    map<I, O>(preset: Preset, task: string, inputs: readonly I[], onOutput?: (index: number, output: O) => void): Promise<O[]> {
       lookupTask(preset, task); // fail here, with the known tasks, rather than in a worker
       const pool = start();
       const outputs = new Array<O>(inputs.length);
@@ -124,7 +126,13 @@ export function workerPool(count: number, options: WorkerPoolOptions = {}): Task
             }
             outputs[index] = reply.output as O;
             done++;
-            onResult?.(done, inputs.length);
+            try {
+              onOutput?.(index, reply.output as O);
+            } catch (error) {
+              failed = true;
+              finish(error as Error);
+              return;
+            }
             if (done === inputs.length) finish();
             else assign(worker, slots);
           };

@@ -4,7 +4,7 @@
  * HTML from results.json alone; list and bad arguments behave.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { plotCsv } from '../../src/cli/report/csv.js';
 import { progressReporter } from '../../src/cli/commands/progress.js';
 import { parseSeeds } from '../../src/cli/commands/run.js';
 import type { Preset } from '../../src/experiments/preset.js';
+import { decodeOutput, encodeOutput, taskKey } from '../../src/experiments/task-cache.js';
 import { inlinePool, workerPool } from '../../src/experiments/task-pool.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -149,10 +150,62 @@ describe('task pools', () => {
   const double = (x: number) => 2 * x;
   const preset: Preset = { name: 'pool-toy', paper: 'none', claim: 'c', rule: 'r', seeds: [1], tasks: { double }, run: () => Promise.reject(new Error('unused')) };
 
-  it('the in-thread pool keeps input order and reports each result', async () => {
-    const done: number[] = [];
-    expect(await inlinePool().map(preset, 'double', [1, 2, 3], (d) => done.push(d))).toEqual([2, 4, 6]);
-    expect(done).toEqual([1, 2, 3]);
+  it('the in-thread pool keeps input order and reports each output', async () => {
+    const seen: [number, number][] = [];
+    expect(await inlinePool().map<number, number>(preset, 'double', [1, 2, 3], (i, out) => seen.push([i, out]))).toEqual([2, 4, 6]);
+    expect(seen).toEqual([[0, 2], [1, 4], [2, 6]]);
+  });
+
+  it('task outputs survive a JSON round trip exactly (NaN, ±Infinity, typed arrays)', () => {
+    const output = { loss: [1, Number.NaN, -Infinity], w: Float64Array.of(0.1, Number.NaN), f: Float32Array.of(1.5), ok: true };
+    expect(decodeOutput(encodeOutput(output))).toEqual(output);
+    expect(taskKey('t', { seed: 1 })).not.toBe(taskKey('t', { seed: 2 }));
+    expect(taskKey('t', { seed: 1 })).toBe(taskKey('t', { seed: 1 }));
+  });
+
+  it('an interrupted preset resumes: finished tasks are not run again, and their files go once results.json is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-resume-'));
+    try {
+      const calls: number[] = [];
+      let interrupt = true;
+      const grid: Preset = {
+        name: 'grid-toy',
+        paper: 'none',
+        claim: 'c',
+        rule: 'r',
+        seeds: [1],
+        tasks: {
+          point: (x: number) => {
+            if (x === 3 && interrupt) throw new Error('interrupted');
+            calls.push(x);
+            return { x, y: x === 2 ? Number.NaN : x * x };
+          },
+        },
+        async run(ctx) {
+          const out = await ctx.map<number, { x: number; y: number }>('point', [1, 2, 3, 4]);
+          return {
+            preset: 'grid-toy',
+            size: ctx.size,
+            verdict: 'INCONCLUSIVE',
+            verdictDetail: 'd',
+            numbers: {},
+            plots: [{ id: 'p', title: 't', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', x: out.map((o) => o.x), y: out.map((o) => o.y) }] }],
+            runs: [],
+            checks: {},
+          };
+        },
+      };
+      await expect(runPresets({ presets: [grid], size: 'smoke', out: dir })).rejects.toThrow(/interrupted/);
+      expect(calls).toEqual([1, 2]);
+      interrupt = false;
+      await runPresets({ presets: [grid], size: 'smoke', out: dir });
+      expect(calls).toEqual([1, 2, 3, 4]); // 1 and 2 came from their saved outputs
+      const r = parseResults(readFileSync(join(dir, 'grid-toy', 'results.json'), 'utf8'));
+      expect(r.result.plots[0]!.series[0]!.y).toEqual([1, Number.NaN, 9, 16]);
+      expect(existsSync(join(dir, 'grid-toy', 'tasks'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an unknown task is named with the known ones', async () => {

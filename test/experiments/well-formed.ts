@@ -26,5 +26,7 @@ export function expectWellFormed(result: PresetResult, name: string): void {
 /** Run a preset at smoke size in this thread (its tasks inline), as `gradscope run` would with --workers 1. */
 export function runSmoke(preset: Preset, seeds: readonly number[] = preset.seeds, progress: (fraction: number, message: string) => void = () => {}): Promise<PresetResult> {
   const pool = inlinePool();
-  return Promise.resolve(preset.run({ size: 'smoke', seeds, progress, map: (task, inputs, onResult) => pool.map(preset, task, inputs, onResult) }));
+  const map = <I, O>(task: string, inputs: readonly I[], onResult?: (done: number, total: number) => void) =>
+    pool.map<I, O>(preset, task, inputs, (i) => onResult?.(i + 1, inputs.length));
+  return Promise.resolve(preset.run({ size: 'smoke', seeds, progress, map }));
 }
