@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PRESETS, findPreset } from '../../src/experiments/registry.js';
 import { existingResults, parseResults, runPresets, stringifyResults, type RunEvent } from '../../src/experiments/runner.js';
 import { plotCsv } from '../../src/cli/report/csv.js';
@@ -297,9 +297,19 @@ describe('runner (in process)', () => {
   it('progress: a bar with ETA on a terminal, nothing when quiet', () => {
     let tty = '';
     const bar = progressReporter({ write: (t) => (tty += t), isTTY: true, columns: 200 });
-    bar({ kind: 'start', preset: 'toy', index: 0, total: 1, size: 'smoke', seeds: [1] });
-    bar({ kind: 'progress', preset: 'toy', index: 0, total: 1, fraction: 0.5, message: 'half', elapsedSeconds: 10 });
-    expect(tty).toMatch(/\r\x1b\[2K\[1\/1\] toy \[#{12}-{12}\]  50% 10s ETA 10s  half/);
+    vi.useFakeTimers();
+    try {
+      bar({ kind: 'start', preset: 'toy', index: 0, total: 1, size: 'smoke', seeds: [1] });
+      bar({ kind: 'progress', preset: 'toy', index: 0, total: 1, fraction: 0.25, message: 'quarter', elapsedSeconds: 5 });
+      vi.advanceTimersByTime(5000); // the bar redraws at most a few times a second
+      bar({ kind: 'progress', preset: 'toy', index: 0, total: 1, fraction: 0.5, message: 'half', elapsedSeconds: 10 });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(tty).toMatch(/\[1\/1\] toy \[#{12}-{12}\] 50% \d+s ETA \S+ {2}half/);
+    bar({ kind: 'done', preset: 'toy', index: 0, total: 1, path: 'p', verdict: 'REPRODUCED', seconds: 1 });
+    expect(tty).toMatch(/toy: REPRODUCED in 1s → p\n$/);
+    bar.stop();
     let quiet = '';
     const q = progressReporter({ write: (t) => (quiet += t), isTTY: true }, { quiet: true });
     q({ kind: 'skip', preset: 'toy', index: 0, total: 1, path: 'p' });

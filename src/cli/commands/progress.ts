@@ -1,8 +1,10 @@
 /**
- * Progress of `gradscope run` on stderr: an in-place bar with ETA when stderr is a terminal,
- * plain lines otherwise (at most one per 10 % per preset, so logs stay short), nothing when
- * quiet. It only formats RunEvents; the runner decides what happens.
+ * Progress of `gradscope run` on stderr: an in-place bar with ETA when stderr is a terminal
+ * (drawn by the cli-progress package), plain lines otherwise (at most one per 10 % per preset,
+ * so logs stay short), nothing when quiet. It only formats RunEvents; the runner decides what
+ * happens.
  */
+import { SingleBar } from 'cli-progress';
 import type { RunEvent } from '../../experiments/runner.js';
 
 export interface ProgressSink {
@@ -20,23 +22,41 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** A bar line such as "[2/3] demo-sgd [#######-------] 50% 3s ETA 3s  seed 2, lr 0.1". */
-export function barLine(event: Extract<RunEvent, { kind: 'progress' }>, width = 24): string {
-  const filled = Math.round(event.fraction * width);
-  const eta = event.fraction > 0 ? (event.elapsedSeconds * (1 - event.fraction)) / event.fraction : Number.NaN;
-  return `[${event.index + 1}/${event.total}] ${event.preset} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(event.fraction * 100)).padStart(3)}% ${formatDuration(event.elapsedSeconds)} ETA ${formatDuration(eta)}  ${event.message}`;
+/** Receives the runner's events; `stop` removes a bar still drawn (call it when a run fails). */
+export interface ProgressReporter {
+  (event: RunEvent): void;
+  stop(): void;
 }
 
-export function progressReporter(sink: ProgressSink, options: { quiet?: boolean } = {}): (event: RunEvent) => void {
-  if (options.quiet) return () => {};
+const BAR_STEPS = 1000;
+
+function terminalBar(sink: ProgressSink, tag: string): SingleBar {
+  const bar = new SingleBar({
+    stream: sink as NodeJS.WritableStream,
+    format: `${tag} [{bar}] {percentage}% {duration_formatted} ETA {eta_formatted}  {message}`,
+    barCompleteChar: '#',
+    barIncompleteChar: '-',
+    barsize: 24,
+    hideCursor: false,
+    clearOnComplete: true,
+    // A preset computes synchronously, so the bar is redrawn from update(), not from a timer.
+    synchronousUpdate: true,
+    etaBuffer: 50,
+  });
+  bar.start(BAR_STEPS, 0, { message: 'starting' });
+  return bar;
+}
+
+export function progressReporter(sink: ProgressSink, options: { quiet?: boolean } = {}): ProgressReporter {
+  if (options.quiet) return Object.assign(() => {}, { stop() {} });
   const tty = sink.isTTY === true;
   let lastDecile = -1;
-  let barShown = false;
+  let bar: SingleBar | undefined;
   const clearBar = () => {
-    if (barShown) sink.write('\r\x1b[2K');
-    barShown = false;
+    bar?.stop();
+    bar = undefined;
   };
-  return (event) => {
+  const report = (event: RunEvent) => {
     const tag = `[${event.index + 1}/${event.total}] ${event.preset}`;
     switch (event.kind) {
       case 'start':
@@ -48,10 +68,8 @@ export function progressReporter(sink: ProgressSink, options: { quiet?: boolean 
         return;
       case 'progress': {
         if (tty) {
-          const line = barLine(event);
-          const cols = sink.columns ?? 100;
-          sink.write(`\r\x1b[2K${line.length > cols - 1 ? line.slice(0, cols - 1) : line}`);
-          barShown = true;
+          bar ??= terminalBar(sink, tag);
+          bar.update(Math.round(event.fraction * BAR_STEPS), { message: event.message });
           return;
         }
         const decile = Math.floor(event.fraction * 10);
@@ -67,4 +85,5 @@ export function progressReporter(sink: ProgressSink, options: { quiet?: boolean 
         return;
     }
   };
+  return Object.assign(report, { stop: clearBar });
 }

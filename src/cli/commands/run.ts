@@ -68,16 +68,13 @@ export async function runCommand(
   if (options.backend) await useBackend(options.backend);
   // Workers select the same backend as this thread, whether it came from --backend or GRADSCOPE_BACKEND.
   const backend = currentBackendInfo().name;
-  const summary = await runPresets({
-    presets,
-    size,
-    seeds,
-    out,
-    force: options.force,
-    workers,
-    backend,
-    onEvent: progressReporter(stderr, { quiet: options.quiet }),
-  });
+  const progress = progressReporter(stderr, { quiet: options.quiet });
+  let summary;
+  try {
+    summary = await runPresets({ presets, size, seeds, out, force: options.force, workers, backend, onEvent: progress });
+  } finally {
+    progress.stop();
+  }
   const report = await writeReport(out);
   // --quiet silences the progress on stderr; the one-line outcome on stdout stays.
   print(`ran ${summary.ran.length}, skipped ${summary.skipped.length} (already complete)`);
