@@ -5,6 +5,7 @@ import { quadraticSum } from '../../src/data/synthetic.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
 import { quadraticSumsPreset, toStabilityProblem } from '../../src/experiments/presets/quadratic-sums.js';
 import { diagonalGram, diagonalInit, stabilityPreset, trainDiagonal } from '../../src/experiments/presets/stability.js';
+import { reluStabilityConfig } from '../../src/experiments/presets/stability-relu.js';
 
 describe('quadratic-sums preset (Patel 2017)', () => {
   const progress: number[] = [];
@@ -59,13 +60,40 @@ describe('stability preset (Wu & Su 2023)', () => {
 
   it('returns a well-formed result with labelled plots', () => {
     expectWellFormed(result, 'stability');
+    for (const id of ['sharpness-vs-eta', 'generalization-vs-eta', 'relu-sharpness-vs-eta', 'relu-path-norm-vs-eta', 'relu-test-error-vs-eta', 'relu-trace-vs-path-norm']) {
+      expect(result.plots.map((p) => p.id)).toContain(id);
+    }
+    const sharp = result.plots.find((p) => p.id === 'relu-sharpness-vs-eta')!;
+    const etas = reluStabilityConfig('smoke').etas;
+    expect(sharp.series.find((s) => s.label === '2/η')!.y).toEqual(etas.map((e) => 2 / e));
+    expect(sharp.xLog && sharp.yLog).toBe(true);
+  });
+
+  it('the tasks give the same result as running them in this order (a task is a pure function of its input)', () => {
+    const input = { size: 'smoke' as const, seed: 1, eta: reluStabilityConfig('smoke').etas[1]!, method: 'SGD' as const };
+    const again = stabilityPreset.tasks!.reluRun as (i: typeof input) => { metrics: Record<string, number> };
+    const run = result.runs.find((r) => r.id === `relu-SGD-eta${input.eta}-seed1`)!;
+    const out = again(input);
+    expect(out.metrics.traceG).toBe(run.metrics.traceG);
+    expect(out.metrics.pathNorm).toBe(run.metrics.pathNorm);
   });
 
   it('lists every run, diverged ones with NaN metrics', () => {
     const grid = 3 * 2 * seeds.length;
     const switchRuns = result.runs.filter((r) => String(r.id).startsWith('switch-')).length;
-    expect(result.runs.length - switchRuns).toBe(grid);
+    const reluRuns = result.runs.filter((r) => String(r.id).startsWith('relu-'));
+    expect(result.runs.length - switchRuns - reluRuns.length).toBe(grid);
     expect([seeds.length, 3 * seeds.length]).toContain(switchRuns);
+    // ReLU part: every seed × η × {GD, batch 1, larger batch}, each a paired start.
+    const relu = reluStabilityConfig('smoke');
+    expect(reluRuns.length).toBe(seeds.length * relu.etas.length * 3);
+    expect(reluRuns.every((r) => r.config.part === 'relu')).toBe(true);
+    expect(result.checks.reluEveryRunListed).toBe(true);
+    expect(result.checks.reluPairedStartsIdentical).toBe(true);
+    for (const seed of seeds) {
+      const starts = new Set(reluRuns.filter((r) => r.config.seed === seed).map((r) => r.metrics.initialLoss));
+      expect(starts.size).toBe(1);
+    }
     expect(result.checks.everyRunListed).toBe(true);
     for (const r of result.runs) {
       if (r.diverged) expect(Number.isNaN(r.metrics.traceG)).toBe(true);

@@ -8,12 +8,17 @@
  * ∂L/∂a = b ⊙ g, ∂L/∂b = a ⊙ g with g = (1/|I|) Σ_{i∈I} rᵢ xᵢ); the per-sample output gradients
  * jᵢ = [b ⊙ xᵢ, a ⊙ xᵢ] form J, whose spectrum (Tr G, ‖G‖_F, λ_max(G)) comes from gramSpectrumOf.
  * GD and SGD runs of one seed start from the same init (paired seeds).
+ *
+ * The two-layer ReLU teacher–student part (same claim, path norm instead of ℓ₁) lives in
+ * stability-relu.ts. Every independent run is a task (`diagonalRun`, `diagonalSwitch`,
+ * `reluRun`), so `--workers N` spreads them over threads.
  */
 import { uniformStream } from '../../tensor/random.js';
 import { gramSpectrumOf } from '../../analysis/gram.js';
 import { diagonalLinear } from '../../data/synthetic.js';
 import { tensor } from '../../tensor/creation.js';
 import type { Plot, Preset, PresetResult, RunContext, RunRecord, Size, Verdict } from '../preset.js';
+import { reluInputs, reluRuleClause, reluRun, reluStabilityConfig, summarizeRelu, type ReluRunInput, type ReluRunOutput } from './stability-relu.js';
 
 export interface StabilityConfig {
   nTrain: number;
@@ -179,21 +184,104 @@ function runMetrics(result: TrainResult, train: Data, test: Data, eta: number): 
   };
 }
 
+/** One grid point of the diagonal part (the input of the `diagonalRun` task). */
+export interface DiagonalRunInput {
+  size: Size;
+  seed: number;
+  eta: number;
+  method: 'GD' | 'SGD';
+}
+
+export interface DiagonalRunOutput {
+  diverged: boolean;
+  metrics: Record<string, number>;
+}
+
+/** The `diagonalRun` task: GD (batch n) or batch-1 SGD at one η from the seed's init. */
+export function diagonalRun(input: DiagonalRunInput): DiagonalRunOutput {
+  const cfg = stabilityConfig(input.size);
+  const { train, test } = splitData(cfg);
+  const init = diagonalInit(cfg.d, cfg.initScale, input.seed);
+  const batch = input.method === 'GD' ? cfg.nTrain : 1;
+  const result = trainDiagonal(init, train, { eta: input.eta, batch, steps: cfg.steps, seed: input.seed });
+  return { diverged: result.diverged, metrics: runMetrics(result, train, test, input.eta) };
+}
+
+export interface SwitchContinuation {
+  label: 'batch1' | 'largeBatch';
+  batch: number;
+  diverged: boolean;
+  metrics: Record<string, number>;
+  /** batch1: escaped the GD minimum; largeBatch: stayed at it. */
+  outcome: boolean;
+}
+
+export interface DiagonalSwitchOutput {
+  gd: DiagonalRunOutput;
+  /** Empty when the GD run diverged. */
+  continuations: SwitchContinuation[];
+}
+
+/**
+ * The `diagonalSwitch` task: GD to a minimum at switchEta, then continue from it with batch 1
+ * and with the large batch (same η).
+ */
+export function diagonalSwitch(input: { size: Size; seed: number }): DiagonalSwitchOutput {
+  const cfg = stabilityConfig(input.size);
+  const { train, test } = splitData(cfg);
+  const { seed } = input;
+  const eta = cfg.switchEta;
+  const init = diagonalInit(cfg.d, cfg.initScale, seed);
+  const gd = trainDiagonal(init, train, { eta, batch: cfg.nTrain, steps: cfg.steps, seed });
+  const gdMetrics = runMetrics(gd, train, test, eta);
+  if (gd.diverged) return { gd: { diverged: true, metrics: gdMetrics }, continuations: [] };
+  const continuations: SwitchContinuation[] = [];
+  for (const [label, batch] of [
+    ['batch1', 1],
+    ['largeBatch', cfg.largeBatch],
+  ] as const) {
+    const cont = trainDiagonal(gd.net, train, { eta, batch, steps: cfg.switchSteps, seed: seed + 100 });
+    const metrics = runMetrics(cont, train, test, eta);
+    const traceChange = cont.diverged ? NaN : (metrics.traceG! - gdMetrics.traceG!) / gdMetrics.traceG!;
+    const escaped = cont.diverged || cont.maxLoss > 1e-2 || traceChange < -0.05;
+    const stayed = !cont.diverged && cont.maxLoss <= 1e-2 && Math.abs(traceChange) <= 0.05;
+    continuations.push({
+      label,
+      batch,
+      diverged: cont.diverged,
+      metrics: { ...metrics, maxTrainLoss: cont.maxLoss, relativeTraceChange: traceChange, escaped: escaped ? 1 : 0 },
+      outcome: label === 'batch1' ? escaped : stayed,
+    });
+  }
+  return { gd: { diverged: false, metrics: gdMetrics }, continuations };
+}
+
+const DIAGONAL_RULE =
+  'INCONCLUSIVE if any non-diverged GD or SGD run ends with training loss ≥ 1e-4 (or every SGD run diverges). Otherwise REPRODUCED if, for every seed, every converged batch-1 SGD run ends with Tr G ≤ (2/η)(1 + 0.1) and every GD run with λ_max(G) ≤ (2/η)(1 + 0.1), GD ends with Tr G > 2/η for at least one η, at some η where both converged from the same init SGD ends with a smaller Tr G than GD, and in the switch test (from the GD minimum at the switch η, per seed) batch-1 SGD escapes (training loss rises above 1e-2 or Tr G falls by > 5%) while the large batch stays (loss stays ≤ 1e-2 and Tr G changes by ≤ 5%); else NOT REPRODUCED. Diverged runs are reported (metrics NaN).';
+
 export const stabilityPreset: Preset = {
   name: 'stability',
-  paper: 'Wu & Su 2023, "The implicit regularization of dynamical stability in SGD" (diagonal linear network, switch test)',
+  paper: 'Wu & Su 2023, "The implicit regularization of dynamical stability in SGD" (diagonal linear network, switch test, two-layer ReLU teacher–student)',
   claim:
-    'At an interpolating minimum of the square loss, GD only needs λ_max(G) ≤ 2/η while batch-1 SGD needs Tr G ≤ 2/η, so SGD minima have small trace (small ‖a ⊙ b‖₁); from a GD minimum with Tr G > 2/η, batch-1 SGD escapes while a large batch stays.',
+    'At an interpolating minimum of the square loss, GD only needs λ_max(G) ≤ 2/η while batch-1 SGD needs Tr G ≤ 2/η, so SGD minima have small trace (small ‖a ⊙ b‖₁ for a diagonal linear network, small path norm for a two-layer ReLU network, smaller at larger η); from a GD minimum with Tr G > 2/η, batch-1 SGD escapes while a large batch stays.',
   rule:
-    'INCONCLUSIVE if any non-diverged GD or SGD run ends with training loss ≥ 1e-4 (or every SGD run diverges). Otherwise REPRODUCED if, for every seed, every converged batch-1 SGD run ends with Tr G ≤ (2/η)(1 + 0.1) and every GD run with λ_max(G) ≤ (2/η)(1 + 0.1), GD ends with Tr G > 2/η for at least one η, at some η where both converged from the same init SGD ends with a smaller Tr G than GD, and in the switch test (from the GD minimum at the switch η, per seed) batch-1 SGD escapes (training loss rises above 1e-2 or Tr G falls by > 5%) while the large batch stays (loss stays ≤ 1e-2 and Tr G changes by ≤ 5%); else NOT REPRODUCED. Diverged runs are reported (metrics NaN).',
+    `Diagonal linear network: ${DIAGONAL_RULE} ` +
+    `${reluRuleClause(reluStabilityConfig('full'))} (The smoke size uses batch ${reluStabilityConfig('smoke').largeBatch} for the reported larger batch.) ` +
+    'Overall: INCONCLUSIVE if the diagonal part or the ReLU clause is inconclusive; REPRODUCED if the diagonal part is REPRODUCED and the ReLU clause passes; NOT REPRODUCED otherwise.',
   seeds: [1, 2],
-  run(context: RunContext): PresetResult {
+  tasks: { diagonalRun, diagonalSwitch, reluRun },
+  async run(context: RunContext): Promise<PresetResult> {
     const cfg = stabilityConfig(context.size);
-    const { train, test, teacherL1 } = splitData(cfg);
+    const { train, teacherL1 } = splitData(cfg);
     const runs: RunRecord[] = [];
-    const total = context.seeds.length * (cfg.etas.length * 2 + 3);
-    let done = 0;
-    const tick = (message: string) => context.progress(Math.min(1, ++done / total), message);
+    const gridInputs: DiagonalRunInput[] = context.seeds.flatMap((seed) => cfg.etas.flatMap((eta) => (['GD', 'SGD'] as const).map((method) => ({ size: context.size, seed, eta, method }))));
+    const switchInputs = context.seeds.map((seed) => ({ size: context.size, seed }));
+    const reluGrid = reluInputs(context.size, context.seeds);
+    const total = gridInputs.length + switchInputs.length + reluGrid.length;
+    const progressFrom = (base: number, what: string) => (done: number, count: number) => context.progress(Math.min(1, (base + done) / total), `${what}: ${done} of ${count}`);
+    const gridOutputs = await context.map<DiagonalRunInput, DiagonalRunOutput>('diagonalRun', gridInputs, progressFrom(0, 'diagonal network, GD and SGD'));
+    const switchOutputs = await context.map<{ size: Size; seed: number }, DiagonalSwitchOutput>('diagonalSwitch', switchInputs, progressFrom(gridInputs.length, 'diagonal network, switch test'));
+    const reluOutputs = await context.map<ReluRunInput, ReluRunOutput>('reluRun', reluGrid, progressFrom(gridInputs.length + switchInputs.length, 'two-layer ReLU, GD and SGD'));
     const tol = cfg.traceTolerance;
     let sgdTraceOk = true;
     let gdLambdaOk = true;
@@ -211,7 +299,7 @@ export const stabilityPreset: Preset = {
     const counts: Record<string, number[]> = { GD: cfg.etas.map(() => 0), SGD: cfg.etas.map(() => 0) };
     const numbers: Record<string, number> = { nTrain: cfg.nTrain, d: cfg.d, sparsity: cfg.sparsity, teacherL1 };
 
-    for (const seed of context.seeds) {
+    context.seeds.forEach((seed, s) => {
       const init = diagonalInit(cfg.d, cfg.initScale, seed);
       const initAgain = diagonalInit(cfg.d, cfg.initScale, seed);
       if (!init.a.every((v, j) => v === initAgain.a[j]) || !init.b.every((v, j) => v === initAgain.b[j])) initsIdentical = false;
@@ -220,15 +308,14 @@ export const stabilityPreset: Preset = {
       numbers[`init.lambdaMaxG.seed${seed}`] = initGram.lambdaMaxG;
       cfg.etas.forEach((eta, e) => {
         const traceAt: Partial<Record<'GD' | 'SGD', number>> = {};
-        for (const method of ['GD', 'SGD'] as const) {
+        (['GD', 'SGD'] as const).forEach((method, k) => {
           const batch = method === 'GD' ? cfg.nTrain : 1;
           expectedRuns++;
-          const result = trainDiagonal(init, train, { eta, batch, steps: cfg.steps, seed });
-          const metrics = runMetrics(result, train, test, eta);
-          runs.push({ id: `${method}-eta${eta}-seed${seed}`, config: { method, eta, batch, seed, steps: cfg.steps }, diverged: result.diverged, metrics });
-          if (!result.diverged) {
+          const { diverged, metrics } = gridOutputs[(s * cfg.etas.length + e) * 2 + k]!;
+          runs.push({ id: `${method}-eta${eta}-seed${seed}`, config: { method, eta, batch, seed, steps: cfg.steps }, diverged, metrics });
+          if (!diverged) {
             if (!(metrics.trainLoss! < cfg.lossTolerance)) allSmallLoss = false;
-            for (const k of Object.keys(perMethod[method]!)) perMethod[method]![k]![e]! += metrics[k]!;
+            for (const key of Object.keys(perMethod[method]!)) perMethod[method]![key]![e]! += metrics[key]!;
             counts[method]![e]!++;
             traceAt[method] = metrics.traceG!;
             if (method === 'SGD') {
@@ -241,60 +328,56 @@ export const stabilityPreset: Preset = {
           } else if (method === 'GD') {
             gdLambdaOk = false;
           }
-          tick(`${method} η = ${eta}, seed ${seed}`);
-        }
+        });
         if (traceAt.GD !== undefined && traceAt.SGD !== undefined && traceAt.SGD < traceAt.GD) sgdFlatterSomewhere = true;
       });
 
       // Switch test: GD to a minimum at switchEta, then continue with batch 1 and a large batch.
       const eta = cfg.switchEta;
-      const gd = trainDiagonal(init, train, { eta, batch: cfg.nTrain, steps: cfg.steps, seed });
-      const gdMetrics = runMetrics(gd, train, test, eta);
+      const { gd, continuations } = switchOutputs[s]!;
       expectedRuns += gd.diverged ? 1 : 3;
-      runs.push({ id: `switch-GD-eta${eta}-seed${seed}`, config: { method: 'GD', phase: 'switch-start', eta, batch: cfg.nTrain, seed, steps: cfg.steps }, diverged: gd.diverged, metrics: gdMetrics });
-      tick(`switch test: GD start, seed ${seed}`);
+      runs.push({ id: `switch-GD-eta${eta}-seed${seed}`, config: { method: 'GD', phase: 'switch-start', eta, batch: cfg.nTrain, seed, steps: cfg.steps }, diverged: gd.diverged, metrics: gd.metrics });
       if (gd.diverged) {
         switchOk = false;
-        continue;
+        return;
       }
-      if (!(gdMetrics.trainLoss! < cfg.lossTolerance)) allSmallLoss = false;
-      numbers[`switch.start.traceOverTwoOverEta.seed${seed}`] = gdMetrics.traceG! / (2 / eta);
+      if (!(gd.metrics.trainLoss! < cfg.lossTolerance)) allSmallLoss = false;
+      numbers[`switch.start.traceOverTwoOverEta.seed${seed}`] = gd.metrics.traceG! / (2 / eta);
       const outcome: Record<string, boolean> = {};
-      for (const [label, batch] of [
-        ['batch1', 1],
-        ['largeBatch', cfg.largeBatch],
-      ] as const) {
-        const cont = trainDiagonal(gd.net, train, { eta, batch, steps: cfg.switchSteps, seed: seed + 100 });
-        const metrics = runMetrics(cont, train, test, eta);
-        const traceChange = cont.diverged ? NaN : (metrics.traceG! - gdMetrics.traceG!) / gdMetrics.traceG!;
-        const escaped = cont.diverged || cont.maxLoss > 1e-2 || traceChange < -0.05;
-        const stayed = !cont.diverged && cont.maxLoss <= 1e-2 && Math.abs(traceChange) <= 0.05;
-        outcome[label] = label === 'batch1' ? escaped : stayed;
+      for (const cont of continuations) {
+        outcome[cont.label] = cont.outcome;
         runs.push({
-          id: `switch-${label}-eta${eta}-seed${seed}`,
-          config: { method: label === 'batch1' ? 'SGD' : 'SGD-large-batch', phase: 'switch-continue', eta, batch, seed, steps: cfg.switchSteps },
+          id: `switch-${cont.label}-eta${eta}-seed${seed}`,
+          config: { method: cont.label === 'batch1' ? 'SGD' : 'SGD-large-batch', phase: 'switch-continue', eta, batch: cont.batch, seed, steps: cfg.switchSteps },
           diverged: cont.diverged,
-          metrics: { ...metrics, maxTrainLoss: cont.maxLoss, relativeTraceChange: traceChange, escaped: escaped ? 1 : 0 },
+          metrics: cont.metrics,
         });
-        tick(`switch test: ${label}, seed ${seed}`);
       }
-      if (!(gdMetrics.traceG! > 2 / eta && outcome.batch1 && outcome.largeBatch)) switchOk = false;
-    }
+      if (!(gd.metrics.traceG! > 2 / eta && outcome.batch1 && outcome.largeBatch)) switchOk = false;
+    });
+
+    const relu = summarizeRelu(context.size, context.seeds, reluGrid, reluOutputs);
+    runs.push(...relu.runs);
+    expectedRuns += relu.runs.length;
+    Object.assign(numbers, relu.numbers);
 
     const avg = (m: string, k: string) => perMethod[m]![k]!.map((v, e) => (counts[m]![e]! > 0 ? v / counts[m]![e]! : NaN));
+    const diagonalInconclusive = !allSmallLoss || !anySgdConverged;
+    const diagonalPass = sgdTraceOk && gdLambdaOk && gdTraceAbove && switchOk && sgdFlatterSomewhere;
     let verdict: Verdict;
-    if (!allSmallLoss || !anySgdConverged) verdict = 'INCONCLUSIVE';
-    else if (sgdTraceOk && gdLambdaOk && gdTraceAbove && switchOk && sgdFlatterSomewhere) verdict = 'REPRODUCED';
+    if (diagonalInconclusive || relu.inconclusive) verdict = 'INCONCLUSIVE';
+    else if (diagonalPass && relu.pass) verdict = 'REPRODUCED';
     else verdict = 'NOT REPRODUCED';
     const verdictDetail =
-      `all converged runs reach loss < ${cfg.lossTolerance}: ${allSmallLoss}; SGD Tr G ≤ (2/η)(1+${tol}): ${sgdTraceOk}; GD λ_max ≤ (2/η)(1+${tol}): ${gdLambdaOk}; ` +
+      `Diagonal: all converged runs reach loss < ${cfg.lossTolerance}: ${allSmallLoss}; SGD Tr G ≤ (2/η)(1+${tol}): ${sgdTraceOk}; GD λ_max ≤ (2/η)(1+${tol}): ${gdLambdaOk}; ` +
       `GD Tr G > 2/η for some η: ${gdTraceAbove}; SGD ends flatter than GD (smaller Tr G) at some η where both converged: ${sgdFlatterSomewhere}; switch test (batch 1 escapes, batch ${cfg.largeBatch} stays): ${switchOk}; ` +
-      `${runs.filter((r) => r.diverged && r.config.method === 'SGD' && r.config.phase === undefined).length} batch-1 SGD grid runs diverged (counted as not settling at a minimum with Tr G > 2/η).`;
+      `${runs.filter((r) => r.diverged && r.config.method === 'SGD' && r.config.phase === undefined && r.config.part === undefined).length} batch-1 SGD grid runs diverged (counted as not settling at a minimum with Tr G > 2/η). ` +
+      `Diagonal part: ${diagonalInconclusive ? 'inconclusive' : diagonalPass ? 'passes' : 'fails'}. ${relu.detail} ReLU clause: ${relu.inconclusive ? 'inconclusive' : relu.pass ? 'passes' : 'fails'}.`;
     const etas = [...cfg.etas];
     const plots: Plot[] = [
       {
         id: 'sharpness-vs-eta',
-        title: 'Sharpness of the final minimum vs 2/η (mean over converged seeds)',
+        title: 'Diagonal linear network: sharpness of the final minimum vs 2/η (mean over converged seeds)',
         xLabel: 'learning rate η',
         yLabel: 'Tr G, ‖G‖_F, λ_max(G)',
         xLog: true,
@@ -310,7 +393,7 @@ export const stabilityPreset: Preset = {
       },
       {
         id: 'generalization-vs-eta',
-        title: 'Test error and ‖a ⊙ b‖₁ vs learning rate',
+        title: 'Diagonal linear network: test error and ‖a ⊙ b‖₁ vs learning rate',
         xLabel: 'learning rate η',
         yLabel: 'test mean squared error / ℓ₁ norm',
         xLog: true,
@@ -322,6 +405,7 @@ export const stabilityPreset: Preset = {
           { label: `teacher ‖w*‖₁`, x: etas, y: etas.map(() => teacherL1) },
         ],
       },
+      ...relu.plots,
     ];
     const converged = runs.filter((r) => !r.diverged);
     context.progress(1, 'done');
@@ -339,6 +423,7 @@ export const stabilityPreset: Preset = {
         everyRunListed: runs.length === expectedRuns,
         pairedInitsIdentical: initsIdentical,
         divergedRunsHaveNaNMetrics: runs.filter((r) => r.diverged).every((r) => Number.isNaN(r.metrics.traceG)),
+        ...relu.checks,
       },
     };
   },
