@@ -97,10 +97,71 @@ export function almostSureThreshold(
   return 0.5 * (lo + hi);
 }
 
-interface ProblemEntry {
-  key: 'heterogeneous' | 'homogenized';
-  data: QuadraticData;
-  problem: StabilityProblem;
+type ProblemKey = 'heterogeneous' | 'homogenized';
+const PROBLEMS: readonly ProblemKey[] = ['heterogeneous', 'homogenized'];
+
+/** The two problems share the mean Hessian A = diag(eigenvalues); only the heterogeneity differs. */
+function problemData(key: ProblemKey, cfg: QuadraticSumsConfig): QuadraticData {
+  return quadraticSum({ n: cfg.n, d: cfg.d, seed: cfg.problemSeed, heterogeneity: key === 'heterogeneous' ? cfg.heterogeneity : 0, condition: cfg.condition });
+}
+
+/** A task: one problem at one batch size, with every seed's SGD runs. */
+export interface PointInput {
+  problem: ProblemKey;
+  S: number;
+  size: 'smoke' | 'full';
+  seeds: number[];
+}
+
+export interface SgdRun {
+  seed: number;
+  side: 'below' | 'above';
+  factor: number;
+  eta: number;
+  growthRate: number;
+  meanSquaredNorm: number;
+  fractionGrowing: number;
+}
+
+export interface PointOutput {
+  etaStar: number;
+  etaStarWith: number;
+  etaAs: number;
+  sgd: SgdRun[];
+}
+
+/** The thresholds of one (problem, S) and SGD at 0.8η* and 1.5η* for every seed. */
+export function measurePoint({ problem: key, S, size, seeds }: PointInput): PointOutput {
+  const cfg = quadraticSumsConfig(size);
+  const problem = toStabilityProblem(problemData(key, cfg));
+  const etaStar = meanSquareThreshold(problem, S, { sampling: 'without-replacement' });
+  const etaStarWith = meanSquareThreshold(problem, S, { sampling: 'with-replacement' });
+  const etaAs = almostSureThreshold(problem, S, {
+    sampling: 'without-replacement',
+    seed: cfg.problemSeed,
+    steps: cfg.lyapunovSteps,
+    bisections: cfg.lyapunovBisections,
+    start: etaStar,
+  });
+  const sgd: SgdRun[] = [];
+  const singles = Math.min(cfg.sgdTrials, 20);
+  for (const seed of seeds) {
+    for (const [factor, side] of [
+      [0.8, 'below'],
+      [1.5, 'above'],
+    ] as const) {
+      const eta = factor * etaStar;
+      const simulation = { sampling: 'without-replacement' as const, seed, steps: cfg.sgdSteps };
+      const ms = simulateSecondMoment(problem, eta, S, { ...simulation, trials: cfg.sgdTrials });
+      // Single trajectories (the almost-sure notion): seeds seed·1000 + t, shared across problems.
+      let grew = 0;
+      for (let t = 0; t < singles; t++) {
+        if (lyapunovExponent(problem, eta, S, { ...simulation, seed: seed * 1000 + t }) > 0) grew++;
+      }
+      sgd.push({ seed, side, factor, eta, growthRate: ms.growthRate, meanSquaredNorm: ms.meanSquaredNorm, fractionGrowing: grew / singles });
+    }
+  }
+  return { etaStar, etaStarWith, etaAs, sgd };
 }
 
 export const quadraticSumsPreset: Preset = {
@@ -111,90 +172,59 @@ export const quadraticSumsPreset: Preset = {
   rule:
     'Mean-square thresholds η*(S) from ρ(T) = 1, sampling without replacement. REPRODUCED if η*(S) of the heterogeneous problem is strictly below the homogenized one at the smallest S, both equal 2/λ_max(A) at S = n within 1e-9 relative, and every SGD run (every seed, problem and S) diverges in mean square at 1.5η* and converges at 0.8η*; NOT REPRODUCED if the heterogeneous threshold is above the homogenized one at the smallest S; otherwise INCONCLUSIVE.',
   seeds: [1, 2, 3],
-  run(context: RunContext): PresetResult {
+  tasks: { point: measurePoint },
+  async run(context: RunContext): Promise<PresetResult> {
     const cfg = quadraticSumsConfig(context.size);
     const { n, d } = cfg;
     const batchSizes = cfg.batchSizes;
-    const entries: ProblemEntry[] = (['heterogeneous', 'homogenized'] as const).map((key) => {
-      const data = quadraticSum({ n, d, seed: cfg.problemSeed, heterogeneity: key === 'heterogeneous' ? cfg.heterogeneity : 0, condition: cfg.condition });
-      return { key, data, problem: toStabilityProblem(data) };
-    });
+    const data = Object.fromEntries(PROBLEMS.map((key) => [key, problemData(key, cfg)])) as Record<ProblemKey, QuadraticData>;
     // λ_max of the exact mean Hessian diag(eigenvalues), shared by both problems.
-    const exactTop = Math.max(...entries[0]!.data.eigenvalues);
+    const exactTop = Math.max(...data.heterogeneous.eigenvalues);
     const gdThreshold = 2 / exactTop;
-    const totalUnits = entries.length * batchSizes.length * (1 + context.seeds.length);
-    let done = 0;
-    const tick = (message: string) => context.progress(Math.min(1, ++done / totalUnits), message);
+    const grid: PointInput[] = PROBLEMS.flatMap((problem) => batchSizes.map((S) => ({ problem, S, size: context.size, seeds: [...context.seeds] })));
+    const points = await context.map<PointInput, PointOutput>('point', grid, (done, total) => context.progress(done / total, `${done} of ${total} (problem, S) points`));
 
     const msWithout: Record<string, number[]> = {};
     const msWith: Record<string, number[]> = {};
     const asWithout: Record<string, number[]> = {};
     const runs: RunRecord[] = [];
-    const numbers: Record<string, number> = { gdThreshold, n, d, meanHessianLambdaMaxEmpirical: lambdaMax(entries[0]!.problem) };
+    const numbers: Record<string, number> = { gdThreshold, n, d, meanHessianLambdaMaxEmpirical: lambdaMax(toStabilityProblem(data.heterogeneous)) };
     let everyDivergesAbove = true;
     let everyConvergesBelow = true;
     const sgdRate: Record<string, { below: number[]; above: number[] }> = {};
-
-    for (const entry of entries) {
-      numbers[`rowNormCV.${entry.key}`] = entry.data.rowNormCV();
-      msWithout[entry.key] = [];
-      msWith[entry.key] = [];
-      asWithout[entry.key] = [];
-      sgdRate[entry.key] = { below: [], above: [] };
-      for (const S of batchSizes) {
-        const etaStar = meanSquareThreshold(entry.problem, S, { sampling: 'without-replacement' });
-        const etaStarWith = meanSquareThreshold(entry.problem, S, { sampling: 'with-replacement' });
-        const etaAs = almostSureThreshold(entry.problem, S, {
-          sampling: 'without-replacement',
-          seed: cfg.problemSeed,
-          steps: cfg.lyapunovSteps,
-          bisections: cfg.lyapunovBisections,
-          start: etaStar,
-        });
-        msWithout[entry.key]!.push(etaStar);
-        msWith[entry.key]!.push(etaStarWith);
-        asWithout[entry.key]!.push(etaAs);
-        numbers[`etaStar.meanSquare.withoutReplacement.${entry.key}.S${S}`] = etaStar;
-        numbers[`etaStar.meanSquare.withReplacement.${entry.key}.S${S}`] = etaStarWith;
-        numbers[`etaStar.almostSure.withoutReplacement.${entry.key}.S${S}`] = etaAs;
-        tick(`${entry.key}: thresholds at S = ${S}`);
-
-        const below: number[] = [];
-        const above: number[] = [];
-        for (const seed of context.seeds) {
-          for (const [factor, side] of [
-            [0.8, 'below'],
-            [1.5, 'above'],
-          ] as const) {
-            const eta = factor * etaStar;
-            const simulation = { sampling: 'without-replacement' as const, seed, steps: cfg.sgdSteps };
-            const ms = simulateSecondMoment(entry.problem, eta, S, { ...simulation, trials: cfg.sgdTrials });
-            // Single trajectories (the almost-sure notion): seeds seed·1000 + t, shared across problems.
-            let grew = 0;
-            for (let t = 0; t < Math.min(cfg.sgdTrials, 20); t++) {
-              if (lyapunovExponent(entry.problem, eta, S, { ...simulation, seed: seed * 1000 + t }) > 0) grew++;
-            }
-            const diverged = ms.growthRate > 0;
-            if (side === 'above' && !diverged) everyDivergesAbove = false;
-            if (side === 'below' && diverged) everyConvergesBelow = false;
-            (side === 'below' ? below : above).push(ms.growthRate);
-            runs.push({
-              id: `${entry.key}-S${S}-${side}-seed${seed}`,
-              config: { problem: entry.key, S, seed, eta, etaOverThreshold: factor, sampling: 'without-replacement', steps: cfg.sgdSteps, trials: cfg.sgdTrials, divergence: 'mean-square' },
-              diverged,
-              metrics: {
-                meanSquareGrowthRate: ms.growthRate,
-                log10MeanSquaredNorm: Math.log10(ms.meanSquaredNorm),
-                fractionTrajectoriesGrowing: grew / Math.min(cfg.sgdTrials, 20),
-              },
-            });
-          }
-          tick(`${entry.key}: SGD at S = ${S}, seed ${seed}`);
-        }
-        sgdRate[entry.key]!.below.push(mean(below));
-        sgdRate[entry.key]!.above.push(mean(above));
-      }
+    for (const key of PROBLEMS) {
+      numbers[`rowNormCV.${key}`] = data[key].rowNormCV();
+      msWithout[key] = [];
+      msWith[key] = [];
+      asWithout[key] = [];
+      sgdRate[key] = { below: [], above: [] };
     }
+    grid.forEach(({ problem: key, S }, i) => {
+      const point = points[i]!;
+      msWithout[key]!.push(point.etaStar);
+      msWith[key]!.push(point.etaStarWith);
+      asWithout[key]!.push(point.etaAs);
+      numbers[`etaStar.meanSquare.withoutReplacement.${key}.S${S}`] = point.etaStar;
+      numbers[`etaStar.meanSquare.withReplacement.${key}.S${S}`] = point.etaStarWith;
+      numbers[`etaStar.almostSure.withoutReplacement.${key}.S${S}`] = point.etaAs;
+      for (const run of point.sgd) {
+        const diverged = run.growthRate > 0;
+        if (run.side === 'above' && !diverged) everyDivergesAbove = false;
+        if (run.side === 'below' && diverged) everyConvergesBelow = false;
+        runs.push({
+          id: `${key}-S${S}-${run.side}-seed${run.seed}`,
+          config: { problem: key, S, seed: run.seed, eta: run.eta, etaOverThreshold: run.factor, sampling: 'without-replacement', steps: cfg.sgdSteps, trials: cfg.sgdTrials, divergence: 'mean-square' },
+          diverged,
+          metrics: {
+            meanSquareGrowthRate: run.growthRate,
+            log10MeanSquaredNorm: Math.log10(run.meanSquaredNorm),
+            fractionTrajectoriesGrowing: run.fractionGrowing,
+          },
+        });
+      }
+      sgdRate[key]!.below.push(mean(point.sgd.filter((r) => r.side === 'below').map((r) => r.growthRate)));
+      sgdRate[key]!.above.push(mean(point.sgd.filter((r) => r.side === 'above').map((r) => r.growthRate)));
+    });
 
     const hetSmall = msWithout.heterogeneous![0]!;
     const homSmall = msWithout.homogenized![0]!;
@@ -225,9 +255,9 @@ export const quadraticSumsPreset: Preset = {
         yLabel: 'learning-rate threshold η',
         xLog: true,
         series: [
-          ...entries.map((e) => ({ label: `${e.key}: mean-square, without replacement`, x: [...batchSizes], y: msWithout[e.key]! })),
-          ...entries.map((e) => ({ label: `${e.key}: mean-square, with replacement`, x: [...batchSizes], y: msWith[e.key]! })),
-          ...entries.map((e) => ({ label: `${e.key}: almost-sure estimate, without replacement`, x: [...batchSizes], y: asWithout[e.key]! })),
+          ...PROBLEMS.map((key) => ({ label: `${key}: mean-square, without replacement`, x: [...batchSizes], y: msWithout[key]! })),
+          ...PROBLEMS.map((key) => ({ label: `${key}: mean-square, with replacement`, x: [...batchSizes], y: msWith[key]! })),
+          ...PROBLEMS.map((key) => ({ label: `${key}: almost-sure estimate, without replacement`, x: [...batchSizes], y: asWithout[key]! })),
           { label: 'gradient descent 2/λ_max(A)', x: [...batchSizes], y: batchSizes.map(() => gdThreshold) },
         ],
       },
@@ -237,13 +267,12 @@ export const quadraticSumsPreset: Preset = {
         xLabel: 'batch size S',
         yLabel: '(1/k) log mean ‖e_k‖²',
         xLog: true,
-        series: entries.flatMap((e) => [
-          { label: `${e.key}: η = 0.8η*`, x: [...batchSizes], y: sgdRate[e.key]!.below },
-          { label: `${e.key}: η = 1.5η*`, x: [...batchSizes], y: sgdRate[e.key]!.above },
+        series: PROBLEMS.flatMap((key) => [
+          { label: `${key}: η = 0.8η*`, x: [...batchSizes], y: sgdRate[key]!.below },
+          { label: `${key}: η = 1.5η*`, x: [...batchSizes], y: sgdRate[key]!.above },
         ]),
       },
     ];
-    context.progress(1, 'done');
     return {
       preset: 'quadratic-sums',
       size: context.size,
@@ -258,7 +287,7 @@ export const quadraticSumsPreset: Preset = {
         heterogeneousAtMostHomogenizedAtS1: batchSizes[0] === 1 && hetSmall <= homSmall,
         sgdDivergesAbove: everyDivergesAbove,
         sgdConvergesBelow: everyConvergesBelow,
-        almostSureAtLeastMeanSquare: entries.every((e) => asWithout[e.key]!.every((v, i) => v >= msWithout[e.key]![i]! * (1 - 0.05))),
+        almostSureAtLeastMeanSquare: PROBLEMS.every((key) => asWithout[key]!.every((v, i) => v >= msWithout[key]![i]! * (1 - 0.05))),
       },
     };
   },
