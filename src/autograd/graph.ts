@@ -24,8 +24,12 @@ export interface GraphEdge {
   input: number;
 }
 
-/** The graph behind `root` as plain data (nodes in topological order, root last). */
-export function graphOf(root: Tensor): { nodes: GraphNode[]; edges: GraphEdge[] } {
+/**
+ * The graph behind `root` as plain data (nodes in topological order, root last), plus the
+ * tensor behind each node id (for tools that show values or step through backward, such as
+ * the playground; `nodes` and `edges` alone are JSON-serialisable).
+ */
+export function graphOf(root: Tensor): { nodes: GraphNode[]; edges: GraphEdge[]; tensors: Map<string, Tensor> } {
   const ids = new Map<Tensor, string>();
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
@@ -62,7 +66,7 @@ export function graphOf(root: Tensor): { nodes: GraphNode[]; edges: GraphEdge[] 
     return id;
   };
   visit(root);
-  return { nodes, edges };
+  return { nodes, edges, tensors: new Map([...ids].map(([t, id]) => [id, t])) };
 }
 
 function describe(n: GraphNode): string {
