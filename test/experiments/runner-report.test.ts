@@ -136,7 +136,7 @@ describe('gradscope run / report / list (CLI)', () => {
   it('rejects a bad preset name, size or seeds clearly with exit code 2', () => {
     const bad = cli('run', 'no-such-preset', '--out', dir);
     expect(bad.status).toBe(2);
-    expect(bad.stderr).toMatch(/unknown preset 'no-such-preset'; known presets: variance-ratio, locking, streaming-svrg, convergence, quadratic-sums, stability, bp-svrg, demo-sgd/);
+    expect(bad.stderr).toMatch(/unknown preset 'no-such-preset'; known presets: variance-ratio, locking, streaming-svrg, convergence, lr-batch-ratio, quadratic-sums, stability, bp-svrg, demo-sgd/);
     expect(cli('run', 'demo-sgd', '--size', 'huge', '--out', dir).stderr).toMatch(/--size must be smoke or full/);
     expect(cli('run', 'demo-sgd', '--seeds', '1,x', '--out', dir).status).toBe(2);
     expect(cli('run', 'tour', '--size', 'full', '--out', dir).status).toBe(2);
