@@ -60,6 +60,17 @@ export function indicesGradientAt(context: StepContext, indices: readonly number
   return noGrad(() => total!.div(N));
 }
 
+/** A direction given per parameter (as `Estimator.direction` returns it) as one flat float64 vector. */
+export function flattenDirection(parts: readonly Tensor[]): Float64Array {
+  const out = new Float64Array(parts.reduce((s, t) => s + t.size, 0));
+  let offset = 0;
+  for (const t of parts) {
+    out.set(t.contiguous().toTypedArray(), offset);
+    offset += t.size;
+  }
+  return out;
+}
+
 /** The direction as one tensor per parameter (contiguous copies), from a flat vector. */
 export function unflatten(model: Module, flat: Tensor): Tensor[] {
   return noGrad(() => model.unflattenParameters(flat).map((t) => t.contiguous().clone()));

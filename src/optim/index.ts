@@ -18,5 +18,5 @@ export {
   type BatchSizeFn,
   type LearningRateFn,
 } from './schedules.js';
-export { batchGradientAt, fullGradientAt } from './gradient.js';
+export { batchGradientAt, flattenDirection, fullGradientAt } from './gradient.js';
 export { NonFiniteError, stepSeed, train, type StepInfo, type TrainOptions, type TrainResult, type TrainState } from './train.js';

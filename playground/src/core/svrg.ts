@@ -20,6 +20,7 @@
  * and the ratio R = V_SVRG / V_SGD. With all switches on, R = 0 exactly at w = w̃. The
  * measurement itself never changes the running statistics.
  */
+import { estimatorVariance } from '../../../src/analysis/gradient-stats.js';
 import { noGrad } from '../../../src/autograd/mode.js';
 import { indicesGradientAt, unflatten } from '../../../src/optim/gradient.js';
 import {
@@ -170,15 +171,6 @@ export class SwitchableSvrg implements Estimator {
   }
 }
 
-function variance(rows: readonly Float64Array[]): number {
-  const P = rows[0]!.length;
-  const mean = new Float64Array(P);
-  for (const r of rows) for (let j = 0; j < P; j++) mean[j] += r[j]! / rows.length;
-  let total = 0;
-  for (const r of rows) for (let j = 0; j < P; j++) total += (r[j]! - mean[j]!) ** 2;
-  return total / rows.length;
-}
-
 function accuracy(model: Module, data: Dataset): number {
   const batch = makeBatch(data, Array.from({ length: data.length }, (_, i) => i), { dtype: 'float64' });
   const flags = model.namedModules().map(([, m]) => m.training);
@@ -253,8 +245,8 @@ export function runSvrgPanel(data: { train: Dataset; evaluation: Dataset }, opti
           svrgRows.push(Float64Array.from(noGrad(() => g.sub(gTilde)).toTypedArray()));
         });
       });
-      const vSgd = variance(sgdRows);
-      const vSvrg = variance(svrgRows);
+      const vSgd = estimatorVariance(sgdRows);
+      const vSvrg = estimatorVariance(svrgRows);
       ratios.push({ epoch: info.epoch, position: info.position, step: info.step, vSgd, vSvrg, ratio: vSvrg / vSgd });
     },
     onEpochEnd: (info) => {

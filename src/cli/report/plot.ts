@@ -34,7 +34,7 @@ export function plotSpec(plot: Plot): TopLevelSpec {
       color: { field: 'series', type: 'nominal', title: 'series', sort: plot.series.map((s) => s.label) },
       order: { field: 'x', type: 'quantitative' },
     },
-    config: { font: 'sans-serif', legend: { labelLimit: 320 } },
+    config: { font: 'sans-serif', legend: { labelLimit: 480 } },
   };
 }
 

@@ -28,7 +28,7 @@
  * float64 throughout: for this MLP it measured no slower than float32 on our machine (one SGD
  * epoch over 2048 samples ≈ 0.2 s either way), and the identity checks then hold to 1e-12.
  */
-import { gradientNormMetrics } from '../../analysis/gradient-stats.js';
+import { estimatorVariance, gradientNormMetrics } from '../../analysis/gradient-stats.js';
 import { lanczos } from '../../analysis/lanczos.js';
 import { hessianOperator, withMode } from '../../analysis/objective.js';
 import { noGrad } from '../../autograd/mode.js';
@@ -40,6 +40,7 @@ import {
   batchGradientAt,
   bpSvrg,
   bSvrg,
+  flattenDirection,
   NonFiniteError,
   schedule,
   SgdEstimator,
@@ -50,7 +51,6 @@ import {
   type Estimator,
   type StepContext,
 } from '../../optim/index.js';
-import type { Tensor } from '../../tensor/tensor.js';
 import type { Plot, Preset, PresetResult, RunContext, RunRecord, Series, Size } from '../preset.js';
 import { flatMlp, mnistSubsets } from './variance-ratio.js';
 
@@ -228,25 +228,6 @@ export interface DirectionVariance {
   vBp: number;
 }
 
-function flatOf(parts: readonly Tensor[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, t) => s + t.size, 0));
-  let offset = 0;
-  for (const t of parts) {
-    out.set(t.contiguous().toTypedArray(), offset);
-    offset += t.size;
-  }
-  return out;
-}
-
-function variance(rows: readonly Float64Array[]): number {
-  const P = rows[0]!.length;
-  const mean = new Float64Array(P);
-  for (const r of rows) for (let j = 0; j < P; j++) mean[j] += r[j]! / rows.length;
-  let total = 0;
-  for (const r of rows) for (let j = 0; j < P; j++) total += (r[j]! - mean[j]!) ** 2;
-  return total / rows.length;
-}
-
 /**
  * The variance over a fixed partition of `data` into blocks of `block` samples of the SGD
  * direction and of the B-SVRG / BP-SVRG directions at the first step after a snapshot
@@ -272,9 +253,9 @@ export function directionVariance(seed: number, data: Dataset, block: number, hi
   const sgdRows = parts.map((idx, k) => Float64Array.from(batchGradientAt(model, mb(idx, stepSeed(seed, k)), w).grad.toTypedArray()));
   const of = (estimator: Estimator) => {
     estimator.startEpoch!(contextFor(0));
-    return variance(parts.map((idx, k) => flatOf(estimator.direction(contextFor(k), mb(idx, stepSeed(seed, k))))));
+    return estimatorVariance(parts.map((idx, k) => flattenDirection(estimator.direction(contextFor(k), mb(idx, stepSeed(seed, k))))));
   };
-  return { vSgd: variance(sgdRows), vB: of(bSvrg()), vBp: of(bpSvrg()) };
+  return { vSgd: estimatorVariance(sgdRows), vB: of(bSvrg()), vBp: of(bpSvrg()) };
 }
 
 /** The mechanics task of one seed: the direction variances on the seed's first training samples. */

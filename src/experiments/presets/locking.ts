@@ -22,8 +22,8 @@ import { randomShift, type Augmentation } from '../../data/augment.js';
 import type { Batch, Dataset } from '../../data/dataset.js';
 import { makeBatch } from '../../data/sampler.js';
 import type { Module } from '../../nn/module.js';
-import { batchGradientAt, stepSeed, svrg, type StepContext } from '../../optim/index.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { estimatorVariance } from '../../analysis/gradient-stats.js';
+import { batchGradientAt, flattenDirection, stepSeed, svrg, type StepContext } from '../../optim/index.js';
 import type { Plot, Preset, PresetResult, RunContext, RunRecord, Size } from '../preset.js';
 import { flatMlp, mnistSubsets } from './variance-ratio.js';
 
@@ -51,26 +51,6 @@ function contextFor(model: Module, data: Dataset, seed: number, k: number, steps
   return { model, data, epoch: 0, step: k, stepInEpoch: k, stepsInEpoch: steps, makeBatch: (idx, s) => mb(idx, s ?? stepSeed(seed, k)), indices };
 }
 
-function variance(rows: readonly Float64Array[]): number {
-  const P = rows[0]!.length;
-  const mean = new Float64Array(P);
-  for (const r of rows) for (let j = 0; j < P; j++) mean[j] += r[j]! / rows.length;
-  let total = 0;
-  for (const r of rows) for (let j = 0; j < P; j++) total += (r[j]! - mean[j]!) ** 2;
-  return total / rows.length;
-}
-
-function flatOf(parts: readonly Tensor[]): Float64Array {
-  const size = parts.reduce((s, t) => s + t.size, 0);
-  const out = new Float64Array(size);
-  let offset = 0;
-  for (const t of parts) {
-    out.set(t.contiguous().toTypedArray(), offset);
-    offset += t.size;
-  }
-  return out;
-}
-
 function blocks(n: number, b: number): number[][] {
   return Array.from({ length: Math.floor(n / b) }, (_, k) => Array.from({ length: b }, (_, i) => k * b + i));
 }
@@ -96,10 +76,10 @@ export function measureLocking(seed: number, data: Dataset, block: number): Lock
     const estimator = svrg({ locking, seed: seed + 17 });
     estimator.startEpoch(contextFor(model, data, seed, 0, parts.length, parts[0]!));
     // Every row is a first step after the snapshot: no update is applied, so w = w̃ throughout.
-    const rows = parts.map((idx, k) => flatOf(estimator.direction(contextFor(model, data, seed, k, parts.length, idx), mb(idx, stepSeed(seed, k)))));
-    return variance(rows);
+    const rows = parts.map((idx, k) => flattenDirection(estimator.direction(contextFor(model, data, seed, k, parts.length, idx), mb(idx, stepSeed(seed, k)))));
+    return estimatorVariance(rows);
   };
-  return { vSgd: variance(sgdRows), vLocked: svrgVariance(true), vUnlocked: svrgVariance(false) };
+  return { vSgd: estimatorVariance(sgdRows), vLocked: svrgVariance(true), vUnlocked: svrgVariance(false) };
 }
 
 export interface BatchNormCheck {

@@ -31,7 +31,7 @@ import { streamingStepVariance } from '../../analysis/streaming-variance.js';
 import { distanceFromSnapshot, gradientRows } from '../../analysis/gradient-stats.js';
 import { makeBatch } from '../../data/sampler.js';
 import type { Batch } from '../../nn/per-sample.js';
-import { NonFiniteError, schedule, ScsgEstimator, SgdUpdate, StreamingSvrgEstimator, train, type Estimator, type StepContext } from '../../optim/index.js';
+import { flattenDirection, NonFiniteError, schedule, ScsgEstimator, SgdUpdate, StreamingSvrgEstimator, train, type Estimator, type StepContext } from '../../optim/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Plot, Preset, PresetResult, RunContext, RunRecord, Series, Size } from '../preset.js';
 import { flatMlp, mnistSubsets } from './variance-ratio.js';
@@ -179,16 +179,6 @@ class Probe implements Estimator {
 /** Thrown by the probe once every cycle is measured, to end training early. */
 class MeasurementDone extends Error {}
 
-function flatOf(parts: readonly Tensor[]): Float64Array {
-  const out = new Float64Array(parts.reduce((s, t) => s + t.size, 0));
-  let offset = 0;
-  for (const t of parts) {
-    out.set(t.contiguous().toTypedArray(), offset);
-    offset += t.size;
-  }
-  return out;
-}
-
 /** Train with one mega-batch estimator and measure R_k for the first `cycles` mega-batches after the warm-up. */
 export function measureStreaming({ seed, method, factor, size }: StreamingInput): StreamingRun {
   const budget = BUDGET[size];
@@ -220,7 +210,7 @@ export function measureStreaming({ seed, method, factor, size }: StreamingInput)
         snapshotRows = gradientRows(model, evalBatch, snapshot.wTilde, options);
         megaBatchSizes.push(snapshot.megaBatch.length);
         // At w = w̃ the direction is g_S(w̃) − g_S(w̃) + g̃ = g̃ exactly.
-        const v = flatOf(direction);
+        const v = flattenDirection(direction);
         const g = snapshot.gTilde.contiguous().toTypedArray();
         let diff = 0;
         let scale = 0;
