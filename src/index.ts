@@ -47,6 +47,7 @@ export {
   type BackendInfo,
 } from './kernels/registry.js';
 export type { Backend } from './kernels/backend.js';
+export { setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
 
 export * from './nn/index.js';
 export {

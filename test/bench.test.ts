@@ -37,7 +37,10 @@ describe('bench rows', () => {
   it('has exactly the rows of the issue, in order', () => {
     expect(ROW_NAMES).toEqual([
       'matmul-f32-1024',
+      'matmul-f32-1024-2t',
+      'matmul-f32-1024-At',
       'matmul-f32-64x784x256',
+      'matmul-f32-37x53x29',
       'conv-lenet-1',
       'conv-lenet-2',
       'conv-32x32x16',
@@ -56,6 +59,9 @@ describe('bench rows', () => {
     const flops = Object.fromEntries(ROWS.map((r) => [r.name, rowFlops(r)]));
     expect(flops['matmul-f32-1024']).toBe(2 * 1024 ** 3);
     expect(flops['matmul-f32-64x784x256']).toBe(2 * 64 * 784 * 256);
+    expect(flops['matmul-f32-1024-At']).toBe(2 * 1024 ** 3);
+    // 200 products per timed run
+    expect(flops['matmul-f32-37x53x29']).toBe(200 * 2 * 37 * 53 * 29);
     // forward 2·N·Cout·Ho·Wo·Cin·kh·kw, ×3 with both backward passes
     expect(flops['conv-lenet-1']).toBe(3 * 2 * 64 * 6 * 24 * 24 * 1 * 25);
     expect(flops['conv-lenet-2']).toBe(3 * 2 * 64 * 16 * 8 * 8 * 6 * 25);

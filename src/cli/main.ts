@@ -21,12 +21,15 @@ const HELP = `gradscope — a from-scratch autodiff and tensor engine for lookin
 Usage:
   gradscope demo
       Train a small network on a synthetic problem and print the loss curve.
-  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--backend cpu|gpu] [--json FILE]
+  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--backend cpu|wasm|gpu] [--json FILE]
       Run the golden-value cases in <dir> (ops.json, conv_pool.json, …) and compare every
       value with its tolerance. Prints one line per failed value, a summary per family and,
-      last, "N passed, M failed, K skipped". Exits 1 if any case failed. --backend gpu runs
-      matmul, convolution and pooling through GPU.js (float32; float64 stays on the CPU).
-      GRADSCOPE_BACKEND=cpu|gpu chooses the backend for every command.
+      last, "N passed, M failed, K skipped". Exits 1 if any case failed. --backend wasm runs
+      float32 matmul and convolution on gradscope's WebAssembly SIMD kernels (the default
+      where WebAssembly SIMD exists), --backend cpu on the pure-TypeScript kernels, --backend
+      gpu through GPU.js (float32; float64 always stays on the pure-TypeScript kernels).
+      GRADSCOPE_BACKEND=cpu|wasm|gpu chooses the backend for every command; GRADSCOPE_WASM=off
+      disables the WebAssembly backend; GRADSCOPE_THREADS=2 runs its products on two threads.
   gradscope bench [--json FILE] [--quick]
       Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
       process: matmul, convolution and training-step rows, median of several runs after

@@ -1,5 +1,9 @@
 /**
- * Which backend runs the kernels. The CPU backend is the default; others register by name.
+ * Which backend runs the kernels, and how the default is chosen.
+ *
+ * The default is 'wasm' (WebAssembly SIMD kernels that gradscope emits at run time; see
+ * kernels/wasm/) wherever the engine validates a SIMD module, else the pure-TypeScript 'cpu'
+ * backend — the reference, which works everywhere. GRADSCOPE_WASM=off forces the fallback.
  *
  * Some backends are loaded on first use: 'gpu' needs gpu.js, whose import costs ≈60–130 ms in
  * Node and probes for the optional native `gl` module — a price nobody who never asks for the
@@ -12,14 +16,15 @@
  *
  * `setBackend('gpu')` before the first `useBackend('gpu')` throws and says so.
  *
- * The environment variable GRADSCOPE_BACKEND (cpu | gpu) chooses the initial backend. A lazily
- * loaded one starts loading when this module is evaluated; until it is ready, ops throw a
- * message that asks for `await backendReady()` — never silently running on another backend.
+ * The environment variable GRADSCOPE_BACKEND (cpu | wasm | gpu) chooses the initial backend. A
+ * lazily loaded one starts loading when this module is evaluated; until it is ready, ops throw
+ * a message that asks for `await backendReady()` — never silently running on another backend.
  */
 import { ValueError } from '../tensor/errors.js';
 import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/index.js';
 import { readEnv } from './gpu/env.js';
+import { createWasmBackend, wasmUnavailableReason } from './wasm/index.js';
 
 /** Builds a backend on first use. */
 export type BackendFactory = () => Promise<Backend>;
@@ -37,9 +42,15 @@ const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
 const factories = new Map<string, BackendFactory>([
   ['gpu', async () => (await import('./gpu/index.js')).createGpuBackend()],
 ]);
+/** Backends that exist but cannot run here, with the reason (e.g. 'wasm' without SIMD). */
+const unavailable = new Map<string, string>();
+const wasmProblem = wasmUnavailableReason();
+if (wasmProblem === null) backends.set('wasm', createWasmBackend());
+else unavailable.set('wasm', wasmProblem);
 /** Loads in progress, so that concurrent `useBackend` calls construct a backend once. */
 const loading = new Map<string, Promise<Backend>>();
-let current: Backend = cpuBackend;
+/** The default: WebAssembly SIMD where it works, the pure-TypeScript backend elsewhere. */
+let current: Backend = backends.get('wasm') ?? cpuBackend;
 
 /**
  * Set while GRADSCOPE_BACKEND names a backend that is not ready: still loading, or failed
@@ -50,6 +61,8 @@ let pendingInitial: { name: string; failure?: Error } | null = null;
 let initialLoad: Promise<void> = Promise.resolve();
 
 function unknownBackend(op: string, name: string): ValueError {
+  const reason = unavailable.get(name);
+  if (reason !== undefined) return new ValueError(`${op}: backend '${name}' is not available here: ${reason}; use one of ${listBackends().join(', ')}`);
   return new ValueError(`${op}: unknown backend '${name}'; known backends: ${listBackends().join(', ')}`);
 }
 
@@ -146,7 +159,12 @@ export function currentBackendInfo(): BackendInfo {
 
 /** GRADSCOPE_BACKEND: the initial backend (see the module comment). */
 function selectInitial(name: string | undefined): void {
-  if (name === undefined || name === 'cpu') return;
+  if (name === undefined) return;
+  const ready = backends.get(name);
+  if (ready) {
+    current = ready;
+    return;
+  }
   const pending: { name: string; failure?: Error } = { name };
   pendingInitial = pending;
   if (!backends.has(name) && !factories.has(name)) {

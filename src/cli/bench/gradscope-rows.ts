@@ -6,6 +6,7 @@
 import {
   conv2d,
   crossEntropy,
+  getBackend,
   gradients,
   matmul,
   maxPool2d,
@@ -21,7 +22,7 @@ import type { Module } from '../../nn/module.js';
 import { lenet5, mlpLayers } from './models.js';
 import { convOutSize, type GradRow, type HvpRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
 import { hessianVectorProduct } from '../../analysis/objective.js';
-import type { Builders, Runnable } from './runnable.js';
+import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
 const dtype = 'float32';
@@ -164,9 +165,20 @@ function hvpRow(row: HvpRow): Runnable {
 
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
-    const a = randn([row.m, row.k], { seed: 1, dtype });
+    // Threads are a wasm-backend setting (the bench sets them before the row; see peers.ts).
+    const backend = getBackend().name;
+    if ((row.threads ?? 1) > 1 && backend !== 'wasm') throw new RowUnavailable(`the ${backend} backend runs on one thread`);
+    // Aᵀ·B multiplies a transposed view of a [k, m] tensor, as a backward pass does.
+    const a = row.transposeA ? randn([row.k, row.m], { seed: 1, dtype }).permute([1, 0]) : randn([row.m, row.k], { seed: 1, dtype });
     const b = randn([row.k, row.n], { seed: 2, dtype });
-    return { run: () => read(matmul(a, b)), dispose: () => {} };
+    const repeat = row.repeat ?? 1;
+    return {
+      run: () => {
+        for (let i = 1; i < repeat; i++) matmul(a, b);
+        read(matmul(a, b));
+      },
+      dispose: () => {},
+    };
   },
   conv: (row) => {
     const out = convOutSize(row);

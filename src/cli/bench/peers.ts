@@ -6,10 +6,22 @@
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { getBackend, setBackend } from '../../index.js';
+import { getBackend, listBackends, setBackend } from '../../index.js';
+import { setWasmThreads } from '../../kernels/wasm/index.js';
+import type { Row } from './rows.js';
 import { gradscopeBuilders } from './gradscope-rows.js';
 import type { Impl } from './impl.js';
 import { tfjsBuilders, type Tfjs } from './tfjs-rows.js';
+
+/** The wasm backend's threads for a row: its `threads` while it runs, one thread otherwise. */
+const rowThreads = {
+  beforeRow: async (row: Row) => {
+    if (getBackend().name === 'wasm' && row.kind === 'matmul' && (row.threads ?? 1) > 1) await setWasmThreads(row.threads!);
+  },
+  afterRow: async () => {
+    if (getBackend().name === 'wasm') await setWasmThreads(1);
+  },
+};
 
 /** gradscope on whichever backend is current when the benchmark starts (its default). */
 export function gradscopeImpl(): Impl {
@@ -18,7 +30,26 @@ export function gradscopeImpl(): Impl {
     name: 'gradscope',
     activate: async () => setBackend(backend),
     builders: gradscopeBuilders,
+    ...rowThreads,
   };
+}
+
+/**
+ * gradscope on its other CPU backends, for the table's comparison of all CPU paths: when the
+ * default is 'wasm', 'gradscope-cpu' (pure TypeScript); when it is 'cpu', 'gradscope-wasm'
+ * where WebAssembly SIMD exists. Kernel and training rows only.
+ */
+export function otherCpuBackendImpls(): Impl[] {
+  const current = getBackend().name;
+  return ['cpu', 'wasm']
+    .filter((name) => name !== current && listBackends().includes(name))
+    .map((name) => ({
+      name: `gradscope-${name}`,
+      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet'] as const,
+      activate: async () => setBackend(name),
+      builders: gradscopeBuilders,
+      ...rowThreads,
+    }));
 }
 
 export interface TfjsPeers {

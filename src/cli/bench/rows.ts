@@ -12,6 +12,19 @@ export interface MatmulRow {
   m: number;
   k: number;
   n: number;
+  /**
+   * A is stored [k, m] and used transposed (Aᵀ·B, as in every backward pass): gradscope
+   * multiplies the permuted view, tfjs gets `matMul(a, b, transposeA = true)`.
+   */
+  transposeA?: boolean;
+  /**
+   * Threads for gradscope's wasm backend (setWasmThreads); backends without threads report the
+   * row as n/a. The tfjs peers run on one thread whatever this says (tfjs-wasm's threaded
+   * build does not start in Node).
+   */
+  threads?: number;
+  /** Products per timed run, for shapes too small to time one by one (default 1). */
+  repeat?: number;
 }
 
 /** conv2d forward, then its input gradient and filter gradient for a given output gradient. */
@@ -95,7 +108,7 @@ export function convOutSize(row: ConvRow): number {
 export function rowFlops(row: Row): number {
   switch (row.kind) {
     case 'matmul':
-      return matmulFlops(row.m, row.k, row.n);
+      return (row.repeat ?? 1) * matmulFlops(row.m, row.k, row.n);
     case 'conv': {
       const out = convOutSize(row);
       return convTrainFlops({ batch: row.batch, inChannels: row.inChannels, outChannels: row.outChannels, outHeight: out, outWidth: out, kernel: row.kernel });
@@ -120,7 +133,10 @@ export function zooGradFlops(batch: number, model: ZooModel): number {
 /** The rows `gradscope bench` runs, in order (names are stable: JSON consumers key on them). */
 export const ROWS: readonly Row[] = [
   { kind: 'matmul', name: 'matmul-f32-1024', m: 1024, k: 1024, n: 1024 },
+  { kind: 'matmul', name: 'matmul-f32-1024-2t', m: 1024, k: 1024, n: 1024, threads: 2 },
+  { kind: 'matmul', name: 'matmul-f32-1024-At', m: 1024, k: 1024, n: 1024, transposeA: true },
   { kind: 'matmul', name: 'matmul-f32-64x784x256', m: 64, k: 784, n: 256 },
+  { kind: 'matmul', name: 'matmul-f32-37x53x29', m: 37, k: 53, n: 29, repeat: 200 },
   { kind: 'conv', name: 'conv-lenet-1', batch: 64, size: 28, inChannels: 1, outChannels: 6, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-lenet-2', batch: 64, size: 12, inChannels: 6, outChannels: 16, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-32x32x16', batch: 32, size: 32, inChannels: 16, outChannels: 32, kernel: 3, padding: 1 },

@@ -8,7 +8,7 @@ import * as gradscope from '../../index.js';
 import * as registry from '../../kernels/registry.js';
 import { gpujsImpl } from './gpujs.js';
 import type { Impl } from './impl.js';
-import { gradscopeImpl, loadTfjsPeers } from './peers.js';
+import { gradscopeImpl, loadTfjsPeers, otherCpuBackendImpls } from './peers.js';
 import { ROWS, rowFlops, type Row } from './rows.js';
 import { RowUnavailable, buildRow, type Runnable } from './runnable.js';
 import { FULL_PLAN, QUICK_PLAN, measure, type TimingPlan } from './timing.js';
@@ -42,13 +42,14 @@ export interface BenchResult {
   rows: ResultRow[];
 }
 
-export type PeerName = 'tfjs' | 'gpujs';
+/** 'backends': gradscope's CPU backends other than the default (gradscope-cpu or gradscope-wasm). */
+export type PeerName = 'tfjs' | 'gpujs' | 'backends';
 
 export interface BenchOptions {
   quick?: boolean;
   /** Default: all of ROWS. */
   rows?: readonly Row[];
-  /** Which implementations besides gradscope to run (default both; gpujs only if present). */
+  /** Which implementations besides gradscope to run (default all; gpujs only if present). */
   peers?: readonly PeerName[];
   /** Override the timing plan (tests use one run, no warm-up). */
   plan?: TimingPlan;
@@ -113,13 +114,14 @@ function runOne(impl: Impl, row: Row, plan: TimingPlan, log: (line: string) => v
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const rows = options.rows ?? ROWS;
-  const peers = options.peers ?? ['tfjs', 'gpujs'];
+  const peers = options.peers ?? ['backends', 'tfjs', 'gpujs'];
   const plan = options.plan ?? (options.quick ? QUICK_PLAN : FULL_PLAN);
   // Where GRADSCOPE_BACKEND picks a lazily loaded backend, wait for it (newer engines only).
   await (registry as { backendReady?: () => Promise<unknown> }).backendReady?.();
   const machine = machineInfo();
 
   const impls: Impl[] = [gradscopeImpl()];
+  if (peers.includes('backends')) impls.push(...otherCpuBackendImpls());
   if (peers.includes('gpujs')) {
     let reason = 'gradscope has no GPU.js backend';
     const gpu = await gpujsImpl((why) => (reason = `the GPU.js backend did not start: ${why}`));
@@ -140,7 +142,15 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     let done: ResultRow[];
     try {
       await impl.activate();
-      done = mine.map((row) => runOne(impl, row, plan, log));
+      done = [];
+      for (const row of mine) {
+        await impl.beforeRow?.(row);
+        try {
+          done.push(runOne(impl, row, plan, log));
+        } finally {
+          await impl.afterRow?.(row);
+        }
+      }
     } catch (error) {
       // The backend did not start: every row of it is reported, with the reason.
       const note = unavailableNote(error);

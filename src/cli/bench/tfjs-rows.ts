@@ -162,10 +162,17 @@ function gradRow(tf: Tfjs, row: GradRow): Runnable {
 export function tfjsBuilders(tf: Tfjs): Builders {
   return {
     matmul: (row) => {
-      const a = tf.randomNormal([row.m, row.k], 0, 1, 'float32', 1) as TF.Tensor2D;
+      // Aᵀ·B: A stored [k, m], multiplied with transposeA (tfjs's own way to say it).
+      const transposeA = row.transposeA ?? false;
+      const a = tf.randomNormal(transposeA ? [row.k, row.m] : [row.m, row.k], 0, 1, 'float32', 1) as TF.Tensor2D;
       const b = tf.randomNormal([row.k, row.n], 0, 1, 'float32', 2) as TF.Tensor2D;
+      const repeat = row.repeat ?? 1;
       return {
-        run: () => tf.tidy(() => consume(tf.matMul(a, b).dataSync())),
+        run: () =>
+          tf.tidy(() => {
+            for (let i = 1; i < repeat; i++) tf.matMul(a, b, transposeA).dataSync();
+            consume(tf.matMul(a, b, transposeA).dataSync());
+          }),
         dispose: () => tf.dispose([a, b]),
       };
     },

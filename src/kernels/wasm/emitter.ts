@@ -1,0 +1,222 @@
+/**
+ * A small WebAssembly binary emitter: just enough of the format to write gradscope's kernels
+ * from TypeScript at run time (no external compiler, no prebuilt .wasm file).
+ *
+ * A module in the binary format is a magic number, a version and a list of sections, each a
+ * one-byte id, its byte length and its content (WebAssembly Core Specification §5.5):
+ *
+ *   \0asm 01 00 00 00
+ *   section 1  (type)      the function signatures: 0x60 [params] [results]
+ *   section 2  (import)    what the host provides — here only the linear memory
+ *   section 3  (function)  for each function, the index of its signature
+ *   section 7  (export)    the names JavaScript sees
+ *   section 10 (code)      for each function, its locals and its instructions, ending in 0x0b
+ *
+ * Integers are LEB128: 7 bits per byte, low bits first, the high bit set on every byte but the
+ * last (signed values sign-extend from the last byte's bit 6). Instructions are a one-byte
+ * opcode plus immediates; the 128-bit SIMD ones are the prefix 0xfd followed by a LEB128
+ * opcode, and memory accesses carry a "memarg": log2 of the alignment and a constant offset.
+ *
+ * `FunctionBuilder` methods are named after the text format (`i32.add` → `i32Add`) and return
+ * `this`, so that a kernel reads like its .wat listing:
+ *
+ *   f.localGet(a).localGet(b).i32Add().localSet(a)     ;; a = a + b
+ */
+
+/** Value types (§5.3.1). */
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
+export const V128 = 0x7b;
+export type ValueType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
+
+const SECTION = { type: 1, import: 2, function: 3, export: 7, code: 10 } as const;
+const EXTERNAL = { func: 0x00, memory: 0x02 } as const;
+
+/** Unsigned LEB128 of a non-negative integer below 2^32. */
+export function uleb128(value: number): number[] {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`uleb128: expected an integer in [0, 2^32); got ${value}`);
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+/** Signed LEB128 of an int32 (what i32.const takes). */
+export function sleb128(value: number): number[] {
+  if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new RangeError(`sleb128: expected an int32; got ${value}`);
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7; // arithmetic shift: keeps the sign
+    // Done once the rest is all sign bits and bit 6 of this byte already carries the sign.
+    const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0);
+    bytes.push(done ? byte : byte | 0x80);
+    if (done) return bytes;
+  }
+}
+
+/** A name: its UTF-8 length, then the bytes. */
+function encodeName(name: string): number[] {
+  const utf8 = new TextEncoder().encode(name);
+  return [...uleb128(utf8.length), ...utf8];
+}
+
+/** A vector: the count, then the items. */
+function vector(items: number[][]): number[] {
+  return [...uleb128(items.length), ...items.flat()];
+}
+
+/**
+ * The instructions of one function body. Locals are numbered after the parameters; `local()`
+ * declares one and returns its index.
+ */
+export class FunctionBuilder {
+  readonly bytes: number[] = [];
+  /** Types of the declared (non-parameter) locals, in order. */
+  readonly locals: ValueType[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly params: readonly ValueType[],
+    readonly results: readonly ValueType[] = [],
+  ) {}
+
+  /** Declare a local of `type`; returns its index. Locals start at zero (§4.4.9). */
+  local(type: ValueType): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  private op(...bytes: number[]): this {
+    this.bytes.push(...bytes);
+    return this;
+  }
+
+  /** A SIMD instruction: prefix 0xfd and its LEB128 opcode. */
+  private simd(opcode: number, ...immediates: number[]): this {
+    return this.op(0xfd, ...uleb128(opcode), ...immediates);
+  }
+
+  /** memarg: alignment as log2 bytes, then a constant byte offset added to the address. */
+  private memarg(alignLog2: number, offset: number): number[] {
+    return [...uleb128(alignLog2), ...uleb128(offset)];
+  }
+
+  // ---- control (a block's branch target is its end; a loop's is its start) -------------------
+  block(): this { return this.op(0x02, 0x40); } // 0x40: the block yields no value
+  loop(): this { return this.op(0x03, 0x40); }
+  if(): this { return this.op(0x04, 0x40); }
+  else(): this { return this.op(0x05); }
+  end(): this { return this.op(0x0b); }
+  /** Branch to the `depth`-th enclosing block or loop (0 = innermost). */
+  br(depth: number): this { return this.op(0x0c, ...uleb128(depth)); }
+  brIf(depth: number): this { return this.op(0x0d, ...uleb128(depth)); }
+  return(): this { return this.op(0x0f); }
+  call(functionIndex: number): this { return this.op(0x10, ...uleb128(functionIndex)); }
+  /** Pops c, b, a; pushes a if c ≠ 0, else b. */
+  select(): this { return this.op(0x1b); }
+
+  // ---- locals ------------------------------------------------------------------------------
+  localGet(i: number): this { return this.op(0x20, ...uleb128(i)); }
+  localSet(i: number): this { return this.op(0x21, ...uleb128(i)); }
+  localTee(i: number): this { return this.op(0x22, ...uleb128(i)); }
+
+  // ---- scalar memory and arithmetic ----------------------------------------------------------
+  f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }
+  f64Load(offset = 0): this { return this.op(0x2b, ...this.memarg(3, offset)); }
+  f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
+  f64Store(offset = 0): this { return this.op(0x39, ...this.memarg(3, offset)); }
+  i32Const(value: number): this { return this.op(0x41, ...sleb128(value)); }
+  i32Eqz(): this { return this.op(0x45); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtS(): this { return this.op(0x48); }
+  i32GtS(): this { return this.op(0x4a); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32And(): this { return this.op(0x71); }
+  i32ShrU(): this { return this.op(0x76); }
+  f32Add(): this { return this.op(0x92); }
+  f32Mul(): this { return this.op(0x94); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Mul(): this { return this.op(0xa2); }
+
+  // ---- 128-bit SIMD (four f32 or two f64 lanes) -------------------------------------------------
+  v128Load(offset = 0): this { return this.simd(0x00, ...this.memarg(4, offset)); }
+  /** Load one f32 and repeat it in all four lanes. */
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
+  /** Load one f64 and repeat it in both lanes. */
+  v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.memarg(3, offset)); }
+  v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
+  f32x4Splat(): this { return this.simd(0x13); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+  f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Mul(): this { return this.simd(0xf2); }
+
+  /** The code-section entry: byte size, local declarations (runs of one type), body, end. */
+  encode(): number[] {
+    const runs: number[][] = [];
+    for (let i = 0; i < this.locals.length; ) {
+      let j = i;
+      while (j < this.locals.length && this.locals[j] === this.locals[i]) j++;
+      runs.push([...uleb128(j - i), this.locals[i]!]);
+      i = j;
+    }
+    const body = [...vector(runs), ...this.bytes, 0x0b];
+    return [...uleb128(body.length), ...body];
+  }
+}
+
+/** Linear memory imported from JavaScript as `env.memory`. */
+export interface MemoryImport {
+  /** Initial and maximum size in 64 KiB pages. */
+  initialPages: number;
+  maximumPages: number;
+  /** A shared memory (threads); needs a maximum. */
+  shared: boolean;
+}
+
+/**
+ * A module: one imported memory and a list of functions, each exported under its name.
+ * Functions call each other by index, in the order they were added (`add` returns it).
+ */
+export class ModuleBuilder {
+  private readonly functions: FunctionBuilder[] = [];
+
+  constructor(private readonly memory: MemoryImport) {}
+
+  /** Add a function; returns its index (for `call`). */
+  add(fn: FunctionBuilder): number {
+    this.functions.push(fn);
+    return this.functions.length - 1;
+  }
+
+  /** The binary module. */
+  build(): Uint8Array<ArrayBuffer> {
+    // One signature per function keeps the listing simple; duplicates are legal.
+    const types = this.functions.map((f) => [0x60, ...vector(f.params.map((t) => [t])), ...vector(f.results.map((t) => [t]))]);
+    const { initialPages, maximumPages, shared } = this.memory;
+    // Limits: flag 0x01 = min and max, 0x03 = min, max and shared (the threads proposal).
+    const limits = [shared ? 0x03 : 0x01, ...uleb128(initialPages), ...uleb128(maximumPages)];
+    const imports = [[...encodeName('env'), ...encodeName('memory'), EXTERNAL.memory, ...limits]];
+    const signatures = this.functions.map((_, i) => uleb128(i));
+    const exports = this.functions.map((f, i) => [...encodeName(f.name), EXTERNAL.func, ...uleb128(i)]);
+    const bodies = this.functions.map((f) => f.encode());
+    const section = (id: number, content: number[]) => [id, ...uleb128(content.length), ...content];
+    return new Uint8Array([
+      0x00, 0x61, 0x73, 0x6d, // "\0asm"
+      0x01, 0x00, 0x00, 0x00, // version 1
+      ...section(SECTION.type, vector(types)),
+      ...section(SECTION.import, vector(imports)),
+      ...section(SECTION.function, vector(signatures)),
+      ...section(SECTION.export, vector(exports)),
+      ...section(SECTION.code, vector(bodies)),
+    ]);
+  }
+}

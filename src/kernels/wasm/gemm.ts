@@ -1,0 +1,220 @@
+/**
+ * C = A·B in float32 on the WebAssembly GEMM module: JavaScript packs, WebAssembly multiplies.
+ *
+ * Every operand is a `TableMatrix`: element (i, j) is data[rows[i] + cols[j]]. A strided
+ * matrix is the special case rows[i] = offset + i·rowStride, cols[j] = j·colStride, so a
+ * transposed view (Aᵀ·B, A·Bᵀ in every backward pass) is the same matrix with its two tables
+ * swapped, and is never copied transposed. The im2col matrix of a convolution is another
+ * case (rows = kernel taps, cols = output positions; see conv.ts), so the column matrix is
+ * never written out either ("implicit GEMM").
+ *
+ * Steps of one product:
+ * 1. Pick the orientation, C or Cᵀ = Bᵀ·Aᵀ, that pads fewer rows and columns to whole tiles.
+ * 2. Pack A into MR-row slivers and B into NR-column slivers, each KC-deep slice of K after the
+ *    other, zero-padded to whole tiles — the order in which the micro-kernel reads them
+ *    (gemm-module.ts has the layout). Each element is read once, whatever its strides.
+ * 3. Zero the padded C and run the module's `gemm` (split over threads where enabled).
+ * 4. The caller copies the valid part of C out of the memory (`copyOut`).
+ *
+ * Sums accumulate in float32 (as in TensorFlow.js's WASM backend and on GPUs), not in float64
+ * as on the pure-TypeScript backend: the error is ≈ √K·2⁻²⁴ relative, ≈ 6e-5 at K = 1024.
+ */
+import type { TypedArray } from '../../tensor/dtype.js';
+import { CONTROL_BYTES, type WasmRuntime } from './runtime.js';
+
+/** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
+export interface TableMatrix {
+  readonly data: TypedArray;
+  readonly rows: Int32Array;
+  readonly cols: Int32Array;
+}
+
+/** The table form of the strided matrix data[offset + i·rowStride + j·colStride], m × n. */
+export function stridedMatrix(data: TypedArray, offset: number, m: number, n: number, rowStride: number, colStride: number): TableMatrix {
+  return { data, rows: arithmetic(m, offset, rowStride), cols: arithmetic(n, 0, colStride) };
+}
+
+/** [start, start + step, …], `count` entries. */
+export function arithmetic(count: number, start: number, step: number): Int32Array {
+  const table = new Int32Array(count);
+  for (let i = 0, v = start; i < count; i++, v += step) table[i] = v;
+  return table;
+}
+
+/** The same numbers read as the transposed matrix. */
+export function transposed(x: TableMatrix): TableMatrix {
+  return { data: x.data, rows: x.cols, cols: x.rows };
+}
+
+/**
+ * Cache blocking, in steps of K and in A slivers: a B sliver (KC·NR·4 B = 8 KiB) stays in L1
+ * while the block of A slivers (mcTiles·MR·KC·4 B = 128 KiB) it meets stays in L2.
+ * NOTE: exported so that the micro-benchmark can tune them; 128–512 for kc and 16–64 for
+ * mcTiles measured within noise of each other on the reference machine.
+ */
+export const blocking = { kc: 256, mcTiles: 32 };
+
+/** Where the padded product sits in memory, for `copyOut`. */
+export interface Product {
+  /** Float index of C[0][0] in the memory's Float32Array. */
+  readonly c: number;
+  /** Floats per padded row of C. */
+  readonly ldc: number;
+  /** True if the memory holds Cᵀ (the product was computed as Bᵀ·Aᵀ). */
+  readonly transposed: boolean;
+}
+
+/** One call of the module's `gemm` over the B slivers [n0, n1): what a thread receives. */
+export interface GemmCall {
+  K: number;
+  KC: number;
+  a: number;
+  b: number;
+  c: number;
+  mTiles: number;
+  nTiles: number;
+  mcTiles: number;
+}
+
+/** Runs a GemmCall over all its B slivers (on one thread, or split over threads). */
+export type GemmRunner = (rt: WasmRuntime, call: GemmCall) => void;
+
+/** The single-threaded runner. */
+export const runOnOneThread: GemmRunner = (rt, g) =>
+  rt.exports.gemm(g.K, g.KC, g.a, g.b, g.c, g.mTiles, g.nTiles, 0, g.nTiles, g.mcTiles);
+
+const tiles = (size: number, unit: number) => Math.ceil(size / unit);
+const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
+
+/**
+ * C (m×n) = A (m×k) · B (k×n) into the runtime's memory; null if that would need more memory
+ * than the runtime may have (the caller then uses the pure-TypeScript backend).
+ */
+export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: TableMatrix, b: TableMatrix, run: GemmRunner): Product | null {
+  const MR = rt.tile.mr;
+  const NR = 4 * rt.tile.nv;
+  // C = A·B or Cᵀ = Bᵀ·Aᵀ: whichever computes fewer padding entries (a 6×1000 product as 1000×6).
+  const padded = (rows: number, cols: number) => tiles(rows, MR) * MR * tiles(cols, NR) * NR;
+  const flip = padded(n, m) < padded(m, n);
+  if (flip) [m, n, a, b] = [n, m, transposed(b), transposed(a)];
+
+  const mTiles = tiles(m, MR);
+  const nTiles = tiles(n, NR);
+  // K in equal blocks of at most blocking.kc steps (784 = 2·392, not 512 + 272).
+  const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
+  const aBytes = align64(mTiles * MR * k * 4);
+  const bBytes = align64(nTiles * NR * k * 4);
+  const cBytes = align64(mTiles * MR * nTiles * NR * 4);
+  const aAt = CONTROL_BYTES;
+  const bAt = aAt + aBytes;
+  const cAt = bAt + bBytes;
+  if (!rt.reserve(cAt + cBytes)) return null;
+
+  const f32 = rt.floats();
+  f32.fill(0, cAt / 4, (cAt + cBytes) / 4);
+  // The module's loops run at least once each, so an empty product must not reach them.
+  if (m === 0 || n === 0 || k === 0) return { c: cAt / 4, ldc: nTiles * NR, transposed: flip };
+  pack(a, true, m, mTiles, MR, k, KC, f32, aAt / 4);
+  pack(b, false, n, nTiles, NR, k, KC, f32, bAt / 4);
+  run(rt, { K: k, KC, a: aAt, b: bAt, c: cAt, mTiles, nTiles, mcTiles: blocking.mcTiles });
+  return { c: cAt / 4, ldc: nTiles * NR, transposed: flip };
+}
+
+/**
+ * Copy the valid part of a product out of the memory: out[rowAt[i] + colAt[j]] = C[i][j] for
+ * the m×n product the caller asked for (whatever orientation was computed).
+ */
+export function copyOut(rt: WasmRuntime, p: Product, out: TypedArray, rowAt: Int32Array, colAt: Int32Array): void {
+  const f32 = rt.floats();
+  // In memory: lines of the stored matrix and positions along them.
+  const lines = p.transposed ? colAt : rowAt;
+  const along = p.transposed ? rowAt : colAt;
+  const n = along.length;
+  for (let i = 0; i < lines.length; i++) {
+    const base = lines[i]!;
+    const src = p.c + i * p.ldc;
+    for (let j = 0; j < n; j++) out[base + along[j]!] = f32[src + j]!;
+  }
+}
+
+/** Copy a product that the caller wants row-major and contiguous (m×n) into `out` at `at`. */
+export function copyOutContiguous(rt: WasmRuntime, p: Product, m: number, n: number, out: TypedArray, at: number): void {
+  if (p.transposed) {
+    copyOut(rt, p, out, arithmetic(m, at, n), arithmetic(n, 0, 1));
+    return;
+  }
+  const f32 = rt.floats();
+  for (let i = 0; i < m; i++) out.set(f32.subarray(p.c + i * p.ldc, p.c + i * p.ldc + n), at + i * n);
+}
+
+/**
+ * Pack `x` into slivers of R lines (its rows if `byRows`, else its columns), K block after K
+ * block, starting at float index `dst`:
+ *   block pc, sliver s, step p, line r  →  f32[dst + pc·tileCount·R + s·kc·R + p·R + r]
+ * Lines past `lineCount` are zeros.
+ */
+function pack(x: TableMatrix, byRows: boolean, lineCount: number, tileCount: number, R: number, K: number, KC: number, f32: Float32Array, dst: number): void {
+  const lineAt = byRows ? x.rows : x.cols;
+  const stepAt = byRows ? x.cols : x.rows;
+  const src = x.data;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = Math.min(KC, K - pc);
+    for (let s = 0; s < tileCount; s++, dst += kc * R) {
+      const first = s * R;
+      const count = Math.min(R, lineCount - first);
+      if (count === 8 && R === 8) pack8(src, lineAt, first, stepAt, pc, kc, f32, dst);
+      else if (count === 4 && R === 4) pack4(src, lineAt, first, stepAt, pc, kc, f32, dst);
+      else packPartial(src, lineAt, first, count, stepAt, pc, kc, R, f32, dst);
+    }
+  }
+}
+
+// NOTE: unrolled for the two sliver widths of the 4×8 tile: the R line offsets sit in
+// registers and each step costs one table read plus R element reads (measured ≈ 2× faster than
+// the general loop on the 1024² operands).
+function pack8(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, f32: Float32Array, d: number): void {
+  const l0 = lineAt[first]!, l1 = lineAt[first + 1]!, l2 = lineAt[first + 2]!, l3 = lineAt[first + 3]!;
+  const l4 = lineAt[first + 4]!, l5 = lineAt[first + 5]!, l6 = lineAt[first + 6]!, l7 = lineAt[first + 7]!;
+  for (let p = pc, end = pc + kc; p < end; p++, d += 8) {
+    const s = stepAt[p]!;
+    f32[d] = src[l0 + s]!;
+    f32[d + 1] = src[l1 + s]!;
+    f32[d + 2] = src[l2 + s]!;
+    f32[d + 3] = src[l3 + s]!;
+    f32[d + 4] = src[l4 + s]!;
+    f32[d + 5] = src[l5 + s]!;
+    f32[d + 6] = src[l6 + s]!;
+    f32[d + 7] = src[l7 + s]!;
+  }
+}
+
+function pack4(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, f32: Float32Array, d: number): void {
+  const l0 = lineAt[first]!, l1 = lineAt[first + 1]!, l2 = lineAt[first + 2]!, l3 = lineAt[first + 3]!;
+  for (let p = pc, end = pc + kc; p < end; p++, d += 4) {
+    const s = stepAt[p]!;
+    f32[d] = src[l0 + s]!;
+    f32[d + 1] = src[l1 + s]!;
+    f32[d + 2] = src[l2 + s]!;
+    f32[d + 3] = src[l3 + s]!;
+  }
+}
+
+/** Any R, and the last sliver of an edge (lines count … R−1 are zeros). */
+function packPartial(
+  src: TypedArray,
+  lineAt: Int32Array,
+  first: number,
+  count: number,
+  stepAt: Int32Array,
+  pc: number,
+  kc: number,
+  R: number,
+  f32: Float32Array,
+  d: number,
+): void {
+  for (let p = pc, end = pc + kc; p < end; p++, d += R) {
+    const s = stepAt[p]!;
+    for (let r = 0; r < count; r++) f32[d + r] = src[lineAt[first + r]! + s]!;
+    for (let r = count; r < R; r++) f32[d + r] = 0;
+  }
+}

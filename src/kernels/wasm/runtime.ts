@@ -1,0 +1,108 @@
+/**
+ * The WebAssembly side of the backend: one linear memory, the GEMM module compiled once, and
+ * its instance. Everything a kernel call needs lives in that memory, laid out per call:
+ *
+ *   [0, CONTROL_BYTES)    the control area through which the threads are signalled (threads.ts)
+ *   [CONTROL_BYTES, …)    the packed operands and the result of the current call
+ *
+ * One kernel runs at a time (JavaScript is single-threaded and the Backend interface is
+ * synchronous), so the second region is simply reused by every call and grown when a call
+ * needs more; nothing is ever freed.
+ *
+ * The memory is shared (a SharedArrayBuffer) where the platform allows it, so that worker
+ * threads can instantiate the same module over it; otherwise it is an ordinary memory and the
+ * backend runs on one thread.
+ */
+import { gemmModuleBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
+
+export const PAGE_BYTES = 65536;
+/** Bytes reserved at address 0 for the thread control area. */
+export const CONTROL_BYTES = 4096;
+/**
+ * At most 1 GiB (a 8192² float32 product needs 0.75 GiB); a call that would need more runs on
+ * the pure-TypeScript backend instead. A shared memory must declare its maximum up front.
+ */
+export const MAXIMUM_PAGES = 16384;
+
+/**
+ * The register tile: 4 rows × 8 columns (two f32x4 per row), 8 accumulators, one step of K per
+ * loop turn. Measured on the 1024³ product against 4×4, 4×12, 6×8, 8×8 and K unrolled by 2
+ * and 4 (bench/micro/wasm-gemm.mjs tiles, best of 3 interleaved rounds): 42–43 GFLOP/s for
+ * this one, 23–30 for the others.
+ */
+export const TILE: TileShape = { mr: 4, nv: 2 };
+
+let simdSupport: boolean | undefined;
+
+/** Whether this engine validates a module that uses 128-bit SIMD (cached). */
+export function simdAvailable(): boolean {
+  if (simdSupport === undefined) {
+    try {
+      simdSupport = typeof WebAssembly === 'object' && WebAssembly.validate(simdProbeBytes());
+    } catch {
+      simdSupport = false;
+    }
+  }
+  return simdSupport;
+}
+
+/** A shared memory if SharedArrayBuffer and shared WebAssembly memories work here, else null. */
+function tryShared(initialPages: number): WebAssembly.Memory | null {
+  if (typeof SharedArrayBuffer !== 'function') return null;
+  try {
+    return new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES, shared: true });
+  } catch {
+    return null;
+  }
+}
+
+export class WasmRuntime {
+  readonly memory: WebAssembly.Memory;
+  readonly shared: boolean;
+  /** The compiled GEMM module (workers instantiate it too). */
+  readonly module: WebAssembly.Module;
+  readonly exports: GemmExports;
+  readonly tile: TileShape;
+  private floatView: Float32Array;
+
+  constructor(tile: TileShape = TILE) {
+    const initialPages = 64; // 4 MiB to start with
+    const shared = tryShared(initialPages);
+    this.memory = shared ?? new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES });
+    this.shared = shared !== null;
+    this.tile = tile;
+    const bytes = gemmModuleBytes(tile, { initialPages, maximumPages: MAXIMUM_PAGES, shared: this.shared });
+    this.module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
+    this.exports = instance.exports as unknown as GemmExports;
+    this.floatView = new Float32Array(this.memory.buffer);
+  }
+
+  /**
+   * Make the memory at least `bytes` long. Returns false (and leaves it as it is) if that
+   * would exceed MAXIMUM_PAGES.
+   */
+  reserve(bytes: number): boolean {
+    const have = this.memory.buffer.byteLength;
+    if (bytes <= have) return true;
+    const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+    if (have / PAGE_BYTES + pages > MAXIMUM_PAGES) return false;
+    this.memory.grow(pages);
+    return true;
+  }
+
+  /** A Float32Array over the whole memory (a new one after the memory grew). */
+  floats(): Float32Array {
+    const buffer = this.memory.buffer;
+    if (this.floatView.buffer !== buffer || this.floatView.byteLength !== buffer.byteLength) this.floatView = new Float32Array(buffer);
+    return this.floatView;
+  }
+}
+
+let shared: WasmRuntime | undefined;
+
+/** The backend's runtime, created (and the module compiled) on first use. */
+export function wasmRuntime(): WasmRuntime {
+  shared ??= new WasmRuntime();
+  return shared;
+}

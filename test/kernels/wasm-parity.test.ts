@@ -1,0 +1,229 @@
+/**
+ * The WebAssembly SIMD backend against the pure-TypeScript reference (DESIGN.md §5): the
+ * shared catalogue (parity-cases.ts) plus products sized to take the wasm path — odd sizes,
+ * every transpose variant, tiny and tall-skinny shapes, several K and M cache blocks, stacked
+ * batches — in float32, within float32 tolerances of the float64 CPU results; the autograd ops
+ * end to end; and how the registry picks the backend (default, GRADSCOPE_BACKEND, and the
+ * fallback when SIMD is switched off).
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { cpuBackend } from '../../src/kernels/cpu/index.js';
+import { createWasmBackend, simdAvailable, wasmRuntime } from '../../src/kernels/wasm/index.js';
+import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
+import { SMALL_PRODUCT, wasmMatmul, wasmMatmulApplies } from '../../src/kernels/wasm/matmul.js';
+import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
+import type { Backend } from '../../src/kernels/backend.js';
+import { currentBackendInfo, getBackend, setBackend } from '../../src/kernels/registry.js';
+import { avgPool2d, conv2d, maxPool2d, randn, valueAndGrad, type Tensor } from '../../src/index.js';
+import { valuesOf } from '../arbitraries.js';
+import { PARITY_CASES, makeOperand, runParityCase, type ParityCase } from './parity-cases.js';
+
+/** float32 against float64, as for every backend (gpu-parity.test.ts). */
+const RTOL = 1e-4;
+const ATOL = 1e-5;
+
+const wasm = createWasmBackend();
+
+/**
+ * The wasm kernels with the size policy switched off: every matmul and convolution of the
+ * catalogue, tiny and depthwise ones included, goes through the GEMM module. (Through the
+ * backend, products below the crossover run on the pure-TypeScript kernels.)
+ */
+const wasmOnly: Backend = {
+  ...wasm,
+  matmul: (a, b, dtype) => (dtype === 'float32' ? wasmMatmul(wasmRuntime(), runOnOneThread, a, b)! : cpuBackend.matmul(a, b, dtype)),
+  conv2d: (x, w, g, dtype) => (dtype === 'float32' ? wasmConv2d(wasmRuntime(), runOnOneThread, x, w, g)! : cpuBackend.conv2d(x, w, g, dtype)),
+  conv2dBackwardInput: (gy, w, shape, g, dtype) =>
+    dtype === 'float32' ? wasmConv2dBackwardInput(wasmRuntime(), runOnOneThread, gy, w, shape, g)! : cpuBackend.conv2dBackwardInput(gy, w, shape, g, dtype),
+  conv2dBackwardWeight: (x, gy, shape, g, dtype) =>
+    dtype === 'float32' ? wasmConv2dBackwardWeight(wasmRuntime(), runOnOneThread, x, gy, shape, g)! : cpuBackend.conv2dBackwardWeight(x, gy, shape, g, dtype),
+};
+
+/** Products big enough for the wasm path (checked below), chosen to break its index arithmetic. */
+const WASM_CASES: ParityCase[] = [
+  { kind: 'matmul', name: 'wasm 37×53 @ 53×29', a: { shape: [37, 53] }, b: { shape: [53, 29] } },
+  { kind: 'matmul', name: 'wasm Aᵀ·B 37×53 @ 53×29', a: { shape: [37, 53], order: [1, 0] }, b: { shape: [53, 29] } },
+  { kind: 'matmul', name: 'wasm A·Bᵀ 37×53 @ 53×29', a: { shape: [37, 53] }, b: { shape: [53, 29], order: [1, 0] } },
+  { kind: 'matmul', name: 'wasm Aᵀ·Bᵀ 37×53 @ 53×29', a: { shape: [37, 53], order: [1, 0] }, b: { shape: [53, 29], order: [1, 0] } },
+  { kind: 'matmul', name: 'wasm K over three cache blocks (600)', a: { shape: [21, 600], offset: 3 }, b: { shape: [600, 19], order: [1, 0] } },
+  { kind: 'matmul', name: 'wasm M over two row blocks, tall-skinny 301×40 @ 40×9', a: { shape: [301, 40] }, b: { shape: [40, 9] } },
+  { kind: 'matmul', name: 'wasm wide 3×100 @ 100×500 (computed transposed)', a: { shape: [3, 100] }, b: { shape: [100, 500] } },
+  { kind: 'matmul', name: 'wasm N = 2, 500×30 @ 30×2', a: { shape: [500, 30], order: [1, 0] }, b: { shape: [30, 2] } },
+  { kind: 'matmul', name: 'wasm K = 1 outer product 100×1 @ 1×50', a: { shape: [100, 1] }, b: { shape: [1, 50] } },
+  { kind: 'matmul', name: 'wasm exact tiles 64×64 @ 64×64', a: { shape: [64, 64] }, b: { shape: [64, 64] } },
+  { kind: 'matmul', name: 'wasm 16³ just above the crossover', a: { shape: [16, 16] }, b: { shape: [16, 16], order: [1, 0] } },
+  {
+    kind: 'matmul',
+    name: 'wasm batched, B shared (stacked into one product)',
+    a: { shape: [4, 33, 20], offset: 2 },
+    b: { shape: [4, 20, 17], expandFrom: [20, 17] },
+  },
+  {
+    kind: 'matmul',
+    name: 'wasm batched, both transposed',
+    a: { shape: [3, 25, 18], order: [0, 2, 1] },
+    b: { shape: [3, 18, 27], order: [0, 2, 1] },
+  },
+  {
+    kind: 'conv2d',
+    name: 'wasm conv2d LeNet-2-like, padding 2',
+    x: { shape: [5, 6, 12, 12] },
+    w: { shape: [16, 6, 5, 5] },
+    geometry: { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 },
+  },
+  {
+    kind: 'conv2d',
+    name: 'wasm conv2d 1×1 channels-last, groups 3',
+    x: { shape: [3, 6, 5, 7], order: [0, 2, 3, 1] },
+    w: { shape: [9, 2, 1, 1] },
+    geometry: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 3 },
+  },
+];
+
+const CASES = [...PARITY_CASES, ...WASM_CASES];
+const REFERENCE = new Map(CASES.map((c) => [c, runParityCase(cpuBackend, c, 'float64')]));
+
+/** |actual − expected| ≤ atol + rtol·|expected| everywhere (NaN only where NaN is expected). */
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    const ok = Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= ATOL + RTOL * Math.abs(e);
+    if (!ok) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (rtol ${RTOL}, atol ${ATOL})`);
+  }
+}
+
+function checkCase(backend: Backend, c: ParityCase): void {
+  const actual = runParityCase(backend, c, 'float32');
+  for (const [key, values] of Object.entries(REFERENCE.get(c)!)) {
+    if (key === 'indices') {
+      expect(Array.from(actual[key]!), `${c.name}: indices`).toEqual(Array.from(values));
+    } else {
+      expect(actual[key], `${c.name}: ${key} dtype`).toBeInstanceOf(Float32Array);
+      expectClose(actual[key]!, values, `${c.name}: ${key}`);
+    }
+  }
+}
+
+describe.skipIf(!simdAvailable())('wasm backend parity (float32 vs the float64 CPU backend)', () => {
+  for (const c of CASES) it(c.name, () => checkCase(wasm, c));
+});
+
+describe.skipIf(!simdAvailable())('wasm kernels on every catalogue case, size policy off', () => {
+  for (const c of CASES.filter((k) => k.kind === 'matmul' || k.kind === 'conv2d')) it(c.name, () => checkCase(wasmOnly, c));
+});
+
+describe.skipIf(!simdAvailable())('wasm backend dispatch', () => {
+  it('the wasm-sized products really take the wasm path, the tiny ones do not', () => {
+    for (const c of WASM_CASES) {
+      if (c.kind !== 'matmul') continue;
+      const a = makeOperand(c.a, 'float32', `${c.name}/a`);
+      const b = makeOperand(c.b, 'float32', `${c.name}/b`);
+      expect(wasmMatmulApplies(a, b), c.name).toBe(true);
+    }
+    const tiny = makeOperand({ shape: [5, 7] }, 'float32', 'tiny');
+    expect(5 * 7 * 7).toBeLessThanOrEqual(SMALL_PRODUCT);
+    expect(wasmMatmulApplies(tiny, makeOperand({ shape: [7, 7] }, 'float32', 'tiny-b'))).toBe(false);
+    // matrix-vector products stay on the pure-TypeScript loop whatever their size
+    expect(wasmMatmulApplies(makeOperand({ shape: [1, 784] }, 'float32', 'mv/a'), makeOperand({ shape: [784, 256] }, 'float32', 'mv/b'))).toBe(false);
+  });
+
+  it('computes float64 on the CPU backend, exactly', () => {
+    for (const c of [WASM_CASES[1]!, WASM_CASES.find((w) => w.kind === 'conv2d')!]) {
+      const ours = runParityCase(wasm, c, 'float64');
+      for (const [key, values] of Object.entries(REFERENCE.get(c)!)) {
+        expect(ours[key], key).toBeInstanceOf(Float64Array);
+        expect(Array.from(ours[key]!), key).toEqual(Array.from(values));
+      }
+    }
+  });
+
+  it('gives zeros for an empty inner dimension and nothing for an empty outer one', () => {
+    const a = makeOperand({ shape: [3, 0] }, 'float32', 'empty/a');
+    const b = makeOperand({ shape: [0, 2] }, 'float32', 'empty/b');
+    expect(Array.from(wasm.matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(wasmOnly.matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
+    const empty = makeOperand({ shape: [0, 4] }, 'float32', 'empty/c');
+    expect(wasmOnly.matmul(empty, makeOperand({ shape: [4, 3] }, 'float32', 'empty/d'), 'float32')).toHaveLength(0);
+  });
+});
+
+// ---- autograd end to end ----------------------------------------------------------------
+
+function network(x: Tensor, w: Tensor, m: Tensor): Tensor {
+  const y = conv2d(x, w, { stride: 1, padding: 1, groups: 2 }).relu();
+  const p = maxPool2d(y, 2, { stride: 2 }).values;
+  const q = avgPool2d(p, 2, { stride: 1, padding: 1, countIncludePad: false });
+  const features = q.reshape([q.shape[0]!, -1]);
+  return features.matmul(m).tanh().sum();
+}
+
+function valueAndGrads(dtype: 'float32' | 'float64'): Tensor[] {
+  const x = randn([6, 4, 8, 7], { seed: 1, dtype });
+  const w = randn([6, 2, 3, 3], { seed: 2, dtype });
+  const m = randn([6 * 5 * 4, 24], { seed: 3, dtype, std: 0.1 });
+  const [value, grads] = valueAndGrad(network, { argnums: [0, 1, 2] })(x, w, m);
+  return [value, ...(grads as Tensor[])];
+}
+
+describe.skipIf(!simdAvailable())('autograd on the wasm backend', () => {
+  it('is the default backend, labelled gradscope-wasm', () => {
+    expect(getBackend().name).toBe('wasm');
+    expect(currentBackendInfo()).toEqual({ name: 'wasm', label: 'gradscope-wasm' });
+  });
+
+  it('conv2d, pooling and matmul give the float64 CPU values and gradients', () => {
+    setBackend('cpu');
+    const expected = valueAndGrads('float64');
+    setBackend('wasm');
+    const actual = valueAndGrads('float32');
+    ['value', 'grad x', 'grad w', 'grad m'].forEach((what, i) => {
+      const e = valuesOf(expected[i]!);
+      const a = valuesOf(actual[i]!);
+      // A sum over 6·120·24 tanh terms: compare relative to its magnitude.
+      const scale = what === 'value' ? Math.abs(e[0]!) : 1;
+      expectClose(a.map((v) => v / scale), e.map((v) => v / scale), what);
+    });
+  });
+});
+
+describe('choosing the backend', () => {
+  /** Run `body` on a fresh registry module evaluated with these environment variables. */
+  async function withEnv(env: Record<string, string>, body: (registry: typeof import('../../src/kernels/registry.js')) => Promise<void> | void) {
+    vi.resetModules();
+    Object.assign(process.env, env);
+    try {
+      await body(await import('../../src/kernels/registry.js'));
+    } finally {
+      for (const key of Object.keys(env)) delete process.env[key];
+      vi.resetModules();
+    }
+  }
+
+  it.skipIf(!simdAvailable())('defaults to wasm where SIMD validates', () =>
+    withEnv({}, (registry) => {
+      expect(registry.currentBackendInfo()).toEqual({ name: 'wasm', label: 'gradscope-wasm' });
+      expect(registry.listBackends()).toEqual(['cpu', 'wasm', 'gpu']);
+    }));
+
+  it('GRADSCOPE_BACKEND=cpu keeps the pure-TypeScript backend', () =>
+    withEnv({ GRADSCOPE_BACKEND: 'cpu' }, (registry) => {
+      expect(registry.currentBackendInfo()).toEqual({ name: 'cpu', label: 'gradscope-cpu' });
+    }));
+
+  it('falls back to cpu when WebAssembly SIMD is switched off, and says why wasm cannot be chosen', () =>
+    withEnv({ GRADSCOPE_WASM: 'off' }, (registry) => {
+      expect(registry.currentBackendInfo()).toEqual({ name: 'cpu', label: 'gradscope-cpu' });
+      expect(registry.listBackends()).toEqual(['cpu', 'gpu']);
+      expect(() => registry.setBackend('wasm')).toThrow(/setBackend: backend 'wasm' is not available here: switched off by GRADSCOPE_WASM=off; use one of cpu, gpu/);
+      // Ops keep working on the fallback.
+      expect(registry.getBackend().matmul(makeOperand({ shape: [40, 50] }, 'float32', 'f/a'), makeOperand({ shape: [50, 30] }, 'float32', 'f/b'), 'float32')).toHaveLength(1200);
+    }));
+
+  it('GRADSCOPE_BACKEND=wasm without SIMD fails on the first op with the reason', () =>
+    withEnv({ GRADSCOPE_WASM: 'off', GRADSCOPE_BACKEND: 'wasm' }, async (registry) => {
+      expect(() => registry.getBackend()).toThrow(/GRADSCOPE_BACKEND: backend 'wasm' is not available here: switched off by GRADSCOPE_WASM=off/);
+      await expect(registry.backendReady()).rejects.toThrow(/not available here/);
+    }));
+});

@@ -1,0 +1,57 @@
+/**
+ * Threads for the wasm backend: products split over worker threads give the one-thread
+ * results, and a worker that does not answer in time does not hang the caller — the main
+ * thread computes the missing part, switches threads off and warns once.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
+import { makeOperand } from './parity-cases.js';
+
+const wasm = createWasmBackend();
+const canThread = simdAvailable() && wasmRuntime().shared && typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
+
+/** A product large enough to be split (≥ 2^21 multiply-adds), with a transposed operand. */
+function product(): Float32Array {
+  const a = makeOperand({ shape: [150, 130], order: [1, 0] }, 'float32', 'threads/a');
+  const b = makeOperand({ shape: [130, 170] }, 'float32', 'threads/b');
+  return wasm.matmul(a, b, 'float32') as Float32Array;
+}
+
+afterEach(async () => {
+  await setWasmThreads(1);
+});
+
+describe.skipIf(!canThread)('wasm threads', () => {
+  it('rejects a thread count that is not a positive integer', async () => {
+    await expect(setWasmThreads(0)).rejects.toThrow(/setWasmThreads: expected an integer from 1 to 33; got 0/);
+    await expect(setWasmThreads(1.5)).rejects.toThrow(/got 1.5/);
+  });
+
+  it('two and three threads give exactly the one-thread product', async () => {
+    const single = product();
+    for (const threads of [2, 3]) {
+      await setWasmThreads(threads);
+      expect(wasmThreads()).toBe(threads);
+      // Each thread computes whole columns of C with the same kernel: bit-identical results.
+      expect(Array.from(product())).toEqual(Array.from(single));
+    }
+    await setWasmThreads(1);
+    expect(wasmThreads()).toBe(1);
+  });
+
+  it('a worker that stalls past the timeout: the caller finishes alone, warns once, and stops using threads', async () => {
+    const single = product();
+    const warnings: string[] = [];
+    await setWasmThreads(2, { stallMs: 2000, timeoutMs: 50, warn: (m) => warnings.push(m) });
+    expect(wasmThreads()).toBe(2);
+    const started = Date.now();
+    const result = product();
+    expect(Date.now() - started, 'did not wait for the stalled worker').toBeLessThan(1500);
+    expect(Array.from(result)).toEqual(Array.from(single));
+    expect(warnings).toEqual([expect.stringMatching(/a wasm worker thread did not answer within 50 ms; running on one thread from now on/)]);
+    expect(wasmThreads()).toBe(1);
+    // Later products run on one thread, correctly, without another warning.
+    expect(Array.from(product())).toEqual(Array.from(single));
+    expect(warnings).toHaveLength(1);
+  });
+});
