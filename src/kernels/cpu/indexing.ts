@@ -8,57 +8,77 @@ import { contiguousStrides, sizeOf, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 
 /**
- * Visit every position of `shape` in row-major order, calling `visit(k, coords)` with the
- * flat output position k. The coords array is reused between calls.
+ * Both kernels walk the index tensor's positions in row-major order with an odometer that
+ * keeps running offsets into every view (no per-element closure or offset recomputation:
+ * max-pool backward runs scatterAdd over every pooled element). The offset into the indexed
+ * tensor leaves out the `axis` term, which the index value supplies.
  */
-function forEachIndex(shape: Shape, visit: (k: number, coords: Int32Array) => void): void {
-  const n = sizeOf(shape);
-  const coords = new Int32Array(shape.length);
-  for (let k = 0; k < n; k++) {
-    visit(k, coords);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (++coords[d]! < shape[d]!) break;
-      coords[d] = 0;
-    }
-  }
-}
-
-function offsetOf(view: View, coords: Int32Array): number {
-  let o = view.offset;
-  for (let d = 0; d < coords.length; d++) o += coords[d]! * view.strides[d]!;
-  return o;
-}
-
-function checkedIndex(op: string, index: View, coords: Int32Array, size: number, axis: number): number {
-  const i = index.data[offsetOf(index, coords)]!;
-  if (!(i >= 0 && i < size)) {
-    throw new ValueError(`${op}: index ${i} is out of range for axis ${axis} of size ${size}`);
-  }
-  return i;
+function outOfRange(op: string, i: number, size: number, axis: number): ValueError {
+  return new ValueError(`${op}: index ${i} is out of range for axis ${axis} of size ${size}`);
 }
 
 export function gather(x: View, axis: number, index: View, dtype: DType): TypedArray {
-  const out = allocate(dtype, sizeOf(index.shape));
+  const shape = index.shape;
+  const rank = shape.length;
+  const n = sizeOf(shape);
+  const out = allocate(dtype, n);
   const size = x.shape[axis]!;
-  forEachIndex(index.shape, (k, coords) => {
-    const i = checkedIndex('gather', index, coords, size, axis);
-    const saved = coords[axis]!;
-    coords[axis] = i;
-    out[k] = x.data[offsetOf(x, coords)]!;
-    coords[axis] = saved;
-  });
+  const axisStride = x.strides[axis]!;
+  const xs = x.strides.map((s, d) => (d === axis ? 0 : s));
+  const is = index.strides;
+  const coords = new Int32Array(rank);
+  let io = index.offset;
+  let xo = x.offset;
+  for (let k = 0; k < n; k++) {
+    const i = index.data[io]!;
+    if (!(i >= 0 && i < size)) throw outOfRange('gather', i, size, axis);
+    out[k] = x.data[xo + i * axisStride]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++coords[d]! < shape[d]!) {
+        io += is[d]!;
+        xo += xs[d]!;
+        break;
+      }
+      coords[d] = 0;
+      io -= (shape[d]! - 1) * is[d]!;
+      xo -= (shape[d]! - 1) * xs[d]!;
+    }
+  }
   return out;
 }
 
 export function scatterAdd(src: View, axis: number, index: View, shape: Shape, dtype: DType): TypedArray {
   const out = allocate(dtype, sizeOf(shape));
-  const strides = contiguousStrides(shape);
+  const walk = index.shape;
+  const rank = walk.length;
+  const n = sizeOf(walk);
   const size = shape[axis]!;
-  forEachIndex(index.shape, (_, coords) => {
-    const i = checkedIndex('scatterAdd', index, coords, size, axis);
-    let o = 0;
-    for (let d = 0; d < coords.length; d++) o += (d === axis ? i : coords[d]!) * strides[d]!;
-    out[o] = out[o]! + src.data[offsetOf(src, coords)]!;
-  });
+  const strides = contiguousStrides(shape);
+  const axisStride = strides[axis]!;
+  const os = strides.map((s, d) => (d === axis ? 0 : s));
+  const is = index.strides;
+  const ss = src.strides;
+  const coords = new Int32Array(rank);
+  let io = index.offset;
+  let so = src.offset;
+  let oo = 0;
+  for (let k = 0; k < n; k++) {
+    const i = index.data[io]!;
+    if (!(i >= 0 && i < size)) throw outOfRange('scatterAdd', i, size, axis);
+    const o = oo + i * axisStride;
+    out[o] = out[o]! + src.data[so]!;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++coords[d]! < walk[d]!) {
+        io += is[d]!;
+        so += ss[d]!;
+        oo += os[d]!;
+        break;
+      }
+      coords[d] = 0;
+      io -= (walk[d]! - 1) * is[d]!;
+      so -= (walk[d]! - 1) * ss[d]!;
+      oo -= (walk[d]! - 1) * os[d]!;
+    }
+  }
   return out;
 }
