@@ -56,3 +56,48 @@ export function poolOutputShape(x: readonly number[], g: PoolGeometry): number[]
     windowOutput(x[3]!, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1]),
   ];
 }
+
+/** Every size and step of one convolution, named once. */
+export interface ConvDims {
+  N: number;
+  Cin: number;
+  H: number;
+  W: number;
+  Cout: number;
+  KH: number;
+  KW: number;
+  Ho: number;
+  Wo: number;
+  groups: number;
+  /** Input channels per group (= weight.shape[1]). */
+  Cg: number;
+  /** Output channels per group. */
+  Coutg: number;
+  /** Rows of a column matrix: Cg·KH·KW. */
+  kdim: number;
+  /** Output positions per image: Ho·Wo. */
+  P: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+}
+
+export function convDims(xShape: readonly number[], wShape: readonly number[], g: Conv2dGeometry): ConvDims {
+  const [N, Cin, H, W] = xShape as [number, number, number, number];
+  const [Cout, Cg, KH, KW] = wShape as [number, number, number, number];
+  const [, , Ho, Wo] = conv2dOutputShape(xShape, wShape, g) as [number, number, number, number];
+  return {
+    N, Cin, H, W, Cout, KH, KW, Ho, Wo,
+    groups: g.groups,
+    Cg,
+    Coutg: Cout / g.groups,
+    kdim: Cg * KH * KW,
+    P: Ho * Wo,
+    sh: g.stride[0], sw: g.stride[1],
+    ph: g.padding[0], pw: g.padding[1],
+    dh: g.dilation[0], dw: g.dilation[1],
+  };
+}

@@ -28,51 +28,10 @@
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import type { TypedArray } from '../../tensor/dtype.js';
-import { conv2dOutputShape, type Conv2dGeometry } from '../geometry.js';
+import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
 import { copyOut, multiply, transposed, type GemmRunner, type Product, type TableMatrix } from './gemm.js';
 import { SMALL_PRODUCT } from './matmul.js';
 import type { WasmRuntime } from './runtime.js';
-
-/** Every size and step of one convolution, named once. */
-interface ConvDims {
-  N: number;
-  Cin: number;
-  H: number;
-  W: number;
-  Cout: number;
-  KH: number;
-  KW: number;
-  Ho: number;
-  Wo: number;
-  groups: number;
-  Cg: number;
-  Coutg: number;
-  kdim: number;
-  P: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-}
-
-function convDims(xShape: Shape, wShape: Shape, g: Conv2dGeometry): ConvDims {
-  const [N, Cin, H, W] = xShape as [number, number, number, number];
-  const [Cout, Cg, KH, KW] = wShape as [number, number, number, number];
-  const [, , Ho, Wo] = conv2dOutputShape(xShape, wShape, g) as [number, number, number, number];
-  return {
-    N, Cin, H, W, Cout, KH, KW, Ho, Wo,
-    groups: g.groups,
-    Cg,
-    Coutg: Cout / g.groups,
-    kdim: Cg * KH * KW,
-    P: Ho * Wo,
-    sh: g.stride[0], sw: g.stride[1],
-    ph: g.padding[0], pw: g.padding[1],
-    dh: g.dilation[0], dw: g.dilation[1],
-  };
-}
 
 /**
  * Whether the wasm path takes this convolution: not depthwise, nothing empty, and more
