@@ -4,14 +4,15 @@
  * HTML from results.json alone; list and bad arguments behave.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PRESETS, findPreset } from '../../src/experiments/registry.js';
 import { existingResults, parseResults, runPresets, stringifyResults, type RunEvent } from '../../src/experiments/runner.js';
 import { plotCsv } from '../../src/cli/report/csv.js';
+import { findResults } from '../../src/cli/report/index.js';
 import { progressReporter } from '../../src/cli/commands/progress.js';
 import { parseSeeds } from '../../src/cli/commands/run.js';
 import type { Preset } from '../../src/experiments/preset.js';
@@ -143,6 +144,22 @@ describe('gradscope run / report / list (CLI)', () => {
     const missing = cli('report', join(dir, 'nowhere'));
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/does not exist/);
+  });
+});
+
+describe('report order', () => {
+  it('lists registered presets in gradscope list order, then other folders by name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-order-'));
+    try {
+      for (const name of ['zzz', 'demo-sgd', 'bp-svrg', 'aaa', 'variance-ratio']) {
+        mkdirSync(join(dir, name));
+        writeFileSync(join(dir, name, 'results.json'), '{}');
+      }
+      mkdirSync(join(dir, 'no-results'));
+      expect(findResults(dir).map((p) => basename(dirname(p)))).toEqual(['variance-ratio', 'bp-svrg', 'demo-sgd', 'aaa', 'zzz']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

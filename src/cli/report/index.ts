@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PRESETS } from '../../experiments/registry.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { RESULTS_FILE, parseResults } from '../../experiments/runner.js';
 import { plotCsv, runsCsv } from './csv.js';
@@ -17,11 +18,18 @@ export interface ReportSummary {
   files: string[];
 }
 
-/** The results.json files directly under dir/<name>/, sorted by preset directory name. */
+/**
+ * The results.json files directly under dir/<name>/: registered presets in `gradscope list`
+ * order (the papers' order), then any other folders by name.
+ */
 export function findResults(dir: string): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`report: directory '${dir}' does not exist`);
+  const rank = (name: string) => {
+    const i = PRESETS.findIndex((p) => p.name === name);
+    return i < 0 ? PRESETS.length : i;
+  };
   return readdirSync(dir)
-    .sort()
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map((name) => join(dir, name, RESULTS_FILE))
     .filter((p) => existsSync(p));
 }
