@@ -12,6 +12,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { currentBackendInfo } from '../kernels/registry.js';
 import type { Plot, Preset, PresetResult, RunRecord, Series, Size, Verdict } from './preset.js';
 import { TASKS_DIR, TaskCache } from './task-cache.js';
 import { taskPool, type TaskPool } from './task-pool.js';
@@ -28,7 +29,8 @@ export interface ResultsFile {
   rule: string;
   size: Size;
   seeds: number[];
-  versions: { gradscope: string; node: string };
+  /** `backend`: the kernels' backend the run used (`currentBackendInfo().label`; absent in older files). */
+  versions: { gradscope: string; node: string; backend?: string };
   /** ISO date the run finished. */
   date: string;
   durationSeconds: number;
@@ -138,7 +140,7 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
       rule: preset.rule,
       size,
       seeds,
-      versions: { gradscope: gradscopeVersion(), node: process.version },
+      versions: { gradscope: gradscopeVersion(), node: process.version, backend: currentBackendInfo().label },
       date: new Date().toISOString(),
       durationSeconds: seconds,
       complete: true,
@@ -344,7 +346,11 @@ export function validateResults(raw: unknown): ResultsFile {
     rule: str(o.rule, 'rule'),
     size: validateSize(o.size, 'size'),
     seeds,
-    versions: { gradscope: str(versions.gradscope, 'versions.gradscope'), node: str(versions.node, 'versions.node') },
+    versions: {
+      gradscope: str(versions.gradscope, 'versions.gradscope'),
+      node: str(versions.node, 'versions.node'),
+      ...(versions.backend === undefined ? {} : { backend: str(versions.backend, 'versions.backend') }),
+    },
     date: str(o.date, 'date'),
     durationSeconds: num(o.durationSeconds, 'durationSeconds'),
     complete: true,

@@ -51,6 +51,7 @@ describe('gradscope run / report / list (CLI)', () => {
     expect(r.seeds).toEqual([1, 2, 3]);
     expect(r.versions.gradscope).toBe(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
     expect(r.versions.node).toBe(process.version);
+    expect(r.versions.backend).toMatch(/^gradscope-(wasm|cpu)$/);
     expect(Number.isNaN(Date.parse(r.date))).toBe(false);
     expect(r.result.runs).toHaveLength(6);
     expect(r.result.verdict).toBe('REPRODUCED');
@@ -106,17 +107,22 @@ describe('gradscope run / report / list (CLI)', () => {
   it('--workers 2 runs the grid in worker threads with results identical to one thread', () => {
     const other = mkdtempSync(join(tmpdir(), 'gradscope-workers-'));
     try {
-      const r = cli('run', 'demo-sgd', '--out', other, '--workers', '2', '--quiet');
+      const r = cli('run', 'demo-sgd', '--out', other, '--workers', '2', '--backend', 'cpu', '--quiet');
       expect(r.status, r.stderr).toBe(0);
       const one = parseResults(readFileSync(join(dir, 'demo-sgd', 'results.json'), 'utf8')).result;
       const two = parseResults(readFileSync(join(other, 'demo-sgd', 'results.json'), 'utf8')).result;
       expect(two.runs).toEqual(one.runs);
       expect(two.plots).toEqual(one.plots);
       expect(two.verdict).toBe(one.verdict);
+      // demo-sgd is float64, which every backend computes with the same pure-TypeScript kernels.
+      expect(parseResults(readFileSync(join(other, 'demo-sgd', 'results.json'), 'utf8')).versions.backend).toBe('gradscope-cpu');
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
     expect(cli('run', 'demo-sgd', '--out', dir, '--workers', '0').stderr).toMatch(/--workers must be an integer from 1 to 64; got '0'/);
+    const bad = cli('run', 'demo-sgd', '--out', dir, '--backend', 'nope');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown backend 'nope'; known backends: cpu, wasm, gpu/);
   });
 
   it('--quiet prints no progress', () => {

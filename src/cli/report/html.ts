@@ -69,7 +69,7 @@ ${svgs.get(p.id) ?? ''}
 <dt>Claim</dt><dd class="claim">${escapeHtml(r.claim)}</dd>
 <dt>Rule (declared before running)</dt><dd class="rule">${escapeHtml(r.rule)}</dd>
 <dt>Verdict</dt><dd>${badge(res.verdict)} ${escapeHtml(res.verdictDetail)}</dd>
-<dt>Run</dt><dd>size ${escapeHtml(r.size)}, seeds ${r.seeds.join(', ')}; gradscope ${escapeHtml(r.versions.gradscope)}, Node ${escapeHtml(r.versions.node)}; finished ${escapeHtml(r.date)} after ${fmt(r.durationSeconds)} s; <a href="${dir}/results.json">results.json</a>, <a href="${dir}/runs.csv">runs.csv</a></dd>
+<dt>Run</dt><dd>size ${escapeHtml(r.size)}, seeds ${r.seeds.join(', ')}; gradscope ${escapeHtml(r.versions.gradscope)}${r.versions.backend ? ` (${escapeHtml(r.versions.backend)})` : ''}, Node ${escapeHtml(r.versions.node)}; finished ${escapeHtml(r.date)} after ${fmt(r.durationSeconds)} s; <a href="${dir}/results.json">results.json</a>, <a href="${dir}/runs.csv">runs.csv</a></dd>
 </dl>
 ${plots}
 <h3>Numbers</h3>
