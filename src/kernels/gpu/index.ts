@@ -113,6 +113,8 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
     dtype === 'float32' && shapes.every((s) => sizeOf(s) > 0 && sizeOf(s) < MAX_ELEMENTS);
 
   return {
+    // Memory-bound kernels (elementwise, reductions, indexing, copies): the CPU backend's.
+    ...cpu,
     name: 'gpu',
     get mode() {
       return [...cache.modes].join('+');
@@ -122,16 +124,6 @@ export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
       cache.destroy();
       void opened.gpu.destroy();
     },
-
-    // Memory-bound kernels: the CPU backend's.
-    map: (fn, x, dtype, p, q) => cpu.map(fn, x, dtype, p, q),
-    zip: (fn, a, b, dtype, into) => cpu.zip(fn, a, b, dtype, into),
-    where: (cond, a, b, dtype) => cpu.where(cond, a, b, dtype),
-    reduce: (fn, x, axes, dtype) => cpu.reduce(fn, x, axes, dtype),
-    argReduce: (fn, x, axis) => cpu.argReduce(fn, x, axis),
-    copyInto: (src, dst) => cpu.copyInto(src, dst),
-    gather: (x, axis, index, dtype) => cpu.gather(x, axis, index, dtype),
-    scatterAdd: (src, axis, index, shape, dtype) => cpu.scatterAdd(src, axis, index, shape, dtype),
 
     // Compute-bound kernels: GPU.js in float32.
     matmul: (a, b, dtype) => {

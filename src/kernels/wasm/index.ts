@@ -47,20 +47,9 @@ export function createWasmBackend(): WasmBackend {
   const cpu = cpuBackend;
   const f32 = (dtype: DType) => dtype === 'float32';
   return {
+    // Memory-bound kernels (elementwise, reductions, indexing, pooling, copies): the pure-TypeScript backend's.
+    ...cpu,
     name: 'wasm',
-
-    // Memory-bound kernels: the pure-TypeScript backend's.
-    map: (fn, x, dtype, p, q) => cpu.map(fn, x, dtype, p, q),
-    zip: (fn, a, b, dtype, into) => cpu.zip(fn, a, b, dtype, into),
-    where: (cond, a, b, dtype) => cpu.where(cond, a, b, dtype),
-    reduce: (fn, x, axes, dtype) => cpu.reduce(fn, x, axes, dtype),
-    argReduce: (fn, x, axis) => cpu.argReduce(fn, x, axis),
-    copyInto: (src, dst) => cpu.copyInto(src, dst),
-    gather: (x, axis, index, dtype) => cpu.gather(x, axis, index, dtype),
-    scatterAdd: (src, axis, index, shape, dtype) => cpu.scatterAdd(src, axis, index, shape, dtype),
-    maxPool2d: (x, g, dtype) => cpu.maxPool2d(x, g, dtype),
-    avgPool2d: (x, g, dtype) => cpu.avgPool2d(x, g, dtype),
-    avgPool2dBackward: (gy, inputShape, g, dtype) => cpu.avgPool2dBackward(gy, inputShape, g, dtype),
 
     // Compute-bound kernels: the GEMM module in float32 (null: not this path's kind of product).
     matmul: (a, b, dtype) => (f32(dtype) && wasmMatmulApplies(a, b) && wasmMatmul(wasmRuntime(), threadedRunner, a, b)) || cpu.matmul(a, b, dtype),
