@@ -46,6 +46,29 @@ export function setState(panel: HTMLElement, state: 'idle' | 'running' | 'done' 
   panel.dataset['state'] = state;
 }
 
+/**
+ * The end of a panel's run: on success say how long it took, expose the result as JSON (the
+ * browser tests read it) and render it; on failure show the message. Sets the panel's state.
+ */
+export async function showRun<T>(
+  where: { panel: HTMLElement; status: HTMLElement; results: HTMLOutputElement },
+  work: () => T | Promise<T>,
+  render: (result: T) => void,
+): Promise<void> {
+  const t0 = performance.now();
+  try {
+    const result = await work();
+    const ms = performance.now() - t0;
+    where.status.textContent = `Done in ${ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(1)} s`}.`;
+    where.results.textContent = JSON.stringify(result);
+    render(result);
+    setState(where.panel, 'done');
+  } catch (error) {
+    where.status.textContent = (error as Error).message;
+    setState(where.panel, 'error');
+  }
+}
+
 export function table(head: string[], rows: (string | number | Node)[][], leftColumns = 1): HTMLTableElement {
   const t = h('table');
   t.append(h('thead', {}, h('tr', {}, ...head.map((c, i) => h('th', { class: i < leftColumns ? 'left' : '', scope: 'col', text: c })))));

@@ -2,7 +2,7 @@
 import { bundledData } from '../bundled-data.js';
 import { PIXELS } from '../core/data.js';
 import { computePerSample, defaultDigits, type PerSampleResult } from '../core/per-sample.js';
-import { fmt, h, resultsElement, setState, table } from '../dom.js';
+import { fmt, h, resultsElement, setState, showRun, table } from '../dom.js';
 import { barPlot } from '../plot.js';
 
 function digitCanvas(x: Float32Array): HTMLCanvasElement {
@@ -72,18 +72,6 @@ export function mountPerSamplePanel(panel: HTMLElement): void {
     setState(panel, 'running');
     status.textContent = 'Computing…';
     // Let the status paint before the (short) computation.
-    setTimeout(() => {
-      try {
-        const t0 = performance.now();
-        const r = computePerSample(data.evaluation);
-        status.textContent = `Done in ${(performance.now() - t0).toFixed(0)} ms.`;
-        results.textContent = JSON.stringify(r);
-        render(r);
-        setState(panel, 'done');
-      } catch (error) {
-        status.textContent = (error as Error).message;
-        setState(panel, 'error');
-      }
-    }, 20);
+    setTimeout(() => void showRun({ panel, status, results }, () => computePerSample(data.evaluation), render), 20);
   });
 }

@@ -1,6 +1,6 @@
 /** Panel 4: sharpness for two learning-rate / batch-size ratios, in the worker. */
 import type { SharpnessProgress, SharpnessResult } from '../core/sharpness.js';
-import { h, resultsElement, setState, table } from '../dom.js';
+import { h, resultsElement, setState, showRun, table } from '../dom.js';
 import { linePlot } from '../plot.js';
 import { request } from '../worker-client.js';
 
@@ -42,19 +42,16 @@ export function mountSharpnessPanel(panel: HTMLElement): void {
     run.disabled = true;
     setState(panel, 'running');
     status.textContent = 'Training in the worker…';
-    const t0 = performance.now();
     try {
-      const r = await request<SharpnessResult>({ kind: 'sharpness', options: {} }, (p) => {
-        const q = p as SharpnessProgress;
-        status.textContent = `${q.run}: epoch ${q.epoch} of ${q.epochs}, λ₁ = ${q.topEigenvalue.toFixed(3)}`;
-      });
-      status.textContent = `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
-      results.textContent = JSON.stringify(r);
-      render(r);
-      setState(panel, 'done');
-    } catch (error) {
-      status.textContent = (error as Error).message;
-      setState(panel, 'error');
+      await showRun(
+        { panel, status, results },
+        () =>
+          request<SharpnessResult>({ kind: 'sharpness', options: {} }, (p) => {
+            const q = p as SharpnessProgress;
+            status.textContent = `${q.run}: epoch ${q.epoch} of ${q.epochs}, λ₁ = ${q.topEigenvalue.toFixed(3)}`;
+          }),
+        render,
+      );
     } finally {
       run.disabled = false;
     }

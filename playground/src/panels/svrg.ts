@@ -1,6 +1,6 @@
 /** Panel 3: SVRG vs SGD, live in a Web Worker, with switches for the three practical complications. */
 import { POSITIONS, type SvrgPanelResult, type SvrgProgress, type SvrgSwitches } from '../core/svrg.js';
-import { fmt, h, resultsElement, setState, table } from '../dom.js';
+import { fmt, h, resultsElement, setState, showRun, table } from '../dom.js';
 import { linePlot } from '../plot.js';
 import { request } from '../worker-client.js';
 
@@ -66,19 +66,16 @@ export function mountSvrgPanel(panel: HTMLElement): void {
     run.disabled = true;
     setState(panel, 'running');
     status.textContent = 'Training in the worker…';
-    const t0 = performance.now();
     try {
-      const r = await request<SvrgPanelResult>({ kind: 'svrg', options: { switches } }, (p) => {
-        const q = p as SvrgProgress;
-        status.textContent = `${q.phase.toUpperCase()}: step ${q.step} of ${q.totalSteps}, epoch mean loss ${fmt(q.loss)}`;
-      });
-      status.textContent = `Done in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
-      results.textContent = JSON.stringify(r);
-      render(r);
-      setState(panel, 'done');
-    } catch (error) {
-      status.textContent = (error as Error).message;
-      setState(panel, 'error');
+      await showRun(
+        { panel, status, results },
+        () =>
+          request<SvrgPanelResult>({ kind: 'svrg', options: { switches } }, (p) => {
+            const q = p as SvrgProgress;
+            status.textContent = `${q.phase.toUpperCase()}: step ${q.step} of ${q.totalSteps}, epoch mean loss ${fmt(q.loss)}`;
+          }),
+        render,
+      );
     } finally {
       run.disabled = false;
     }
