@@ -22,9 +22,8 @@ import {
   setBackend,
   useBackend,
 } from '../../src/kernels/registry.js';
-import { avgPool2d, conv2d, maxPool2d, randn, valueAndGrad, type Tensor } from '../../src/index.js';
 import { valuesOf } from '../arbitraries.js';
-import { PARITY_CASES, makeOperand, runParityCase, type ParityCase } from './parity-cases.js';
+import { PARITY_CASES, makeOperand, networkValueAndGrads, runParityCase, type ParityCase } from './parity-cases.js';
 
 /** float32 against float64 (the accumulation error of float32 sums over ≲ 100 terms ≈ 1e-6). */
 const RTOL = 1e-4;
@@ -167,35 +166,18 @@ describe.each(SUBJECTS)('kernel parity: $label', (subject) => {
   });
 });
 
-// ---- autograd end to end ----------------------------------------------------------------
-
-/** A small CNN-like function of every op with a GPU.js kernel, reduced to a scalar. */
-function network(x: Tensor, w: Tensor, m: Tensor): Tensor {
-  const y = conv2d(x, w, { stride: 1, padding: 1, groups: 2 }).relu();
-  const p = maxPool2d(y, 2, { stride: 2 }).values;
-  const q = avgPool2d(p, 2, { stride: 1, padding: 1, countIncludePad: false });
-  const features = q.reshape([q.shape[0]!, -1]);
-  return features.matmul(m).tanh().sum();
-}
-
-function valueAndGrads(dtype: 'float32' | 'float64'): Tensor[] {
-  const x = randn([2, 4, 8, 7], { seed: 1, dtype });
-  const w = randn([6, 2, 3, 3], { seed: 2, dtype });
-  const m = randn([6 * 5 * 4, 3], { seed: 3, dtype, std: 0.1 });
-  const [value, grads] = valueAndGrad(network, { argnums: [0, 1, 2] })(x, w, m);
-  return [value, ...(grads as Tensor[])];
-}
+// ---- autograd end to end (networkValueAndGrads in parity-cases.ts) -----------------------
 
 describe.each(SUBJECTS.filter((s) => s.backend && s.backend !== cpuBackend))('autograd under setBackend: $label', (subject) => {
   it('conv2d, maxPool2d, avgPool2d and matmul give the CPU values and gradients', () => {
     setBackend('cpu');
-    const expected = valueAndGrads('float64');
+    const expected = networkValueAndGrads('float64', 2, 3);
     registerBackend(subject.backend!);
     setBackend('gpu');
     try {
       expect(getBackend()).toBe(subject.backend);
       const before = (subject.backend as GpuBackend).stats().compiles;
-      const actual = valueAndGrads('float32');
+      const actual = networkValueAndGrads('float32', 2, 3);
       expect((subject.backend as GpuBackend).stats().compiles, 'the GPU.js kernels ran').toBeGreaterThan(before);
       ['value', 'grad x', 'grad w', 'grad m'].forEach((what, i) => expectClose(valuesOf(actual[i]!), valuesOf(expected[i]!), what));
     } finally {

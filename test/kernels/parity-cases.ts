@@ -23,6 +23,7 @@ import {
 } from '../../src/kernels/geometry.js';
 import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
 import type { View } from '../../src/tensor/storage.js';
+import { avgPool2d, conv2d, maxPool2d, randn, valueAndGrad, type Tensor } from '../../src/index.js';
 import { mulberry32 } from '../arbitraries.js';
 
 /** How an operand of logical shape `shape` sits in memory. */
@@ -269,4 +270,28 @@ export function runParityCase(backend: Backend, c: ParityCase, dtype: FloatDType
       };
     }
   }
+}
+
+// ---- autograd end to end ----------------------------------------------------------------
+
+/** A small CNN-like function of every op a fast backend replaces (grouped conv, both pools, matmul), reduced to a scalar. */
+function parityNetwork(x: Tensor, w: Tensor, m: Tensor): Tensor {
+  const y = conv2d(x, w, { stride: 1, padding: 1, groups: 2 }).relu();
+  const p = maxPool2d(y, 2, { stride: 2 }).values;
+  const q = avgPool2d(p, 2, { stride: 1, padding: 1, countIncludePad: false });
+  const features = q.reshape([q.shape[0]!, -1]);
+  return features.matmul(m).tanh().sum();
+}
+
+/**
+ * The network's value and its gradients with respect to x, w and m on seeded inputs: a batch of
+ * `batch` 4×8×7 images and `outputs` columns (sizes chosen by each backend's test so that its
+ * fast paths are taken).
+ */
+export function networkValueAndGrads(dtype: FloatDType, batch: number, outputs: number): Tensor[] {
+  const x = randn([batch, 4, 8, 7], { seed: 1, dtype });
+  const w = randn([6, 2, 3, 3], { seed: 2, dtype });
+  const m = randn([6 * 5 * 4, outputs], { seed: 3, dtype, std: 0.1 });
+  const [value, grads] = valueAndGrad(parityNetwork, { argnums: [0, 1, 2] })(x, w, m);
+  return [value, ...(grads as Tensor[])];
 }

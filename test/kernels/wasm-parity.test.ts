@@ -14,9 +14,8 @@ import { SMALL_PRODUCT, wasmMatmul, wasmMatmulApplies } from '../../src/kernels/
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import type { Backend } from '../../src/kernels/backend.js';
 import { currentBackendInfo, getBackend, setBackend } from '../../src/kernels/registry.js';
-import { avgPool2d, conv2d, maxPool2d, randn, valueAndGrad, type Tensor } from '../../src/index.js';
 import { valuesOf } from '../arbitraries.js';
-import { PARITY_CASES, makeOperand, runParityCase, type ParityCase } from './parity-cases.js';
+import { PARITY_CASES, makeOperand, networkValueAndGrads, runParityCase, type ParityCase } from './parity-cases.js';
 
 /** float32 against float64, as for every backend (gpu-parity.test.ts). */
 const RTOL = 1e-4;
@@ -149,23 +148,7 @@ describe.skipIf(!simdAvailable())('wasm backend dispatch', () => {
   });
 });
 
-// ---- autograd end to end ----------------------------------------------------------------
-
-function network(x: Tensor, w: Tensor, m: Tensor): Tensor {
-  const y = conv2d(x, w, { stride: 1, padding: 1, groups: 2 }).relu();
-  const p = maxPool2d(y, 2, { stride: 2 }).values;
-  const q = avgPool2d(p, 2, { stride: 1, padding: 1, countIncludePad: false });
-  const features = q.reshape([q.shape[0]!, -1]);
-  return features.matmul(m).tanh().sum();
-}
-
-function valueAndGrads(dtype: 'float32' | 'float64'): Tensor[] {
-  const x = randn([6, 4, 8, 7], { seed: 1, dtype });
-  const w = randn([6, 2, 3, 3], { seed: 2, dtype });
-  const m = randn([6 * 5 * 4, 24], { seed: 3, dtype, std: 0.1 });
-  const [value, grads] = valueAndGrad(network, { argnums: [0, 1, 2] })(x, w, m);
-  return [value, ...(grads as Tensor[])];
-}
+// ---- autograd end to end (networkValueAndGrads in parity-cases.ts) -----------------------
 
 describe.skipIf(!simdAvailable())('autograd on the wasm backend', () => {
   it('is the default backend, labelled gradscope-wasm', () => {
@@ -175,9 +158,9 @@ describe.skipIf(!simdAvailable())('autograd on the wasm backend', () => {
 
   it('conv2d, pooling and matmul give the float64 CPU values and gradients', () => {
     setBackend('cpu');
-    const expected = valueAndGrads('float64');
+    const expected = networkValueAndGrads('float64', 6, 24);
     setBackend('wasm');
-    const actual = valueAndGrads('float32');
+    const actual = networkValueAndGrads('float32', 6, 24);
     ['value', 'grad x', 'grad w', 'grad m'].forEach((what, i) => {
       const e = valuesOf(expected[i]!);
       const a = valuesOf(actual[i]!);
