@@ -15,6 +15,7 @@ import { listCommand } from './commands/list.js';
 import { reportCommand } from './commands/report.js';
 import { runCommand } from './commands/run.js';
 import { backendReady, useBackend } from '../kernels/registry.js';
+import { enableRelaxedSimd } from './engine-flags.js';
 
 const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
 
@@ -59,6 +60,7 @@ Usage:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  enableRelaxedSimd();
   // GRADSCOPE_BACKEND=gpu starts loading a backend at import; wait for it (or its error).
   await backendReady();
   const print = (line: string) => process.stdout.write(`${line}\n`);

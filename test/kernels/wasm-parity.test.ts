@@ -10,6 +10,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { cpuBackend } from '../../src/kernels/cpu/index.js';
 import { createWasmBackend, simdAvailable, wasmRuntime } from '../../src/kernels/wasm/index.js';
 import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
+import { WasmRuntime, relaxedSimdAvailable } from '../../src/kernels/wasm/runtime.js';
+import { enableRelaxedSimd } from '../../src/cli/engine-flags.js';
 import { SMALL_PRODUCT, wasmMatmul, wasmMatmulApplies } from '../../src/kernels/wasm/matmul.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import type { Backend } from '../../src/kernels/backend.js';
@@ -21,22 +23,26 @@ import { PARITY_CASES, makeOperand, networkValueAndGrads, runParityCase, type Pa
 const RTOL = 1e-4;
 const ATOL = 1e-5;
 
+// As the gradscope command does: the FMA micro-kernel where the engine has relaxed SIMD.
+enableRelaxedSimd();
 const wasm = createWasmBackend();
 
 /**
- * The wasm kernels with the size policy switched off: every matmul and convolution of the
- * catalogue, tiny and depthwise ones included, goes through the GEMM module. (Through the
- * backend, products below the crossover run on the pure-TypeScript kernels.)
+ * The wasm kernels on one runtime with the size policy switched off: every matmul and
+ * convolution of the catalogue, tiny and depthwise ones included, goes through the GEMM
+ * module. (Through the backend, products below the crossover run on the pure-TypeScript kernels.)
  */
-const wasmOnly: Backend = {
-  ...wasm,
-  matmul: (a, b, dtype) => (dtype === 'float32' ? wasmMatmul(wasmRuntime(), runOnOneThread, a, b)! : cpuBackend.matmul(a, b, dtype)),
-  conv2d: (x, w, g, dtype) => (dtype === 'float32' ? wasmConv2d(wasmRuntime(), runOnOneThread, x, w, g)! : cpuBackend.conv2d(x, w, g, dtype)),
-  conv2dBackwardInput: (gy, w, shape, g, dtype) =>
-    dtype === 'float32' ? wasmConv2dBackwardInput(wasmRuntime(), runOnOneThread, gy, w, shape, g)! : cpuBackend.conv2dBackwardInput(gy, w, shape, g, dtype),
-  conv2dBackwardWeight: (x, gy, shape, g, dtype) =>
-    dtype === 'float32' ? wasmConv2dBackwardWeight(wasmRuntime(), runOnOneThread, x, gy, shape, g)! : cpuBackend.conv2dBackwardWeight(x, gy, shape, g, dtype),
-};
+function wasmOnly(rt: WasmRuntime): Backend {
+  return {
+    ...wasm,
+    matmul: (a, b, dtype) => (dtype === 'float32' ? wasmMatmul(rt, runOnOneThread, a, b)! : cpuBackend.matmul(a, b, dtype)),
+    conv2d: (x, w, g, dtype) => (dtype === 'float32' ? wasmConv2d(rt, runOnOneThread, x, w, g)! : cpuBackend.conv2d(x, w, g, dtype)),
+    conv2dBackwardInput: (gy, w, shape, g, dtype) =>
+      dtype === 'float32' ? wasmConv2dBackwardInput(rt, runOnOneThread, gy, w, shape, g)! : cpuBackend.conv2dBackwardInput(gy, w, shape, g, dtype),
+    conv2dBackwardWeight: (x, gy, shape, g, dtype) =>
+      dtype === 'float32' ? wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, shape, g)! : cpuBackend.conv2dBackwardWeight(x, gy, shape, g, dtype),
+  };
+}
 
 /** Products big enough for the wasm path (checked below), chosen to break its index arithmetic. */
 const WASM_CASES: ParityCase[] = [
@@ -109,9 +115,14 @@ describe.skipIf(!simdAvailable())('wasm backend parity (float32 vs the float64 C
   for (const c of CASES) it(c.name, () => checkCase(wasm, c));
 });
 
-describe.skipIf(!simdAvailable())('wasm kernels on every catalogue case, size policy off', () => {
-  for (const c of CASES.filter((k) => k.kind === 'matmul' || k.kind === 'conv2d')) it(c.name, () => checkCase(wasmOnly, c));
-});
+// Both micro-kernels, whichever the default runtime uses here.
+for (const fma of [false, true]) {
+  const available = simdAvailable() && (!fma || relaxedSimdAvailable());
+  describe.skipIf(!available)(`wasm kernels on every catalogue case, size policy off, ${fma ? 'FMA' : 'mul + add'} micro-kernel`, () => {
+    const kernels = available ? wasmOnly(new WasmRuntime({ mr: 4, nv: 2, fma })) : wasm;
+    for (const c of CASES.filter((k) => k.kind === 'matmul' || k.kind === 'conv2d')) it(c.name, () => checkCase(kernels, c));
+  });
+}
 
 describe.skipIf(!simdAvailable())('wasm backend dispatch', () => {
   it('the wasm-sized products really take the wasm path, the tiny ones do not', () => {
@@ -142,9 +153,9 @@ describe.skipIf(!simdAvailable())('wasm backend dispatch', () => {
     const a = makeOperand({ shape: [3, 0] }, 'float32', 'empty/a');
     const b = makeOperand({ shape: [0, 2] }, 'float32', 'empty/b');
     expect(Array.from(wasm.matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
-    expect(Array.from(wasmOnly.matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(wasmOnly(wasmRuntime()).matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
     const empty = makeOperand({ shape: [0, 4] }, 'float32', 'empty/c');
-    expect(wasmOnly.matmul(empty, makeOperand({ shape: [4, 3] }, 'float32', 'empty/d'), 'float32')).toHaveLength(0);
+    expect(wasmOnly(wasmRuntime()).matmul(empty, makeOperand({ shape: [4, 3] }, 'float32', 'empty/d'), 'float32')).toHaveLength(0);
   });
 });
 

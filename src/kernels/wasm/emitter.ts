@@ -156,6 +156,12 @@ export class FunctionBuilder {
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  /**
+   * a·b + c on four f32 lanes (the relaxed-SIMD proposal: fused into one FMA instruction where
+   * the hardware has one, so the result may differ from mul-then-add in the last bit). Engines
+   * without relaxed SIMD reject a module that uses it.
+   */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
   f64x2Add(): this { return this.simd(0xf0); }
   f64x2Mul(): this { return this.simd(0xf2); }
 

@@ -23,10 +23,12 @@
  * registers: MR·NV accumulators + NV B vectors + 1 A splat must fit. 4×8 (8 + 2 + 1) is the
  * one that does in practice: 6×8 (12 + 2 + 1 on paper) and anything larger ran at 23–28
  * GFLOP/s against 42 for 4×8, and unrolling K by 2 or 4 at 28–30 (bench/micro/wasm-gemm.mjs
- * tiles). There is no fused multiply-add in baseline SIMD (relaxed_madd is behind a flag in
- * Node 20), so it is a mul then an add: 16 vector operations per step of K for 64 FLOPs, and
- * with two multiply and two add pipes that caps a Zen 4 core at 16 FLOPs per cycle — the
- * kernel alone reaches ≈ 45 GFLOP/s at 1024³, close to that.
+ * tiles). Baseline SIMD has no fused multiply-add, so the plain tile does a mul then an add:
+ * 22 instructions per step of K for 64 FLOPs (2 B loads, 4 splats, 8 mul, 8 add), enough to
+ * keep the front end of a Zen 4 core near its limit at ≈ 44 GFLOP/s. Where the engine has
+ * relaxed SIMD (`fma: true`), each pair is one f32x4.relaxed_madd — an FMA instruction on x64
+ * with FMA3 — so a step is 14 instructions and the same tile runs at ≈ 50–52 GFLOP/s. Larger
+ * tiles stay slower with FMA too (4×12 25, 6×8 27, 3×12 46; bench/micro/wasm-gemm.mjs fma).
  */
 import { FunctionBuilder, I32, ModuleBuilder, V128, type MemoryImport } from './emitter.js';
 
@@ -36,10 +38,12 @@ export interface TileShape {
   nv: number;
   /** Steps of K per turn of the main loop (1, 2 or 4; default 1), the rest one at a time. */
   unroll?: number;
+  /** Multiply-add with f32x4.relaxed_madd (needs relaxed SIMD) instead of f32x4.mul then f32x4.add. */
+  fma?: boolean;
 }
 
 /** The micro-kernel (see the file comment). */
-function emitTile({ mr, nv, unroll = 1 }: TileShape): FunctionBuilder {
+function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuilder {
   const f = new FunctionBuilder('tile', [I32, I32, I32, I32, I32]);
   const [kc, a, b, c, ldc] = [0, 1, 2, 3, 4];
   const acc: number[][] = [];
@@ -54,7 +58,10 @@ function emitTile({ mr, nv, unroll = 1 }: TileShape): FunctionBuilder {
     for (let i = 0; i < mr; i++) {
       f.localGet(a).v128Load32Splat(4 * (u * mr + i)).localSet(av);
       // acc[i][v] += a_i · b_v
-      for (let v = 0; v < nv; v++) f.localGet(acc[i]![v]!).localGet(av).localGet(bv[v]!).f32x4Mul().f32x4Add().localSet(acc[i]![v]!);
+      for (let v = 0; v < nv; v++) {
+        if (fma) f.localGet(av).localGet(bv[v]!).localGet(acc[i]![v]!).f32x4RelaxedMadd().localSet(acc[i]![v]!);
+        else f.localGet(acc[i]![v]!).localGet(av).localGet(bv[v]!).f32x4Mul().f32x4Add().localSet(acc[i]![v]!);
+      }
     }
   };
   /** Advance the pointers by `steps` steps of K. */
@@ -179,6 +186,16 @@ export function simdProbeBytes(): Uint8Array<ArrayBuffer> {
   const f = new FunctionBuilder('probe', [I32]);
   // mem[p..p+16) = mem[p..p+16) + splat(mem[p])
   f.localGet(0).localGet(0).v128Load().localGet(0).v128Load32Splat().f32x4Add().v128Store();
+  module.add(f);
+  return module.build();
+}
+
+/** The smallest module that uses f32x4.relaxed_madd: `WebAssembly.validate` rejects it without relaxed SIMD. */
+export function relaxedSimdProbeBytes(): Uint8Array<ArrayBuffer> {
+  const module = new ModuleBuilder({ initialPages: 1, maximumPages: 1, shared: false });
+  const f = new FunctionBuilder('probe', [I32]);
+  // mem[p..p+16) = splat(mem[p]) · mem[p..p+16) + mem[p..p+16)
+  f.localGet(0).localGet(0).v128Load32Splat().localGet(0).v128Load().localGet(0).v128Load().f32x4RelaxedMadd().v128Store();
   module.add(f);
   return module.build();
 }
