@@ -24,7 +24,6 @@ import { GradError, InternalError, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { getBackend } from '../kernels/registry.js';
-import { broadcastView } from './ops/_kernels.js';
 import { topologicalOrder, unbroadcast } from './engine.js';
 import { noGrad } from './mode.js';
 import type { Node } from './op.js';
@@ -68,9 +67,7 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
       // parameter-side op is Wᵀ, whose rule transposes back, so the gradient arrives at W
       // [B, out, in] contiguous, with no copy.
       const shape = [B, g.shape[1]!, a!.shape[1]!];
-      const gv = broadcastView(g.unsqueeze(2), shape);
-      const av = broadcastView(a!.unsqueeze(1), shape);
-      const data = getBackend().zip('mul', gv, av, g.dtype, allocate(shape, g.dtype));
+      const data = getBackend().outerRows(g, a!, g.dtype, allocate(shape, g.dtype));
       return Tensor.fromData(data, shape).transpose(-1, -2);
     }
     if (i === 1 && a!.shape[0] === B) {

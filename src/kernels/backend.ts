@@ -43,6 +43,20 @@ export interface Backend {
    */
   matmul(a: View, b: View, dtype: DType): TypedArray;
 
+  /**
+   * Batched outer products out[b, n, k] = g[b, n] · a[b, k] of g [B, N] and a [B, K] — the
+   * per-sample weight gradients of a Linear layer. With `into` (contiguous, B·N·K numbers of
+   * `dtype`) the result is written there and returned.
+   */
+  outerRows(g: View, a: View, dtype: DType, into?: TypedArray): TypedArray;
+
+  /**
+   * Optional: memory for long-lived arrays that this backend's kernels write in place without
+   * a copy (the wasm backend: float32 arrays in WebAssembly memory), or undefined where it
+   * has none. A PerSampleWorkspace takes its arrays from one.
+   */
+  createArena?(): Arena | undefined;
+
   /** Write `src` into the (possibly strided) view `dst`, element by element. Same shapes. */
   copyInto(src: View, dst: View): void;
 
@@ -77,4 +91,10 @@ export interface Backend {
 
   /** Gradient of avgPool2d: gy [N, C, Ho, Wo] → inputShape (it is avgPool2d's transpose). */
   avgPool2dBackward(gy: View, inputShape: Shape, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
+}
+
+/** See Backend.createArena. */
+export interface Arena {
+  /** A zeroed array of `size` numbers, or undefined if this arena does not hold `dtype` or is full. */
+  allocate(dtype: DType, size: number): TypedArray | undefined;
 }

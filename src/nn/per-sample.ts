@@ -21,6 +21,8 @@ import { allocate, dtypeOf, type DType, type TypedArray } from '../tensor/dtype.
 import { ValueError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
+import type { Arena } from '../kernels/backend.js';
+import { getBackend } from '../kernels/registry.js';
 
 /** A batch: inputs, class targets (or any targets the loss understands), sample ids. */
 export interface Batch {
@@ -43,10 +45,16 @@ export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropy
  * and writing fresh memory costs about as much as computing them (page faults): with a
  * workspace, repeated calls write into the same arrays. The tensors a call returns are then
  * valid only until the next call with the same workspace.
+ *
+ * The arrays come from the current backend's arena where it has one (Backend.createArena):
+ * on the wasm backend, float32 arrays in WebAssembly memory, which its outer-product kernel
+ * writes without a copy. Otherwise they are ordinary typed arrays.
  */
 export class PerSampleWorkspace {
   private readonly arrays: TypedArray[] = [];
   private next = 0;
+  /** Asked for on the first array; null until then. */
+  private arena: Arena | undefined | null = null;
 
   /** Called at the start of each perSampleGrads call. */
   reset(): void {
@@ -58,7 +66,8 @@ export class PerSampleWorkspace {
     const size = shape.reduce((a, b) => a * b, 1);
     const existing = this.arrays[this.next];
     const fits = existing && existing.length === size && dtypeOf(existing) === dtype;
-    const array = fits ? existing : allocate(dtype, size);
+    if (!fits && this.arena === null) this.arena = getBackend().createArena?.();
+    const array = fits ? existing : (this.arena?.allocate(dtype, size) ?? allocate(dtype, size));
     this.arrays[this.next++] = array;
     return array;
   };

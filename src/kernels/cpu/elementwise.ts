@@ -25,6 +25,14 @@ export function zip(fn: BinaryFn, a: View, b: View, dtype: DType, into?: TypedAr
   return out.data;
 }
 
+/** out[b, n, k] = g[b, n] · a[b, k]: both operands broadcast to [B, N, K] by strides, one zip. */
+export function outerRows(g: View, a: View, dtype: DType, into?: TypedArray): TypedArray {
+  const shape = [g.shape[0]!, g.shape[1]!, a.shape[1]!];
+  const gv: View = { data: g.data, offset: g.offset, shape, strides: [g.strides[0]!, g.strides[1]!, 0] };
+  const av: View = { data: a.data, offset: a.offset, shape, strides: [a.strides[0]!, 0, a.strides[1]!] };
+  return zip('mul', gv, av, dtype, into);
+}
+
 export function where(cond: View, a: View, b: View, dtype: DType): TypedArray {
   const out = contiguousOutput(a.shape, dtype);
   compileLoop('where', 3, 'OUT = IN0 !== 0 ? IN1 : IN2')(a.shape, out, [cond, a, b]);

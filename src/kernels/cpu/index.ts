@@ -4,7 +4,7 @@
  */
 import type { Backend } from '../backend.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
-import { copyInto, map, where, zip } from './elementwise.js';
+import { copyInto, map, outerRows, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d } from './pool.js';
@@ -18,6 +18,7 @@ export const cpuBackend: Backend = {
   reduce,
   argReduce,
   matmul,
+  outerRows,
   copyInto,
   gather,
   scatterAdd,

@@ -20,6 +20,7 @@ import type { DType } from '../../tensor/dtype.js';
 import type { Backend } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
+import { WasmArena } from './arena.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { simdAvailable, wasmRuntime } from './runtime.js';
@@ -50,6 +51,13 @@ export function createWasmBackend(): WasmBackend {
     // Memory-bound kernels (elementwise, reductions, indexing, pooling, copies): the pure-TypeScript backend's.
     ...cpu,
     name: 'wasm',
+
+    // Per-sample outer products straight into an arena's array (a workspace); elsewhere, as cpu.
+    outerRows: (g, a, dtype, into) => {
+      const arena = dtype === 'float32' && into ? WasmArena.of(into) : undefined;
+      return arena?.outerRows(g, a, into as Float32Array) ? into! : cpu.outerRows(g, a, dtype, into);
+    },
+    createArena: () => WasmArena.create(),
 
     // Compute-bound kernels: the GEMM module in float32 (null: not this path's kind of product).
     matmul: (a, b, dtype) => (f32(dtype) && wasmMatmulApplies(a, b) && wasmMatmul(wasmRuntime(), threadedRunner, a, b)) || cpu.matmul(a, b, dtype),

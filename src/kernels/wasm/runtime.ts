@@ -96,12 +96,7 @@ export class WasmRuntime {
    * would exceed MAXIMUM_PAGES.
    */
   reserve(bytes: number): boolean {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return true;
-    const pages = Math.ceil((bytes - have) / PAGE_BYTES);
-    if (have / PAGE_BYTES + pages > MAXIMUM_PAGES) return false;
-    this.memory.grow(pages);
-    return true;
+    return growTo(this.memory, bytes);
   }
 
   /** A Float32Array over the whole memory (a new one after the memory grew). */
@@ -110,6 +105,16 @@ export class WasmRuntime {
     if (this.floatView.buffer !== buffer || this.floatView.byteLength !== buffer.byteLength) this.floatView = new Float32Array(buffer);
     return this.floatView;
   }
+}
+
+/** Grow `memory` to at least `bytes`; false (and left as it is) if that would pass MAXIMUM_PAGES. */
+export function growTo(memory: WebAssembly.Memory, bytes: number): boolean {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return true;
+  const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+  if (have / PAGE_BYTES + pages > MAXIMUM_PAGES) return false;
+  memory.grow(pages);
+  return true;
 }
 
 let shared: WasmRuntime | undefined;
