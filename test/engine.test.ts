@@ -34,6 +34,52 @@ describe('accumulation', () => {
     expect(arr(x.grad)).toEqual([2, -4, 6]);
   });
 
+  it('slices that tile a tensor: their gradients are joined by one concat, to any order', () => {
+    // A flat vector split into pieces, as callWithVector splits the flat parameters.
+    const w = leaf([0.5, -1, 2, 0.25, 3, -0.5]);
+    const f = (v: Tensor) => {
+      const [p, q, r] = [v.slice([[3, 5]]), v.slice([[0, 3]]), v.slice([[5, 6]])];
+      return p.mul(p).sum().add(q.exp().sum().mul(r.sum()));
+    };
+    const [g] = gradients([f(w)], [w], { createGraph: true });
+    expect(g!.node?.op.name, 'joined with concat, not summed unslices').toBe('concat');
+    const [p, q, r] = [[0.5, -1, 2], [0.25, 3], [-0.5]];
+    const expected = [...p.map((v) => Math.exp(v) * r[0]!), ...q.map((v) => 2 * v), p.reduce((s, v) => s + Math.exp(v), 0)];
+    expectAllClose(g!, expected, { what: 'gradient' });
+    // Second order: ∂/∂w of ⟨g, u⟩ against the analytic Hessian-vector product.
+    const u = [1, 0, -1, 2, 1, 3];
+    const [hu] = gradients([g!.mul(f64(u)).sum()], [w]);
+    const sumExp = (i: number) => Math.exp(p[i]!);
+    expectAllClose(hu!, [
+      sumExp(0) * r[0]! * u[0]! + sumExp(0) * 3,
+      0 + sumExp(1) * 3,
+      sumExp(2) * r[0]! * -1 + sumExp(2) * 3,
+      2 * 2,
+      2 * 1,
+      sumExp(0) * 1 + sumExp(1) * 0 + sumExp(2) * -1,
+    ], { what: 'Hessian-vector product' });
+  });
+
+  it('slices that tile along axis 1, and slices that do not tile (gaps, overlaps, steps), give the summed gradient', () => {
+    const x = leaf([[1, 2, 3], [4, 5, 6]]);
+    const cols = (t: Tensor) => t.slice([null, [0, 1]]).mul(2).sum().add(t.slice([null, [1, 3]]).square().sum());
+    expect(arr(gradients([cols(x)], [x])[0]!)).toEqual([[2, 4, 6], [2, 10, 12]]);
+    const v = leaf([1, 2, 3, 4, 5]);
+    const gap = (t: Tensor) => t.slice([[0, 2]]).sum().add(t.slice([[3, 5]]).mul(3).sum());
+    expect(arr(gradients([gap(v)], [v])[0]!)).toEqual([1, 1, 0, 3, 3]);
+    const overlap = (t: Tensor) => t.slice([[0, 3]]).sum().add(t.slice([[2, 5]]).mul(3).sum());
+    expect(arr(gradients([overlap(v)], [v])[0]!)).toEqual([1, 1, 4, 3, 3]);
+    const steps = (t: Tensor) => t.slice([[0, 5, 2]]).sum().add(t.slice([[1, 5, 2]]).mul(3).sum());
+    expect(arr(gradients([steps(v)], [v])[0]!)).toEqual([1, 3, 1, 3, 1]);
+    // A slice used twice, and a slice of an intermediate tensor: the pieces still add up.
+    const twice = (t: Tensor) => {
+      const e = t.mul(2);
+      const head = e.slice([[0, 2]]);
+      return head.sum().add(head.sum()).add(e.slice([[2, 5]]).sum());
+    };
+    expect(arr(gradients([twice(v)], [v])[0]!)).toEqual([4, 4, 2, 2, 2]);
+  });
+
   it('shared subgraph (diamond): a = eˣ feeds two branches whose gradients add', () => {
     const x = leaf([0, 1]);
     const a = x.exp();

@@ -133,6 +133,22 @@ describe('matmul gradients (float64)', () => {
     );
   });
 
+  it("gives a transposed operand's gradient in that operand's layout (a Linear layer's W), to second order", () => {
+    // y = x·Wᵀ as in Linear, and y = Aᵀ·B: the parameter is used through a transposed view.
+    const x = tensor([[0.5, -1, 2, 0.25], [1, 0, -0.5, 3], [-2, 1, 1, 0]], { dtype: 'float64' });
+    const w = tensor([[1, 2, 3, 4], [-1, 0.5, 0, 2]], { dtype: 'float64' });
+    const linear = (W: Tensor) => matmul(x, W.transpose()).tanh();
+    const left = (A: Tensor) => matmul(A.transpose(), x).sigmoid();
+    const a = tensor([[0.3, -0.2, 1], [2, 0.1, -1], [0, 1, 0.5]], { dtype: 'float64' });
+    for (const [f, p] of [[linear, w], [left, a]] as const) {
+      const g = grad((q: Tensor) => f(q).sum())(p);
+      expect(g.shape).toEqual(p.shape);
+      expect(g.isContiguous(), 'row-major like the parameter, not a transposed view').toBe(true);
+      gradcheck(f, [p], { name: f === linear ? 'x·Wᵀ' : 'Aᵀ·x' });
+      gradgradcheck(f, [p], { name: f === linear ? 'x·Wᵀ' : 'Aᵀ·x' });
+    }
+  });
+
   it('a chain A·B·C with a nonlinearity, on transposed views', () => {
     fc.assert(
       fc.property(

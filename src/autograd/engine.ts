@@ -18,6 +18,8 @@ import { Tensor } from '../tensor/tensor.js';
 import { withGradMode } from './mode.js';
 import { scalarTensor } from './operands.js';
 import type { Node } from './op.js';
+import { concat } from './ops/concat.js';
+import type { SliceAttrs } from './ops/slice.js';
 
 export interface GradientOptions {
   /** Gradients of the outputs (defaults to 1 for scalar outputs). */
@@ -88,10 +90,19 @@ function runBackward(
     const previous = grads.get(t);
     grads.set(t, previous ? previous.add(g) : g);
   };
+  // Gradients reaching a tensor through its slices wait here and are joined once (see joinSlices).
+  const slicePieces = new Map<Tensor, SlicePiece[]>();
+  const joinPieces = (t: Tensor) => {
+    const pieces = slicePieces.get(t);
+    if (!pieces) return;
+    slicePieces.delete(t);
+    withGradMode(createGraph, () => accumulate(t, joinSlices(t, pieces)));
+  };
   withGradMode(createGraph, () => roots.forEach((r, i) => accumulate(r, rootGrads[i]!)));
   const visitedNodes: Node[] = [];
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k]!;
+    joinPieces(t);
     const g = grads.get(t);
     if (!g) continue;
     if (!isTarget(t)) grads.delete(t); // intermediate gradients are not kept
@@ -99,6 +110,10 @@ function runBackward(
     visitedNodes.push(node);
     const ctx = node.ctx;
     ctx.needsInputGrad = node.inputs.map((i) => i.requiresGrad && leads.has(i));
+    if (node.op.name === 'slice') {
+      if (ctx.needsInputGrad[0]) slicePieces.set(node.inputs[0]!, [...(slicePieces.get(node.inputs[0]!) ?? []), { node, grad: g }]);
+      continue;
+    }
     const inputGrads = withGradMode(createGraph, () => node.op.backward(ctx, g));
     if (inputGrads.length !== node.inputs.length) {
       throw new InternalError(`backward of '${node.op.name}' returned ${inputGrads.length} gradients for ${node.inputs.length} inputs`);
@@ -117,8 +132,52 @@ function runBackward(
       withGradMode(createGraph, () => accumulate(input, summed));
     });
   }
+  // Targets that are leaves (a flat parameter vector) are not in `order`: join theirs now.
+  for (const t of [...slicePieces.keys()]) joinPieces(t);
   if (!retainGraph) for (const node of visitedNodes) node.ctx.release();
   return grads;
+}
+
+/** A gradient that reached a slice of a tensor: the slice's node and the gradient of its output. */
+interface SlicePiece {
+  node: Node;
+  grad: Tensor;
+}
+
+/**
+ * The gradient of `t` from the gradients of several slices of it. Each slice's own rule would
+ * give a zero tensor of t's shape with its piece written in (unslice), and summing k of them
+ * costs k·size — for a flat parameter vector split into its k parameters (callWithVector,
+ * every HVP and SVRG gradient) that was a third of a Hessian-vector product. When the slices
+ * tile t exactly along one axis, in unit steps, the sum is their concatenation: one copy,
+ * and concat is differentiable, so gradients of gradients see the same value. Otherwise, the
+ * sum of the rules' results.
+ */
+function joinSlices(t: Tensor, pieces: readonly SlicePiece[]): Tensor {
+  const attrs = (p: SlicePiece) => p.node.ctx.attrs as SliceAttrs;
+  const axis = tilingAxis(t.shape, pieces.map(attrs));
+  if (axis !== null) {
+    const sorted = [...pieces].sort((p, q) => attrs(p).starts[axis]! - attrs(q).starts[axis]!);
+    return concat(sorted.map((p) => p.grad), axis);
+  }
+  return pieces.map((p) => p.node.op.backward(p.node.ctx, p.grad)[0]!).reduce((sum, g) => sum.add(g));
+}
+
+/** The axis along which unit-step slices cover `shape` exactly once, or null. */
+function tilingAxis(shape: readonly number[], slices: readonly SliceAttrs[]): number | null {
+  if (slices.some((s) => s.steps.some((step) => step !== 1))) return null;
+  for (let axis = 0; axis < shape.length; axis++) {
+    const whole = slices.every((s) => s.starts.every((start, d) => d === axis || (start === 0 && s.shape[d] === shape[d])));
+    if (!whole) continue;
+    const ranges = slices.map((s) => [s.starts[axis]!, s.starts[axis]! + s.shape[axis]!] as const).sort((a, b) => a[0] - b[0]);
+    let end = 0;
+    for (const [start, stop] of ranges) {
+      if (start !== end) return null;
+      end = stop;
+    }
+    return end === shape[axis] ? axis : null;
+  }
+  return null;
 }
 
 function defaultGradient(op: string, output: Tensor, given: Tensor | null | undefined): Tensor {

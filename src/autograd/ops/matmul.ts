@@ -26,12 +26,23 @@ export const matmulOp = defineOp({
   save: ([a, b]) => [a!, b!],
   backward: (ctx, gradOut) => {
     const [a, b] = ctx.saved;
+    // Each gradient in its operand's layout: a Linear layer multiplies by Wᵀ, a transposed
+    // view of W, and Aᵀ·G would come back row-major in Wᵀ's shape, so that W's gradient is a
+    // transposed view that every later read (the flat gradient, an optimizer step) has to copy
+    // with a strided walk. (Gᵀ·A)ᵀ is the same numbers, computed row-major in W's shape.
     return [
-      ctx.needsInputGrad[0] ? gradOut.matmul(b!.transpose(-1, -2)) : null,
-      ctx.needsInputGrad[1] ? a!.transpose(-1, -2).matmul(gradOut) : null,
+      ctx.needsInputGrad[0] ? (isTransposed(a!) ? b!.matmul(gradOut.transpose(-1, -2)).transpose(-1, -2) : gradOut.matmul(b!.transpose(-1, -2))) : null,
+      ctx.needsInputGrad[1] ? (isTransposed(b!) ? gradOut.transpose(-1, -2).matmul(a!).transpose(-1, -2) : a!.transpose(-1, -2).matmul(gradOut)) : null,
     ];
   },
 });
+
+/** Whether the last two axes of `t` are stored column-major (a transposed view), not row-major. */
+function isTransposed(t: Tensor): boolean {
+  const [rows, cols] = t.shape.slice(-2) as [number, number];
+  const [rowStride, colStride] = t.strides.slice(-2) as [number, number];
+  return rows > 1 && cols > 1 && rowStride === 1 && colStride === rows;
+}
 
 /** @example matmul(ones([2, 3]), ones([3, 4])) // shape [2, 4], every entry 3 */
 export function matmul(a: Tensor, b: Tensor): Tensor {
