@@ -5,6 +5,7 @@
  *   node bench/micro/wasm-gemm.mjs tiles      # 4×4, 4×8, 4×12, 6×8, 8×8, K unrolled by 1/2/4
  *   node bench/micro/wasm-gemm.mjs fma        # the same with fused multiply-adds (relaxed SIMD)
  *   node bench/micro/wasm-gemm.mjs blocks     # kc × mcTiles grid for the default tile
+ *   node bench/micro/wasm-gemm.mjs phases     # ms in packing, in the module's gemm, in copy-out
  * Run after `npm run build`. Relaxed SIMD is switched on as the gradscope command does.
  */
 import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
@@ -57,6 +58,31 @@ if (mode === 'tiles' || mode === 'fma') {
     });
   }
   grid.forEach((g, i) => console.log(`kc ${g.kc} mcTiles ${g.mcTiles}: A·B ${best[i].toFixed(1)} GFLOP/s (best of 3 rounds)`));
+} else if (mode === 'phases') {
+  // Where the time of one product goes, around the micro-kernel: median of 9 runs.
+  const rt = new WasmRuntime(TILE);
+  let kernel = 0;
+  const timed = (r, g) => {
+    const t = performance.now();
+    runOnOneThread(r, g);
+    kernel = performance.now() - t;
+  };
+  for (const transposeA of [false, true]) {
+    const runs = [];
+    for (let i = 0; i < 9; i++) {
+      const a = transposeA ? stridedMatrix(A, 0, n, n, 1, n) : stridedMatrix(A, 0, n, n, n, 1);
+      const b = stridedMatrix(B, 0, n, n, n, 1);
+      const t0 = performance.now();
+      const p = multiply(rt, n, n, n, a, b, timed);
+      const t1 = performance.now();
+      copyOutContiguous(rt, p, n, n, out, 0);
+      const t2 = performance.now();
+      runs.push({ total: t2 - t0, pack: t1 - t0 - kernel, kernel, copyOut: t2 - t1 });
+    }
+    runs.sort((x, y) => x.total - y.total);
+    const r = runs[4];
+    console.log(`${transposeA ? 'Aᵀ·B' : 'A·B'}: total ${r.total.toFixed(2)} ms = pack ${r.pack.toFixed(2)} + gemm ${r.kernel.toFixed(2)} + copy-out ${r.copyOut.toFixed(2)}`);
+  }
 } else {
   const rt = new WasmRuntime(TILE);
   console.log(`${TILE.mr}×${4 * TILE.nv}${TILE.fma ? ' FMA' : ''}, kc ${blocking.kc}, mcTiles ${blocking.mcTiles}: A·B ${gflops(rt, false).toFixed(1)}  Aᵀ·B ${gflops(rt, true).toFixed(1)} GFLOP/s`);

@@ -157,7 +157,14 @@ describe('modules', () => {
     };
     expect(limitsFlag(shared)).toBe(0x03);
     expect(limitsFlag(plain)).toBe(0x01);
-    expect(decode(plain).exports).toEqual(['tile', 'gemm']);
+    expect(decode(plain).exports).toEqual(['tile', 'gemm', 'packCopyA', 'packTransposeA', 'packCopyB', 'packTransposeB']);
+    // No packers for a sliver width that is not a multiple of 4 (MR = 6 here).
+    expect(decode(gemmModuleBytes({ mr: 6, nv: 2 }, { initialPages: 1, maximumPages: 16, shared: false })).exports).toEqual([
+      'tile',
+      'gemm',
+      'packCopyB',
+      'packTransposeB',
+    ]);
   });
 
   it('counts locals in runs of one type', () => {
@@ -169,6 +176,14 @@ describe('modules', () => {
 });
 
 describe('relaxed SIMD', () => {
+  it('encodes i8x16.shuffle as 0xfd 0x0d and 16 raw lane bytes, and checks the lanes', () => {
+    const lanes = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 31];
+    const f = new FunctionBuilder('f', [I32]).i8x16Shuffle(lanes);
+    expect(f.encode().slice(2)).toEqual([0xfd, 0x0d, ...lanes, 0x0b]);
+    expect(() => f.i8x16Shuffle([0, 1, 2])).toThrow(/16 lane indices/);
+    expect(() => f.i8x16Shuffle([...lanes.slice(0, 15), 32])).toThrow(/in \[0, 32\)/);
+  });
+
   it('encodes f32x4.relaxed_madd as 0xfd, LEB128 0x105', () => {
     const f = new FunctionBuilder('f', [I32]).f32x4RelaxedMadd();
     expect(f.encode().slice(2, 5)).toEqual([0xfd, 0x85, 0x02]);
@@ -195,7 +210,7 @@ describe('the GEMM micro-kernel', () => {
     [4, 2, 1, true],
     [6, 2, 1, true],
     [4, 2, 2, true],
-  ])('tile %i×(4·%i), K unrolled by %i, FMA %s, accumulates A_sliver · B_sliver into C', (mr, nv, unroll, fma) => {
+  ])('tile %i×(4·%i), K unrolled by %i, FMA %s, stores or accumulates A_sliver · B_sliver into C', (mr, nv, unroll, fma) => {
     const nr = 4 * nv;
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
     const bytes = gemmModuleBytes({ mr, nv, unroll, fma }, { initialPages: 1, maximumPages: 1, shared: false });
@@ -208,14 +223,47 @@ describe('the GEMM micro-kernel', () => {
       for (let i = 0; i < mr; i++) f32[a + p * mr + i] = i + 1 + p / 8;
       for (let j = 0; j < nr; j++) f32[b + p * nr + j] = j - 2 - p / 4;
     }
+    // accumulate = 0 (first K block): C = A·B; then accumulate = 1: C += A·B. Padding stays 100.
     for (let i = 0; i < mr; i++) for (let j = 0; j < ldc; j++) f32[c + i * ldc + j] = 100;
-    tile(kc, 4 * a, 4 * b, 4 * c, 4 * ldc);
-    for (let i = 0; i < mr; i++) {
-      for (let j = 0; j < ldc; j++) {
-        let expected = 100;
-        if (j < nr) for (let p = 0; p < kc; p++) expected += f32[a + p * mr + i]! * f32[b + p * nr + j]!;
-        expect(f32[c + i * ldc + j], `C[${i}][${j}]`).toBeCloseTo(expected, 4);
+    for (const [accumulate, times] of [[0, 1], [1, 2]] as const) {
+      tile(kc, 4 * a, 4 * b, 4 * c, 4 * ldc, accumulate);
+      for (let i = 0; i < mr; i++) {
+        for (let j = 0; j < ldc; j++) {
+          let expected = 100;
+          if (j < nr) {
+            expected = 0;
+            for (let p = 0; p < kc; p++) expected += times * f32[a + p * mr + i]! * f32[b + p * nr + j]!;
+          }
+          expect(f32[c + i * ldc + j], `accumulate ${accumulate}: C[${i}][${j}]`).toBeCloseTo(expected, 4);
+        }
       }
+    }
+  });
+});
+
+describe('the GEMM module packers', () => {
+  // A 4×8 tile: A slivers of R = 4 lines, B slivers of R = 8.
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+  const bytes = gemmModuleBytes({ mr: 4, nv: 2 }, { initialPages: 1, maximumPages: 1, shared: false });
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as GemmExports;
+  const f32 = new Float32Array(memory.buffer);
+  const [src, dst] = [0, 4096]; // float indices
+
+  it.each([
+    ['packCopyA', 4, 1, 11],
+    ['packCopyB', 8, 1, 13],
+    ['packTransposeA', 4, 11, 1],
+    ['packTransposeB', 8, 13, 1],
+  ] as const)('%s: line r, step p at src + r·%i + p·%i floats → dst[p·R + r]', (name, r, lineStride, stepStride) => {
+    for (const kc of [1, 3, 4, 7, 9]) {
+      // 7 and 9: whole 4×4 blocks and a remainder in the transposing packers
+      for (let i = 0; i < 2048; i++) f32[src + i] = i;
+      f32.fill(-1, dst, dst + 1024);
+      ex[name]!(4 * dst, 4 * src, 4 * (lineStride === 1 ? stepStride : lineStride), kc);
+      for (let p = 0; p < kc; p++) {
+        for (let l = 0; l < r; l++) expect(f32[dst + p * r + l], `kc ${kc}, step ${p}, line ${l}`).toBe(l * lineStride + p * stepStride);
+      }
+      expect(f32[dst + kc * r], 'past the sliver').toBe(-1);
     }
   });
 });

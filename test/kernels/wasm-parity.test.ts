@@ -51,6 +51,11 @@ const WASM_CASES: ParityCase[] = [
   { kind: 'matmul', name: 'wasm A·Bᵀ 37×53 @ 53×29', a: { shape: [37, 53] }, b: { shape: [53, 29], order: [1, 0] } },
   { kind: 'matmul', name: 'wasm Aᵀ·Bᵀ 37×53 @ 53×29', a: { shape: [37, 53], order: [1, 0] }, b: { shape: [53, 29], order: [1, 0] } },
   { kind: 'matmul', name: 'wasm K over three cache blocks (600)', a: { shape: [21, 600], offset: 3 }, b: { shape: [600, 19], order: [1, 0] } },
+  // Strided operands are packed by the module's packers (copy or 4×4 transpose) on whole slivers,
+  // through the tables on edge slivers: every layout, at offsets, K over blocks not a multiple of 4.
+  { kind: 'matmul', name: 'wasm packers Aᵀ·B at offsets, K 3 blocks of 181', a: { shape: [43, 541], order: [1, 0], offset: 5 }, b: { shape: [541, 35], offset: 1 } },
+  { kind: 'matmul', name: 'wasm packers A·Bᵀ at offsets, K 3 blocks of 181', a: { shape: [43, 541], offset: 3 }, b: { shape: [541, 35], order: [1, 0], offset: 6 } },
+  { kind: 'matmul', name: 'wasm packers broadcast rows and columns (stride 0)', a: { shape: [21, 300], expandFrom: [21, 1] }, b: { shape: [300, 27], expandFrom: [1, 27] } },
   { kind: 'matmul', name: 'wasm M over two row blocks, tall-skinny 301×40 @ 40×9', a: { shape: [301, 40] }, b: { shape: [40, 9] } },
   { kind: 'matmul', name: 'wasm wide 3×100 @ 100×500 (computed transposed)', a: { shape: [3, 100] }, b: { shape: [100, 500] } },
   { kind: 'matmul', name: 'wasm N = 2, 500×30 @ 30×2', a: { shape: [500, 30], order: [1, 0] }, b: { shape: [30, 2] } },

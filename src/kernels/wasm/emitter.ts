@@ -153,6 +153,16 @@ export class FunctionBuilder {
   /** Load one f64 and repeat it in both lanes. */
   v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.memarg(3, offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
+  /**
+   * i8x16.shuffle: pops b, a and pushes 16 bytes picked from the 32 of a ‖ b (lanes 0–15 are a,
+   * 16–31 are b). The lane indices are 16 immediate bytes, not LEB128 (§5.4.8, opcode 0xfd 13).
+   */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) {
+      throw new RangeError(`i8x16.shuffle: expected 16 lane indices in [0, 32); got [${lanes.join(', ')}]`);
+    }
+    return this.simd(0x0d, ...lanes);
+  }
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }

@@ -1,14 +1,26 @@
 /**
  * The float32 GEMM module, written with the emitter (emitter.ts). Two functions:
  *
- *   tile(kc, a, b, c, ldc)
- *       The register-blocked micro-kernel: C[MR × NR] += A_sliver · B_sliver over kc steps.
- *       A sliver holds MR numbers per step, a B sliver NR = 4·NV; C's rows are ldc bytes apart.
+ *   tile(kc, a, b, c, ldc, accumulate)
+ *       The register-blocked micro-kernel: C[MR × NR] = A_sliver · B_sliver over kc steps, or
+ *       C += … if `accumulate` ≠ 0. A sliver holds MR numbers per step, a B sliver NR = 4·NV;
+ *       C's rows are ldc bytes apart.
  *
  *   gemm(K, KC, a, b, c, mTiles, nTiles, n0, n1, mcTiles)
- *       The loops around it for C (+)= A·B on operands that JavaScript already packed
- *       (gemm.ts): every KC-deep slice of K, every block of mcTiles A slivers, every B sliver
- *       in [n0, n1), every A sliver of the block. A thread computes its own [n0, n1).
+ *       The loops around it for C = A·B on operands that JavaScript already packed (gemm.ts):
+ *       every KC-deep slice of K, every block of mcTiles A slivers, every B sliver in [n0, n1),
+ *       every A sliver of the block. The first K block stores into C, the others add to it, so
+ *       C need not be zeroed first. A thread computes its own [n0, n1).
+ *
+ * and, where the sliver width R (MR for A, NR for B) is a multiple of 4, two packers per
+ * operand that build one sliver from a copy of a strided operand in memory (gemm.ts):
+ *
+ *   packCopyA / packCopyB(dst, src, stepBytes, kc)
+ *       The R lines of a sliver are adjacent in memory (B row-major, or Aᵀ): each step is R
+ *       consecutive floats, copied with R/4 vector loads and stores.
+ *   packTransposeA / packTransposeB(dst, src, lineBytes, kc)
+ *       Each line is contiguous along K (A row-major, or Bᵀ): 4 steps of 4 lines are loaded as
+ *       four vectors and transposed in registers (8 shuffles) into 4 steps of the sliver.
  *
  * Packed layout, in bytes from `a` and `b` (K block starting at step pc, kc = min(KC, K − pc)):
  *   A: a + pc·Mpad·4 + it·kc·MR·4 + p·MR·4 + r·4          (Mpad = mTiles·MR)
@@ -42,10 +54,19 @@ export interface TileShape {
   fma?: boolean;
 }
 
+/** `do { body } while (--counter !== 0)`, skipped when the counter starts at 0. */
+function countedLoop(f: FunctionBuilder, counter: number, body: () => void): void {
+  f.block().localGet(counter).i32Eqz().brIf(0);
+  f.loop();
+  body();
+  f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
+  f.end().end();
+}
+
 /** The micro-kernel (see the file comment). */
 function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuilder {
-  const f = new FunctionBuilder('tile', [I32, I32, I32, I32, I32]);
-  const [kc, a, b, c, ldc] = [0, 1, 2, 3, 4];
+  const f = new FunctionBuilder('tile', [I32, I32, I32, I32, I32, I32]);
+  const [kc, a, b, c, ldc, accumulate] = [0, 1, 2, 3, 4, 5];
   const acc: number[][] = [];
   for (let i = 0; i < mr; i++) acc.push(Array.from({ length: nv }, () => f.local(V128)));
   const bv = Array.from({ length: nv }, () => f.local(V128));
@@ -69,36 +90,40 @@ function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuild
     f.localGet(a).i32Const(4 * mr * steps).i32Add().localSet(a);
     f.localGet(b).i32Const(16 * nv * steps).i32Add().localSet(b);
   };
-  /** `do { body } while (--counter !== 0)`, skipped when the counter starts at 0. */
-  const countedLoop = (counter: number, body: () => void) => {
-    f.block().localGet(counter).i32Eqz().brIf(0);
-    f.loop();
-    body();
-    f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
-    f.end().end();
-  };
 
   // kc / unroll turns of `unroll` steps (memarg offsets instead of pointer updates between
   // them), then the kc % unroll remaining steps one by one.
   const shift = Math.log2(unroll);
   f.localGet(kc).i32Const(shift).i32ShrU().localSet(turns);
-  countedLoop(turns, () => {
+  countedLoop(f, turns, () => {
     for (let u = 0; u < unroll; u++) step(u);
     advance(unroll);
   });
   f.localGet(kc).i32Const(unroll - 1).i32And().localSet(kc);
-  countedLoop(kc, () => {
+  countedLoop(f, kc, () => {
     step(0);
     advance(1);
   });
 
-  // C tile += accumulators, one row (ldc bytes) at a time.
-  for (let i = 0; i < mr; i++) {
-    for (let v = 0; v < nv; v++) {
-      f.localGet(c).localGet(c).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add().v128Store(16 * v);
+  // C tile = accumulators (first K block) or C tile += accumulators, one row (ldc bytes) at a
+  // time. NOTE: storing on the first block spares JavaScript zero-filling the padded C
+  // (≈ 0.4 ms of ≈ 43 for 1024³) and the kernel one read of C.
+  const storeRows = (add: boolean) => {
+    for (let i = 0; i < mr; i++) {
+      for (let v = 0; v < nv; v++) {
+        f.localGet(c);
+        if (add) f.localGet(c).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add();
+        else f.localGet(acc[i]![v]!);
+        f.v128Store(16 * v);
+      }
+      if (i < mr - 1) f.localGet(c).localGet(ldc).i32Add().localSet(c);
     }
-    if (i < mr - 1) f.localGet(c).localGet(ldc).i32Add().localSet(c);
-  }
+  };
+  f.localGet(accumulate).if();
+  storeRows(true);
+  f.else();
+  storeRows(false);
+  f.end();
   return f;
 }
 
@@ -153,6 +178,8 @@ function emitGemm({ mr, nv }: TileShape, tileIndex: number): FunctionBuilder {
           // c + it·MR·ldc + jt·NR·4
           f.localGet(c).localGet(it).i32Const(mr).i32Mul().localGet(ldc).i32Mul().i32Add().localGet(jt).i32Const(nr * 4).i32Mul().i32Add();
           f.localGet(ldc);
+          // accumulate = pc: 0 (store) on the first K block, non-zero (add) on the others
+          f.localGet(pc);
           f.call(tileIndex);
           f.localGet(it).i32Const(1).i32Add().localTee(it).localGet(icEnd).i32LtS().brIf(0);
         }
@@ -169,11 +196,87 @@ function emitGemm({ mr, nv }: TileShape, tileIndex: number): FunctionBuilder {
   return f;
 }
 
+/**
+ * packCopy{A,B}(dst, src, stepBytes, kc): kc steps of an R-line sliver whose lines are
+ * adjacent in memory; step p's R floats are at src + p·stepBytes, and go to dst + p·R·4.
+ */
+function emitPackCopy(name: string, r: number): FunctionBuilder {
+  const f = new FunctionBuilder(name, [I32, I32, I32, I32]);
+  const [dst, src, stepBytes, kc] = [0, 1, 2, 3];
+  countedLoop(f, kc, () => {
+    for (let g = 0; g < r / 4; g++) f.localGet(dst).localGet(src).v128Load(16 * g).v128Store(16 * g);
+    f.localGet(src).localGet(stepBytes).i32Add().localSet(src);
+    f.localGet(dst).i32Const(4 * r).i32Add().localSet(dst);
+  });
+  return f;
+}
+
+/** The 16 byte lanes of i8x16.shuffle that pick four f32 lanes (0–3 from a, 4–7 from b). */
+function f32Lanes(l0: number, l1: number, l2: number, l3: number): number[] {
+  return [l0, l1, l2, l3].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+}
+
+/**
+ * packTranspose{A,B}(dst, src, lineBytes, kc): kc steps of an R-line sliver whose lines are
+ * contiguous along K; line r starts at src + r·lineBytes, and (step p, line r) goes to
+ * dst + p·R·4 + r·4. Four lines at a time: four vectors of 4 steps each, transposed with
+ * two rounds of shuffles (the SSE _MM_TRANSPOSE4_PS pattern), then kc mod 4 single floats.
+ */
+function emitPackTranspose(name: string, r: number): FunctionBuilder {
+  const f = new FunctionBuilder(name, [I32, I32, I32, I32]);
+  const [dst, src, lineBytes, kc] = [0, 1, 2, 3];
+  const line = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  const d = f.local(I32);
+  const quads = f.local(I32);
+  const rest = f.local(I32);
+  const x = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const t = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const stepBytes = 4 * r;
+  for (let g = 0; g < r / 4; g++) {
+    // line[q] = src + (4g + q)·lineBytes;  d = dst + 16g (lanes 4g … 4g+3 of each step)
+    for (let q = 0; q < 4; q++) f.localGet(src).localGet(lineBytes).i32Const(4 * g + q).i32Mul().i32Add().localSet(line[q]!);
+    f.localGet(dst).i32Const(16 * g).i32Add().localSet(d);
+    f.localGet(kc).i32Const(2).i32ShrU().localSet(quads);
+    countedLoop(f, quads, () => {
+      // x[q] = steps p … p+3 of line q
+      for (let q = 0; q < 4; q++) f.localGet(line[q]!).v128Load().localSet(x[q]!);
+      // t0 = x0[0] x1[0] x0[1] x1[1]   t1 = x0[2] x1[2] x0[3] x1[3]   (t2, t3 likewise from x2, x3)
+      f.localGet(x[0]!).localGet(x[1]!).i8x16Shuffle(f32Lanes(0, 4, 1, 5)).localSet(t[0]!);
+      f.localGet(x[0]!).localGet(x[1]!).i8x16Shuffle(f32Lanes(2, 6, 3, 7)).localSet(t[1]!);
+      f.localGet(x[2]!).localGet(x[3]!).i8x16Shuffle(f32Lanes(0, 4, 1, 5)).localSet(t[2]!);
+      f.localGet(x[2]!).localGet(x[3]!).i8x16Shuffle(f32Lanes(2, 6, 3, 7)).localSet(t[3]!);
+      // step p+s = x0[s] x1[s] x2[s] x3[s]: the low or high halves of t0|t2 and t1|t3
+      const halves: [number, number, number[]][] = [
+        [t[0]!, t[2]!, f32Lanes(0, 1, 4, 5)],
+        [t[0]!, t[2]!, f32Lanes(2, 3, 6, 7)],
+        [t[1]!, t[3]!, f32Lanes(0, 1, 4, 5)],
+        [t[1]!, t[3]!, f32Lanes(2, 3, 6, 7)],
+      ];
+      halves.forEach(([lo, hi, lanes], s) => f.localGet(d).localGet(lo).localGet(hi).i8x16Shuffle(lanes).v128Store(s * stepBytes));
+      for (let q = 0; q < 4; q++) f.localGet(line[q]!).i32Const(16).i32Add().localSet(line[q]!);
+      f.localGet(d).i32Const(4 * stepBytes).i32Add().localSet(d);
+    });
+    f.localGet(kc).i32Const(3).i32And().localSet(rest);
+    countedLoop(f, rest, () => {
+      for (let q = 0; q < 4; q++) f.localGet(d).localGet(line[q]!).f32Load().f32Store(4 * q);
+      for (let q = 0; q < 4; q++) f.localGet(line[q]!).i32Const(4).i32Add().localSet(line[q]!);
+      f.localGet(d).i32Const(stepBytes).i32Add().localSet(d);
+    });
+  }
+  return f;
+}
+
 /** The binary GEMM module for one tile shape and one kind of memory. */
 export function gemmModuleBytes(shape: TileShape, memory: MemoryImport): Uint8Array<ArrayBuffer> {
   const module = new ModuleBuilder(memory);
   const tile = module.add(emitTile(shape));
   module.add(emitGemm(shape, tile));
+  // The packers work four lines at a time: only for sliver widths that are multiples of 4.
+  for (const [operand, r] of [['A', shape.mr], ['B', 4 * shape.nv]] as const) {
+    if (r % 4 !== 0) continue;
+    module.add(emitPackCopy(`packCopy${operand}`, r));
+    module.add(emitPackTranspose(`packTranspose${operand}`, r));
+  }
   return module.build();
 }
 
@@ -202,6 +305,14 @@ export function relaxedSimdProbeBytes(): Uint8Array<ArrayBuffer> {
 
 /** The exports of an instantiated GEMM module. */
 export interface GemmExports {
-  tile(kc: number, a: number, b: number, c: number, ldc: number): void;
+  tile(kc: number, a: number, b: number, c: number, ldc: number, accumulate: number): void;
   gemm(K: number, KC: number, a: number, b: number, c: number, mTiles: number, nTiles: number, n0: number, n1: number, mcTiles: number): void;
+  /** The packers (byte addresses), present where MR (for A) or NR (for B) is a multiple of 4. */
+  packCopyA?: SliverPacker;
+  packTransposeA?: SliverPacker;
+  packCopyB?: SliverPacker;
+  packTransposeB?: SliverPacker;
 }
+
+/** (dst, src, stride in bytes between steps for packCopy, between lines for packTranspose, kc). */
+export type SliverPacker = (dst: number, src: number, strideBytes: number, kc: number) => void;
