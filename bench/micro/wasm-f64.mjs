@@ -1,58 +1,70 @@
 /**
- * Scratch: is a float64 SIMD kernel worth it? An f64x2 micro-kernel (4 rows × 4 columns, two
- * f64x2 per row: 8 accumulators) emitted with the same emitter, on operands packed once, vs
- * the pure-TypeScript float64 matmul. Kernel time only for wasm (packing excluded, so this is
- * an upper bound on what a float64 wasm path could gain). Run after `npm run build`.
+ * Scratch: the float64 WebAssembly GEMM against the pure-TypeScript one — square products
+ * A·Bᵀ (packing and copy-out included) with their largest difference, then one gradient of a
+ * float64 MLP (784-256-256-10, batch 128) and of LeNet-5 (batch 64) on each backend, with the
+ * share of the step spent in matmul and convolutions. Median of 7 after a warm-up.
+ * Run after `npm run build`; relaxed SIMD is switched on as the gradscope command does.
  */
-import { FunctionBuilder, I32, ModuleBuilder, V128 } from '../../dist/kernels/wasm/emitter.js';
-import { cpuBackend } from '../../dist/kernels/cpu/index.js';
+import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
+import { crossEntropy, gradients, randn, setBackend, getBackend } from '../../dist/index.js';
+import { lenet5, mlp } from '../../dist/nn/zoo.js';
 
-const MR = 4, NV = 2, NR = 2 * NV;
-const f = new FunctionBuilder('tile', [I32, I32, I32, I32, I32]);
-const [kc, a, b, c, ldc] = [0, 1, 2, 3, 4];
-const acc = Array.from({ length: MR }, () => Array.from({ length: NV }, () => f.local(V128)));
-const bv = Array.from({ length: NV }, () => f.local(V128));
-const av = f.local(V128);
-f.loop();
-for (let v = 0; v < NV; v++) f.localGet(b).v128Load(16 * v).localSet(bv[v]);
-for (let i = 0; i < MR; i++) {
-  f.localGet(a).v128Load64Splat(8 * i).localSet(av);
-  for (let v = 0; v < NV; v++) f.localGet(acc[i][v]).localGet(av).localGet(bv[v]).f64x2Mul().f64x2Add().localSet(acc[i][v]);
-}
-f.localGet(a).i32Const(8 * MR).i32Add().localSet(a);
-f.localGet(b).i32Const(8 * NR).i32Add().localSet(b);
-f.localGet(kc).i32Const(1).i32Sub().localTee(kc).brIf(0);
-f.end();
-for (let i = 0; i < MR; i++) {
-  for (let v = 0; v < NV; v++) f.localGet(c).localGet(c).v128Load(16 * v).localGet(acc[i][v]).f64x2Add().v128Store(16 * v);
-  f.localGet(c).localGet(ldc).i32Add().localSet(c);
-}
-const m = new ModuleBuilder({ initialPages: 256, maximumPages: 1024, shared: false });
-m.add(f);
-const memory = new WebAssembly.Memory({ initial: 256, maximum: 1024 });
-const { tile } = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { env: { memory } }).exports;
+enableRelaxedSimd();
+const dtype = 'float64';
 
-const n = 512;
-const A = new Float64Array(n * n).map(() => Math.random() - 0.5);
-const B = new Float64Array(n * n).map(() => Math.random() - 0.5);
-const f64 = new Float64Array(memory.buffer);
-// Pack whole K (no K blocking: n = 512 fits the caches well enough for an upper bound).
-const aAt = 0, bAt = n * n, cAt = 2 * n * n;
-for (let it = 0; it < n / MR; it++) for (let p = 0; p < n; p++) for (let r = 0; r < MR; r++) f64[aAt + it * n * MR + p * MR + r] = A[(it * MR + r) * n + p];
-for (let jt = 0; jt < n / NR; jt++) for (let p = 0; p < n; p++) for (let r = 0; r < NR; r++) f64[bAt + jt * n * NR + p * NR + r] = B[p * n + jt * NR + r];
-function wasmKernel() {
-  f64.fill(0, cAt, cAt + n * n);
-  for (let jt = 0; jt < n / NR; jt++) for (let it = 0; it < n / MR; it++) tile(n, 8 * (aAt + it * n * MR), 8 * (bAt + jt * n * NR), 8 * (cAt + it * MR * n + jt * NR), 8 * n);
+function median(f, runs = 7) {
+  for (let i = 0; i < 3; i++) f();
+  const ts = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    f();
+    ts.push(performance.now() - t);
+  }
+  return ts.sort((x, y) => x - y)[runs >> 1];
 }
-const av2 = { data: A, shape: [n, n], strides: [n, 1], offset: 0 };
-const bv2 = { data: B, shape: [n, n], strides: [n, 1], offset: 0 };
-const time = (fn) => { const t = []; for (let i = 0; i < 7; i++) { const t0 = performance.now(); fn(); t.push(performance.now() - t0); } return t.sort((x, y) => x - y)[0]; };
-for (let round = 0; round < 2; round++) {
-  const tw = time(wasmKernel);
-  const tc = time(() => cpuBackend.matmul(av2, bv2, 'float64'));
-  console.log(`512³ float64: wasm f64x2 kernel ${(2 * n ** 3 / tw / 1e6).toFixed(1)} GFLOP/s, pure TS ${(2 * n ** 3 / tc / 1e6).toFixed(1)} GFLOP/s`);
+
+for (const n of [128, 256, 512, 1024]) {
+  const a = randn([n, n], { seed: 1, dtype });
+  const b = randn([n, n], { seed: 2, dtype });
+  const product = () => a.matmul(b.transpose(0, 1));
+  const ms = {};
+  const values = {};
+  for (const backend of ['cpu', 'wasm']) {
+    setBackend(backend);
+    ms[backend] = median(product);
+    values[backend] = product().toTypedArray();
+  }
+  let diff = 0;
+  for (let i = 0; i < values.cpu.length; i++) diff = Math.max(diff, Math.abs(values.cpu[i] - values.wasm[i]) / (1 + Math.abs(values.cpu[i])));
+  const gf = (t) => ((2 * n ** 3) / t / 1e6).toFixed(1);
+  console.log(`${n}³: cpu ${ms.cpu.toFixed(2)} ms (${gf(ms.cpu)} GFLOP/s), wasm ${ms.wasm.toFixed(2)} ms (${gf(ms.wasm)}), largest relative difference ${diff.toExponential(1)}`);
 }
-const C = new Float64Array(memory.buffer, 8 * cAt, n * n);
-const ref = cpuBackend.matmul(av2, bv2, 'float64');
-let err = 0; for (let i = 0; i < n * n; i++) err = Math.max(err, Math.abs(C[i] - ref[i]));
-console.log('max |wasm − TS| =', err);
+
+const models = [
+  ['MLP', mlp([784, 256, 256, 10], { seed: 0, dtype }), randn([128, 784], { seed: 1, dtype })],
+  ['LeNet-5', lenet5({ seed: 0, dtype }).eval(), randn([64, 1, 28, 28], { seed: 1, dtype })],
+];
+for (const [name, model, x] of models) {
+  const y = Array.from({ length: x.shape[0] }, (_, i) => i % 10);
+  const step = () => gradients([crossEntropy(model.forward(x), y)], model.parameters()).forEach((g) => g.toTypedArray());
+  for (const backend of ['cpu', 'wasm']) {
+    setBackend(backend);
+    const total = median(step);
+    // The same step again with the products timed.
+    const kernels = getBackend();
+    const saved = {};
+    let inProducts = 0;
+    for (const k of ['matmul', 'conv2d', 'conv2dBackwardInput', 'conv2dBackwardWeight']) {
+      saved[k] = kernels[k];
+      kernels[k] = (...args) => {
+        const t = performance.now();
+        const out = saved[k](...args);
+        inProducts += performance.now() - t;
+        return out;
+      };
+    }
+    step();
+    Object.assign(kernels, saved);
+    console.log(`${name} gradient, float64, ${backend}: ${total.toFixed(1)} ms, ${((100 * inProducts) / total).toFixed(0)} % in matmul and convolutions`);
+  }
+}

@@ -202,39 +202,45 @@ describe('relaxed SIMD', () => {
 describe('the GEMM micro-kernel', () => {
   enableRelaxedSimd();
   it.each([
-    [4, 2, 1, false],
-    [4, 1, 1, false],
-    [6, 2, 1, false],
-    [4, 2, 2, false],
-    [4, 2, 4, false],
-    [4, 2, 1, true],
-    [6, 2, 1, true],
-    [4, 2, 2, true],
-  ])('tile %i×(4·%i), K unrolled by %i, FMA %s, stores or accumulates A_sliver · B_sliver into C', (mr, nv, unroll, fma) => {
-    const nr = 4 * nv;
+    [4, 2, 1, false, 'float32'],
+    [4, 1, 1, false, 'float32'],
+    [6, 2, 1, false, 'float32'],
+    [4, 2, 2, false, 'float32'],
+    [4, 2, 4, false, 'float32'],
+    [4, 2, 1, true, 'float32'],
+    [6, 2, 1, true, 'float32'],
+    [4, 2, 2, true, 'float32'],
+    [4, 2, 1, false, 'float64'],
+    [4, 2, 1, true, 'float64'],
+    [3, 3, 2, true, 'float64'],
+  ] as const)('tile %i rows × %i vectors, K unrolled by %i, FMA %s, %s: stores or accumulates A_sliver · B_sliver into C', (mr, nv, unroll, fma, dtype) => {
+    const E = dtype === 'float64' ? 8 : 4; // bytes per element
+    const nr = (16 / E) * nv;
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
-    const bytes = gemmModuleBytes({ mr, nv, unroll, fma }, { initialPages: 1, maximumPages: 1, shared: false });
+    const bytes = gemmModuleBytes({ mr, nv, unroll, fma, dtype }, { initialPages: 1, maximumPages: 1, shared: false });
     const { tile } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as GemmExports;
-    const f32 = new Float32Array(memory.buffer);
+    const mem = dtype === 'float64' ? new Float64Array(memory.buffer) : new Float32Array(memory.buffer);
     const kc = 7; // with unroll 2 and 4: whole turns and a remainder
-    const [a, b, c] = [0, 256, 512]; // float indices
+    const [a, b, c] = [0, 256, 512]; // element indices
     const ldc = nr + 4; // a padded row, to check that ldc is honoured
     for (let p = 0; p < kc; p++) {
-      for (let i = 0; i < mr; i++) f32[a + p * mr + i] = i + 1 + p / 8;
-      for (let j = 0; j < nr; j++) f32[b + p * nr + j] = j - 2 - p / 4;
+      for (let i = 0; i < mr; i++) mem[a + p * mr + i] = i + 1 + p / 8;
+      for (let j = 0; j < nr; j++) mem[b + p * nr + j] = j - 2 - p / 4;
     }
     // accumulate = 0 (first K block): C = A·B; then accumulate = 1: C += A·B. Padding stays 100.
-    for (let i = 0; i < mr; i++) for (let j = 0; j < ldc; j++) f32[c + i * ldc + j] = 100;
+    for (let i = 0; i < mr; i++) for (let j = 0; j < ldc; j++) mem[c + i * ldc + j] = 100;
     for (const [accumulate, times] of [[0, 1], [1, 2]] as const) {
-      tile(kc, 4 * a, 4 * b, 4 * c, 4 * ldc, accumulate);
+      tile(kc, E * a, E * b, E * c, E * ldc, accumulate);
       for (let i = 0; i < mr; i++) {
         for (let j = 0; j < ldc; j++) {
           let expected = 100;
           if (j < nr) {
             expected = 0;
-            for (let p = 0; p < kc; p++) expected += times * f32[a + p * mr + i]! * f32[b + p * nr + j]!;
+            for (let p = 0; p < kc; p++) expected += times * mem[a + p * mr + i]! * mem[b + p * nr + j]!;
           }
-          expect(f32[c + i * ldc + j], `accumulate ${accumulate}: C[${i}][${j}]`).toBeCloseTo(expected, 4);
+          // Exact in float64 (the inputs are multiples of 1/8 and the sums small); float32 to 4 places.
+          if (dtype === 'float64') expect(mem[c + i * ldc + j], `accumulate ${accumulate}: C[${i}][${j}]`).toBe(expected);
+          else expect(mem[c + i * ldc + j], `accumulate ${accumulate}: C[${i}][${j}]`).toBeCloseTo(expected, 4);
         }
       }
     }

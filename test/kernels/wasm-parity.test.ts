@@ -15,32 +15,34 @@ import { enableRelaxedSimd } from '../../src/cli/engine-flags.js';
 import { SMALL_PRODUCT, wasmMatmul, wasmMatmulApplies } from '../../src/kernels/wasm/matmul.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import type { Backend } from '../../src/kernels/backend.js';
+import type { FloatDType } from '../../src/tensor/dtype.js';
 import { currentBackendInfo, getBackend, setBackend } from '../../src/kernels/registry.js';
 import { valuesOf } from '../arbitraries.js';
 import { PARITY_CASES, makeOperand, networkValueAndGrads, runParityCase, type ParityCase } from './parity-cases.js';
 
-/** float32 against float64, as for every backend (gpu-parity.test.ts). */
-const RTOL = 1e-4;
-const ATOL = 1e-5;
+/** float32 against float64, as for every backend (gpu-parity.test.ts); float64 against float64, to rounding. */
+const TOLERANCE = { float32: { rtol: 1e-4, atol: 1e-5 }, float64: { rtol: 1e-12, atol: 1e-12 } } as const;
 
 // As the gradscope command does: the FMA micro-kernel where the engine has relaxed SIMD.
 enableRelaxedSimd();
 const wasm = createWasmBackend();
 
 /**
- * The wasm kernels on one runtime with the size policy switched off: every matmul and
- * convolution of the catalogue, tiny and depthwise ones included, goes through the GEMM
- * module. (Through the backend, products below the crossover run on the pure-TypeScript kernels.)
+ * The wasm kernels on their own runtimes (one float32, one float64) with the size policy
+ * switched off: every matmul and convolution of the catalogue, tiny and depthwise ones
+ * included, goes through the GEMM module. (Through the backend, products below the crossover
+ * run on the pure-TypeScript kernels.)
  */
-function wasmOnly(rt: WasmRuntime): Backend {
+function wasmOnly(tile: { mr: number; nv: number; fma: boolean }): Backend {
+  const float32 = new WasmRuntime({ ...tile, dtype: 'float32' });
+  const float64 = new WasmRuntime({ ...tile, dtype: 'float64' });
+  const rt = (dtype: string) => (dtype === 'float64' ? float64 : float32);
   return {
     ...wasm,
-    matmul: (a, b, dtype) => (dtype === 'float32' ? wasmMatmul(rt, runOnOneThread, a, b)! : cpuBackend.matmul(a, b, dtype)),
-    conv2d: (x, w, g, dtype) => (dtype === 'float32' ? wasmConv2d(rt, runOnOneThread, x, w, g)! : cpuBackend.conv2d(x, w, g, dtype)),
-    conv2dBackwardInput: (gy, w, shape, g, dtype) =>
-      dtype === 'float32' ? wasmConv2dBackwardInput(rt, runOnOneThread, gy, w, shape, g)! : cpuBackend.conv2dBackwardInput(gy, w, shape, g, dtype),
-    conv2dBackwardWeight: (x, gy, shape, g, dtype) =>
-      dtype === 'float32' ? wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, shape, g)! : cpuBackend.conv2dBackwardWeight(x, gy, shape, g, dtype),
+    matmul: (a, b, dtype) => wasmMatmul(rt(dtype), runOnOneThread, a, b)!,
+    conv2d: (x, w, g, dtype) => wasmConv2d(rt(dtype), runOnOneThread, x, w, g)!,
+    conv2dBackwardInput: (gy, w, shape, g, dtype) => wasmConv2dBackwardInput(rt(dtype), runOnOneThread, gy, w, shape, g)!,
+    conv2dBackwardWeight: (x, gy, shape, g, dtype) => wasmConv2dBackwardWeight(rt(dtype), runOnOneThread, x, gy, shape, g)!,
   };
 }
 
@@ -94,38 +96,43 @@ const CASES = [...PARITY_CASES, ...WASM_CASES];
 const REFERENCE = new Map(CASES.map((c) => [c, runParityCase(cpuBackend, c, 'float64')]));
 
 /** |actual − expected| ≤ atol + rtol·|expected| everywhere (NaN only where NaN is expected). */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, dtype: FloatDType = 'float32'): void {
+  const { rtol, atol } = TOLERANCE[dtype];
   expect(actual.length, `${what}: length`).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    const ok = Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= ATOL + RTOL * Math.abs(e);
-    if (!ok) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (rtol ${RTOL}, atol ${ATOL})`);
+    const ok = Number.isNaN(e) ? Number.isNaN(a) : Math.abs(a - e) <= atol + rtol * Math.abs(e);
+    if (!ok) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
   }
 }
 
-function checkCase(backend: Backend, c: ParityCase): void {
-  const actual = runParityCase(backend, c, 'float32');
+function checkCase(backend: Backend, c: ParityCase, dtype: FloatDType = 'float32'): void {
+  const actual = runParityCase(backend, c, dtype);
   for (const [key, values] of Object.entries(REFERENCE.get(c)!)) {
     if (key === 'indices') {
       expect(Array.from(actual[key]!), `${c.name}: indices`).toEqual(Array.from(values));
     } else {
-      expect(actual[key], `${c.name}: ${key} dtype`).toBeInstanceOf(Float32Array);
-      expectClose(actual[key]!, values, `${c.name}: ${key}`);
+      expect(actual[key], `${c.name}: ${key} dtype`).toBeInstanceOf(dtype === 'float32' ? Float32Array : Float64Array);
+      expectClose(actual[key]!, values, `${c.name}: ${key}`, dtype);
     }
   }
 }
 
-describe.skipIf(!simdAvailable())('wasm backend parity (float32 vs the float64 CPU backend)', () => {
-  for (const c of CASES) it(c.name, () => checkCase(wasm, c));
-});
+for (const dtype of ['float32', 'float64'] as const) {
+  describe.skipIf(!simdAvailable())(`wasm backend parity (${dtype} vs the float64 CPU backend)`, () => {
+    for (const c of CASES) it(c.name, () => checkCase(wasm, c, dtype));
+  });
+}
 
-// Both micro-kernels, whichever the default runtime uses here.
+// Both micro-kernels in both types, whichever the default runtimes use here.
 for (const fma of [false, true]) {
   const available = simdAvailable() && (!fma || relaxedSimdAvailable());
   describe.skipIf(!available)(`wasm kernels on every catalogue case, size policy off, ${fma ? 'FMA' : 'mul + add'} micro-kernel`, () => {
-    const kernels = available ? wasmOnly(new WasmRuntime({ mr: 4, nv: 2, fma })) : wasm;
-    for (const c of CASES.filter((k) => k.kind === 'matmul' || k.kind === 'conv2d')) it(c.name, () => checkCase(kernels, c));
+    const kernels = available ? wasmOnly({ mr: 4, nv: 2, fma }) : wasm;
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const c of CASES.filter((k) => k.kind === 'matmul' || k.kind === 'conv2d')) it(`${dtype}: ${c.name}`, () => checkCase(kernels, c, dtype));
+    }
   });
 }
 
@@ -144,23 +151,27 @@ describe.skipIf(!simdAvailable())('wasm backend dispatch', () => {
     expect(wasmMatmulApplies(makeOperand({ shape: [1, 784] }, 'float32', 'mv/a'), makeOperand({ shape: [784, 256] }, 'float32', 'mv/b'))).toBe(false);
   });
 
-  it('computes float64 on the CPU backend, exactly', () => {
-    for (const c of [WASM_CASES[1]!, WASM_CASES.find((w) => w.kind === 'conv2d')!]) {
-      const ours = runParityCase(wasm, c, 'float64');
-      for (const [key, values] of Object.entries(REFERENCE.get(c)!)) {
-        expect(ours[key], key).toBeInstanceOf(Float64Array);
-        expect(Array.from(ours[key]!), key).toEqual(Array.from(values));
-      }
+  it('computes float64 products on the float64 module, float32 ones on the float32 module', () => {
+    const c = WASM_CASES[1]!;
+    if (c.kind !== 'matmul') throw new Error('expected a matmul case');
+    for (const dtype of ['float32', 'float64'] as const) {
+      const a = makeOperand(c.a, dtype, `${c.name}/a`);
+      const b = makeOperand(c.b, dtype, `${c.name}/b`);
+      const direct = wasmMatmul(wasmRuntime(dtype), runOnOneThread, a, b)!;
+      expect(direct).toBeInstanceOf(dtype === 'float32' ? Float32Array : Float64Array);
+      expect(Array.from(wasm.matmul(a, b, dtype)), dtype).toEqual(Array.from(direct));
     }
+    expect(wasmRuntime('float64').elementBytes).toBe(8);
+    expect(wasmRuntime('float32').elementBytes).toBe(4);
   });
 
   it('gives zeros for an empty inner dimension and nothing for an empty outer one', () => {
     const a = makeOperand({ shape: [3, 0] }, 'float32', 'empty/a');
     const b = makeOperand({ shape: [0, 2] }, 'float32', 'empty/b');
     expect(Array.from(wasm.matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
-    expect(Array.from(wasmOnly(wasmRuntime()).matmul(a, b, 'float32'))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(wasmMatmul(wasmRuntime(), runOnOneThread, a, b)!)).toEqual([0, 0, 0, 0, 0, 0]);
     const empty = makeOperand({ shape: [0, 4] }, 'float32', 'empty/c');
-    expect(wasmOnly(wasmRuntime()).matmul(empty, makeOperand({ shape: [4, 3] }, 'float32', 'empty/d'), 'float32')).toHaveLength(0);
+    expect(wasmMatmul(wasmRuntime(), runOnOneThread, empty, makeOperand({ shape: [4, 3] }, 'float32', 'empty/d'))).toHaveLength(0);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * conv2d and its two backward convolutions in float32 on the WebAssembly GEMM, as implicit
+ * conv2d and its two backward convolutions (float32 or float64) on the WebAssembly GEMM, as implicit
  * GEMMs over the whole batch at once.
  *
  * For group g, with k = (c, kh, kw) a kernel tap and j = (n, oh, ow) an output position of any
@@ -19,7 +19,7 @@
  * exists; any strides work (channels-last inputs, permuted weights, broadcast gradients); and
  * stacking the batch into the columns gives the micro-kernel one wide product instead of N
  * thin ones (LeNet's first layer would otherwise be 6×25 · 25×784 per image). Only padding
- * needs a copy: a zero-bordered float32 copy of the input, because a table cannot point at
+ * needs a copy: a zero-bordered copy of the input, because a table cannot point at
  * zeros.
  *
  * Depthwise convolutions (one channel in and out per group) would be 1-row products, all
@@ -27,7 +27,7 @@
  */
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
-import type { TypedArray } from '../../tensor/dtype.js';
+import { allocate, dtypeOf, type FloatArray, type TypedArray } from '../../tensor/dtype.js';
 import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
 import { copyOut, multiply, transposed, type GemmRunner, type Product, type TableMatrix } from './gemm.js';
 import { SMALL_PRODUCT } from './matmul.js';
@@ -45,7 +45,7 @@ export function wasmConvApplies(xShape: Shape, wShape: Shape, g: Conv2dGeometry)
 
 /**
  * The input as something the column tables can point into: x itself when there is no padding,
- * else a zero-bordered float32 copy [N, Cin, H + 2·ph, W + 2·pw]. Strides of the result per
+ * else a zero-bordered copy [N, Cin, H + 2·ph, W + 2·pw]. Strides of the result per
  * axis (n, c, h, w) and the offset of element (0, 0, 0, 0) of the *padded* frame.
  */
 interface Source {
@@ -58,7 +58,7 @@ function inputSource(x: View, d: ConvDims): Source {
   if (d.ph === 0 && d.pw === 0) return { data: x.data, offset: x.offset, strides: x.strides as [number, number, number, number] };
   const Hp = d.H + 2 * d.ph;
   const Wp = d.W + 2 * d.pw;
-  const padded = new Float32Array(d.N * d.Cin * Hp * Wp);
+  const padded = allocate(dtypeOf(x.data), d.N * d.Cin * Hp * Wp);
   const [s0, s1, s2, s3] = x.strides as [number, number, number, number];
   for (let n = 0; n < d.N; n++) {
     for (let c = 0; c < d.Cin; c++) {
@@ -126,9 +126,9 @@ function outputTables(g: number, channelsPerGroup: number, channels: number, d: 
 
 // ---- the three convolutions (null: too large for the memory; the caller falls back) -------
 
-export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, geometry: Conv2dGeometry): Float32Array | null {
+export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, w.shape, geometry);
-  const out = new Float32Array(d.N * d.Cout * d.P);
+  const out = allocate(dtypeOf(x.data), d.N * d.Cout * d.P);
   const src = inputSource(x, d);
   for (let g = 0; g < d.groups; g++) {
     const p = multiply(rt, d.Coutg, d.N * d.P, d.kdim, weightMatrix(w, g, d), columns(src, g, d), run);
@@ -139,9 +139,9 @@ export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, g
   return out;
 }
 
-export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: View, gy: View, weightShape: Shape, geometry: Conv2dGeometry): Float32Array | null {
+export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: View, gy: View, weightShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, weightShape, geometry);
-  const out = new Float32Array(d.Cout * d.kdim);
+  const out = allocate(dtypeOf(x.data), d.Cout * d.kdim);
   const src = inputSource(x, d);
   for (let g = 0; g < d.groups; g++) {
     const p = multiply(rt, d.Coutg, d.kdim, d.N * d.P, gradMatrix(gy, g, d), transposed(columns(src, g, d)), run);
@@ -155,13 +155,13 @@ export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: Vi
   return out;
 }
 
-export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry): Float32Array | null {
+export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(inputShape, w.shape, geometry);
-  const dx = new Float32Array(d.N * d.Cin * d.H * d.W);
+  const dx = allocate(dtypeOf(gy.data), d.N * d.Cin * d.H * d.W);
   for (let g = 0; g < d.groups; g++) {
     const p = multiply(rt, d.kdim, d.N * d.P, d.Coutg, transposed(weightMatrix(w, g, d)), gradMatrix(gy, g, d), run);
     if (!p) return null;
-    col2im(rt.floats(), p, g, d, dx);
+    col2im(rt.elements(), p, g, d, dx);
   }
   return dx;
 }
@@ -172,7 +172,7 @@ export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: Vi
  * only the output rows and columns that land inside the input are visited, so there is no
  * bounds test per element.
  */
-function col2im(f32: Float32Array, p: Product, g: number, d: ConvDims, dx: Float32Array): void {
+function col2im(mem: FloatArray, p: Product, g: number, d: ConvDims, dx: TypedArray): void {
   // Entry (k, j) of ∂col sits at p.c + k·kStep + j·jStep, whichever orientation was computed.
   const kStep = p.transposed ? 1 : p.ldc;
   const jStep = p.transposed ? p.ldc : 1;
@@ -194,7 +194,7 @@ function col2im(f32: Float32Array, p: Product, g: number, d: ConvDims, dx: Float
           for (let oh = ohLo; oh < ohHi; oh++) {
             let t = plane + (oh * d.sh + hStart) * d.W + owLo * d.sw + wStart;
             let s = p.c + k * kStep + (n * d.P + oh * d.Wo + owLo) * jStep;
-            for (let ow = owLo; ow < owHi; ow++, t += d.sw, s += jStep) dx[t] += f32[s]!;
+            for (let ow = owLo; ow < owHi; ow++, t += d.sw, s += jStep) dx[t] += mem[s]!;
           }
         }
       }

@@ -174,6 +174,8 @@ export class FunctionBuilder {
   f32x4RelaxedMadd(): this { return this.simd(0x105); }
   f64x2Add(): this { return this.simd(0xf0); }
   f64x2Mul(): this { return this.simd(0xf2); }
+  /** a·b + c on two f64 lanes (relaxed SIMD, as f32x4RelaxedMadd). */
+  f64x2RelaxedMadd(): this { return this.simd(0x107); }
 
   /** The code-section entry: byte size, local declarations (runs of one type), body, end. */
   encode(): number[] {

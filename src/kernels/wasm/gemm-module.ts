@@ -1,5 +1,6 @@
 /**
- * The float32 GEMM module, written with the emitter (emitter.ts). Two functions:
+ * The GEMM module, written with the emitter (emitter.ts), for float32 (f32x4) or float64 (f64x2)
+ * elements. Two functions:
  *
  *   tile(kc, a, b, c, ldc, accumulate)
  *       The register-blocked micro-kernel: C[MR × NR] = A_sliver · B_sliver over kc steps, or
@@ -42,6 +43,7 @@
  * with FMA3 — so a step is 14 instructions and the same tile runs at ≈ 50–52 GFLOP/s. Larger
  * tiles stay slower with FMA too (4×12 25, 6×8 27, 3×12 46; bench/micro/wasm-gemm.mjs fma).
  */
+import type { FloatDType } from '../../tensor/dtype.js';
 import { FunctionBuilder, I32, ModuleBuilder, V128, type MemoryImport } from './emitter.js';
 
 /** The shape of the register tile: MR rows by NR = 4·NV columns; K steps per loop turn. */
@@ -50,8 +52,30 @@ export interface TileShape {
   nv: number;
   /** Steps of K per turn of the main loop (1, 2 or 4; default 1), the rest one at a time. */
   unroll?: number;
-  /** Multiply-add with f32x4.relaxed_madd (needs relaxed SIMD) instead of f32x4.mul then f32x4.add. */
+  /** Multiply-add with relaxed_madd (needs relaxed SIMD) instead of a mul then an add. */
   fma?: boolean;
+  /** The element type (default float32): four f32 or two f64 lanes per vector. */
+  dtype?: FloatDType;
+}
+
+/** What the kernels need of an element type: its size, lanes per vector and SIMD instructions. */
+interface Lanes {
+  bytes: number;
+  lanes: number;
+  splat(f: FunctionBuilder, offset: number): void;
+  mul(f: FunctionBuilder): void;
+  add(f: FunctionBuilder): void;
+  madd(f: FunctionBuilder): void;
+}
+
+const LANES: Record<FloatDType, Lanes> = {
+  float32: { bytes: 4, lanes: 4, splat: (f, o) => f.v128Load32Splat(o), mul: (f) => f.f32x4Mul(), add: (f) => f.f32x4Add(), madd: (f) => f.f32x4RelaxedMadd() },
+  float64: { bytes: 8, lanes: 2, splat: (f, o) => f.v128Load64Splat(o), mul: (f) => f.f64x2Mul(), add: (f) => f.f64x2Add(), madd: (f) => f.f64x2RelaxedMadd() },
+};
+
+/** The element size and lanes of a tile shape's type. */
+export function lanesOf(shape: TileShape): { bytes: number; lanes: number } {
+  return LANES[shape.dtype ?? 'float32'];
 }
 
 /** `do { body } while (--counter !== 0)`, skipped when the counter starts at 0. */
@@ -64,7 +88,8 @@ function countedLoop(f: FunctionBuilder, counter: number, body: () => void): voi
 }
 
 /** The micro-kernel (see the file comment). */
-function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuilder {
+function emitTile({ mr, nv, unroll = 1, fma = false, dtype = 'float32' }: TileShape): FunctionBuilder {
+  const T = LANES[dtype];
   const f = new FunctionBuilder('tile', [I32, I32, I32, I32, I32, I32]);
   const [kc, a, b, c, ldc, accumulate] = [0, 1, 2, 3, 4, 5];
   const acc: number[][] = [];
@@ -77,17 +102,26 @@ function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuild
   const step = (u: number) => {
     for (let v = 0; v < nv; v++) f.localGet(b).v128Load(16 * (u * nv + v)).localSet(bv[v]!);
     for (let i = 0; i < mr; i++) {
-      f.localGet(a).v128Load32Splat(4 * (u * mr + i)).localSet(av);
+      f.localGet(a);
+      T.splat(f, T.bytes * (u * mr + i));
+      f.localSet(av);
       // acc[i][v] += a_i · b_v
       for (let v = 0; v < nv; v++) {
-        if (fma) f.localGet(av).localGet(bv[v]!).localGet(acc[i]![v]!).f32x4RelaxedMadd().localSet(acc[i]![v]!);
-        else f.localGet(acc[i]![v]!).localGet(av).localGet(bv[v]!).f32x4Mul().f32x4Add().localSet(acc[i]![v]!);
+        if (fma) {
+          f.localGet(av).localGet(bv[v]!).localGet(acc[i]![v]!);
+          T.madd(f);
+        } else {
+          f.localGet(acc[i]![v]!).localGet(av).localGet(bv[v]!);
+          T.mul(f);
+          T.add(f);
+        }
+        f.localSet(acc[i]![v]!);
       }
     }
   };
   /** Advance the pointers by `steps` steps of K. */
   const advance = (steps: number) => {
-    f.localGet(a).i32Const(4 * mr * steps).i32Add().localSet(a);
+    f.localGet(a).i32Const(T.bytes * mr * steps).i32Add().localSet(a);
     f.localGet(b).i32Const(16 * nv * steps).i32Add().localSet(b);
   };
 
@@ -112,8 +146,10 @@ function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuild
     for (let i = 0; i < mr; i++) {
       for (let v = 0; v < nv; v++) {
         f.localGet(c);
-        if (add) f.localGet(c).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add();
-        else f.localGet(acc[i]![v]!);
+        if (add) {
+          f.localGet(c).v128Load(16 * v).localGet(acc[i]![v]!);
+          T.add(f);
+        } else f.localGet(acc[i]![v]!);
         f.v128Store(16 * v);
       }
       if (i < mr - 1) f.localGet(c).localGet(ldc).i32Add().localSet(c);
@@ -128,8 +164,10 @@ function emitTile({ mr, nv, unroll = 1, fma = false }: TileShape): FunctionBuild
 }
 
 /** The loops around the micro-kernel (see the file comment). */
-function emitGemm({ mr, nv }: TileShape, tileIndex: number): FunctionBuilder {
-  const nr = 4 * nv;
+function emitGemm(shape: TileShape, tileIndex: number): FunctionBuilder {
+  const { mr, nv } = shape;
+  const { bytes, lanes } = lanesOf(shape);
+  const nr = lanes * nv;
   const f = new FunctionBuilder('gemm', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [K, KC, a, b, c, mTiles, nTiles, n0, n1, mcTiles] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const pc = f.local(I32);
@@ -153,13 +191,13 @@ function emitGemm({ mr, nv }: TileShape, tileIndex: number): FunctionBuilder {
   };
 
   // ldc = nTiles·NR·4 bytes
-  f.localGet(nTiles).i32Const(nr * 4).i32Mul().localSet(ldc);
+  f.localGet(nTiles).i32Const(nr * bytes).i32Mul().localSet(ldc);
   f.loop(); // ---- for each K block
   {
     min(() => f.localGet(KC), () => f.localGet(K).localGet(pc).i32Sub());
     f.localSet(kc);
-    f.localGet(a).localGet(pc).localGet(mTiles).i32Mul().i32Const(mr * 4).i32Mul().i32Add().localSet(aBlock);
-    f.localGet(b).localGet(pc).localGet(nTiles).i32Mul().i32Const(nr * 4).i32Mul().i32Add().localSet(bBlock);
+    f.localGet(a).localGet(pc).localGet(mTiles).i32Mul().i32Const(mr * bytes).i32Mul().i32Add().localSet(aBlock);
+    f.localGet(b).localGet(pc).localGet(nTiles).i32Mul().i32Const(nr * bytes).i32Mul().i32Add().localSet(bBlock);
     f.i32Const(0).localSet(ic);
     f.loop(); // ---- for each block of mcTiles A slivers (kept in L2)
     {
@@ -168,15 +206,15 @@ function emitGemm({ mr, nv }: TileShape, tileIndex: number): FunctionBuilder {
       f.localGet(n0).localSet(jt);
       f.loop(); // ---- for each B sliver of this thread (kept in L1)
       {
-        f.localGet(bBlock).localGet(jt).localGet(kc).i32Mul().i32Const(nr * 4).i32Mul().i32Add().localSet(bSliver);
+        f.localGet(bBlock).localGet(jt).localGet(kc).i32Mul().i32Const(nr * bytes).i32Mul().i32Add().localSet(bSliver);
         f.localGet(ic).localSet(it);
         f.loop(); // ---- for each A sliver of the block
         {
           f.localGet(kc);
-          f.localGet(aBlock).localGet(it).localGet(kc).i32Mul().i32Const(mr * 4).i32Mul().i32Add();
+          f.localGet(aBlock).localGet(it).localGet(kc).i32Mul().i32Const(mr * bytes).i32Mul().i32Add();
           f.localGet(bSliver);
           // c + it·MR·ldc + jt·NR·4
-          f.localGet(c).localGet(it).i32Const(mr).i32Mul().localGet(ldc).i32Mul().i32Add().localGet(jt).i32Const(nr * 4).i32Mul().i32Add();
+          f.localGet(c).localGet(it).i32Const(mr).i32Mul().localGet(ldc).i32Mul().i32Add().localGet(jt).i32Const(nr * bytes).i32Mul().i32Add();
           f.localGet(ldc);
           // accumulate = pc: 0 (store) on the first K block, non-zero (add) on the others
           f.localGet(pc);
@@ -271,9 +309,10 @@ export function gemmModuleBytes(shape: TileShape, memory: MemoryImport): Uint8Ar
   const module = new ModuleBuilder(memory);
   const tile = module.add(emitTile(shape));
   module.add(emitGemm(shape, tile));
-  // The packers work four lines at a time: only for sliver widths that are multiples of 4.
+  // The packers move float32 four lines at a time: only for sliver widths that are multiples
+  // of 4, and not for float64, whose operands JavaScript packs through the tables.
   for (const [operand, r] of [['A', shape.mr], ['B', 4 * shape.nv]] as const) {
-    if (r % 4 !== 0) continue;
+    if (r % 4 !== 0 || shape.dtype === 'float64') continue;
     module.add(emitPackCopy(`packCopy${operand}`, r));
     module.add(emitPackTranspose(`packTranspose${operand}`, r));
   }

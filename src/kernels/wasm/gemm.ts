@@ -1,5 +1,5 @@
 /**
- * C = A·B in float32 on the WebAssembly GEMM module: JavaScript packs, WebAssembly multiplies.
+ * C = A·B on the WebAssembly GEMM module (float32 or float64): JavaScript packs, WebAssembly multiplies.
  *
  * Every operand is a `TableMatrix`: element (i, j) is data[rows[i] + cols[j]]. A strided
  * matrix is the special case rows[i] = offset + i·rowStride, cols[j] = j·colStride, so a
@@ -13,17 +13,18 @@
  * 2. Pack A into MR-row slivers and B into NR-column slivers, each KC-deep slice of K after the
  *    other, zero-padded to whole tiles — the order in which the micro-kernel reads them
  *    (gemm-module.ts has the layout). Each element is read once, whatever its strides.
- *    A plain strided operand (one of its strides 1) is first copied into the memory with one
- *    `Float32Array.set` and its whole slivers are packed by the module's SIMD packers; any
- *    other operand, and the edge slivers, are packed here through the tables.
+ *    A plain strided float32 operand (one of its strides 1) is first copied into the memory
+ *    with one `Float32Array.set` and its whole slivers are packed by the module's SIMD
+ *    packers; any other operand, and the edge slivers, are packed here through the tables.
  * 3. Run the module's `gemm` (split over threads where enabled); it stores C, so C is not zeroed.
  * 4. The caller copies the valid part of C out of the memory (`copyOut`).
  *
- * Sums accumulate in float32 (as in TensorFlow.js's WASM backend and on GPUs), not in float64
- * as on the pure-TypeScript backend: the error is ≈ √K·2⁻²⁴ relative, ≈ 6e-5 at K = 1024.
+ * Sums accumulate in the operands' type: float32 sums in float32 (as in TensorFlow.js's WASM
+ * backend and on GPUs), not in float64 as on the pure-TypeScript backend — the error is
+ * ≈ √K·2⁻²⁴ relative, ≈ 6e-5 at K = 1024.
  */
-import type { TypedArray } from '../../tensor/dtype.js';
-import type { SliverPacker } from './gemm-module.js';
+import type { FloatArray, TypedArray } from '../../tensor/dtype.js';
+import { lanesOf, type SliverPacker } from './gemm-module.js';
 import { CONTROL_BYTES, type WasmRuntime } from './runtime.js';
 
 /** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
@@ -99,7 +100,8 @@ const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
  */
 export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: TableMatrix, b: TableMatrix, run: GemmRunner): Product | null {
   const MR = rt.tile.mr;
-  const NR = 4 * rt.tile.nv;
+  const E = rt.elementBytes;
+  const NR = lanesOf(rt.tile).lanes * rt.tile.nv;
   // C = A·B or Cᵀ = Bᵀ·Aᵀ: whichever computes fewer padding entries (a 6×1000 product as 1000×6).
   const padded = (rows: number, cols: number) => tiles(rows, MR) * MR * tiles(cols, NR) * NR;
   const flip = padded(n, m) < padded(m, n);
@@ -109,9 +111,9 @@ export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: Ta
   const nTiles = tiles(n, NR);
   // K in equal blocks of at most blocking.kc steps (784 = 2·392, not 512 + 272).
   const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
-  const aBytes = align64(mTiles * MR * k * 4);
-  const bBytes = align64(nTiles * NR * k * 4);
-  const cBytes = align64(mTiles * MR * nTiles * NR * 4);
+  const aBytes = align64(mTiles * MR * k * E);
+  const bBytes = align64(nTiles * NR * k * E);
+  const cBytes = align64(mTiles * MR * nTiles * NR * E);
   const aAt = CONTROL_BYTES;
   const bAt = aAt + aBytes;
   const cAt = bAt + bBytes;
@@ -122,18 +124,18 @@ export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: Ta
   const imageBytes = Math.max(imageFloats(a, m, k), imageFloats(b, k, n)) * 4;
   const images = imageBytes > 0 && rt.reserve(imageAt + imageBytes);
 
-  const f32 = rt.floats();
+  const mem = rt.elements();
   // The module's loops run at least once each, so an empty product must not reach them.
   if (m === 0 || n === 0 || k === 0) {
-    f32.fill(0, cAt / 4, (cAt + cBytes) / 4); // an empty sum is 0
-    return { c: cAt / 4, ldc: nTiles * NR, transposed: flip };
+    mem.fill(0, cAt / E, (cAt + cBytes) / E); // an empty sum is 0
+    return { c: cAt / E, ldc: nTiles * NR, transposed: flip };
   }
   const ex = rt.exports;
   // A is copied and packed before B is copied into the same place.
-  pack(a, true, m, mTiles, MR, k, KC, f32, aAt / 4, images ? wasmPacker(a, true, f32, imageAt, ex.packCopyA, ex.packTransposeA) : null);
-  pack(b, false, n, nTiles, NR, k, KC, f32, bAt / 4, images ? wasmPacker(b, false, f32, imageAt, ex.packCopyB, ex.packTransposeB) : null);
+  pack(a, true, m, mTiles, MR, k, KC, mem, aAt / E, images ? wasmPacker(a, true, mem, imageAt, ex.packCopyA, ex.packTransposeA) : null);
+  pack(b, false, n, nTiles, NR, k, KC, mem, bAt / E, images ? wasmPacker(b, false, mem, imageAt, ex.packCopyB, ex.packTransposeB) : null);
   run(rt, { K: k, KC, a: aAt, b: bAt, c: cAt, mTiles, nTiles, mcTiles: blocking.mcTiles });
-  return { c: cAt / 4, ldc: nTiles * NR, transposed: flip };
+  return { c: cAt / E, ldc: nTiles * NR, transposed: flip };
 }
 
 /**
@@ -170,7 +172,7 @@ interface WasmPacker {
 function wasmPacker(
   x: TableMatrix,
   byRows: boolean,
-  f32: Float32Array,
+  mem: FloatArray,
   image: number,
   copy: SliverPacker | undefined,
   transpose: SliverPacker | undefined,
@@ -183,7 +185,7 @@ function wasmPacker(
   // NOTE: one memcpy (≈ 25 GB/s here: 0.2 ms for 1024²) and SIMD packing instead of reading
   // every element through the tables in JavaScript: packing both 1024² operands took ≈ 2.3 ms
   // that way, ≈ 0.8 ms this way, copies included (bench/micro/wasm-gemm.mjs phases).
-  f32.set((x.data as Float32Array).subarray(s.offset, s.offset + floats), image / 4);
+  mem.set((x.data as Float32Array).subarray(s.offset, s.offset + floats), image / 4);
   // Lines adjacent in memory: each step of a sliver is R consecutive floats. Else the steps
   // are (imageFloats: one stride is 1), and the module transposes 4×4 blocks.
   if (line === 1) return { sliver: copy, strideBytes: 4 * step, image, lineBytes: 4, stepBytes: 4 * step };
@@ -195,7 +197,7 @@ function wasmPacker(
  * the m×n product the caller asked for (whatever orientation was computed).
  */
 export function copyOut(rt: WasmRuntime, p: Product, out: TypedArray, rowAt: Int32Array, colAt: Int32Array): void {
-  const f32 = rt.floats();
+  const mem = rt.elements();
   // In memory: lines of the stored matrix and positions along them.
   const lines = p.transposed ? colAt : rowAt;
   const along = p.transposed ? rowAt : colAt;
@@ -203,7 +205,7 @@ export function copyOut(rt: WasmRuntime, p: Product, out: TypedArray, rowAt: Int
   for (let i = 0; i < lines.length; i++) {
     const base = lines[i]!;
     const src = p.c + i * p.ldc;
-    for (let j = 0; j < n; j++) out[base + along[j]!] = f32[src + j]!;
+    for (let j = 0; j < n; j++) out[base + along[j]!] = mem[src + j]!;
   }
 }
 
@@ -213,20 +215,20 @@ export function copyOutContiguous(rt: WasmRuntime, p: Product, m: number, n: num
     copyOut(rt, p, out, arithmetic(m, at, n), arithmetic(n, 0, 1));
     return;
   }
-  const f32 = rt.floats();
+  const mem = rt.elements();
   // NOTE: when no column was padded (n a multiple of NR) C is already m×n contiguous: one
   // memcpy instead of m row copies (1024²: ≈ 0.25 ms instead of ≈ 0.45).
   if (p.ldc === n) {
-    out.set(f32.subarray(p.c, p.c + m * n), at);
+    out.set(mem.subarray(p.c, p.c + m * n), at);
     return;
   }
-  for (let i = 0; i < m; i++) out.set(f32.subarray(p.c + i * p.ldc, p.c + i * p.ldc + n), at + i * n);
+  for (let i = 0; i < m; i++) out.set(mem.subarray(p.c + i * p.ldc, p.c + i * p.ldc + n), at + i * n);
 }
 
 /**
  * Pack `x` into slivers of R lines (its rows if `byRows`, else its columns), K block after K
  * block, starting at float index `dst`:
- *   block pc, sliver s, step p, line r  →  f32[dst + pc·tileCount·R + s·kc·R + p·R + r]
+ *   block pc, sliver s, step p, line r  →  mem[dst + pc·tileCount·R + s·kc·R + p·R + r]
  * Lines past `lineCount` are zeros. Whole slivers go to the module's packer `w` if given.
  */
 function pack(
@@ -237,7 +239,7 @@ function pack(
   R: number,
   K: number,
   KC: number,
-  f32: Float32Array,
+  mem: FloatArray,
   dst: number,
   w: WasmPacker | null,
 ): void {
@@ -250,9 +252,9 @@ function pack(
       const first = s * R;
       const count = Math.min(R, lineCount - first);
       if (w && count === R) w.sliver(4 * dst, w.image + first * w.lineBytes + pc * w.stepBytes, w.strideBytes, kc);
-      else if (count === 8 && R === 8) pack8(src, lineAt, first, stepAt, pc, kc, f32, dst);
-      else if (count === 4 && R === 4) pack4(src, lineAt, first, stepAt, pc, kc, f32, dst);
-      else packPartial(src, lineAt, first, count, stepAt, pc, kc, R, f32, dst);
+      else if (count === 8 && R === 8) pack8(src, lineAt, first, stepAt, pc, kc, mem, dst);
+      else if (count === 4 && R === 4) pack4(src, lineAt, first, stepAt, pc, kc, mem, dst);
+      else packPartial(src, lineAt, first, count, stepAt, pc, kc, R, mem, dst);
     }
   }
 }
@@ -260,30 +262,30 @@ function pack(
 // NOTE: unrolled for the two sliver widths of the 4×8 tile: the R line offsets sit in
 // registers and each step costs one table read plus R element reads (measured ≈ 2× faster than
 // the general loop on the 1024² operands).
-function pack8(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, f32: Float32Array, d: number): void {
+function pack8(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, mem: FloatArray, d: number): void {
   const l0 = lineAt[first]!, l1 = lineAt[first + 1]!, l2 = lineAt[first + 2]!, l3 = lineAt[first + 3]!;
   const l4 = lineAt[first + 4]!, l5 = lineAt[first + 5]!, l6 = lineAt[first + 6]!, l7 = lineAt[first + 7]!;
   for (let p = pc, end = pc + kc; p < end; p++, d += 8) {
     const s = stepAt[p]!;
-    f32[d] = src[l0 + s]!;
-    f32[d + 1] = src[l1 + s]!;
-    f32[d + 2] = src[l2 + s]!;
-    f32[d + 3] = src[l3 + s]!;
-    f32[d + 4] = src[l4 + s]!;
-    f32[d + 5] = src[l5 + s]!;
-    f32[d + 6] = src[l6 + s]!;
-    f32[d + 7] = src[l7 + s]!;
+    mem[d] = src[l0 + s]!;
+    mem[d + 1] = src[l1 + s]!;
+    mem[d + 2] = src[l2 + s]!;
+    mem[d + 3] = src[l3 + s]!;
+    mem[d + 4] = src[l4 + s]!;
+    mem[d + 5] = src[l5 + s]!;
+    mem[d + 6] = src[l6 + s]!;
+    mem[d + 7] = src[l7 + s]!;
   }
 }
 
-function pack4(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, f32: Float32Array, d: number): void {
+function pack4(src: TypedArray, lineAt: Int32Array, first: number, stepAt: Int32Array, pc: number, kc: number, mem: FloatArray, d: number): void {
   const l0 = lineAt[first]!, l1 = lineAt[first + 1]!, l2 = lineAt[first + 2]!, l3 = lineAt[first + 3]!;
   for (let p = pc, end = pc + kc; p < end; p++, d += 4) {
     const s = stepAt[p]!;
-    f32[d] = src[l0 + s]!;
-    f32[d + 1] = src[l1 + s]!;
-    f32[d + 2] = src[l2 + s]!;
-    f32[d + 3] = src[l3 + s]!;
+    mem[d] = src[l0 + s]!;
+    mem[d + 1] = src[l1 + s]!;
+    mem[d + 2] = src[l2 + s]!;
+    mem[d + 3] = src[l3 + s]!;
   }
 }
 
@@ -297,12 +299,12 @@ function packPartial(
   pc: number,
   kc: number,
   R: number,
-  f32: Float32Array,
+  mem: FloatArray,
   d: number,
 ): void {
   for (let p = pc, end = pc + kc; p < end; p++, d += R) {
     const s = stepAt[p]!;
-    for (let r = 0; r < count; r++) f32[d + r] = src[lineAt[first + r]! + s]!;
-    for (let r = count; r < R; r++) f32[d + r] = 0;
+    for (let r = 0; r < count; r++) mem[d + r] = src[lineAt[first + r]! + s]!;
+    for (let r = count; r < R; r++) mem[d + r] = 0;
   }
 }

@@ -1,22 +1,27 @@
 /**
- * The WebAssembly SIMD backend: float32 matmul and convolutions run on a GEMM module that
- * gradscope's own TypeScript emits at run time (emitter.ts, gemm-module.ts) — no external
- * compiler, no prebuilt .wasm file. Everything else delegates to the pure-TypeScript backend:
+ * The WebAssembly SIMD backend: matmul and convolutions, in float32 and float64, run on GEMM
+ * modules that gradscope's own TypeScript emits at run time (emitter.ts, gemm-module.ts) — no
+ * external compiler, no prebuilt .wasm file — and per-sample outer products on a module of
+ * their own (outer-module.ts) that writes straight into workspace memory (arena.ts).
+ * Everything else delegates to the pure-TypeScript backend:
  *
  * - elementwise ops, reductions, indexing, copies and pooling are memory-bound; a round trip
  *   through WebAssembly memory would only add two copies to them;
- * - float64 stays on the pure-TypeScript backend, whose results are the reference (gradient
- *   checks, the oracle). NOTE: a float64 kernel would pay — an f64x2 micro-kernel emitted the
- *   same way ran at 23 GFLOP/s against 6.2 for the pure-TypeScript float64 GEMM at 512³
- *   (bench/micro/wasm-f64.mjs, kernel time only) — but it is not built yet;
  * - very small products, matrix-vector products and depthwise convolutions stay there too
  *   (packing and copy-out cost more than they save; see matmul.ts and conv.ts).
  *
- * The module is compiled on the first float32 product, not when the backend is created, so
+ * float64 has its own module (f64x2, 4×4 tile): 21–26 GFLOP/s against 6.1–6.6 for the
+ * pure-TypeScript float64 GEMM from 256³ up, so that a float64 gradient of a 784-256-256-10
+ * MLP takes 7.8 ms instead of 25.8 and one of LeNet-5 19.1 instead of 31.6
+ * (bench/micro/wasm-f64.mjs). Its sums run in a different order than the
+ * pure-TypeScript kernels', so float64 results agree with the `cpu` backend to rounding
+ * (≈ 1e-13 relative at K = 1024), not bit for bit; GRADSCOPE_BACKEND=cpu gives those.
+ *
+ * A module is compiled on the first product of its type, not when the backend is created, so
  * selecting the backend costs nothing until it is used. Threads: see threads.ts
- * (`setWasmThreads`, GRADSCOPE_THREADS); one thread by default.
+ * (`setWasmThreads`, GRADSCOPE_THREADS); one thread by default, float32 only.
  */
-import type { DType } from '../../tensor/dtype.js';
+import { isFloat } from '../../tensor/dtype.js';
 import type { Backend } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
@@ -46,7 +51,6 @@ export function wasmUnavailableReason(): string | null {
 export function createWasmBackend(): WasmBackend {
   startThreadsFromEnv(wasmRuntime);
   const cpu = cpuBackend;
-  const f32 = (dtype: DType) => dtype === 'float32';
   return {
     // Memory-bound kernels (elementwise, reductions, indexing, pooling, copies): the pure-TypeScript backend's.
     ...cpu,
@@ -59,15 +63,14 @@ export function createWasmBackend(): WasmBackend {
     },
     createArena: () => WasmArena.create(),
 
-    // Compute-bound kernels: the GEMM module in float32 (null: not this path's kind of product).
-    matmul: (a, b, dtype) => (f32(dtype) && wasmMatmulApplies(a, b) && wasmMatmul(wasmRuntime(), threadedRunner, a, b)) || cpu.matmul(a, b, dtype),
-    conv2d: (x, w, g, dtype) =>
-      (f32(dtype) && wasmConvApplies(x.shape, w.shape, g) && wasmConv2d(wasmRuntime(), threadedRunner, x, w, g)) || cpu.conv2d(x, w, g, dtype),
+    // Compute-bound kernels: the GEMM module of the operands' type (null: not this path's kind of product).
+    matmul: (a, b, dtype) => (isFloat(dtype) && wasmMatmulApplies(a, b) && wasmMatmul(wasmRuntime(dtype), threadedRunner, a, b)) || cpu.matmul(a, b, dtype),
+    conv2d: (x, w, g, dtype) => (isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) && wasmConv2d(wasmRuntime(dtype), threadedRunner, x, w, g)) || cpu.conv2d(x, w, g, dtype),
     conv2dBackwardInput: (gy, w, inputShape, g, dtype) =>
-      (f32(dtype) && wasmConvApplies(inputShape, w.shape, g) && wasmConv2dBackwardInput(wasmRuntime(), threadedRunner, gy, w, inputShape, g)) ||
+      (isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) && wasmConv2dBackwardInput(wasmRuntime(dtype), threadedRunner, gy, w, inputShape, g)) ||
       cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype),
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) =>
-      (f32(dtype) && wasmConvApplies(x.shape, weightShape, g) && wasmConv2dBackwardWeight(wasmRuntime(), threadedRunner, x, gy, weightShape, g)) ||
+      (isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) && wasmConv2dBackwardWeight(wasmRuntime(dtype), threadedRunner, x, gy, weightShape, g)) ||
       cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Batched float32 matmul on the WebAssembly GEMM (gemm.ts).
+ * Batched matmul (float32 or float64) on the WebAssembly GEMM (gemm.ts).
  *
  * Each batch's A and B are read in place through their strides (a transposed view is just
  * another table), so Aᵀ·B and A·Bᵀ cost the same as A·B. When B is the same matrix for every
@@ -10,6 +10,7 @@
  * `wasmMatmul` computes any product, and returns null only when it would not fit in the memory.
  * In both cases the backend runs the pure-TypeScript matmul instead.
  */
+import { allocate, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { arithmetic, copyOutContiguous, multiply, stridedMatrix, type GemmRunner, type TableMatrix } from './gemm.js';
@@ -50,19 +51,20 @@ export function wasmMatmulApplies(a: View, b: View): boolean {
   return M * N * K > SMALL_PRODUCT && M > 1 && N > 1;
 }
 
-export function wasmMatmul(rt: WasmRuntime, run: GemmRunner, a: View, b: View): Float32Array | null {
+export function wasmMatmul(rt: WasmRuntime, run: GemmRunner, a: View, b: View): TypedArray | null {
   const rank = a.shape.length;
   const M = a.shape[rank - 2]!;
   const K = a.shape[rank - 1]!;
   const N = b.shape[rank - 1]!;
   const batchShape = a.shape.slice(0, rank - 2);
   const batches = sizeOf(batchShape);
-  if (batches * M * N === 0 || K === 0) return new Float32Array(batches * M * N); // empty sums are 0
+  const dtype = dtypeOf(a.data);
+  if (batches * M * N === 0 || K === 0) return allocate(dtype, batches * M * N); // empty sums are 0
   const [ars, acs] = [a.strides[rank - 2]!, a.strides[rank - 1]!];
   const [brs, bcs] = [b.strides[rank - 2]!, b.strides[rank - 1]!];
   const aAt = batchOffsets(a, batchShape);
   const bAt = batchOffsets(b, batchShape);
-  const out = new Float32Array(batches * M * N);
+  const out = allocate(dtype, batches * M * N);
 
   if (batches > 1 && bAt.every((o) => o === bAt[0])) {
     // One B for every batch: stack the batches of A into a (batches·M)×K matrix.

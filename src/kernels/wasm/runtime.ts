@@ -1,6 +1,6 @@
 /**
- * The WebAssembly side of the backend: one linear memory, the GEMM module compiled once, and
- * its instance. Everything a kernel call needs lives in that memory, laid out per call:
+ * The WebAssembly side of the backend, once per element type (float32, float64): a linear
+ * memory, the GEMM module for that type compiled once, and its instance. Everything a kernel call needs lives in that memory, laid out per call:
  *
  *   [0, CONTROL_BYTES)    the control area through which the threads are signalled (threads.ts)
  *   [CONTROL_BYTES, …)    the packed operands and the result of the current call
@@ -13,7 +13,8 @@
  * threads can instantiate the same module over it; otherwise it is an ordinary memory and the
  * backend runs on one thread.
  */
-import { gemmModuleBytes, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
+import type { FloatArray, FloatDType } from '../../tensor/dtype.js';
+import { gemmModuleBytes, lanesOf, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
 
 export const PAGE_BYTES = 65536;
 /** Bytes reserved at address 0 for the thread control area. */
@@ -25,14 +26,15 @@ export const CONTROL_BYTES = 4096;
 export const MAXIMUM_PAGES = 16384;
 
 /**
- * The register tile: 4 rows × 8 columns (two f32x4 per row), 8 accumulators, one step of K per
- * loop turn, with fused multiply-adds where the engine has relaxed SIMD. Measured on the 1024³
+ * The register tile: 4 rows × 8 columns (two f32x4 per row; for float64 two f64x2, so 4 × 4),
+ * 8 accumulators, one step of K per loop turn, with fused multiply-adds where the engine has
+ * relaxed SIMD. Measured on the 1024³
  * product against 4×4, 4×12, 6×8, 8×8 and K unrolled by 2 and 4 (bench/micro/wasm-gemm.mjs
  * tiles, best of 3 interleaved rounds): 42–44 GFLOP/s for this one with mul + add, 50–52 with
  * FMA, 18–47 for the others either way.
  */
-export function defaultTile(): TileShape {
-  return { mr: 4, nv: 2, fma: relaxedSimdAvailable() };
+export function defaultTile(dtype: FloatDType = 'float32'): TileShape {
+  return { mr: 4, nv: 2, fma: relaxedSimdAvailable(), dtype };
 }
 
 /** Whether this engine validates a module that uses 128-bit SIMD (cached). */
@@ -76,7 +78,9 @@ export class WasmRuntime {
   readonly module: WebAssembly.Module;
   readonly exports: GemmExports;
   readonly tile: TileShape;
-  private floatView: Float32Array;
+  /** Bytes per element of the tile's type (4 or 8). */
+  readonly elementBytes: number;
+  private view: FloatArray;
 
   constructor(tile: TileShape = defaultTile()) {
     const initialPages = 64; // 4 MiB to start with
@@ -84,11 +88,12 @@ export class WasmRuntime {
     this.memory = shared ?? new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES });
     this.shared = shared !== null;
     this.tile = tile;
+    this.elementBytes = lanesOf(tile).bytes;
     const bytes = gemmModuleBytes(tile, { initialPages, maximumPages: MAXIMUM_PAGES, shared: this.shared });
     this.module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as GemmExports;
-    this.floatView = new Float32Array(this.memory.buffer);
+    this.view = this.viewOf(this.memory.buffer);
   }
 
   /**
@@ -99,11 +104,15 @@ export class WasmRuntime {
     return growTo(this.memory, bytes);
   }
 
-  /** A Float32Array over the whole memory (a new one after the memory grew). */
-  floats(): Float32Array {
+  /** A Float32Array (or Float64Array, for a float64 tile) over the whole memory; a new one after the memory grew. */
+  elements(): FloatArray {
     const buffer = this.memory.buffer;
-    if (this.floatView.buffer !== buffer || this.floatView.byteLength !== buffer.byteLength) this.floatView = new Float32Array(buffer);
-    return this.floatView;
+    if (this.view.buffer !== buffer || this.view.byteLength !== buffer.byteLength) this.view = this.viewOf(buffer);
+    return this.view;
+  }
+
+  private viewOf(buffer: ArrayBufferLike): FloatArray {
+    return this.elementBytes === 8 ? new Float64Array(buffer) : new Float32Array(buffer);
   }
 }
 
@@ -117,10 +126,9 @@ export function growTo(memory: WebAssembly.Memory, bytes: number): boolean {
   return true;
 }
 
-let shared: WasmRuntime | undefined;
+const runtimes: { float32?: WasmRuntime; float64?: WasmRuntime } = {};
 
-/** The backend's runtime, created (and the module compiled) on first use. */
-export function wasmRuntime(): WasmRuntime {
-  shared ??= new WasmRuntime();
-  return shared;
+/** The backend's runtime for float32 (or float64) products, created (and its module compiled) on first use. */
+export function wasmRuntime(dtype: FloatDType = 'float32'): WasmRuntime {
+  return (runtimes[dtype] ??= new WasmRuntime(defaultTile(dtype)));
 }
