@@ -113,6 +113,17 @@ export class FunctionBuilder {
   if(): this { return this.op(0x04, 0x40); }
   else(): this { return this.op(0x05); }
   end(): this { return this.op(0x0b); }
+  /**
+   * `do { body } while (--counter !== 0)`, skipped when the local `counter` starts at 0: a
+   * block to leave early around a loop that counts down (the shape of every kernel loop).
+   */
+  countedLoop(counter: number, body: () => void): this {
+    this.block().localGet(counter).i32Eqz().brIf(0);
+    this.loop();
+    body();
+    this.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
+    return this.end().end();
+  }
   /** Branch to the `depth`-th enclosing block or loop (0 = innermost). */
   br(depth: number): this { return this.op(0x0c, ...uleb128(depth)); }
   brIf(depth: number): this { return this.op(0x0d, ...uleb128(depth)); }

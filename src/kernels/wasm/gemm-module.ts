@@ -78,15 +78,6 @@ export function lanesOf(shape: TileShape): { bytes: number; lanes: number } {
   return LANES[shape.dtype ?? 'float32'];
 }
 
-/** `do { body } while (--counter !== 0)`, skipped when the counter starts at 0. */
-function countedLoop(f: FunctionBuilder, counter: number, body: () => void): void {
-  f.block().localGet(counter).i32Eqz().brIf(0);
-  f.loop();
-  body();
-  f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
-  f.end().end();
-}
-
 /** The micro-kernel (see the file comment). */
 function emitTile({ mr, nv, unroll = 1, fma = false, dtype = 'float32' }: TileShape): FunctionBuilder {
   const T = LANES[dtype];
@@ -129,12 +120,12 @@ function emitTile({ mr, nv, unroll = 1, fma = false, dtype = 'float32' }: TileSh
   // them), then the kc % unroll remaining steps one by one.
   const shift = Math.log2(unroll);
   f.localGet(kc).i32Const(shift).i32ShrU().localSet(turns);
-  countedLoop(f, turns, () => {
+  f.countedLoop(turns, () => {
     for (let u = 0; u < unroll; u++) step(u);
     advance(unroll);
   });
   f.localGet(kc).i32Const(unroll - 1).i32And().localSet(kc);
-  countedLoop(f, kc, () => {
+  f.countedLoop(kc, () => {
     step(0);
     advance(1);
   });
@@ -241,7 +232,7 @@ function emitGemm(shape: TileShape, tileIndex: number): FunctionBuilder {
 function emitPackCopy(name: string, r: number): FunctionBuilder {
   const f = new FunctionBuilder(name, [I32, I32, I32, I32]);
   const [dst, src, stepBytes, kc] = [0, 1, 2, 3];
-  countedLoop(f, kc, () => {
+  f.countedLoop(kc, () => {
     for (let g = 0; g < r / 4; g++) f.localGet(dst).localGet(src).v128Load(16 * g).v128Store(16 * g);
     f.localGet(src).localGet(stepBytes).i32Add().localSet(src);
     f.localGet(dst).i32Const(4 * r).i32Add().localSet(dst);
@@ -275,7 +266,7 @@ function emitPackTranspose(name: string, r: number): FunctionBuilder {
     for (let q = 0; q < 4; q++) f.localGet(src).localGet(lineBytes).i32Const(4 * g + q).i32Mul().i32Add().localSet(line[q]!);
     f.localGet(dst).i32Const(16 * g).i32Add().localSet(d);
     f.localGet(kc).i32Const(2).i32ShrU().localSet(quads);
-    countedLoop(f, quads, () => {
+    f.countedLoop(quads, () => {
       // x[q] = steps p … p+3 of line q
       for (let q = 0; q < 4; q++) f.localGet(line[q]!).v128Load().localSet(x[q]!);
       // t0 = x0[0] x1[0] x0[1] x1[1]   t1 = x0[2] x1[2] x0[3] x1[3]   (t2, t3 likewise from x2, x3)
@@ -295,7 +286,7 @@ function emitPackTranspose(name: string, r: number): FunctionBuilder {
       f.localGet(d).i32Const(4 * stepBytes).i32Add().localSet(d);
     });
     f.localGet(kc).i32Const(3).i32And().localSet(rest);
-    countedLoop(f, rest, () => {
+    f.countedLoop(rest, () => {
       for (let q = 0; q < 4; q++) f.localGet(d).localGet(line[q]!).f32Load().f32Store(4 * q);
       for (let q = 0; q < 4; q++) f.localGet(line[q]!).i32Const(4).i32Add().localSet(line[q]!);
       f.localGet(d).i32Const(stepBytes).i32Add().localSet(d);

@@ -24,14 +24,6 @@ function emitOuter(): FunctionBuilder {
   const h = f.local(V128);
   const hs = f.local(F32);
 
-  /** `do { body } while (--counter !== 0)`, skipped when the counter starts at 0. */
-  const countedLoop = (counter: number, body: () => void) => {
-    f.block().localGet(counter).i32Eqz().brIf(0);
-    f.loop();
-    body();
-    f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
-    f.end().end();
-  };
   const bump = (pointer: number, bytes: number) => f.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
 
   f.loop(); // ---- for each sample b
@@ -43,14 +35,14 @@ function emitOuter(): FunctionBuilder {
       f.localGet(a).localSet(ak);
       // four numbers at a time …
       f.localGet(K).i32Const(2).i32ShrU().localSet(k);
-      countedLoop(k, () => {
+      f.countedLoop(k, () => {
         f.localGet(o).localGet(h).localGet(ak).v128Load().f32x4Mul().v128Store();
         bump(o, 16);
         bump(ak, 16);
       });
       // … and the K mod 4 left over, one by one
       f.localGet(K).i32Const(3).i32And().localSet(k);
-      countedLoop(k, () => {
+      f.countedLoop(k, () => {
         f.localGet(o).localGet(hs).localGet(ak).f32Load().f32Mul().f32Store();
         bump(o, 4);
         bump(ak, 4);
