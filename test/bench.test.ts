@@ -31,6 +31,8 @@ const TINY: Row[] = [
   { kind: 'per-sample', name: 'tiny-per-sample-lenet', batch: 2, model: { name: 'lenet5' } },
   { kind: 'hvp', name: 'tiny-hvp-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
   { kind: 'hvp', name: 'tiny-hvp-lenet', batch: 2, model: { name: 'lenet5' } },
+  { kind: 'matmul', name: 'tiny-matmul-f64', m: 8, k: 6, n: 4, dtype: 'float64' },
+  { kind: 'grad', name: 'tiny-grad-mlp-f64', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] }, dtype: 'float64' },
 ];
 
 describe('bench rows', () => {
@@ -41,6 +43,7 @@ describe('bench rows', () => {
       'matmul-f32-1024-At',
       'matmul-f32-64x784x256',
       'matmul-f32-37x53x29',
+      'matmul-f64-512',
       'conv-lenet-1',
       'conv-lenet-2',
       'conv-32x32x16',
@@ -52,6 +55,7 @@ describe('bench rows', () => {
       'per-sample-lenet',
       'hvp-mlp',
       'hvp-lenet',
+      'grad-mlp-f64',
     ]);
   });
 
@@ -135,7 +139,9 @@ describe('runBench', () => {
   });
 
   it('reports a tfjs peer that cannot run a row instead of dropping it', async () => {
-    const rows = TINY.filter((r) => r.kind === 'conv' || r.kind === 'train-mlp' || r.name === 'tiny-grad-mlp' || r.name === 'tiny-grad-lenet' || r.name === 'tiny-per-sample-mlp');
+    const rows = TINY.filter(
+      (r) => r.kind === 'conv' || r.kind === 'train-mlp' || ['tiny-grad-mlp', 'tiny-grad-lenet', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64'].includes(r.name),
+    );
     const result = await runBench({ rows, peers: ['tfjs'], plan: ONE_RUN });
     const get = (name: string, impl: string) => result.rows.find((r) => r.name === name && r.impl === impl);
     expect(result.rows).toHaveLength(rows.length * 3);
@@ -152,6 +158,11 @@ describe('runBench', () => {
       expect(get('tiny-per-sample-mlp', impl)).toMatchObject({ medianMs: null, gflops: null, note: 'n/a: no per-sample gradients' });
     }
     expect(get('tiny-per-sample-mlp', 'gradscope')?.medianMs).toBeGreaterThan(0);
+    // nor float64
+    for (const impl of ['tfjs-cpu', 'tfjs-wasm']) {
+      for (const name of ['tiny-matmul-f64', 'tiny-grad-mlp-f64']) expect(get(name, impl)?.note).toBe('n/a: no float64');
+    }
+    expect(get('tiny-grad-mlp-f64', 'gradscope')?.medianMs).toBeGreaterThan(0);
     expect(result.machine.tfjsWasmSimd).toBe(true);
     const doc = JSON.parse(toJson(result));
     expect(doc.rows.find((r: { impl: string; name: string }) => r.impl === 'tfjs-wasm' && r.name === 'tiny-conv').note).toBe('n/a: no Conv2DBackpropFilter');
@@ -163,7 +174,8 @@ describe('runBench', () => {
     registerBackend(Object.create(cpu, { name: { value: 'gpu' }, mode: { value: 'webasm' } }));
     const result = await runBench({ rows: TINY, peers: ['gpujs'], plan: ONE_RUN });
     const gpuRows = result.rows.filter((r) => r.impl.startsWith('gradscope-gpujs-'));
-    expect(gpuRows.map((r) => r.name)).toEqual(['tiny-matmul', 'tiny-conv']);
+    expect(gpuRows.map((r) => r.name)).toEqual(['tiny-matmul', 'tiny-conv', 'tiny-matmul-f64']);
+    expect(gpuRows[2]!.note).toBe('n/a: the gpu backend runs float64 on the pure-TypeScript kernels');
     expect(gpuRows[0]!.impl).toMatch(/^gradscope-gpujs-[A-Za-z0-9-]+$/);
     expect(getBackend()).toBe(cpu);
   });

@@ -19,13 +19,14 @@ import {
 import { PerSampleWorkspace, perSampleGrads } from '../../nn/per-sample.js';
 import { lenet5 as zooLenet5, mlp as zooMlp } from '../../nn/zoo.js';
 import type { Module } from '../../nn/module.js';
+import type { FloatDType } from '../../tensor/dtype.js';
 import { lenet5, mlpLayers } from './models.js';
 import { convOutSize, type GradRow, type HvpRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
 import { hessianVectorProduct } from '../../analysis/objective.js';
 import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
-const dtype = 'float32';
+const dtype: FloatDType = 'float32';
 const LEARNING_RATE = 0.01;
 
 /** Reading a result back: the analogue of tfjs dataSync(). */
@@ -107,25 +108,25 @@ function trainLenet(row: TrainLenetRow): Runnable {
   });
 }
 
-/** The zoo model of a grad / per-sample row, float32, seed 0, in eval mode (BatchNorm on running statistics). */
-function zooModel(model: ZooModel): Module {
-  const net = model.name === 'mlp' ? zooMlp(model.widths, { seed: 0, activation: 'relu' }) : zooLenet5({ seed: 0 });
+/** The zoo model of a grad / per-sample row, seed 0, in eval mode (BatchNorm on running statistics). */
+function zooModel(model: ZooModel, type: FloatDType = dtype): Module {
+  const net = model.name === 'mlp' ? zooMlp(model.widths, { seed: 0, activation: 'relu', dtype: type }) : zooLenet5({ seed: 0, dtype: type });
   return net.eval();
 }
 
 /** The batch of a grad / per-sample row: inputs (seed 1) and fixed targets. */
-function zooBatch(row: GradRow | PerSampleRow | HvpRow): { x: Tensor; y: Int32Array } {
+function zooBatch(row: GradRow | PerSampleRow | HvpRow, type: FloatDType = dtype): { x: Tensor; y: Int32Array } {
   const net = lenet5();
   const shape = row.model.name === 'mlp' ? [row.batch, row.model.widths[0]!] : [row.batch, 1, net.image, net.image];
   const classes = row.model.name === 'mlp' ? row.model.widths.at(-1)! : net.dense.at(-1)!.outputs;
-  return { x: randn(shape, { seed: 1, dtype }), y: targets(row.batch, classes) };
+  return { x: randn(shape, { seed: 1, dtype: type }), y: targets(row.batch, classes) };
 }
 
 /** One batch gradient: forward, mean cross-entropy, backward to every parameter, all read back. */
 function gradRow(row: GradRow): Runnable {
-  const model = zooModel(row.model);
+  const model = zooModel(row.model, row.dtype);
   const params = model.parameters();
-  const { x, y } = zooBatch(row);
+  const { x, y } = zooBatch(row, row.dtype);
   return {
     run: () => {
       const loss = crossEntropy(model.forward(x), y);
@@ -168,9 +169,11 @@ export const gradscopeBuilders: Builders = {
     // Threads are a wasm-backend setting (the bench sets them before the row; see peers.ts).
     const backend = getBackend().name;
     if ((row.threads ?? 1) > 1 && backend !== 'wasm') throw new RowUnavailable(`the ${backend} backend runs on one thread`);
+    if (row.dtype === 'float64' && backend === 'gpu') throw new RowUnavailable('the gpu backend runs float64 on the pure-TypeScript kernels');
+    const type = row.dtype ?? dtype;
     // Aᵀ·B multiplies a transposed view of a [k, m] tensor, as a backward pass does.
-    const a = row.transposeA ? randn([row.k, row.m], { seed: 1, dtype }).permute([1, 0]) : randn([row.m, row.k], { seed: 1, dtype });
-    const b = randn([row.k, row.n], { seed: 2, dtype });
+    const a = row.transposeA ? randn([row.k, row.m], { seed: 1, dtype: type }).permute([1, 0]) : randn([row.m, row.k], { seed: 1, dtype: type });
+    const b = randn([row.k, row.n], { seed: 2, dtype: type });
     const repeat = row.repeat ?? 1;
     return {
       run: () => {

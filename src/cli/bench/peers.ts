@@ -37,7 +37,7 @@ export function gradscopeImpl(): Impl {
 /**
  * gradscope on its other CPU backends, for the table's comparison of all CPU paths: when the
  * default is 'wasm', 'gradscope-cpu' (pure TypeScript); when it is 'cpu', 'gradscope-wasm'
- * where WebAssembly SIMD exists. Kernel and training rows only.
+ * where WebAssembly SIMD exists. Kernel, training and batch-gradient rows.
  */
 export function otherCpuBackendImpls(): Impl[] {
   const current = getBackend().name;
@@ -45,7 +45,7 @@ export function otherCpuBackendImpls(): Impl[] {
     .filter((name) => name !== current && listBackends().includes(name))
     .map((name) => ({
       name: `gradscope-${name}`,
-      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet'] as const,
+      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet', 'grad'] as const,
       activate: async () => setBackend(name),
       builders: gradscopeBuilders,
       ...rowThreads,

@@ -5,10 +5,15 @@
  */
 import { convTrainFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from './flops.js';
 
-/** C[m, n] = A[m, k] @ B[k, n] in float32. */
+/** C[m, n] = A[m, k] @ B[k, n] in float32 (or float64, see `dtype`). */
 export interface MatmulRow {
   kind: 'matmul';
   name: string;
+  /**
+   * float64 rows compare gradscope's backends only (WebAssembly and pure TypeScript): tfjs
+   * has no float64, and gradscope's GPU.js backend runs float64 on the pure-TypeScript kernels.
+   */
+  dtype?: 'float64';
   m: number;
   k: number;
   n: number;
@@ -68,6 +73,8 @@ export type ZooModel = { name: 'mlp'; widths: number[] } | { name: 'lenet5' };
 export interface GradRow {
   kind: 'grad';
   name: string;
+  /** As MatmulRow.dtype (default float32). */
+  dtype?: 'float64';
   batch: number;
   model: ZooModel;
 }
@@ -137,6 +144,7 @@ export const ROWS: readonly Row[] = [
   { kind: 'matmul', name: 'matmul-f32-1024-At', m: 1024, k: 1024, n: 1024, transposeA: true },
   { kind: 'matmul', name: 'matmul-f32-64x784x256', m: 64, k: 784, n: 256 },
   { kind: 'matmul', name: 'matmul-f32-37x53x29', m: 37, k: 53, n: 29, repeat: 200 },
+  { kind: 'matmul', name: 'matmul-f64-512', m: 512, k: 512, n: 512, dtype: 'float64' },
   { kind: 'conv', name: 'conv-lenet-1', batch: 64, size: 28, inChannels: 1, outChannels: 6, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-lenet-2', batch: 64, size: 12, inChannels: 6, outChannels: 16, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-32x32x16', batch: 32, size: 32, inChannels: 16, outChannels: 32, kernel: 3, padding: 1 },
@@ -148,6 +156,7 @@ export const ROWS: readonly Row[] = [
   { kind: 'per-sample', name: 'per-sample-lenet', batch: 128, model: { name: 'lenet5' } },
   { kind: 'hvp', name: 'hvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
   { kind: 'hvp', name: 'hvp-lenet', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'grad', name: 'grad-mlp-f64', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] }, dtype: 'float64' },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);

@@ -162,6 +162,7 @@ function gradRow(tf: Tfjs, row: GradRow): Runnable {
 export function tfjsBuilders(tf: Tfjs): Builders {
   return {
     matmul: (row) => {
+      if (row.dtype === 'float64') throw new RowUnavailable('no float64');
       // Aᵀ·B: A stored [k, m], multiplied with transposeA (tfjs's own way to say it).
       const transposeA = row.transposeA ?? false;
       const a = tf.randomNormal(transposeA ? [row.k, row.m] : [row.m, row.k], 0, 1, 'float32', 1) as TF.Tensor2D;
@@ -196,7 +197,10 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     },
     'train-mlp': (row) => trainMlp(tf, row),
     'train-lenet': (row) => trainLenet(tf, row),
-    grad: (row) => gradRow(tf, row),
+    grad: (row) => {
+      if (row.dtype === 'float64') throw new RowUnavailable('no float64');
+      return gradRow(tf, row);
+    },
     hvp: () => {
       throw new RowUnavailable('not measured (gradscope-only row)');
     },
