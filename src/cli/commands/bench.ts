@@ -22,7 +22,7 @@ export async function benchCommand(options: BenchCommandOptions, print: (line: s
   const seconds = (performance.now() - start) / 1000;
   const m = result.machine;
   print(`gradscope bench${options.quick ? ' --quick' : ''}: ${m.model}, ${m.cpus} CPUs, Node ${m.node}, ${m.platform}, tfjs ${m.tfjs ?? '—'}`);
-  print(`gradscope backend '${m.gradscopeBackend}'; float32; median of timed runs after warm-up; results read back inside the timed region`);
+  print(`gradscope backend '${m.gradscopeBackend}'; float32 (float64 in the -f64 rows); median of timed runs after warm-up; results read back inside the timed region`);
   print('');
   for (const line of formatTable(result)) print(line);
   print('');
