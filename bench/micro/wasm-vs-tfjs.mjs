@@ -4,15 +4,18 @@
  * hits both alike (the full `gradscope bench` runs each implementation's rows in one block).
  * Prints each side's median and the ratio per row, with the spread over rounds.
  *   node bench/micro/wasm-vs-tfjs.mjs [rounds=9]
- * Run after `npm run build`.
+ * Run after `npm run build`. Relaxed SIMD is switched on as the gradscope command does.
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as gradscope from '../../dist/index.js';
 import { setWasmThreads } from '../../dist/kernels/wasm/index.js';
+import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
 import { gradscopeBuilders } from '../../dist/cli/bench/gradscope-rows.js';
 import { tfjsBuilders } from '../../dist/cli/bench/tfjs-rows.js';
 import { ROWS } from '../../dist/cli/bench/rows.js';
+
+enableRelaxedSimd(); // before the first product compiles a module
 
 const rounds = Number(process.argv[2] ?? 9);
 const tf = await import('@tensorflow/tfjs');
