@@ -1,13 +1,15 @@
 /**
  * The playground page: four panels (tabs) and the backend indicator. Panels 1–2 compute on the
- * page (they take milliseconds); panels 3–4 train in a Web Worker.
+ * page (they take milliseconds); panels 3–4 train in a Web Worker, which can also run the wasm
+ * GEMM on two threads when the page is cross-origin isolated (opt-in checkbox).
  */
 import { currentBackendInfo, useBackend } from '../../src/kernels/registry.js';
 import { mountExpressionPanel } from './panels/expression.js';
 import { mountPerSamplePanel } from './panels/per-sample.js';
 import { mountSharpnessPanel } from './panels/sharpness.js';
 import { mountSvrgPanel } from './panels/svrg.js';
-import { onWorkerBackend, startWorker } from './worker-client.js';
+import type { ProductCheck } from './core/threads.js';
+import { onWorkerBackend, request, startWorker } from './worker-client.js';
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -50,6 +52,42 @@ function setupBackend(): void {
   });
 }
 
+/**
+ * The threads opt-in. Browsers allow wasm threads only in a Worker of a cross-origin-isolated
+ * page (shared memory, Atomics.wait), so the checkbox asks the training worker, and is disabled
+ * with the reason when the page is not isolated. Each switch answers with a timed product whose
+ * digest must not depend on the thread count (core/threads.ts); the JSON is for the e2e tests.
+ */
+function setupThreads(): void {
+  const control = $('threads-control');
+  const toggle = $('threads-toggle') as HTMLInputElement;
+  const status = $('threads-status');
+  if (!globalThis.crossOriginIsolated) {
+    toggle.disabled = true;
+    control.title = 'wasm threads need shared memory, which browsers allow only on a cross-origin-isolated page';
+    status.textContent = '(needs a cross-origin-isolated page)';
+    control.dataset['state'] = 'unavailable';
+    return;
+  }
+  toggle.addEventListener('change', async () => {
+    const threads = toggle.checked ? 2 : 1;
+    toggle.disabled = true;
+    control.dataset['state'] = 'running';
+    status.textContent = threads === 2 ? 'starting a second thread…' : 'back to one thread…';
+    try {
+      const check = await request<ProductCheck>({ kind: 'threads', threads });
+      status.textContent = `${check.threads === 1 ? '1 thread' : `${check.threads} threads`}: ${check.n}×${check.n} float32 product in ${check.ms.toFixed(1)} ms`;
+      $('threads-results').textContent = JSON.stringify(check);
+      control.dataset['state'] = 'done';
+    } catch (error) {
+      status.textContent = `threads failed: ${(error as Error).message}`;
+      toggle.checked = false;
+      control.dataset['state'] = 'error';
+    }
+    toggle.disabled = false;
+  });
+}
+
 function setupTabs(): void {
   const tabs = [...document.querySelectorAll<HTMLButtonElement>('[role="tab"]')];
   const select = (tab: HTMLButtonElement, focus: boolean) => {
@@ -76,6 +114,7 @@ function setupTabs(): void {
 }
 
 setupBackend();
+setupThreads();
 setupTabs();
 mountExpressionPanel($('panel-expression'));
 mountPerSamplePanel($('panel-per-sample'));

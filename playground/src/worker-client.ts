@@ -39,7 +39,11 @@ export function startWorker(): void {
   start();
 }
 
-export function request<T>(req: Omit<WorkerRequest, 'id'>, progress?: (p: unknown) => void): Promise<T> {
+/** A request without its id, kind by kind (Omit of the whole union would keep only the keys all kinds share). */
+type WithoutId<R> = R extends unknown ? Omit<R, 'id'> : never;
+type NewRequest = WithoutId<WorkerRequest>;
+
+export function request<T>(req: NewRequest, progress?: (p: unknown) => void): Promise<T> {
   const w = start();
   const id = nextId++;
   return new Promise<T>((resolve, reject) => {

