@@ -19,7 +19,8 @@
  *
  * A module is compiled on the first product of its type, not when the backend is created, so
  * selecting the backend costs nothing until it is used. Threads: see threads.ts
- * (`setWasmThreads`, GRADSCOPE_THREADS); one thread by default, float32 only.
+ * (`setWasmThreads`, GRADSCOPE_THREADS; Node, or a browser Worker of a cross-origin-isolated
+ * page); one thread by default, and float32 products only.
  */
 import { isFloat } from '../../tensor/dtype.js';
 import type { Backend } from '../backend.js';
