@@ -4,8 +4,8 @@
  *
  *   tile(kc, a, b, c, ldc, accumulate)
  *       The register-blocked micro-kernel: C[MR × NR] = A_sliver · B_sliver over kc steps, or
- *       C += … if `accumulate` ≠ 0. A sliver holds MR numbers per step, a B sliver NR = 4·NV;
- *       C's rows are ldc bytes apart.
+ *       C += … if `accumulate` ≠ 0. A sliver holds MR numbers per step, a B sliver NR = L·NV
+ *       (L = 4 lanes for float32, 2 for float64); C's rows are ldc bytes apart.
  *
  *   gemm(K, KC, a, b, c, mTiles, nTiles, n0, n1, mcTiles)
  *       The loops around it for C = A·B on operands that JavaScript already packed (gemm.ts):
@@ -13,8 +13,8 @@
  *       every A sliver of the block. The first K block stores into C, the others add to it, so
  *       C need not be zeroed first. A thread computes its own [n0, n1).
  *
- * and, where the sliver width R (MR for A, NR for B) is a multiple of 4, two packers per
- * operand that build one sliver from a copy of a strided operand in memory (gemm.ts):
+ * and, for float32 where the sliver width R (MR for A, NR for B) is a multiple of 4, two packers
+ * per operand that build one sliver from a copy of a strided operand in memory (gemm.ts):
  *
  *   packCopyA / packCopyB(dst, src, stepBytes, kc)
  *       The R lines of a sliver are adjacent in memory (B row-major, or Aᵀ): each step is R
@@ -23,15 +23,16 @@
  *       Each line is contiguous along K (A row-major, or Bᵀ): 4 steps of 4 lines are loaded as
  *       four vectors and transposed in registers (8 shuffles) into 4 steps of the sliver.
  *
- * Packed layout, in bytes from `a` and `b` (K block starting at step pc, kc = min(KC, K − pc)):
- *   A: a + pc·Mpad·4 + it·kc·MR·4 + p·MR·4 + r·4          (Mpad = mTiles·MR)
- *   B: b + pc·Npad·4 + jt·kc·NR·4 + p·NR·4 + j·4          (Npad = nTiles·NR)
- *   C: c + i·Npad·4 + j·4                                  (padded to whole tiles)
+ * Packed layout, in bytes from `a` and `b` (K block starting at step pc, kc = min(KC, K − pc);
+ * E = 4 bytes per float32 element, 8 per float64):
+ *   A: a + (pc·Mpad + it·kc·MR + p·MR + r)·E          (Mpad = mTiles·MR)
+ *   B: b + (pc·Npad + jt·kc·NR + p·NR + j)·E          (Npad = nTiles·NR)
+ *   C: c + (i·Npad + j)·E                              (padded to whole tiles)
  * Edges are zero-padded by the packer and C is padded to whole tiles, so the micro-kernel has
  * no edge cases; JavaScript copies out the valid part.
  *
  * Why the micro-kernel looks like this: per step it loads NV vectors of B, and for each of the
- * MR rows one A number splatted to all four lanes, then does MR·NV vector multiply-adds. The
+ * MR rows one A number splatted to all lanes, then does MR·NV vector multiply-adds. The
  * MR·NV accumulators stay in registers for the whole loop. x64 V8 gives WebAssembly 16 vector
  * registers: MR·NV accumulators + NV B vectors + 1 A splat must fit. 4×8 (8 + 2 + 1) is the
  * one that does in practice: 6×8 (12 + 2 + 1 on paper) and anything larger ran at 23–28
@@ -42,6 +43,8 @@
  * relaxed SIMD (`fma: true`), each pair is one f32x4.relaxed_madd — an FMA instruction on x64
  * with FMA3 — so a step is 14 instructions and the same tile runs at ≈ 50–52 GFLOP/s. Larger
  * tiles stay slower with FMA too (4×12 25, 6×8 27, 3×12 46; bench/micro/wasm-gemm.mjs fma).
+ * float64 uses the same shape of tile with f64x2 vectors (4 × 4 numbers): 21–26 GFLOP/s with
+ * FMA, half of float32's, as a vector holds half as many numbers (bench/micro/wasm-f64.mjs).
  */
 import type { FloatDType } from '../../tensor/dtype.js';
 import { FunctionBuilder, I32, ModuleBuilder, V128, type MemoryImport } from './emitter.js';
