@@ -104,8 +104,16 @@ function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Rec
 
 const CONTROL_WORDS = (MAX_WORKERS + 1) * SLOT_WORDS;
 const LAYOUT = JSON.stringify({ CONTROL_WORDS, SLOT_WORDS, STATE, ARGS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
-/** Node: a CommonJS script (eval: true), so `require` reaches worker_threads. */
-const NODE_WORKER_SOURCE = `(${workerMain.toString()})((start) => start(require('node:worker_threads').workerData), ${LAYOUT});`;
+/**
+ * Node's way to hand the worker its data: worker_threads' `workerData`, reached through the
+ * CommonJS loader that the worker script (eval: true) is given — the core never loads a Node
+ * module itself.
+ */
+function nodeReceive(load: (id: string) => unknown): (start: (data: WorkerData) => void) => void {
+  return (start) => start((load('node:worker_threads') as { workerData: WorkerData }).workerData);
+}
+/** Node: a CommonJS script (eval: true) that passes its `require` to nodeReceive. */
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(require), ${LAYOUT});`;
 /** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
 const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT});`;
 
