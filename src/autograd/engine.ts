@@ -111,7 +111,12 @@ function runBackward(
     const ctx = node.ctx;
     ctx.needsInputGrad = node.inputs.map((i) => i.requiresGrad && leads.has(i));
     if (node.op.name === 'slice') {
-      if (ctx.needsInputGrad[0]) slicePieces.set(node.inputs[0]!, [...(slicePieces.get(node.inputs[0]!) ?? []), { node, grad: g }]);
+      if (ctx.needsInputGrad[0]) {
+        const source = node.inputs[0]!;
+        const pieces = slicePieces.get(source) ?? [];
+        pieces.push({ node, grad: g });
+        slicePieces.set(source, pieces);
+      }
       continue;
     }
     const inputGrads = withGradMode(createGraph, () => node.op.backward(ctx, g));

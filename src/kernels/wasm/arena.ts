@@ -26,9 +26,7 @@ import type { View } from '../../tensor/storage.js';
 import type { Arena } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { outerModuleBytes, type OuterExports } from './outer-module.js';
-import { MAXIMUM_PAGES, growTo, simdAvailable } from './runtime.js';
-
-const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
+import { MAXIMUM_PAGES, align64, growTo, simdAvailable } from './runtime.js';
 
 /** The outer-product module, compiled once for every arena. */
 let outerModule: WebAssembly.Module | undefined;

@@ -25,7 +25,7 @@
  */
 import type { FloatArray, TypedArray } from '../../tensor/dtype.js';
 import { lanesOf, type SliverPacker } from './gemm-module.js';
-import { CONTROL_BYTES, type WasmRuntime } from './runtime.js';
+import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
 
 /** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
 export interface TableMatrix {
@@ -92,7 +92,6 @@ export const runOnOneThread: GemmRunner = (rt, g) =>
   rt.exports.gemm(g.K, g.KC, g.a, g.b, g.c, g.mTiles, g.nTiles, 0, g.nTiles, g.mcTiles);
 
 const tiles = (size: number, unit: number) => Math.ceil(size / unit);
-const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
 
 /**
  * C (m×n) = A (m×k) · B (k×n) into the runtime's memory; null if that would need more memory

@@ -25,6 +25,9 @@ export const CONTROL_BYTES = 4096;
  */
 export const MAXIMUM_PAGES = 16384;
 
+/** `bytes` rounded up to a whole cache line: where each region of a memory starts. */
+export const align64 = (bytes: number) => Math.ceil(bytes / 64) * 64;
+
 /**
  * The register tile: 4 rows × 8 columns (two f32x4 per row; for float64 two f64x2, so 4 × 4),
  * 8 accumulators, one step of K per loop turn, with fused multiply-adds where the engine has
