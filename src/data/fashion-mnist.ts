@@ -9,7 +9,8 @@
  * Samples are float32 [1, 28, 28] in [0, 1] (byte / 255), labels 0–9, stable id = position in
  * the package's order (class by class; the skipped entries keep their ids, so ids have gaps).
  * The first call converts the JSON (≈155 MB) into `<cacheDir>/fashion-mnist-v1.bin`; later
- * calls read that file (checksum verified; a bad cache is rebuilt).
+ * calls read that file (header and data checksum-verified; a bad cache is rebuilt; a cache that cannot be
+ * written leaves the data in memory with one warning).
  */
 import { loadImagePackage, type ImageDataset, type ImageLoadOptions, type PackageFormat } from './images.js';
 
@@ -19,6 +20,7 @@ export const FASHION_MNIST_FORMAT: PackageFormat = {
   version: '1.1.0',
   classFile: (c) => `src/clothes/${c}.json`,
   scale: 255,
+  op: 'loadFashionMnist',
 };
 
 export const FASHION_MNIST_CLASSES = [

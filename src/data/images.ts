@@ -6,12 +6,12 @@
  * package's own order (class by class, entries in file order; skipped empty entries keep
  * their position, so ids may have gaps).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ValueError } from '../tensor/errors.js';
-import { CACHE_VERSION, encodeCache, findDuplicates, readCache, writeFileAtomic, type ImageData } from './cache.js';
+import { CACHE_FILE_GENERATION, encodeCache, findDuplicates, readCacheFile, writeFileAtomic, type ImageData } from './cache.js';
 import type { Dataset, Sample } from './dataset.js';
 
 export interface ImageLoadOptions {
@@ -30,6 +30,13 @@ export interface LoadInfo {
   /** Why the cache was rebuilt, when it was. */
   rebuiltBecause?: 'missing' | 'invalid' | 'requested';
   cachePath: string;
+  /** What was wrong with the cache file, when it was rebuilt because it was invalid. */
+  invalidReason?: string;
+  /**
+   * False when the converted data could not be written to the cache (disk full, read-only or
+   * occupied path): the dataset was kept in memory and the next load converts again.
+   */
+  cached?: boolean;
   ms: number;
 }
 
@@ -113,6 +120,27 @@ export interface PackageFormat {
   classFile: (c: number) => string;
   /** Pixel scale of the JSON values: 1 (values in [0, 1]) or 255 (values 0–255). */
   scale: 1 | 255;
+  /** The public loader's name for messages (e.g. 'loadMnist'); default `load(<name>)`. */
+  op?: string;
+}
+
+const opOf = (format: PackageFormat): string => format.op ?? `load(${format.name})`;
+
+/** One class file's JSON, or an error that names the loader and the file. */
+function readClassFile(format: PackageFormat, file: string): { data: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message;
+    throw new ValueError(`${opOf(format)}: cannot read the ${format.pkg} package file '${file}': ${reason}`, { cause: e });
+  }
+  try {
+    return JSON.parse(text) as { data: unknown };
+  } catch (e) {
+    throw new ValueError(`${opOf(format)}: the ${format.pkg} package file '${file}' is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 const ROWS = 28;
@@ -126,11 +154,12 @@ export function convertPackage(format: PackageFormat, dir: string): ImageData {
   const chunks: Uint8Array[] = [];
   let skipped = 0;
   let entry = 0;
+  const op = opOf(format);
   const pushImage = (values: ArrayLike<number>, start: number, label: number): void => {
     const img = new Uint8Array(PER);
     for (let k = 0; k < PER; k++) {
       const v = Number(values[start + k]) * (format.scale === 1 ? 255 : 1);
-      if (!Number.isFinite(v)) throw new ValueError(`${format.name}: non-finite pixel in entry ${entry} (class ${label})`);
+      if (!Number.isFinite(v)) throw new ValueError(`${op}: '${dir}': non-finite pixel in entry ${entry} (class ${label})`);
       img[k] = Math.min(255, Math.max(0, Math.round(v)));
     }
     chunks.push(img);
@@ -138,22 +167,23 @@ export function convertPackage(format: PackageFormat, dir: string): ImageData {
     labels.push(label);
   };
   for (let c = 0; c < 10; c++) {
-    const json = JSON.parse(readFileSync(join(dir, format.classFile(c)), 'utf8')) as { data: unknown };
-    const data = json.data;
-    if (!Array.isArray(data)) throw new ValueError(`${format.name}: class ${c} file has no data array`);
+    const file = join(dir, format.classFile(c));
+    const json = readClassFile(format, file);
+    const data = json?.data;
+    if (!Array.isArray(data)) throw new ValueError(`${op}: '${file}' has no data array`);
     if (data.length > 0 && Array.isArray(data[0])) {
       for (const img of data as unknown[]) {
         if (!Array.isArray(img) || img.length === 0) {
           skipped++;
         } else if (img.length !== PER) {
-          throw new ValueError(`${format.name}: entry ${entry} (class ${c}) has ${img.length} pixels, expected ${PER}`);
+          throw new ValueError(`${op}: '${file}': entry ${entry} (class ${c}) has ${img.length} pixels, expected ${PER}`);
         } else {
           pushImage(img as number[], 0, c);
         }
         entry++;
       }
     } else {
-      if (data.length % PER !== 0) throw new ValueError(`${format.name}: class ${c} has ${data.length} values, not a multiple of ${PER}`);
+      if (data.length % PER !== 0) throw new ValueError(`${op}: '${file}': class ${c} has ${data.length} values, not a multiple of ${PER}`);
       for (let s = 0; s < data.length / PER; s++) {
         pushImage(data as number[], s * PER, c);
         entry++;
@@ -176,20 +206,57 @@ export function convertPackage(format: PackageFormat, dir: string): ImageData {
   };
 }
 
-/** Load a package-backed image dataset through the binary cache (converting on first use). */
+/** Cache paths already warned about in this process (the warning is said once, not per load). */
+const warnedUnwritable = new Set<string>();
+
+/**
+ * Load a package-backed image dataset through the binary cache (converting on first use).
+ * An invalid cache is rebuilt (`loadInfo.invalidReason` says why). A cache that cannot be
+ * written — disk full, read-only folder, a directory in the way — is not a reason to fail: the
+ * data converted, so it is returned from memory with one warning on stderr. Failures to read
+ * the package itself are real errors and name the loader and the file.
+ */
 export function loadImagePackage(format: PackageFormat, options: ImageLoadOptions = {}): ImageDataset {
   const t0 = performance.now();
-  const cachePath = join(options.cacheDir ?? defaultCacheDir(), `${format.pkg}-v${CACHE_VERSION}.bin`);
+  const op = opOf(format);
+  const cachePath = join(options.cacheDir ?? defaultCacheDir(), `${format.pkg}-v${CACHE_FILE_GENERATION}.bin`);
   let because: LoadInfo['rebuiltBecause'];
+  let invalidReason: string | undefined;
   if (!options.rebuild) {
-    const cached = readCache(cachePath);
-    if (cached) return new ImageDataset(format.name, cached, { source: 'cache', cachePath, ms: performance.now() - t0 });
-    because = existsSync(cachePath) ? 'invalid' : 'missing';
+    const cached = readCacheFile(cachePath);
+    if (cached.data) return new ImageDataset(format.name, cached.data, { source: 'cache', cachePath, ms: performance.now() - t0 });
+    because = cached.problem === 'missing' ? 'missing' : 'invalid';
+    if (because === 'invalid') invalidReason = `${op}: the cache '${cachePath}' is invalid: ${cached.problem}`;
   } else {
     because = 'requested';
   }
-  const dir = options.packageDir ?? packageDir(format.pkg, format.version);
+  let dir: string;
+  try {
+    dir = options.packageDir ?? packageDir(format.pkg, format.version);
+  } catch (e) {
+    throw new ValueError(`${op}: ${(e as Error).message}`, { cause: e });
+  }
   const data = convertPackage(format, dir);
-  writeFileAtomic(cachePath, encodeCache(data));
-  return new ImageDataset(format.name, data, { source: 'converted', rebuiltBecause: because, cachePath, ms: performance.now() - t0 });
+  let cached = true;
+  try {
+    writeFileAtomic(cachePath, encodeCache(data));
+  } catch (e) {
+    cached = false;
+    if (!warnedUnwritable.has(cachePath)) {
+      warnedUnwritable.add(cachePath);
+      const code = (e as NodeJS.ErrnoException).code;
+      process.stderr.write(
+        `${op}: could not write the cache '${cachePath}' (${code ?? (e as Error).message}); using the converted data from memory ` +
+          `(the next load converts again; set cacheDir or $GRADSCOPE_CACHE_DIR to a writable folder)\n`,
+      );
+    }
+  }
+  return new ImageDataset(format.name, data, {
+    source: 'converted',
+    rebuiltBecause: because,
+    ...(invalidReason ? { invalidReason } : {}),
+    cached,
+    cachePath,
+    ms: performance.now() - t0,
+  });
 }

@@ -16,6 +16,7 @@ export const MNIST_FORMAT: PackageFormat = {
   version: '1.1.0',
   classFile: (c) => `src/digits/${c}.json`,
   scale: 1,
+  op: 'loadMnist',
 };
 
 export function loadMnist(options: ImageLoadOptions = {}): ImageDataset {

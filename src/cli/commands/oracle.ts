@@ -2,11 +2,13 @@
  * `gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--json FILE]`
  *
  * Runs every oracle case in <dir> and prints one line per failed value, a summary per family
- * and, last, exactly `N passed, M failed, K skipped` (cases). Exit code 1 if any case failed.
+ * and, last, exactly `N passed, M failed, K skipped` (cases). Exit code 1 if any case failed;
+ * a family file that breaks the format (validate.ts) is refused with an error naming it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAMILY_NAMES, type FamilyName, type OracleCase } from '../oracle/format.js';
+import { FAMILY_NAMES, type FamilyName } from '../oracle/format.js';
+import { isFamilyName, parseOracleFile } from '../oracle/validate.js';
 import { runCase, summarise, type CaseResult } from '../oracle/runner.js';
 import { writeFileAtomic } from '../files.js';
 import type { FloatDType } from '../../tensor/dtype.js';
@@ -23,16 +25,17 @@ function fmt(x: number): string {
 }
 
 export function oracleCommand(options: OracleOptions, print: (line: string) => void): number {
-  const families: FamilyName[] = options.family ? [options.family as FamilyName] : [...FAMILY_NAMES];
-  if (options.family && !FAMILY_NAMES.includes(options.family as FamilyName)) {
+  if (options.family !== undefined && !isFamilyName(options.family)) {
     throw new Error(`oracle: unknown family '${options.family}'; expected one of ${FAMILY_NAMES.join(', ')}`);
   }
+  const families: FamilyName[] = options.family !== undefined ? [options.family as FamilyName] : [...FAMILY_NAMES];
   if (!existsSync(options.dir)) throw new Error(`oracle: directory '${options.dir}' does not exist`);
   const results: CaseResult[] = [];
   for (const family of families) {
     const file = join(options.dir, `${family}.json`);
     if (!existsSync(file)) continue;
-    const cases = JSON.parse(readFileSync(file, 'utf8')) as OracleCase[];
+    // Checked whole before any case runs: a malformed file is refused (exit 2), never counted.
+    const cases = parseOracleFile(readFileSync(file, 'utf8'), file, family);
     for (const c of cases) {
       const r = runCase(c, options.dtype);
       results.push(r);

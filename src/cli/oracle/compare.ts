@@ -27,8 +27,16 @@ export function compare(actual: Tensor | number | undefined, expected: OracleTen
       return { ok: false, maxAbs: NaN, maxRel: NaN, problem: `shape [${actual.shape}] but expected [${expShape}]` };
     }
     actData = actual.toTypedArray();
-  } else {
+  } else if (typeof actual === 'number') {
+    // A plain number is a scalar: it matches a bare number or a 0-d tensor, nothing larger.
+    if (expShape.length !== 0) return { ok: false, maxAbs: NaN, maxRel: NaN, problem: `a scalar but expected shape [${expShape}]` };
     actData = [actual];
+  } else {
+    return { ok: false, maxAbs: NaN, maxRel: NaN, problem: `not a tensor or number (${typeof actual})` };
+  }
+  // The loop below walks the expected values; equal lengths make it walk every actual value too.
+  if (actData.length !== expData.length) {
+    return { ok: false, maxAbs: NaN, maxRel: NaN, problem: `${actData.length} values but expected ${expData.length}` };
   }
   let ok = true;
   let maxAbs = 0;

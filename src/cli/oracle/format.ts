@@ -40,6 +40,26 @@ export function toTensor(t: OracleTensor, dtype: FloatDType): Tensor {
   return tensor(Float64Array.from(t.data), { shape: t.shape, dtype });
 }
 
+/**
+ * `c.inputs[name]` / `c.params[name]` as own properties only: JSON objects inherit
+ * Object.prototype, so a plain index with a name like 'constructor' would find a function.
+ */
+export function inputOf(c: OracleCase, name: string): OracleTensor {
+  return ownTensor(c, 'inputs', name);
+}
+
+export function paramOf(c: OracleCase, name: string): OracleTensor {
+  return ownTensor(c, 'params', name);
+}
+
+function ownTensor(c: OracleCase, group: 'inputs' | 'params', name: string): OracleTensor {
+  if (!Object.hasOwn(c[group], name)) {
+    const have = Object.keys(c[group]);
+    throw new ValueError(`oracle ${c.family}/${c.name}: ${group} has no '${name}'; it has ${have.length ? have.join(', ') : 'nothing'}`);
+  }
+  return c[group][name]!;
+}
+
 /** What a family produced for a case: tensors or plain numbers, keyed like `expected`. */
 export type Results = Record<string, Tensor | number>;
 

@@ -10,17 +10,23 @@ import { modelsFamily } from './families/models.js';
 import { opsFamily } from './families/ops.js';
 import { optimizersFamily } from './families/optimizers.js';
 import { secondOrderFamily } from './families/second-order.js';
-import type { Family, FamilyName, OracleCase } from './format.js';
+import { FAMILY_NAMES, type Family, type FamilyName, type OracleCase } from './format.js';
+import { isFamilyName } from './validate.js';
 
-/** Families implemented so far; the others are reported as skipped. */
-export const FAMILIES: Partial<Record<FamilyName, Family>> = {
-  ops: opsFamily,
-  conv_pool: convPoolFamily,
-  batchnorm: batchnormFamily,
-  models: modelsFamily,
-  second_order: secondOrderFamily,
-  optimizers: optimizersFamily,
-};
+/**
+ * Families implemented so far. A null-prototype object, so a family name such as
+ * 'constructor' finds nothing rather than Object.prototype's function.
+ */
+export const FAMILIES: Partial<Record<FamilyName, Family>> = Object.freeze(
+  Object.assign(Object.create(null) as Partial<Record<FamilyName, Family>>, {
+    ops: opsFamily,
+    conv_pool: convPoolFamily,
+    batchnorm: batchnormFamily,
+    models: modelsFamily,
+    second_order: secondOrderFamily,
+    optimizers: optimizersFamily,
+  }),
+);
 
 /** Tolerances for a float32 run (the files' own tolerances assume float64). */
 const FLOAT32_TOLERANCE: Record<FamilyName, { rtol: number; atol: number }> = {
@@ -59,6 +65,10 @@ export interface FamilySummary {
 }
 
 export function runCase(c: OracleCase, dtype: FloatDType): CaseResult {
+  if (!isFamilyName(c.family)) {
+    // Not "skipped": a name outside the format is a broken file, and must not exit 0.
+    return { family: String(c.family), name: c.name, status: 'failed', reason: `unknown family ${JSON.stringify(c.family)}; expected one of ${FAMILY_NAMES.join(', ')}`, failures: [] };
+  }
   const family = FAMILIES[c.family];
   const missing = family ? family.missing(c) : `family ${c.family}`;
   if (!family || missing !== null) {
@@ -73,8 +83,15 @@ export function runCase(c: OracleCase, dtype: FloatDType): CaseResult {
   }
   const failures: ValueFailure[] = [];
   for (const [key, expected] of Object.entries(c.expected)) {
-    const r = compare(results[key], expected, rtol, atol);
+    const r = compare(Object.hasOwn(results, key) ? results[key] : undefined, expected, rtol, atol);
     if (!r.ok) failures.push({ family: c.family, caseName: c.name, key, maxAbs: r.maxAbs, maxRel: r.maxRel, problem: r.problem });
+  }
+  // Every value the computation produces must be checked: a file that drops an expected value
+  // (say `grad_b`) would otherwise pass on the values it kept.
+  for (const key of Object.keys(results)) {
+    if (!Object.hasOwn(c.expected, key)) {
+      failures.push({ family: c.family, caseName: c.name, key, maxAbs: NaN, maxRel: NaN, problem: 'produced, but the case has no expected value for it' });
+    }
   }
   return { family: c.family, name: c.name, status: failures.length ? 'failed' : 'passed', failures };
 }

@@ -5,7 +5,7 @@
 import * as F from '../../../autograd/functional.js';
 import type { FloatDType } from '../../../tensor/dtype.js';
 import type { Tensor } from '../../../tensor/tensor.js';
-import { toTensor, type Family, type OracleCase, type Results } from '../format.js';
+import { inputOf, toTensor, type Family, type OracleCase, type Results } from '../format.js';
 
 const SUPPORTED = new Set(['conv2d', 'max_pool2d', 'avg_pool2d']);
 
@@ -19,7 +19,7 @@ export const convPoolFamily: Family = {
 
   run(c: OracleCase, dtype: FloatDType): Results {
     const cfg = c.config;
-    const x = toTensor(c.inputs.x!, dtype).requireGrad();
+    const x = toTensor(inputOf(c, 'x'), dtype).requireGrad();
     const params: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(c.params)) params[name] = toTensor(t, dtype).requireGrad();
     const results: Results = {};
@@ -36,7 +36,7 @@ export const convPoolFamily: Family = {
     }
     results.out = out.detach();
     const names = ['x', ...Object.keys(params)];
-    const grads = F.gradients([out], [x, ...Object.values(params)], { gradOutputs: [toTensor(c.inputs.cotangent!, dtype)] });
+    const grads = F.gradients([out], [x, ...Object.values(params)], { gradOutputs: [toTensor(inputOf(c, 'cotangent'), dtype)] });
     names.forEach((n, i) => (results[`grad_${n}`] = grads[i]!));
     return results;
   },

@@ -13,7 +13,7 @@ import { Conv2d } from '../../../nn/conv.js';
 import { Linear } from '../../../nn/linear.js';
 import type { Module } from '../../../nn/module.js';
 import { AvgPool2d, MaxPool2d } from '../../../nn/pooling.js';
-import { toTensor, type OracleCase } from '../format.js';
+import { inputOf, paramOf, toTensor, type OracleCase } from '../format.js';
 
 type Layer = Record<string, any>;
 
@@ -79,11 +79,11 @@ export function modelOf(c: OracleCase, dtype: FloatDType): { model: Sequential; 
   if (ours.length !== paramNames.length) {
     throw new ValueError(`oracle: the spec lists ${paramNames.length} parameters, the model built from it has ${ours.length}`);
   }
-  model.assignParameters(paramNames.map((n) => toTensor(c.params[n]!, dtype)));
+  model.assignParameters(paramNames.map((n) => toTensor(paramOf(c, n), dtype)));
   const buffers = model.namedBuffers();
   if (buffers.length !== bufferNames.length) {
     throw new ValueError(`oracle: the spec lists ${bufferNames.length} buffers, the model built from it has ${buffers.length}`);
   }
-  model.restoreStats(new Map(buffers.map(([ours], k) => [ours, toTensor(c.inputs[bufferNames[k]!]!, dtype).toTypedArray()])));
+  model.restoreStats(new Map(buffers.map(([ours], k) => [ours, toTensor(inputOf(c, bufferNames[k]!), dtype).toTypedArray()])));
   return { model, paramNames, bufferNames };
 }

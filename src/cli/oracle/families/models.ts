@@ -9,7 +9,7 @@ import { gradients } from '../../../autograd/engine.js';
 import type { FloatDType } from '../../../tensor/dtype.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import { perSampleGrads, perSampleJacobian } from '../../../nn/per-sample.js';
-import { toTensor, type Family, type OracleCase, type Results } from '../format.js';
+import { inputOf, toTensor, type Family, type OracleCase, type Results } from '../format.js';
 import { modelOf, unknownLayer } from './model-spec.js';
 
 export const modelsFamily: Family = {
@@ -17,8 +17,8 @@ export const modelsFamily: Family = {
 
   run(c: OracleCase, dtype: FloatDType): Results {
     const { model, paramNames, bufferNames } = modelOf(c, dtype);
-    const x = toTensor(c.inputs.x!, dtype);
-    const targets = toTensor(c.inputs.target!, dtype);
+    const x = toTensor(inputOf(c, 'x'), dtype);
+    const targets = toTensor(inputOf(c, 'target'), dtype);
     const params = model.parameters();
     const results: Results = {};
     const initialStats = model.saveStats();
@@ -37,13 +37,16 @@ export const modelsFamily: Family = {
     bufferNames.forEach((n, k) => (results[`updated/${n}`] = buffers[k]![1]));
     model.restoreStats(initialStats);
 
-    // 2. Eval mode (running statistics) over the whole batch.
+    // 2. Eval mode (running statistics) over the whole batch: BN models only (README, family 4);
+    // without BatchNorm it would repeat step 1 under names no file expects.
     model.eval();
-    const logitsEval = model.forward(x);
-    const lossEval = crossEntropy(logitsEval, targets);
-    results.loss_eval = lossEval.item();
-    results.logits_eval = logitsEval.detach();
-    record('grad_eval', gradients([lossEval], params));
+    if (c.config.has_batchnorm) {
+      const logitsEval = model.forward(x);
+      const lossEval = crossEntropy(logitsEval, targets);
+      results.loss_eval = lossEval.item();
+      results.logits_eval = logitsEval.detach();
+      record('grad_eval', gradients([lossEval], params));
+    }
 
     // 3. Native per-sample gradients (eval mode: samples do not interact).
     const perSample = perSampleGrads(model, { x, targets });

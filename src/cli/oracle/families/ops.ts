@@ -6,14 +6,15 @@
 import * as F from '../../../autograd/functional.js';
 import type { FloatDType } from '../../../tensor/dtype.js';
 import type { Tensor } from '../../../tensor/tensor.js';
-import { toTensor, type Family, type OracleCase, type Results } from '../format.js';
+import { inputOf, toTensor, type Family, type OracleCase, type Results } from '../format.js';
 
 type Config = Record<string, any>;
 
 /** What an op returns: its output and, for max/min, the indices. */
 type OpResult = { out: Tensor; indices?: Tensor };
 
-const OPS: Record<string, (x: Tensor[], c: Config) => OpResult> = {
+// A Map, not an object literal: `'constructor' in {}` is true through Object.prototype.
+const OPS = new Map<string, (x: Tensor[], c: Config) => OpResult>(Object.entries({
   add: ([a, b]) => ({ out: F.add(a!, b!) }),
   sub: ([a, b]) => ({ out: F.sub(a!, b!) }),
   mul: ([a, b]) => ({ out: F.mul(a!, b!) }),
@@ -51,22 +52,22 @@ const OPS: Record<string, (x: Tensor[], c: Config) => OpResult> = {
   log_softmax: ([x], c) => ({ out: F.logSoftmax(x!, c.dim) }),
   cross_entropy: ([input, target], c) => ({ out: F.crossEntropy(input!, target!, c.reduction) }),
   mse_loss: ([a, b], c) => ({ out: F.mseLoss(a!, b!, c.reduction) }),
-};
+} satisfies Record<string, (x: Tensor[], c: Config) => OpResult>));
 
 export const opsFamily: Family = {
-  missing: (c: OracleCase) => (c.config.op in OPS ? null : String(c.config.op)),
+  missing: (c: OracleCase) => (OPS.has(c.config.op) ? null : String(c.config.op)),
 
   run(c: OracleCase, dtype: FloatDType): Results {
     const names: string[] = c.config.operands;
     const operands = names.map((n) => {
-      const t = toTensor(c.inputs[n]!, dtype);
+      const t = toTensor(inputOf(c, n), dtype);
       return t.dtype === 'int32' ? t : t.requireGrad();
     });
-    const { out, indices } = OPS[c.config.op]!(operands, c.config);
+    const { out, indices } = OPS.get(c.config.op)!(operands, c.config);
     const results: Results = { out: out.detach() };
     if (indices) results.indices = indices;
     const differentiable = operands.filter((t) => t.requiresGrad);
-    const cotangent = toTensor(c.inputs.cotangent!, dtype);
+    const cotangent = toTensor(inputOf(c, 'cotangent'), dtype);
     const grads = F.gradients([out], differentiable, { gradOutputs: [cotangent] });
     differentiable.forEach((t, k) => (results[`grad_${names[operands.indexOf(t)]}`] = grads[k]!));
     return results;

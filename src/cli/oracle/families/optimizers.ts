@@ -20,13 +20,13 @@ import type { Estimator, StepContext } from '../../../optim/estimator.js';
 import { SgdEstimator } from '../../../optim/sgd.js';
 import { SgdUpdate } from '../../../optim/sgd-update.js';
 import { SvrgEstimator } from '../../../optim/svrg.js';
-import { type Family, type OracleCase, type Results } from '../format.js';
+import { inputOf, type Family, type OracleCase, type Results } from '../format.js';
 import { modelOf, unknownLayer } from './model-spec.js';
 
 /** The case's data as a Dataset plus a batch builder (sample id = dataset index, seed 0). */
 function dataOf(c: OracleCase, dtype: FloatDType): { data: Dataset; makeBatch: (indices: readonly number[], seed?: number) => Batch } {
-  const x = c.inputs.x!;
-  const targets = c.inputs.target!.data;
+  const x = inputOf(c, 'x');
+  const targets = inputOf(c, 'target').data;
   const [N, ...sampleShape] = x.shape as [number, ...number[]];
   const d = sampleShape.reduce((a, b) => a * b, 1);
   const data: Dataset = {

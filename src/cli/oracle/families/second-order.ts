@@ -11,7 +11,7 @@ import { fullHessian } from '../../../analysis/curvature.js';
 import { symmetricEigenvalues } from '../../../analysis/eigen.js';
 import { flatGradient, hessianOperator, objective, withMode, type BatchNormMode } from '../../../analysis/objective.js';
 import { perSampleGrads, perSampleJacobian } from '../../../nn/per-sample.js';
-import { toTensor, type Family, type OracleCase, type Results } from '../format.js';
+import { inputOf, toTensor, type Family, type OracleCase, type Results } from '../format.js';
 import { modelOf, unknownLayer } from './model-spec.js';
 
 function norm(values: ArrayLike<number>): number {
@@ -42,8 +42,8 @@ export const secondOrderFamily: Family = {
 
   run(c: OracleCase, dtype: FloatDType): Results {
     const { model } = modelOf(c, dtype);
-    const x = toTensor(c.inputs.x!, dtype);
-    const targets = toTensor(c.inputs.target!, dtype);
+    const x = toTensor(inputOf(c, 'x'), dtype);
+    const targets = toTensor(inputOf(c, 'target'), dtype);
     const batch = { x, targets };
     // Non-BN models do not care; the BN case names its mode ("train": batch statistics).
     const batchNorm: BatchNormMode = c.config.batchnorm_mode === 'train' ? 'train' : 'eval';
@@ -54,7 +54,7 @@ export const secondOrderFamily: Family = {
     const grad = flatGradient(model, batch, opts);
     results.grad = grad;
     const op = hessianOperator(model, batch, opts);
-    for (let j = 0; j < (c.config.num_hvp ?? 3); j++) results[`hvp${j}`] = op.apply(toTensor(c.inputs[`v${j}`]!, dtype));
+    for (let j = 0; j < (c.config.num_hvp ?? 3); j++) results[`hvp${j}`] = op.apply(toTensor(inputOf(c, `v${j}`), dtype));
 
     if (!c.config.full_hessian_metrics) return results;
     const H = fullHessian(model, batch, opts);
