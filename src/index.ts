@@ -32,8 +32,8 @@ export {
   type RandomOptions,
 } from './tensor/creation.js';
 export { foldIn, makeKey, splitKey, threefry2x32, type Key } from './tensor/random.js';
-export { getDefaultDType, setDefaultDType, type DType, type FloatDType } from './tensor/dtype.js';
-export { DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
+export { getDefaultDType, getMaxTensorBytes, setDefaultDType, setMaxTensorBytes, type DType, type FloatDType } from './tensor/dtype.js';
+export { AllocationError, DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
 export {
   backendReady,
   currentBackendInfo,

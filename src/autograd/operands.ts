@@ -3,7 +3,7 @@
  * of the right dtype, dtype checks, and creating outputs.
  */
 import { assertFloat, assertSameDType, type DType, type TypedArray } from '../tensor/dtype.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, describeValue } from '../tensor/errors.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -19,6 +19,8 @@ export function scalarTensor(value: number, dtype: DType): Tensor {
  * operand's dtype; two tensors must already agree (no silent promotion, see dtype.ts).
  */
 export function binaryOperands(op: string, a: Tensor | number, b: Tensor | number, float = true): [Tensor, Tensor] {
+  checkOperand(op, 'first', a);
+  checkOperand(op, 'second', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) {
     throw new ValueError(`${op}: expected at least one tensor operand; got two numbers (${a}, ${b})`);
   }
@@ -30,10 +32,16 @@ export function binaryOperands(op: string, a: Tensor | number, b: Tensor | numbe
   return [ta, tb];
 }
 
+/** A JavaScript value where a tensor or a number belongs: anything else ('1', null, {}) is refused, never coerced to NaN. */
+function checkOperand(op: string, which: string, v: unknown): void {
+  if (v instanceof Tensor || typeof v === 'number') return;
+  throw new ValueError(`${op}: expected a Tensor or a number as the ${which} operand; got ${describeValue(v)}`);
+}
+
 /** Check that `x` is a float tensor (all differentiable ops need one). */
 export function floatOperand(op: string, x: Tensor): Tensor {
   if (!(x instanceof Tensor)) {
-    throw new ValueError(`${op}: expected a Tensor; got ${typeof x}`);
+    throw new ValueError(`${op}: expected a Tensor; got ${describeValue(x)}`);
   }
   assertFloat(op, x.dtype);
   return x;

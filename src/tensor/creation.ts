@@ -4,7 +4,7 @@
  * Random functions need an explicit `seed` or `key`: gradscope has no global random state.
  */
 import { allocate, getDefaultDType, type DType, type TypedArray } from './dtype.js';
-import { ValueError, assertShape, assertValue, formatShape } from './errors.js';
+import { ValueError, assertShape, assertValue, describeValue, formatShape } from './errors.js';
 import { makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
 import { sizeOf, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
@@ -28,32 +28,50 @@ function finish(data: TypedArray, shape: Shape, options: CreateOptions): Tensor 
 
 function checkShape(op: string, shape: Shape): void {
   assertValue(
-    Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0),
+    Array.isArray(shape) && Array.from(shape).every((d) => Number.isInteger(d) && d >= 0),
     () => `${op}: shape must be a list of integers ≥ 0; got ${JSON.stringify(shape)}`,
   );
 }
 
-/** Shape of a nested array, checking that it is rectangular. */
-function nestedShape(values: NestedArray): number[] {
+/**
+ * The shape of a nested array and its values in row-major order, checking that it is
+ * rectangular and holds only numbers. NOTE: indexed loops, not forEach/flat, which skip
+ * holes: `[1, , 3]` must be refused, not read as `[1, 3]`.
+ */
+function flattenNested(values: NestedArray): { shape: number[]; flat: number[] } {
   const shape: number[] = [];
-  let level: NestedArray = values;
+  let level: unknown = values;
   while (Array.isArray(level)) {
     shape.push(level.length);
-    level = level[0] as NestedArray;
+    level = level[0];
   }
-  const check = (v: NestedArray, depth: number, path: string): void => {
+  const flat: number[] = [];
+  const visit = (v: unknown, depth: number, path: string): void => {
     if (depth === shape.length) {
-      if (typeof v !== 'number') throw new ValueError(`tensor: expected a number at ${path || 'the top'}; got ${typeof v}`);
+      if (typeof v !== 'number') throw new ValueError(`tensor: expected a number at ${path || 'the top'}; got ${v === undefined ? 'a hole (undefined)' : describeValue(v)}`);
+      flat.push(v);
       return;
     }
     assertShape(
       Array.isArray(v) && v.length === shape[depth],
       () => `tensor: ragged nested array: ${path || 'the top'} has ${Array.isArray(v) ? v.length : 'no'} entries, expected ${shape[depth]} (shape ${formatShape(shape)})`,
     );
-    (v as NestedArray[]).forEach((c, i) => check(c, depth + 1, `${path}[${i}]`));
+    for (let i = 0; i < v.length; i++) visit(v[i], depth + 1, `${path}[${i}]`);
   };
-  check(values, 0, '');
-  return shape;
+  visit(values, 0, '');
+  return { shape, flat };
+}
+
+/** NaN, ±∞, fractions and values outside [−2³¹, 2³¹) have no int32: refuse them rather than wrap or truncate. */
+function checkInt32(op: string, value: number, where: string): void {
+  if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
+    throw new ValueError(`${op}: int32 holds integers in [-2147483648, 2147483647]; got ${value} ${where}`);
+  }
+}
+
+function checkValues(op: string, dtype: DType, values: ArrayLike<number>): void {
+  if (dtype !== 'int32') return;
+  for (let i = 0; i < values.length; i++) checkInt32(op, values[i]!, `at flat index ${i}`);
 }
 
 /**
@@ -65,21 +83,27 @@ export function tensor(
   values: NestedArray | TypedArray,
   options: CreateOptions & { shape?: Shape } = {},
 ): Tensor {
+  if (options.shape !== undefined) checkShape('tensor', options.shape);
   if (ArrayBuffer.isView(values)) {
     const typed = values as TypedArray;
     const dtype = options.dtype ?? (typed instanceof Float64Array ? 'float64' : typed instanceof Int32Array ? 'int32' : 'float32');
     const shape = options.shape ?? [typed.length];
     assertShape(sizeOf(shape) === typed.length, () => `tensor: ${typed.length} values do not fill shape ${formatShape(shape)}`);
-    const data = allocate(dtype, typed.length);
+    checkValues('tensor', dtype, typed);
+    const data = allocate(dtype, typed.length, 'tensor');
     data.set(typed);
     return finish(data, shape, options);
   }
-  const shape = nestedShape(values);
+  if (typeof values !== 'number' && !Array.isArray(values)) {
+    throw new ValueError(`tensor: expected a number, a nested array of numbers or a typed array; got ${describeValue(values)}`);
+  }
+  const { shape, flat } = flattenNested(values);
   if (options.shape) {
     assertShape(sizeOf(options.shape) === sizeOf(shape), () => `tensor: ${sizeOf(shape)} values do not fill shape ${formatShape(options.shape!)}`);
   }
-  const data = allocate(options.dtype ?? getDefaultDType(), sizeOf(shape));
-  const flat = Array.isArray(values) ? ((values as unknown[]).flat(shape.length) as number[]) : [values as number];
+  const dtype = options.dtype ?? getDefaultDType();
+  checkValues('tensor', dtype, flat);
+  const data = allocate(dtype, flat.length, 'tensor');
   for (let i = 0; i < flat.length; i++) data[i] = flat[i]!;
   return finish(data, options.shape ?? shape, options);
 }
@@ -87,7 +111,10 @@ export function tensor(
 /** A tensor of `shape` filled with `value`. */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   checkShape('full', shape);
-  const data = allocate(options.dtype ?? getDefaultDType(), sizeOf(shape));
+  if (typeof value !== 'number') throw new ValueError(`full: expected a number as the fill value; got ${describeValue(value)}`);
+  const dtype = options.dtype ?? getDefaultDType();
+  if (dtype === 'int32') checkInt32('full', value, 'as the fill value');
+  const data = allocate(dtype, sizeOf(shape), 'full');
   if (value !== 0) data.fill(value);
   return finish(data, shape, options);
 }
@@ -118,15 +145,19 @@ export function arange(start: number, stop?: number, step = 1, options: CreateOp
   if (stop === undefined) [start, stop] = [0, start];
   assertValue(step !== 0 && Number.isFinite(step), () => `arange: step must be a finite non-zero number; got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const data = allocate(options.dtype ?? getDefaultDType(), n);
-  for (let i = 0; i < n; i++) data[i] = start + i * step;
+  const dtype = options.dtype ?? getDefaultDType();
+  const data = allocate(dtype, n, 'arange');
+  for (let i = 0; i < n; i++) {
+    if (dtype === 'int32') checkInt32('arange', start + i * step, `at index ${i}`);
+    data[i] = start + i * step;
+  }
   return finish(data, [n], options);
 }
 
 /** `steps` evenly spaced values from start to stop inclusive. */
 export function linspace(start: number, stop: number, steps: number, options: CreateOptions = {}): Tensor {
   assertValue(Number.isInteger(steps) && steps >= 0, () => `linspace: steps must be an integer ≥ 0; got ${steps}`);
-  const data = allocate(options.dtype ?? getDefaultDType(), steps);
+  const data = allocate(options.dtype ?? getDefaultDType(), steps, 'linspace');
   const delta = steps > 1 ? (stop - start) / (steps - 1) : 0;
   for (let i = 0; i < steps; i++) data[i] = i === steps - 1 && steps > 1 ? stop : start + i * delta;
   return finish(data, [steps], options);
@@ -135,7 +166,7 @@ export function linspace(start: number, stop: number, steps: number, options: Cr
 /** The n×m identity (m = n by default). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
-  const data = allocate(options.dtype ?? getDefaultDType(), n * m);
+  const data = allocate(options.dtype ?? getDefaultDType(), n * m, 'eye');
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
   return finish(data, [n, m], options);
 }
@@ -153,7 +184,7 @@ function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0:
   checkShape(op, shape);
   const key = keyFrom(op, options);
   const dtype = options.dtype ?? getDefaultDType();
-  const data = allocate(dtype, sizeOf(shape));
+  const data = allocate(dtype, sizeOf(shape), op);
   const f32 = dtype !== 'float64';
   for (let i = 0; i < data.length; i++) {
     const [w0, w1] = randomBits(key, i);
@@ -190,7 +221,7 @@ export function bernoulli(p: number, shape: Shape, options: RandomOptions = {}):
 export function randperm(n: number, options: RandomOptions = {}): Tensor {
   assertValue(Number.isInteger(n) && n >= 0, () => `randperm: n must be an integer ≥ 0; got ${n}`);
   const key = keyFrom('randperm', options);
-  const data = new Int32Array(n);
+  const data = allocate('int32', n, 'randperm');
   for (let i = 0; i < n; i++) data[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const [w0, w1] = randomBits(key, i);

@@ -11,7 +11,7 @@
  * would hide a float32 model quietly running (and training) in float64, which is both slower
  * and a different experiment. Plain JavaScript numbers adopt the dtype of the tensor they meet.
  */
-import { DTypeError } from './errors.js';
+import { AllocationError, DTypeError, ValueError } from './errors.js';
 
 export type FloatDType = 'float32' | 'float64';
 export type DType = FloatDType | 'int32';
@@ -38,15 +38,53 @@ export function isFloat(dtype: DType): dtype is FloatDType {
   return dtype !== 'int32';
 }
 
-/** A new zero-filled array of `dtype`. */
-export function allocate(dtype: DType, size: number): TypedArray {
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(size);
-    case 'float64':
-      return new Float64Array(size);
-    case 'int32':
-      return new Int32Array(size);
+/** Bytes per element of each dtype. */
+export const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4, float64: 8, int32: 4 };
+
+/**
+ * The largest tensor a creation function or op may allocate, in bytes: 4 GiB by default.
+ * NOTE: a guard, not a quota. A mistyped shape ([60000, 784, 784]) should fail at once with a
+ * message that names the op and the size, not after minutes of swapping, nor with V8's bare
+ * `RangeError: Invalid typed array length` (which it throws at 2³² elements on 64-bit).
+ */
+let maxTensorBytes = 4 * 2 ** 30;
+
+/** Raise (or lower) the largest tensor, in bytes, that gradscope allocates; `Infinity` removes the guard. */
+export function setMaxTensorBytes(bytes: number): void {
+  if (!(typeof bytes === 'number' && bytes > 0)) throw new ValueError(`setMaxTensorBytes: expected a number of bytes > 0; got ${String(bytes)}`);
+  maxTensorBytes = bytes;
+}
+
+export function getMaxTensorBytes(): number {
+  return maxTensorBytes;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/** A new zero-filled array of `dtype` with `size` elements; `op` names the caller in errors. */
+export function allocate(dtype: DType, size: number, op = 'allocate'): TypedArray {
+  if (!Number.isSafeInteger(size) || size < 0) throw new ValueError(`${op}: expected an element count that is an integer ≥ 0; got ${size}`);
+  const bytes = size * BYTES_PER_ELEMENT[dtype];
+  if (bytes > maxTensorBytes) {
+    throw new AllocationError(
+      `${op}: a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}) exceeds the limit of ${formatBytes(maxTensorBytes)} per tensor; ` +
+        'check the shape, or raise the limit with setMaxTensorBytes()',
+    );
+  }
+  try {
+    switch (dtype) {
+      case 'float32':
+        return new Float32Array(size);
+      case 'float64':
+        return new Float64Array(size);
+      case 'int32':
+        return new Int32Array(size);
+    }
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);
   }
 }
 

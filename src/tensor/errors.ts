@@ -21,6 +21,11 @@ export class ValueError extends Error {
   override name = 'ValueError';
 }
 
+/** A tensor too large to allocate: over the size limit (setMaxTensorBytes) or refused by the engine. */
+export class AllocationError extends Error {
+  override name = 'AllocationError';
+}
+
 /** Autograd misuse: a freed graph, a saved tensor modified in place, grad of a non-scalar. */
 export class GradError extends Error {
   override name = 'GradError';
@@ -52,4 +57,13 @@ export function assertValue(condition: boolean, message: () => string): asserts 
 /** Throw an InternalError: use only for conditions that mean gradscope has a bug. */
 export function assertInternal(condition: boolean, message: () => string): asserts condition {
   if (!condition) throw new InternalError(message());
+}
+
+/** A short description of a JavaScript value for a message: `the string "1"`, `null`, `an array`. */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? v.slice(0, 20) + '…' : v)}`;
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an object (${(v as object).constructor?.name ?? 'Object'})`;
+  return typeof v === 'number' ? String(v) : typeof v;
 }

@@ -5,7 +5,7 @@
  * is a view `(data, shape, strides, offset)`: element `[i0, …, ik]` lives at
  * `offset + Σ i_j · strides[j]`. A stride of 0 means the axis is broadcast (expanded).
  */
-import { assertShape, assertValue, formatShape } from './errors.js';
+import { assertShape, assertValue, describeValue, formatShape } from './errors.js';
 
 export type Shape = readonly number[];
 
@@ -92,6 +92,7 @@ export function unbroadcastAxes(from: Shape, to: Shape): number[] {
 
 /** Turn a possibly negative axis into 0…rank-1, or throw naming the op. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
+  assertValue(typeof axis === 'number', () => `${op}: expected an integer axis; got ${describeValue(axis)}`);
   // A 0-d tensor accepts axis 0 and -1, as in PyTorch: it behaves as rank 1 here.
   const r = Math.max(rank, 1);
   assertValue(
@@ -107,9 +108,16 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
  */
 export function normalizeAxes(op: string, axis: number | readonly number[] | null | undefined, rank: number): number[] {
   if (axis === undefined || axis === null) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof axis === 'number' ? [axis] : axis;
+  assertValue(
+    typeof axis === 'number' || Array.isArray(axis),
+    () => `${op}: expected an axis, a list of axes, or null for all; got ${describeValue(axis)}`,
+  );
+  const list = typeof axis === 'number' ? [axis] : Array.from(axis);
   const out = list.map((a) => normalizeAxis(op, a, rank));
   assertValue(new Set(out).size === out.length, () => `${op}: repeated axis in ${JSON.stringify(list)}`);
+  // A 0-d tensor accepts axis 0 / -1 (see normalizeAxis) but has no axis to reduce: the
+  // reduction is over its one element, i.e. over no axis at all (so a mean's count is 1).
+  if (rank === 0) return [];
   return out.sort((x, y) => x - y);
 }
 
@@ -128,6 +136,8 @@ export function reducedShape(shape: Shape, axes: readonly number[], keepdim: boo
 
 /** Resolve one `-1` in a reshape target and check that the element count is preserved. */
 export function inferReshape(op: string, from: Shape, to: readonly number[]): number[] {
+  assertValue(Array.isArray(to), () => `${op}: expected the new shape as a list of integers; got ${describeValue(to)}`);
+  to = Array.from(to);
   const size = sizeOf(from);
   const unknown = to.filter((d) => d === -1).length;
   assertValue(unknown <= 1, () => `${op}: at most one dimension may be -1; got ${formatShape(to)}`);

@@ -261,7 +261,7 @@ export class Tensor implements View {
   reshape(shape: readonly number[]): Tensor { return F.reshape(this, shape); }
   flatten(startAxis = 0, endAxis = -1): Tensor { return F.flatten(this, startAxis, endAxis); }
   permute(dims: readonly number[]): Tensor { return F.permute(this, dims); }
-  transpose(axis0 = -2, axis1 = -1): Tensor { return F.transpose(this, axis0, axis1); }
+  transpose(axis0?: number, axis1?: number): Tensor { return F.transpose(this, axis0, axis1); }
   expand(shape: readonly number[]): Tensor { return F.expand(this, shape); }
   broadcastTo(shape: readonly number[]): Tensor { return F.expand(this, shape); }
   squeeze(axis?: number | readonly number[]): Tensor { return F.squeeze(this, axis); }

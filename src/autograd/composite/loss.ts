@@ -1,7 +1,7 @@
 /**
  * Losses, as composites (their gradients follow from the primitives).
  */
-import { DTypeError, ValueError, assertShape, formatShape } from '../../tensor/errors.js';
+import { DTypeError, ValueError, assertShape, describeValue, formatShape } from '../../tensor/errors.js';
 import { shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
@@ -32,7 +32,21 @@ function classTargets(targets: Tensor | Int32Array | readonly number[]): Tensor 
     }
     return targets;
   }
-  const data = Int32Array.from(targets);
+  // NOTE: Int32Array.from would coerce: 0.5 → 0, 1.9 → 1, NaN → 0, '2' → 2. Each target is
+  // checked to be an integer number first (a plain array, or a typed array of another kind).
+  if (!(targets instanceof Int32Array) && !Array.isArray(targets) && !ArrayBuffer.isView(targets)) {
+    throw new ValueError(`crossEntropy: targets must be a Tensor, an Int32Array or an array of class indices; got ${describeValue(targets)}`);
+  }
+  const list = targets as ArrayLike<unknown>;
+  const data = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const k = list[i];
+    if (typeof k !== 'number' || !Number.isInteger(k)) {
+      throw new ValueError(`crossEntropy: targets must be integer class indices; got ${k === undefined ? 'a hole (undefined)' : describeValue(k)} at index ${i}`);
+    }
+    if (k < 0 || k >= 2 ** 31) throw new ValueError(`crossEntropy: target ${k} at index ${i} is not a class index (expected 0 … C − 1)`);
+    data[i] = k;
+  }
   return Tensor.fromData(data, [data.length]);
 }
 

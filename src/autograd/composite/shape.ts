@@ -19,9 +19,14 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
 }
 
 /** Swap two axes (a view). */
-export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
+export function transpose(x: Tensor, axis0?: number, axis1?: number): Tensor {
+  // With no axes, a 0-d or 1-d tensor is its own transpose (as x.T is in PyTorch and NumPy).
+  if (axis0 === undefined && axis1 === undefined && x.rank < 2) return x;
+  axis0 ??= -2;
+  axis1 ??= -1;
   const a = normalizeAxis('transpose', axis0, x.rank);
   const b = normalizeAxis('transpose', axis1, x.rank);
+  if (x.rank === 0) return x; // axes 0 / -1 of a 0-d tensor are both "the" axis
   const dims = x.shape.map((_, i) => i);
   dims[a] = b;
   dims[b] = a;

@@ -57,6 +57,10 @@ export function conv2dGeometry(op: string, x: readonly number[], w: readonly num
   assertShape(w.length === 4, () => `${op}: expected weight [Cout, Cin/groups, kh, kw]; got ${formatShape(w)}`);
   assertValue(Number.isInteger(g.groups) && g.groups >= 1, () => `${op}: groups must be an integer ≥ 1; got ${g.groups}`);
   assertShape(
+    w[1]! >= 1 && w[2]! >= 1 && w[3]! >= 1,
+    () => `${op}: the weight ${formatShape(w)} is empty (Cin/groups, kh and kw must be ≥ 1)`,
+  );
+  assertShape(
     x[1]! % g.groups === 0 && w[0]! % g.groups === 0 && w[1]! * g.groups === x[1],
     () => `${op}: input ${formatShape(x)} and weight ${formatShape(w)} do not fit groups=${g.groups} (need Cin = weight[1]·groups and Cout divisible by groups)`,
   );
@@ -71,6 +75,7 @@ export function conv2dGeometry(op: string, x: readonly number[], w: readonly num
  */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   floatOperand('conv2d', x);
+  floatOperand('conv2d', w);
   assertSameDType('conv2d', x.dtype, w.dtype);
   return apply(conv2dOp, [x, w], conv2dGeometry('conv2d', x.shape, w.shape, options));
 }

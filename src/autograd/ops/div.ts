@@ -1,6 +1,8 @@
 /**
- * div(a, b) = a / b;  ∂/∂a = 1/b, ∂/∂b = −a/b².
+ * div(a, b) = a / b;  ∂/∂a = 1/b, ∂/∂b = −a/b² = −(a/b)/b.
  * NOTE: a primitive (not a · b⁻¹) for one pass and one rounding instead of two.
+ * NOTE: ∂/∂b is computed as −(a/b)/b, from the saved quotient, never with b·b: b² overflows
+ * (float32 b = 2e20) or underflows (b = 1e-25) long before the derivative itself does.
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
@@ -10,12 +12,12 @@ import { zipTensors } from './_kernels.js';
 export const divOp = defineOp({
   name: 'div',
   forward: ([a, b]) => zipTensors('div', 'div', a!, b!),
-  save: ([a, b]) => [a!, b!],
+  save: ([, b], y) => [b!, y],
   backward: (ctx, gradOut) => {
-    const [a, b] = ctx.saved;
+    const [b, y] = ctx.saved;
     return [
       ctx.needsInputGrad[0] ? gradOut.div(b!) : null,
-      ctx.needsInputGrad[1] ? gradOut.mul(a!).div(b!.mul(b!)).neg() : null,
+      ctx.needsInputGrad[1] ? gradOut.mul(y!.div(b!)).neg() : null,
     ];
   },
 });

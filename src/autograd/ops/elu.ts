@@ -1,7 +1,10 @@
 /**
- * elu(x) = x if x > 0 else α(eˣ − 1);  d/dx = 1 if x > 0 else αeˣ = y + α.
+ * elu(x) = x if x > 0 else α(eˣ − 1);  d/dx = 1 if x > 0 else αeˣ.
  * NOTE: a primitive, not where(x > 0, x, α(eˣ − 1)): in that composite the unused branch's
  * eˣ overflows for large x and its backward turns 0·∞ into NaN.
+ * NOTE: αeˣ, not y + α: y + α cancels (float32 at x = −20 gives 0 instead of 2.06e-9). The
+ * exponential is taken of min(x, 0) (through where, so x = 0 keeps slope 1) so the branch
+ * not taken never overflows, and neither does the second derivative.
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
@@ -12,10 +15,12 @@ import { where } from './where.js';
 export const eluOp = defineOp<{ alpha: number }>({
   name: 'elu',
   forward: ([x], { alpha }) => mapTensor('elu', x!, alpha),
-  save: ([x], y) => [x!, y],
+  save: ([x]) => [x!],
   backward: (ctx, gradOut) => {
-    const [x, y] = ctx.saved;
-    return [gradOut.mul(where(x!.gt(0), 1, y!.add(ctx.attrs.alpha)))];
+    const [x] = ctx.saved;
+    const positive = x!.gt(0);
+    const negativePart = where(positive, 0, x!);
+    return [gradOut.mul(where(positive, 1, negativePart.exp().mul(ctx.attrs.alpha)))];
   },
   describe: ({ alpha }) => `alpha=${alpha}`,
 });

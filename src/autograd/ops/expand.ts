@@ -3,7 +3,7 @@
  * ∂/∂x = gradOut summed over the broadcast axes — which is exactly what the engine's
  * unbroadcast does, so the rule itself just passes gradOut on.
  */
-import { assertShape, formatShape } from '../../tensor/errors.js';
+import { assertShape, describeValue, formatShape } from '../../tensor/errors.js';
 import { broadcastShapes, broadcastStrides, shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
@@ -17,6 +17,7 @@ export const expandOp = defineOp<{ shape: number[] }>({
 
 /** @example tensor([1, 2]).expand([3, 2]) // [[1, 2], [1, 2], [1, 2]] */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  assertShape(Array.isArray(shape), () => `expand: expected the target shape as a list of integers; got ${describeValue(shape)}`);
   // A -1 keeps the input's size on that axis, as in PyTorch.
   const lead = shape.length - x.rank;
   const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));

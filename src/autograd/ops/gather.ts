@@ -35,5 +35,7 @@ export function checkIndex(op: string, shape: readonly number[], axis: number, i
 /** @example tensor([[1, 2], [3, 4]]).gather(1, tensor([[1], [0]], { dtype: 'int32' })) // [[2], [3]] */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = checkIndex('gather', x.shape, axis, index);
+  // A 0-d tensor gathers as the 1-element vector it is (torch: x.gather(0, tensor(0)) is x).
+  if (x.rank === 0) return gather(x.reshape([1]), 0, index.reshape([1])).reshape([]);
   return apply(gatherOp, [x], { axis: ax, index });
 }

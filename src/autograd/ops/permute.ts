@@ -2,7 +2,7 @@
  * permute(x, dims): out.shape[i] = x.shape[dims[i]] (a view: strides are permuted);
  * ∂/∂x = gradOut permuted by the inverse permutation.
  */
-import { assertValue } from '../../tensor/errors.js';
+import { assertValue, describeValue } from '../../tensor/errors.js';
 import { normalizeAxis } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
@@ -26,6 +26,7 @@ export const permuteOp = defineOp<{ dims: number[] }>({
 
 /** @example randn([2, 3, 4], { seed: 0 }).permute([2, 0, 1]).shape // [4, 2, 3] */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  assertValue(Array.isArray(dims), () => `permute: expected dims as a list of axes; got ${describeValue(dims)}`);
   assertValue(
     dims.length === x.rank,
     () => `permute: expected ${x.rank} dims for a tensor of shape [${x.shape}]; got [${dims}]`,

@@ -23,5 +23,6 @@ export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: Shap
     shapesEqual(src.shape, index.shape),
     () => `scatterAdd: src of shape ${formatShape(src.shape)} must have the index's shape ${formatShape(index.shape)}`,
   );
+  if (shape.length === 0) return scatterAdd(src.reshape([1]), 0, index.reshape([1]), [1]).reshape([]);
   return apply(scatterAddOp, [src], { axis: ax, index, shape: shape.slice() });
 }
