@@ -40,7 +40,7 @@ Usage:
   gradscope list
       The experiment presets (paper reproductions), one line each, and 'tour'.
   gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend cpu|wasm|gpu]
-                [--workers N] [--quiet] [--force]
+                [--workers N] [--task-timeout SECONDS] [--quiet] [--force]
       Run a preset (default --size smoke, the preset's own seeds, --out results) and write
       DIR/<preset>/results.json (configuration, seeds, versions, every measured series), a CSV
       and an SVG per plot, runs.csv, and DIR/index.html: for every preset in DIR the claim, the
@@ -51,7 +51,12 @@ Usage:
       on a terminal, plain lines otherwise, nothing with --quiet. Files are written
       atomically. --workers N runs a
       preset's independent runs (grid points, seeds) in N worker threads; the results are
-      identical to --workers 1. --backend selects the kernels' backend here and in the workers.
+      identical to --workers 1. --backend selects the kernels' backend here and in the workers;
+      complete results and saved task outputs are reused only from the same backend and
+      settings (others are run again). --task-timeout S fails a task that runs longer than S
+      seconds, naming it (tasks then run in worker threads, even with --workers 1); a worker
+      that exits mid-task fails that task. DIR is locked while a run uses it: a second run on
+      it fails naming the first one's pid (a lock left by a killed run is taken over).
   gradscope report <dir>
       Rebuild the CSV files, SVG plots and index.html of <dir> from its results.json files alone.
   gradscope --help
@@ -117,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
           force: { type: 'boolean', default: false },
           workers: { type: 'string' },
           backend: { type: 'string' },
+          'task-timeout': { type: 'string' },
         },
       });
       if (positionals.length !== 1) throw new Error(`run: expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list`);
@@ -130,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
           force: values.force,
           workers: values.workers,
           backend: values.backend,
+          taskTimeout: values['task-timeout'],
         },
         print,
       );

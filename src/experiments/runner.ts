@@ -5,6 +5,11 @@
  * redoes nothing). Progress goes through a callback; the runner never prints. A preset's
  * independent tasks run in worker threads when `workers` > 1 (task-pool.ts).
  *
+ * Only numbers computed the same way are reused: results.json and every saved task output
+ * record the engine settings (backend, fused multiply-add, default dtype: engine-settings.ts),
+ * and a preset is skipped, or a task output reused, only when they are this run's. A run holds
+ * an exclusive lock on its out folder (out-lock.ts), so two runs never write one folder.
+ *
  * results.json holds numbers that JSON cannot (NaN marks a diverged value): non-finite numbers
  * are written as the strings "NaN", "Infinity" and "-Infinity" and read back as numbers by
  * `parseResults`, which also validates the whole file.
@@ -13,6 +18,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { currentBackendInfo } from '../kernels/registry.js';
+import { checkEngineSettings, engineSettings, sameEngine, type EngineSettings } from './engine-settings.js';
+import { prepareOutDir, withOutLock } from './out-lock.js';
 import type { Plot, Preset, PresetResult, RunRecord, Series, Size, Verdict } from './preset.js';
 import { TASKS_DIR, TaskCache } from './task-cache.js';
 import { taskPool, type TaskPool } from './task-pool.js';
@@ -29,8 +36,12 @@ export interface ResultsFile {
   rule: string;
   size: Size;
   seeds: number[];
-  /** `backend`: the kernels' backend the run used (`currentBackendInfo().label`; absent in older files). */
-  versions: { gradscope: string; node: string; backend?: string };
+  /**
+   * `backend`: the kernels' backend the run used (`currentBackendInfo().label`); `engine`: every
+   * setting that decides the numbers (engine-settings.ts). Both are absent in older files, which
+   * are therefore never skipped.
+   */
+  versions: { gradscope: string; node: string; backend?: string; engine?: EngineSettings };
   /** ISO date the run finished. */
   date: string;
   durationSeconds: number;
@@ -43,7 +54,9 @@ export type RunEvent =
   | { kind: 'start'; preset: string; index: number; total: number; size: Size; seeds: readonly number[] }
   | { kind: 'progress'; preset: string; index: number; total: number; fraction: number; message: string; elapsedSeconds: number }
   | { kind: 'skip'; preset: string; index: number; total: number; path: string }
-  | { kind: 'done'; preset: string; index: number; total: number; path: string; verdict: Verdict; seconds: number };
+  | { kind: 'done'; preset: string; index: number; total: number; path: string; verdict: Verdict; seconds: number }
+  /** Something the run worked around, e.g. a damaged saved task output that it runs again. */
+  | { kind: 'warning'; preset: string; index: number; total: number; message: string };
 
 export interface RunOptions {
   presets: readonly Preset[];
@@ -57,6 +70,12 @@ export interface RunOptions {
   workers?: number;
   /** The backend the worker threads select (the caller selects this thread's). */
   backend?: string;
+  /**
+   * Seconds a task (one `context.map` input) may run before it is stopped and the run fails
+   * naming it (default: no limit). With a limit every task runs in a worker thread, even with
+   * `workers` 1, because a task running in this thread cannot be interrupted (task-pool.ts).
+   */
+  taskTimeout?: number;
   onEvent?: (event: RunEvent) => void;
   /** Clock for durations (tests); defaults to performance.now() in ms. */
   now?: () => number;
@@ -81,12 +100,16 @@ export function resultsPath(out: string, preset: string): string {
   return join(out, preset, RESULTS_FILE);
 }
 
-/** The complete results already in `path` for this size and these seeds, or undefined. */
-export function existingResults(path: string, size: Size, seeds: readonly number[]): ResultsFile | undefined {
+/**
+ * The complete results already in `path` for this size, these seeds and this engine (default:
+ * this thread's settings now), or undefined.
+ */
+export function existingResults(path: string, size: Size, seeds: readonly number[], engine: EngineSettings = engineSettings()): ResultsFile | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const r = parseResults(readFileSync(path, 'utf8'), path);
-    return r.complete && r.size === size && sameSeeds(r.seeds, seeds) ? r : undefined;
+    const sameSettings = r.versions.engine !== undefined && sameEngine(r.versions.engine, engine);
+    return r.complete && r.size === size && sameSeeds(r.seeds, seeds) && sameSettings ? r : undefined;
   } catch {
     return undefined; // unreadable or invalid: run again and replace it
   }
@@ -97,12 +120,18 @@ function sameSeeds(a: readonly number[], b: readonly number[]): boolean {
 }
 
 export async function runPresets(options: RunOptions): Promise<RunSummary> {
-  const pool = taskPool(options.workers ?? 1, { backend: options.backend });
-  try {
-    return await runAll(options, pool);
-  } finally {
-    await pool.close();
+  prepareOutDir(options.out, 'run');
+  if (options.taskTimeout !== undefined && !(options.taskTimeout > 0 && Number.isFinite(options.taskTimeout))) {
+    throw new Error(`run: taskTimeout must be a positive number of seconds; got ${options.taskTimeout}`);
   }
+  return withOutLock(options.out, 'run', async () => {
+    const pool = taskPool(options.workers ?? 1, { backend: options.backend, taskTimeout: options.taskTimeout });
+    try {
+      return await runAll(options, pool);
+    } finally {
+      await pool.close();
+    }
+  });
 }
 
 async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> {
@@ -111,17 +140,19 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
   const now = options.now ?? (() => performance.now());
   const summary: RunSummary = { ran: [], skipped: [], files: [] };
   const total = presets.length;
+  const engine = engineSettings();
   for (const [index, preset] of presets.entries()) {
     const seeds = [...(options.seeds ?? preset.seeds)];
     const path = resultsPath(out, preset.name);
-    if (!options.force && existingResults(path, size, seeds)) {
+    if (!options.force && existingResults(path, size, seeds, engine)) {
       summary.skipped.push(preset.name);
       summary.files.push(path);
       emit({ kind: 'skip', preset: preset.name, index, total, path });
       continue;
     }
     emit({ kind: 'start', preset: preset.name, index, total, size, seeds });
-    const cache = new TaskCache(join(out, preset.name, TASKS_DIR));
+    const cache = new TaskCache(join(out, preset.name, TASKS_DIR), engine);
+    const warn = (message: string) => emit({ kind: 'warning', preset: preset.name, index, total, message });
     if (options.force) cache.clear();
     const t0 = now();
     const result = await preset.run({
@@ -129,7 +160,7 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
       seeds,
       progress: (fraction, message) =>
         emit({ kind: 'progress', preset: preset.name, index, total, fraction: Math.min(1, Math.max(0, fraction)), message, elapsedSeconds: (now() - t0) / 1000 }),
-      map: (task, inputs, onResult) => cachedMap(pool, cache, preset, task, inputs, onResult),
+      map: (task, inputs, onResult) => cachedMap(pool, cache, preset, task, inputs, warn, onResult),
     });
     const seconds = (now() - t0) / 1000;
     const file: ResultsFile = {
@@ -140,7 +171,7 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
       rule: preset.rule,
       size,
       seeds,
-      versions: { gradscope: gradscopeVersion(), node: process.version, backend: currentBackendInfo().label },
+      versions: { gradscope: gradscopeVersion(), node: process.version, backend: currentBackendInfo().label, engine },
       date: new Date().toISOString(),
       durationSeconds: seconds,
       complete: true,
@@ -160,7 +191,9 @@ async function runAll(options: RunOptions, pool: TaskPool): Promise<RunSummary> 
 
 /**
  * `context.map` with resume: tasks whose output an interrupted run saved are not run again;
- * the others go to the pool and each output is saved as soon as it arrives.
+ * the others go to the pool and each output is saved as soon as it arrives. A saved output
+ * that cannot be reused (damaged, or computed with other engine settings) is run again, with a
+ * warning naming its file.
  */
 async function cachedMap<I, O>(
   pool: TaskPool,
@@ -168,14 +201,19 @@ async function cachedMap<I, O>(
   preset: Preset,
   task: string,
   inputs: readonly I[],
+  warn: (message: string) => void,
   onResult?: (done: number, total: number) => void,
 ): Promise<O[]> {
   const outputs = new Array<O>(inputs.length);
   const missing: number[] = [];
   inputs.forEach((input, i) => {
     const saved = cache.read(task, input);
-    if (saved) outputs[i] = saved.output as O;
-    else missing.push(i);
+    if (saved && 'output' in saved) {
+      outputs[i] = saved.output as O;
+      return;
+    }
+    if (saved) warn(`run: not reusing a saved output of task '${task}' of preset '${preset.name}', running it again: ${saved.stale}`);
+    missing.push(i);
   });
   let done = inputs.length - missing.length;
   if (done > 0) onResult?.(done, inputs.length);
@@ -220,6 +258,9 @@ export function parseResults(text: string, where = 'results.json'): ResultsFile 
     throw e;
   }
 }
+
+/** Plot ids whose files would collide with the report's own files in the preset's folder. */
+export const RESERVED_PLOT_IDS: readonly string[] = ['runs'];
 
 const VERDICTS: readonly Verdict[] = ['REPRODUCED', 'NOT REPRODUCED', 'INCONCLUSIVE'];
 
@@ -311,10 +352,14 @@ function validateResult(v: unknown, path: string): PresetResult {
   const o = obj(v, path);
   if (!VERDICTS.includes(o.verdict as Verdict)) fail(`${path}.verdict`, `must be one of ${VERDICTS.join(', ')}`);
   const plots = arr(o.plots, `${path}.plots`).map((p, i) => validatePlot(p, `${path}.plots[${i}]`));
+  // Each plot becomes <id>.csv and <id>.svg next to runs.csv and results.json (cli/report): ids
+  // are compared without case, as a case-insensitive file system (macOS, Windows) would.
   const ids = new Set<string>();
-  for (const p of plots) {
-    if (ids.has(p.id)) fail(`${path}.plots`, `has two plots with id '${p.id}'`);
-    ids.add(p.id);
+  for (const [i, p] of plots.entries()) {
+    const lower = p.id.toLowerCase();
+    if (RESERVED_PLOT_IDS.includes(lower)) fail(`${path}.plots[${i}].id`, `'${p.id}' is reserved: its CSV would overwrite the report's ${lower}.csv`);
+    if (ids.has(lower)) fail(`${path}.plots`, `has two plots with id '${p.id}' (ids are compared without case)`);
+    ids.add(lower);
   }
   return {
     preset: str(o.preset, `${path}.preset`),
@@ -350,6 +395,9 @@ export function validateResults(raw: unknown): ResultsFile {
       gradscope: str(versions.gradscope, 'versions.gradscope'),
       node: str(versions.node, 'versions.node'),
       ...(versions.backend === undefined ? {} : { backend: str(versions.backend, 'versions.backend') }),
+      ...(versions.engine === undefined ? {} : { engine: checkEngineSettings(versions.engine, 'versions.engine', (m) => {
+              throw new ResultsError(m);
+            }) }),
     },
     date: str(o.date, 'date'),
     durationSeconds: num(o.durationSeconds, 'durationSeconds'),

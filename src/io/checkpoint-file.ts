@@ -1,26 +1,43 @@
 /**
- * Training checkpoints on disk: the TrainState of src/optim/train.ts as JSON, written
- * atomically (see atomic.ts). JSON numbers round-trip float64 — and float32 — values exactly,
- * so a run resumed from a checkpoint continues bit-identically.
+ * Training checkpoints on disk: the TrainState of src/optim/train.ts as sealed JSON
+ * (sealed-json.ts: a header line with the SHA-256 of the content), written atomically (see
+ * atomic.ts). JSON numbers round-trip float64 — and float32 — values exactly, and NaN, ±∞ and
+ * −0 are tagged, so a run resumed from a checkpoint continues bit-identically.
+ *
+ * Reading refuses, naming the file and the field, anything that is not exactly what was
+ * written: a changed byte (the checksum), a field of the wrong type or range
+ * (optim/train-state.ts). What can only be checked against the model and the run — parameter
+ * and buffer sizes, the epoch and step — train() checks when it resumes, and its messages name
+ * this file too. Files written before checksums (a bare JSON state) are refused: they cannot be
+ * verified.
  */
 import type { TrainState } from '../optim/train.js';
+import { checkTrainState, describeTrainStateSource } from '../optim/train-state.js';
 import { ValueError } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { readBytes } from './model-file.js';
+import { openSealedJson, sealJson } from './sealed-json.js';
+
+export const CHECKPOINT_FORMAT = 'gradscope-checkpoint';
+export const CHECKPOINT_VERSION = 2;
 
 export function saveCheckpoint(path: string, state: TrainState): void {
-  writeFileAtomic(path, JSON.stringify(state), 'saveCheckpoint');
+  // Refuse to write what loadCheckpoint would refuse to read.
+  checkTrainState(state, `saveCheckpoint: '${path}'`);
+  writeFileAtomic(path, sealJson(CHECKPOINT_FORMAT, CHECKPOINT_VERSION, state), 'saveCheckpoint');
 }
 
 export function loadCheckpoint(path: string): TrainState {
-  const text = new TextDecoder().decode(readBytes('loadCheckpoint', path));
-  let state: TrainState;
+  const where = `loadCheckpoint: '${path}'`;
+  let text: string;
   try {
-    state = JSON.parse(text) as TrainState;
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readBytes('loadCheckpoint', path));
   } catch (e) {
-    throw new ValueError(`loadCheckpoint: '${path}' is not valid JSON: ${(e as Error).message}`);
+    if (e instanceof TypeError) throw new ValueError(`${where}: not UTF-8 text, so not a gradscope training checkpoint`, { cause: e });
+    throw e;
   }
-  if (state?.format !== 'gradscope-train-state') throw new ValueError(`loadCheckpoint: '${path}' is not a gradscope training checkpoint`);
+  const state = checkTrainState(openSealedJson(text, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, where), where);
+  describeTrainStateSource(state, where);
   return state;
 }
 
