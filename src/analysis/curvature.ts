@@ -12,6 +12,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { Batch } from '../nn/per-sample.js';
 import { hessianOperator, type ObjectiveOptions } from './objective.js';
+import { applyOperator } from './apply-operator.js';
 import { hutchinsonTrace, lanczos, type Estimate, type LinearOperator } from './lanczos.js';
 
 /**
@@ -35,7 +36,7 @@ export function operatorMatrix(op: LinearOperator): Float64Array {
   const e = new Float64Array(P);
   for (let i = 0; i < P; i++) {
     e[i] = 1;
-    const column = op.apply(tensor(e, { dtype: 'float64' })).toTypedArray();
+    const column = applyOperator(op, e, 'operatorMatrix', `basis vector ${i}`);
     e[i] = 0;
     for (let r = 0; r < P; r++) columns[i * P + r] = column[r]!;
   }

@@ -122,6 +122,12 @@ function householderTridiagonal(a: Float64Array, n: number): { diagonal: Float64
 export function tridiagonalEigen(diagonal: ArrayLike<number>, offDiagonal: ArrayLike<number>): TridiagonalEigen {
   const n = diagonal.length;
   if (offDiagonal.length < n - 1) throw new ShapeError(`tridiagonalEigen: ${n} diagonal entries need ${n - 1} off-diagonal entries; got ${offDiagonal.length}`);
+  // QL cannot converge on NaN/±∞; that is the caller's input, not a convergence failure of ours.
+  for (const [name, values, count] of [['diagonal', diagonal, n], ['off-diagonal', offDiagonal, n - 1]] as const) {
+    for (let i = 0; i < count; i++) {
+      if (!Number.isFinite(values[i]!)) throw new ValueError(`tridiagonalEigen: the ${name} must be finite; entry ${i} is ${values[i]}`);
+    }
+  }
   const d = Float64Array.from(diagonal);
   const e = new Float64Array(n); // e[i] couples i and i+1; e[n−1] = 0 is a sentinel
   for (let i = 0; i < n - 1; i++) e[i] = offDiagonal[i]!;

@@ -11,10 +11,11 @@
  * seed the probes are exactly those of hutchinsonTrace / frobeniusNorm, so the estimates agree
  * with theirs up to rounding; the Lanczos start vector comes from a separate stream of the seed.
  */
-import { randn, tensor } from '../tensor/creation.js';
+import { randn } from '../tensor/creation.js';
 import { ValueError } from '../tensor/errors.js';
 import { foldIn, makeKey } from '../tensor/random.js';
-import { lanczos, rademacher, type Estimate, type LinearOperator } from './lanczos.js';
+import { applyOperator } from './apply-operator.js';
+import { lanczosFor, rademacher, type Estimate, type LinearOperator } from './lanczos.js';
 
 export interface HessianSummaryOptions {
   /** Seed of the probes (probe j: foldIn(makeKey(seed), j)) and of the Lanczos start vector. */
@@ -59,14 +60,12 @@ export function hessianSummary(op: LinearOperator, options: HessianSummaryOption
   if (!Number.isInteger(probes) || probes < 1) throw new ValueError(`hessianSummary: probes must be an integer ≥ 1; got ${probes}`);
   const root = makeKey(seed);
   const start = Float64Array.from(randn([op.size], { key: foldIn(root, START_STREAM), dtype: 'float64' }).toTypedArray());
-  const spectrum = lanczos(op, 1, { seed, iterations, start });
+  const spectrum = lanczosFor('hessianSummary', '', op, 1, { seed, iterations, start });
   const quadratic: number[] = [];
   const squaredNorm: number[] = [];
   for (let j = 0; j < probes; j++) {
     const z = rademacher(op.size, foldIn(root, j));
-    const out = op.apply(tensor(z, { dtype: 'float64' }));
-    if (out.size !== op.size) throw new ValueError(`hessianSummary: expected ${op.size} output elements; got shape [${out.shape}]`);
-    const hz = out.toTypedArray();
+    const hz = applyOperator(op, z, 'hessianSummary', `probe ${j}`);
     let zHz = 0;
     let hz2 = 0;
     for (let i = 0; i < hz.length; i++) {

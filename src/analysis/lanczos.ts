@@ -6,10 +6,11 @@
  * Vectors handed to `op.apply` are float64 tensors; results are reduced in float64 whatever
  * dtype the operator computes in.
  */
-import { bernoulli, randn, tensor } from '../tensor/creation.js';
+import { bernoulli, randn } from '../tensor/creation.js';
 import { ValueError } from '../tensor/errors.js';
 import { foldIn, makeKey, type Key } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { applyOperator, firstNonFinite } from './apply-operator.js';
 import { tridiagonalEigen } from './eigen.js';
 
 /** A symmetric linear operator v ↦ Av on vectors of `size` elements (hessianOperator returns one). */
@@ -35,13 +36,6 @@ export interface ProbeOptions {
   tolerance?: number;
   /** Probes drawn before the tolerance is checked (default min(10, maxProbes)): a standard error from 2–3 samples is itself too noisy to stop on. */
   minProbes?: number;
-}
-
-/** Apply the operator to a float64 array and read the result back as float64. */
-function applyTo(op: LinearOperator, v: Float64Array): Float64Array {
-  const out = op.apply(tensor(v, { dtype: 'float64' }));
-  if (out.size !== op.size) throw new ValueError(`operator: expected ${op.size} output elements; got shape [${out.shape}]`);
-  return Float64Array.from(out.toTypedArray());
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -74,7 +68,9 @@ function probeMean(op: LinearOperator, name: string, options: ProbeOptions, samp
   let n = 0;
   while (n < options.maxProbes) {
     const z = rademacher(op.size, foldIn(root, n));
-    const x = sample(z, applyTo(op, z));
+    const x = sample(z, applyOperator(op, z, name, `probe ${n}`));
+    // Finite products can still overflow in the sample (‖Az‖² past 1e308): a NaN/∞ mean is never an estimate.
+    if (!Number.isFinite(x)) throw new ValueError(`${name}: probe ${n} gave a non-finite sample (${x}) from finite operator values; the operator's scale overflows float64`);
     n++;
     const delta = x - mean;
     mean += delta / n;
@@ -149,6 +145,14 @@ export interface LanczosResult {
  * @example lanczos(hessianOperator(model, batch, { batchNorm: 'eval' }), 3, { seed: 0, iterations: 40 }).top
  */
 export function lanczos(op: LinearOperator, k: number, options: LanczosOptions): LanczosResult {
+  return lanczosFor('lanczos', '', op, k, options);
+}
+
+/**
+ * The Lanczos process on behalf of `caller` (spectralDensity, hessianSummary): errors name the
+ * caller, and `prefix` (e.g. 'probe 2, ') locates the run among the caller's runs.
+ */
+export function lanczosFor(caller: string, prefix: string, op: LinearOperator, k: number, options: LanczosOptions): LanczosResult {
   const P = op.size;
   if (!Number.isInteger(k) || k < 1) throw new ValueError(`lanczos: k must be an integer ≥ 1; got ${k}`);
   if (!Number.isInteger(options.iterations) || options.iterations < 1) throw new ValueError(`lanczos: iterations must be an integer ≥ 1; got ${options.iterations}`);
@@ -163,13 +167,15 @@ export function lanczos(op: LinearOperator, k: number, options: LanczosOptions):
   const fresh = (): Float64Array => Float64Array.from(randn([P], { key: foldIn(root, restarts++), dtype: 'float64' }).toTypedArray());
   let q = options.start ? Float64Array.from(options.start) : fresh();
   if (q.length !== P) throw new ValueError(`lanczos: start vector has ${q.length} elements; the operator has ${P}`);
+  const badStart = firstNonFinite(q);
+  if (badStart) throw new ValueError(`${caller}: the start vector must be finite; element ${badStart.index} is ${badStart.value}`);
   let qNorm = Math.sqrt(dot(q, q));
   if (!(qNorm > 0)) throw new ValueError('lanczos: the start vector is zero');
   q = q.map((x) => x / qNorm);
   let scale = 0; // running estimate of ‖A‖ for the breakdown test
   for (let j = 0; j < m; j++) {
     Q.push(q);
-    const w = applyTo(op, q);
+    const w = applyOperator(op, q, caller, `${prefix}Lanczos iteration ${j}`);
     alpha[j] = dot(q, w);
     // Full reorthogonalisation (classical Gram–Schmidt, two passes) subsumes the three-term recurrence.
     for (let pass = 0; pass < 2; pass++) {
@@ -247,7 +253,7 @@ export function spectralDensity(op: LinearOperator, options: SpectralDensityOpti
   const nodes: SpectralDensity['nodes'] = [];
   for (let j = 0; j < options.probes; j++) {
     // Rademacher probes: ‖z‖² = P exactly, so the first quadrature moment Σ τθ = zᵀAz/P is Hutchinson's.
-    const run = lanczos(op, 1, { seed: options.seed, iterations: options.iterations, start: rademacher(op.size, foldIn(root, j)) });
+    const run = lanczosFor('spectralDensity', `probe ${j}, `, op, 1, { seed: options.seed, iterations: options.iterations, start: rademacher(op.size, foldIn(root, j)) });
     nodes.push({ values: run.ritzValues, weights: run.weights });
   }
   let lo = Infinity;

@@ -22,6 +22,7 @@
 import { ShapeError, ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { uniformStream } from '../tensor/random.js';
+import { checkOperatorOutput } from './apply-operator.js';
 import { smallSymmetricEigenvalues } from './gram.js';
 
 /** n symmetric d × d matrices Hᵢ (row-major), the per-sample Hessians of a quadratic sum. */
@@ -178,6 +179,7 @@ export function secondMomentMatrix(T: SecondMomentOperator): { m: number; matrix
   const matrix = new Float64Array(m * m);
   basis.forEach((bk, k) => {
     const image = T.apply(bk);
+    checkOperatorOutput('secondMomentMatrix', `basis matrix ${k}`, image, 'the per-sample Hessians or the learning rate give a non-finite T(P) (non-finite entries, or η so large that T overflows)');
     basis.forEach((bl, l) => (matrix[l * m + k] = dot(bl, image)));
   });
   return { m, matrix };

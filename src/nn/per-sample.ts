@@ -18,7 +18,8 @@ import { perSampleGradients } from '../autograd/per-sample.js';
 import { concat } from '../autograd/ops/concat.js';
 import { zeros } from '../tensor/creation.js';
 import { allocate, dtypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
-import { ValueError } from '../tensor/errors.js';
+import { GradError, ValueError } from '../tensor/errors.js';
+import type { Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
 import type { Arena } from '../kernels/backend.js';
@@ -44,7 +45,9 @@ export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropy
  * Reusable memory for per-sample gradients. B × P numbers are often hundreds of megabytes,
  * and writing fresh memory costs about as much as computing them (page faults): with a
  * workspace, repeated calls write into the same arrays. The tensors a call returns are then
- * valid only until the next call with the same workspace.
+ * valid only until the next call with the same workspace: that call counts as an in-place
+ * write to them (their version counters are bumped), so a graph that saved one refuses to
+ * back-propagate with a GradError rather than use the new values.
  *
  * The arrays come from the current backend's arena where it has one (Backend.createArena):
  * on the wasm backend, float32 arrays in WebAssembly memory, which its outer-product kernel
@@ -55,6 +58,8 @@ export class PerSampleWorkspace {
   private next = 0;
   /** Asked for on the first array; null until then. */
   private arena: Arena | undefined | null = null;
+  /** Storages of the returned tensors that view each array (see handOut). */
+  private readonly viewers = new Map<TypedArray, Storage[]>();
 
   /** Called at the start of each perSampleGrads call. */
   reset(): void {
@@ -66,11 +71,39 @@ export class PerSampleWorkspace {
     const size = shape.reduce((a, b) => a * b, 1);
     const existing = this.arrays[this.next];
     const fits = existing && existing.length === size && dtypeOf(existing) === dtype;
+    if (fits) this.invalidate(existing);
     if (!fits && this.arena === null) this.arena = getBackend().createArena?.();
     const array = fits ? existing : (this.arena?.allocate(dtype, size) ?? allocate(dtype, size));
     this.arrays[this.next++] = array;
     return array;
   };
+
+  /**
+   * Record the tensors a call returns that view this workspace's arrays. When a later call
+   * writes such an array again, their storages' version counters are bumped first — an
+   * in-place write like any other — so a graph that saved one fails its backward with a
+   * GradError (autograd/op.ts) instead of silently using the new call's values.
+   */
+  handOut(tensors: Iterable<Tensor>): void {
+    for (const t of tensors) {
+      const array = this.arrays.find((a) => overlaps(a, t.data));
+      if (!array) continue;
+      const list = this.viewers.get(array) ?? [];
+      if (!list.includes(t.storage)) list.push(t.storage);
+      this.viewers.set(array, list);
+    }
+  }
+
+  /** `array` is about to be overwritten: every tensor handed out over it is now modified in place. */
+  private invalidate(array: TypedArray): void {
+    for (const storage of this.viewers.get(array) ?? []) storage.version++;
+    this.viewers.delete(array);
+  }
+}
+
+/** Whether two typed arrays share memory (same buffer, overlapping bytes). */
+function overlaps(a: TypedArray, b: TypedArray): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 export interface PerSampleOptions {
@@ -146,6 +179,9 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
     else grads.forEach((g, k) => gradChunks[k]!.push(g));
   }
   const grads = normsOnly ? null : new Map(named.map(([name], k) => [name, noGrad(() => concat(gradChunks[k]!, 0))]));
+  if (grads) options.workspace?.handOut(grads.values());
+  // The norms are computed lazily from the gradients: refuse if a later call overwrote them.
+  const versions = grads ? [...grads.values()].map((g) => g.version) : [];
   let norms: Float64Array | null = normsOnly ? squared.map(Math.sqrt) : null;
   return {
     kind: 'per-sample',
@@ -153,6 +189,12 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
     grads,
     get norms() {
       if (!norms) {
+        const [name] = [...grads!].find(([, g], k) => g.version !== versions[k]) ?? [];
+        if (name !== undefined) {
+          throw new GradError(
+            `perSampleGrads: the gradient of '${name}' was overwritten by a later call with the same workspace before norms was read; read norms before the next call, or pass each call its own workspace`,
+          );
+        }
         addSquaredRowNorms([...grads!.values()], squared, 0);
         norms = squared.map(Math.sqrt);
       }

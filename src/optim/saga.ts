@@ -82,6 +82,15 @@ export class SagaEstimator implements Estimator {
     return unflatten(model, v);
   }
 
+  rollbackPoint(): () => void {
+    // The table's entries are replaced (table[j] = grad), so a copy of the list of references suffices.
+    const { spent, mean, lastLoss } = this;
+    const table = this.table.slice();
+    return () => {
+      Object.assign(this, { spent, mean, lastLoss, table });
+    };
+  }
+
   saveState(): { cost: number; table: (SavedVector | null)[]; mean: SavedVector | null } {
     return { cost: this.spent, table: this.table.map(saveVector), mean: saveVector(this.mean) };
   }

@@ -27,6 +27,14 @@ export class SgdEstimator implements Estimator {
     return unflatten(context.model, grad);
   }
 
+  rollbackPoint(): () => void {
+    const { spent, lastLoss } = this;
+    return () => {
+      this.spent = spent;
+      this.lastLoss = lastLoss;
+    };
+  }
+
   saveState(): { cost: number } {
     return { cost: this.spent };
   }

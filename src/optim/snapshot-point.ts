@@ -89,6 +89,16 @@ export class SnapshotTracker {
     return this.ema!;
   }
 
+  /** In-memory copy for a refused step (see Estimator.rollbackPoint): sum and ema are written in place. */
+  rollbackPoint(): () => void {
+    const { seen, count, chosen } = this;
+    const sum = this.sum?.slice() ?? null;
+    const ema = this.ema?.slice() ?? null;
+    return () => {
+      Object.assign(this, { seen, count, chosen, sum, ema });
+    };
+  }
+
   saveState(): TrackerState {
     const arr = (a: Float64Array | null) => (a ? Array.from(a) : null);
     return { seen: this.seen, sum: arr(this.sum), count: this.count, chosen: arr(this.chosen), ema: arr(this.ema) };

@@ -101,6 +101,16 @@ abstract class MegaBatchEstimator implements Estimator {
     return unflatten(model, noGrad(() => grad.sub(atSnapshot).add(gTilde)));
   }
 
+  rollbackPoint(): () => void {
+    // wTilde, gTilde and mega are replaced, never written in place: their references are the state.
+    const { spent, wTilde, gTilde, mega, remaining, lastLoss } = this;
+    const rng = this.rng.state;
+    return () => {
+      Object.assign(this, { spent, wTilde, gTilde, mega, remaining, lastLoss });
+      this.rng.state = rng;
+    };
+  }
+
   saveState(): MegaState {
     return { cost: this.spent, rng: this.rng.state, wTilde: saveVector(this.wTilde), gTilde: saveVector(this.gTilde), mega: this.mega ? [...this.mega] : null, remaining: this.remaining };
   }

@@ -167,6 +167,18 @@ export class SvrgEstimator implements Estimator {
     return unflatten(model, v);
   }
 
+  rollbackPoint(): () => void {
+    // wTilde and mu are replaced, never written in place: their references are the state.
+    const { spent, wTilde, mu, coefficient, snapshotEpoch, stepsSinceSnapshot, lastLoss } = this;
+    const rng = this.rng.state;
+    const tracker = this.tracker.rollbackPoint();
+    return () => {
+      Object.assign(this, { spent, wTilde, mu, coefficient, snapshotEpoch, stepsSinceSnapshot, lastLoss });
+      this.rng.state = rng;
+      tracker();
+    };
+  }
+
   saveState(): SvrgState {
     return {
       cost: this.spent,

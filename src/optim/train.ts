@@ -19,6 +19,8 @@ import { ValueError } from '../tensor/errors.js';
 import { foldIn, makeKey } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, Schedule, StepContext, UpdateRule } from './estimator.js';
+import { captureStep } from './rollback.js';
+import { checkResumeFits } from './train-state.js';
 
 /** Where the loop is, as hooks see it. */
 export interface StepInfo {
@@ -88,7 +90,7 @@ export class NonFiniteError extends Error {
     readonly epoch: number,
     detail: string,
   ) {
-    super(`train: non-finite ${what} at step ${step} (epoch ${epoch}): ${detail}; training stopped, parameters are those before this step`);
+    super(`train: non-finite ${what} at step ${step} (epoch ${epoch}): ${detail}; training stopped, the model (parameters and buffers) and the estimator are as they were before this step`);
   }
 }
 
@@ -106,6 +108,11 @@ function firstNonFinite(tensors: readonly Tensor[]): string | null {
   return null;
 }
 
+function nonFiniteDirection(direction: readonly Tensor[], step: number, epoch: number): NonFiniteError | null {
+  const bad = firstNonFinite(direction);
+  return bad ? new NonFiniteError('gradient', step, epoch, bad) : null;
+}
+
 function stateOf(model: Module, step: number, epoch: number, stepInEpoch: number, options: TrainOptions, losses: number[]): TrainState {
   return {
     format: 'gradscope-train-state',
@@ -121,18 +128,14 @@ function stateOf(model: Module, step: number, epoch: number, stepInEpoch: number
   };
 }
 
-function restore(model: Module, state: TrainState, options: TrainOptions): void {
-  if (state.format !== 'gradscope-train-state' || state.version !== 1) throw new ValueError('train: resume state has an unknown format');
+function restore(model: Module, state: TrainState, options: TrainOptions, samples: number): void {
+  // Every field is checked against this model and run before anything is written (train-state.ts).
+  checkResumeFits(state, model, { epochs: options.epochs, stepsInEpoch: (e) => Math.ceil(samples / options.schedule.batchSize(e)) });
   const params = model.parameters();
-  if (state.parameters.length !== params.length) {
-    throw new ValueError(`train: resume state has ${state.parameters.length} parameters; the model has ${params.length}`);
-  }
   model.assignParameters(state.parameters.map((values, k) => tensor(Float64Array.from(values), { shape: params[k]!.shape, dtype: params[k]!.dtype })));
   const saved = model.saveStats();
   model.restoreStats(new Map(state.buffers.map(([name, values]) => {
-    const like = saved.get(name);
-    if (!like) throw new ValueError(`train: resume state has a buffer '${name}' the model does not`);
-    const copy = like.slice();
+    const copy = saved.get(name)!.slice();
     copy.set(values);
     return [name, copy];
   })));
@@ -156,7 +159,7 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
   let startEpoch = 0;
   let startStepInEpoch = 0;
   if (options.resume) {
-    restore(model, options.resume, options);
+    restore(model, options.resume, options, data.length);
     step = options.resume.step;
     startEpoch = options.resume.epoch;
     startStepInEpoch = options.resume.stepInEpoch;
@@ -177,6 +180,9 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       makeBatch: (indices, batchSeed) => makeBatch(data, indices, batchSeed ?? stepSeed(seed, step)),
     });
     const first = epoch === startEpoch ? startStepInEpoch : 0;
+    // The epoch's snapshot belongs to its first step: refusing that step undoes it too, so the
+    // state left behind is the one a resume at (epoch, 0) starts from.
+    const epochStart = first === 0 ? captureStep(model, estimator) : null;
     // A run resumed mid-epoch must not take the epoch's snapshot again.
     if (first === 0) estimator.startEpoch?.(context(0));
     const positions = (options.positions ?? []).map((p) => Math.min(stepsInEpoch - 1, Math.floor(p * stepsInEpoch)));
@@ -187,14 +193,18 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       const indices = Array.from(order.subarray(k * batchSize, Math.min(data.length, (k + 1) * batchSize)));
       const batch = makeBatch(data, indices, stepSeed(seed, step));
       const ctx = { ...context(k), indices };
+      const rollback = k === first && epochStart ? epochStart : captureStep(model, estimator);
       const direction = estimator.direction(ctx, batch);
       // The estimator's own loss when it reports one; otherwise one extra forward pass.
       const value =
         estimator.lastLoss ??
         noGrad(() => model.withFrozenStats(() => loss(model.forward(batch.x, { sampleIds: batch.sampleIds, seed: batch.seed }), batch.targets).mean().item()));
-      if (!Number.isFinite(value)) throw new NonFiniteError('loss', step, epoch, `minibatch loss ${value}`);
-      const bad = firstNonFinite(direction);
-      if (bad) throw new NonFiniteError('gradient', step, epoch, bad);
+      const refusal = !Number.isFinite(value) ? new NonFiniteError('loss', step, epoch, `minibatch loss ${value}`) : nonFiniteDirection(direction, step, epoch);
+      if (refusal) {
+        // The step's forwards already ran (running statistics, estimator state): undo them.
+        rollback();
+        throw refusal;
+      }
       update.step(model.parameters(), direction, schedule.learningRate(epoch, k, stepsInEpoch));
       losses.push(value);
       epochLoss += value;

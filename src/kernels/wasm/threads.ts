@@ -106,14 +106,23 @@ const CONTROL_WORDS = (MAX_WORKERS + 1) * SLOT_WORDS;
 const LAYOUT = JSON.stringify({ CONTROL_WORDS, SLOT_WORDS, STATE, ARGS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
 /**
  * Node's way to hand the worker its data: worker_threads' `workerData`, reached through the
- * CommonJS loader that the worker script (eval: true) is given — the core never loads a Node
- * module itself.
+ * `getBuiltinModule` of the worker's own process object (Node ≥ 20.16, as on the main side),
+ * so the core never loads a Node module itself.
+ *
+ * Why not `require`: an eval'd worker script inherits the host's execArgv, so under a host
+ * started with `--input-type=module` (or `--experimental-default-type=module`) it is evaluated
+ * as an ES module, where `require` is not defined and every worker failed to start. The
+ * process global exists in both kinds of script.
  */
-function nodeReceive(load: (id: string) => unknown): (start: (data: WorkerData) => void) => void {
-  return (start) => start((load('node:worker_threads') as { workerData: WorkerData }).workerData);
+function nodeReceive(scope: { process?: { getBuiltinModule?: (id: string) => unknown } }): (start: (data: WorkerData) => void) => void {
+  return (start) => {
+    const threads = scope.process?.getBuiltinModule?.('node:worker_threads') as { workerData: WorkerData } | undefined;
+    if (!threads) throw new Error('gradscope wasm worker: Node has no getBuiltinModule here (threads need Node ≥ 20.16)');
+    start(threads.workerData);
+  };
 }
-/** Node: a CommonJS script (eval: true) that passes its `require` to nodeReceive. */
-const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(require), ${LAYOUT});`;
+/** Node: a script (eval: true) that runs the same whether Node evaluates it as CommonJS or as an ES module. */
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT});`;
 /** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
 const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT});`;
 
