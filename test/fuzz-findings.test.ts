@@ -20,7 +20,7 @@ import {
   zeros,
 } from '../src/index.js';
 
-const f64 = (v: number | number[]) => tensor(v, { dtype: 'float64' });
+const f64 = (v: number | number[] | number[][]) => tensor(v, { dtype: 'float64' });
 const f32 = (v: number | number[]) => tensor(v, { dtype: 'float32' });
 const value = (t: Tensor) => t.toArray() as number;
 

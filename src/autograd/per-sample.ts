@@ -17,8 +17,11 @@
  *
  * Between a parameter and the op where it meets the batch (a transpose, a reshape of a bias),
  * gradients carry the extra leading batch axis through a small table of view rules.
- * A reduction over the batch axis (BatchNorm in train mode) makes samples interact: that is
- * reported, and `perSampleJacobian` (exact rows, one backward per sample) is the tool then.
+ * Where the batch axis is on each batch-side tensor is proven first, op by op (batch-axis.ts):
+ * any interaction between samples (BatchNorm in train mode, centring by the batch mean, a
+ * softmax over the batch) or an axis that can no longer be followed is refused with a
+ * GradError, never guessed; `perSampleJacobian` (exact rows, one backward per sample) is the
+ * tool then. The meet rules use that axis, not `shape[0] === B`.
  */
 import { GradError, InternalError, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -29,6 +32,7 @@ import { noGrad } from './mode.js';
 import type { Node } from './op.js';
 import { scalarTensor } from './operands.js';
 import { conv2dBackwardWeight } from './ops/conv2d-backward-weight.js';
+import { noBatchAxisError, traceBatchAxes } from './batch-axis.js';
 import type { Conv2dGeometry } from '../kernels/geometry.js';
 
 /**
@@ -54,13 +58,19 @@ function unbroadcastKeepBatch(G: Tensor, shape: readonly number[]): Tensor {
  */
 export type PerSampleAllocator = (shape: readonly number[], dtype: DType) => TypedArray | undefined;
 
-/** Per-sample gradient of a parameter-side input of an op where it meets the batch. */
-type MeetRule = (node: Node, inputIndex: number, gradOut: Tensor, B: number, allocate: PerSampleAllocator) => Tensor | null;
+/**
+ * Per-sample gradient of a parameter-side input of an op where it meets the batch; `axisOf`
+ * gives a batch-side tensor's batch axis (known: it was proven before the pass).
+ */
+type MeetRule = (node: Node, inputIndex: number, gradOut: Tensor, B: number, allocate: PerSampleAllocator, axisOf: (t: Tensor) => number) => Tensor | null;
 
 const MEET_RULES: Partial<Record<string, MeetRule>> = {
-  matmul(node, i, g, B, allocate) {
+  matmul(node, i, g, B, allocate, axisOf) {
     const [a, b] = node.ctx.saved;
-    if (i === 1 && a!.shape[0] === B && a!.rank === 2) {
+    // The rules below need the batch on axis 0 of the batch-side operand (x [B, K], or a
+    // leading batch dimension); any other position is refused by the caller.
+    const batchFirst = axisOf(node.inputs[1 - i]!) === 0;
+    if (i === 1 && batchFirst && a!.rank === 2) {
       // Row i of x times row i of g: xᵢ ⊗ gᵢ, the B outer products of a Linear layer — the
       // bulk of B × P numbers, so it may go into a reused workspace.
       // NOTE: built as gᵢ ⊗ xᵢ [B, N, K] and handed on transposed (a view): a Linear layer's
@@ -70,17 +80,17 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
       const data = getBackend().outerRows(g, a!, g.dtype, allocate(shape, g.dtype));
       return Tensor.fromData(data, shape).transpose(-1, -2);
     }
-    if (i === 1 && a!.shape[0] === B) {
+    if (i === 1 && batchFirst && a!.rank > 2) {
       // xᵢᵀ gᵢ, summed over any further axes of the sample.
       return unbroadcastKeepBatch(a!.transpose(-1, -2).matmul(g), b!.shape);
     }
-    if (i === 0 && b!.rank > 2 && b!.shape[0] === B) {
+    if (i === 0 && batchFirst && b!.rank > 2) {
       return unbroadcastKeepBatch(g.matmul(b!.transpose(-1, -2)), a!.shape);
     }
     return null;
   },
-  conv2d(node, i, g, B) {
-    if (i !== 1) return null;
+  conv2d(node, i, g, B, _allocate, axisOf) {
+    if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;
     const [x, w] = node.ctx.saved;
     const geometry = node.ctx.attrs as Conv2dGeometry;
     // B independent weight gradients = one weight gradient with B·groups groups over the
@@ -132,8 +142,16 @@ export function perSampleGradients(
   // Which tensors depend on the batch input: those from which `input` is reachable (found
   // over the whole graph — a batch-side tensor need not lead to a parameter, e.g. a reshape of
   // the input itself).
-  const batchSide = topologicalOrder([losses], (t) => t === input).leads;
+  const { order: forward, leads: batchSide } = topologicalOrder([losses], (t) => t === input);
   if (!batchSide.has(losses)) throw new GradError('perSampleGradients: the losses do not depend on the batch input');
+  if (input.rank === 0 || input.shape[0] !== B) {
+    throw new GradError(`perSampleGradients: the batch input ${formatShape(input.shape)} must have the losses' batch size ${B} on axis 0`);
+  }
+  const batchAxes = traceBatchAxes(forward, input, B);
+  const lossAxis = batchAxes.get(losses)!;
+  if (typeof lossAxis !== 'number') throw noBatchAxisError(lossAxis, '');
+  if (lossAxis !== 0) throw new InternalError(`per-sample losses [B] with the batch on axis ${lossAxis}`);
+  const axisOf = (t: Tensor): number => batchAxes.get(t) as number;
 
   const grads = new Map<Tensor, Tensor>();
   const add = (t: Tensor, g: Tensor) => {
@@ -156,12 +174,6 @@ export function perSampleGradients(
         node.inputs.forEach((input) => leads.has(input) && input.requiresGrad && add(input, rule(node, g, B)));
         continue;
       }
-      if (name === 'sum' && (node.ctx.attrs as { axes: number[] }).axes.includes(0)) {
-        throw new GradError(
-          "perSampleGradients: samples interact through 'sum' over the batch axis (BatchNorm in train mode?); " +
-            'per-sample gradients are not defined — use perSampleJacobian for the exact rows',
-        );
-      }
       const needs = node.inputs.map((i) => i.requiresGrad && leads.has(i));
       const meet = MEET_RULES[name];
       // Ops with a meet rule compute parameter-side gradients themselves.
@@ -170,8 +182,16 @@ export function perSampleGradients(
       node.inputs.forEach((input, i) => {
         if (!needs[i]) return;
         if (batchSide.has(input)) return add(input, unbroadcast(rule[i]!, input.shape));
-        const perSample = meet ? meet(node, i, g, B, allocate) : ELEMENTWISE.has(name) && rule[i] ? perSampleOfElementwise(rule[i]!, input, B) : null;
-        if (!perSample) throw new GradError(`perSampleGradients: op '${name}' where a parameter meets the batch has no per-sample rule yet`);
+        const perSample = meet
+          ? meet(node, i, g, B, allocate, axisOf)
+          : ELEMENTWISE.has(name) && rule[i]
+            ? perSampleOfElementwise(rule[i]!, input, B, axisOf(t))
+            : null;
+        if (!perSample) {
+          throw new GradError(
+            `perSampleGradients: op '${name}' where a parameter meets the batch (on axis ${axisOf(t)} of its output ${formatShape(t.shape)}) has no per-sample rule for that case`,
+          );
+        }
         add(input, perSample);
       });
     }
@@ -184,12 +204,19 @@ export function perSampleGradients(
   });
 }
 
-function perSampleOfElementwise(g: Tensor, input: Tensor, B: number): Tensor | null {
-  // g has the output's shape [B, …]. The parameter must be broadcast along the batch axis
-  // (fewer axes, or size 1 there) for row i of g to be sample i's share.
-  if (g.shape[0] !== B) return null;
-  if (input.rank < g.rank) return unbroadcastKeepBatch(g, input.shape);
-  if (input.shape[0] !== 1) return null;
-  return unbroadcastKeepBatch(g, input.shape.slice(1)).reshape([B, ...input.shape]);
+/**
+ * The per-sample gradient of a parameter in a broadcasting op from the rule's gradient g,
+ * which has the output's shape with the batch on `axis`. The parameter must be broadcast
+ * along the batch axis (absent there, or size 1) for slice i of g to be sample i's share;
+ * the batch axis is moved to the front first, so the parameter's shape lines up with the rest.
+ */
+function perSampleOfElementwise(g: Tensor, input: Tensor, B: number, axis: number): Tensor | null {
+  const lead = g.rank - input.rank;
+  if (axis >= lead && input.shape[axis - lead] !== 1) return null;
+  if (g.shape[axis] !== B) return null;
+  const front = axis === 0 ? g : g.permute([axis, ...g.shape.map((_, d) => d).filter((d) => d !== axis)]);
+  // The parameter's shape with the batch axis (size 1 or absent) taken out, as `front` has it.
+  const rest = axis >= lead ? input.shape.filter((_, d) => d !== axis - lead) : input.shape;
+  return unbroadcastKeepBatch(front, rest).reshape([B, ...input.shape]);
 }
 
