@@ -226,3 +226,12 @@ describe('wrong argument types are named, not raw TypeErrors (D13–D21)', () =>
     expect(f).not.toThrow(TypeError);
   });
 });
+
+describe('conversion to int32 never wraps or zeroes (D8)', () => {
+  it('truncates toward zero like PyTorch, and refuses NaN, ±∞ and out-of-range values', () => {
+    expect(f64([1.9, -1.9, 2147483647.5]).to('int32').toArray()).toEqual([1, -1, 2147483647]);
+    expect(() => f64([1, Number.NaN]).to('int32')).toThrow(/cast: NaN at flat index 1 has no int32 value/);
+    expect(() => f64([3e9]).to('int32')).toThrow(/cast: 3000000000 at flat index 0/);
+    expect(() => f32(-Infinity).to('int32')).toThrow(ValueError);
+  });
+});

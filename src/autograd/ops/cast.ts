@@ -4,6 +4,7 @@
  */
 import { allocate, assertFloat, type DType } from '../../tensor/dtype.js';
 import { contiguousStrides } from '../../tensor/shape.js';
+import { ValueError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { getBackend } from '../../kernels/registry.js';
 import { apply, defineOp } from '../op.js';
@@ -22,9 +23,22 @@ export const castOp = defineOp<{ dtype: DType }>({
   describe: ({ dtype }) => `to ${dtype}`,
 });
 
-/** x converted to `dtype` (returns x itself when it already has that dtype). */
+/**
+ * x converted to `dtype` (returns x itself when it already has that dtype). To int32, values
+ * are truncated toward zero as in PyTorch; NaN, ±∞ and values outside int32's range have no
+ * int32 and are refused (a typed-array store would silently make them 0 or wrap them).
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   if (x.requiresGrad) assertFloat('cast', dtype);
+  if (dtype === 'int32') {
+    const values = x.toTypedArray();
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!(v > -2147483649 && v < 2147483648)) {
+        throw new ValueError(`cast: ${v} at flat index ${i} has no int32 value (int32 holds integers in [-2147483648, 2147483647])`);
+      }
+    }
+  }
   return apply(castOp, [x], { dtype });
 }
