@@ -266,7 +266,9 @@ function contiguousTensor(values: readonly number[], s: Shape, dtype: DType): Te
 /** A strided slice view of logical `values` (shape `s`) cut out of a NaN-filled buffer. */
 function slicedTensor(values: readonly number[], s: Shape, l: Layout, dtype: DType): Tensor {
   const baseShape = s.map((d, i) => l.starts[i]! + (d - 1) * l.steps[i]! + 1 + l.spare[i]!);
-  const base = new Float64Array(sizeOf(baseShape)).fill(Number.NaN);
+  // Unreachable positions hold garbage that a wrong stride would read: NaN, or for int32 (which
+  // has no NaN) the largest int32, never a valid index.
+  const base = new Float64Array(sizeOf(baseShape)).fill(dtype === 'int32' ? 2147483647 : Number.NaN);
   values.forEach((v, k) => {
     const idx = unravel(k, s).map((i, d) => l.starts[d]! + i * l.steps[d]!);
     base[ravel(idx, baseShape)] = v;

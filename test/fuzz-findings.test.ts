@@ -153,10 +153,11 @@ describe('tensor() keeps every value where it belongs (D6) and int32 never wraps
   it.each([[[3, -1, -1]], [[1.5, 2]], [['2']], [[2, -1]]])('shape option %j is refused', (shape) => {
     expect(() => tensor([1, 2, 3], { shape: shape as number[] })).toThrow(/tensor: shape must be a list of integers/);
   });
-  it('int32: values outside [−2³¹, 2³¹), NaN and fractions are refused', () => {
+  it('int32: values outside [−2³¹, 2³¹) and NaN are refused; fractions truncate toward zero as in PyTorch', () => {
     expect(() => tensor([3e9], { dtype: 'int32' })).toThrow(/int32 holds integers .* got 3000000000/);
     expect(() => tensor([Number.NaN], { dtype: 'int32' })).toThrow(/got NaN/);
-    expect(() => tensor([1.5], { dtype: 'int32' })).toThrow(ValueError);
+    expect(tensor([1.5, -1.5], { dtype: 'int32' }).toArray()).toEqual([1, -1]);
+    expect(() => tensor([Infinity], { dtype: 'int32' })).toThrow(ValueError);
     expect(() => tensor(new Float64Array([2 ** 31]), { dtype: 'int32' })).toThrow(ValueError);
     expect(() => full([2], 3e9, { dtype: 'int32' })).toThrow(/full: int32/);
     expect(tensor([-(2 ** 31), 2 ** 31 - 1], { dtype: 'int32' }).toArray()).toEqual([-(2 ** 31), 2 ** 31 - 1]);

@@ -62,9 +62,13 @@ function flattenNested(values: NestedArray): { shape: number[]; flat: number[] }
   return { shape, flat };
 }
 
-/** NaN, ±∞, fractions and values outside [−2³¹, 2³¹) have no int32: refuse them rather than wrap or truncate. */
+/**
+ * int32 from a JavaScript number: truncated toward zero, as PyTorch does; NaN, ±∞ and values
+ * outside [−2³¹, 2³¹) have no int32 and are refused (a typed-array store would make NaN 0 and
+ * wrap 3e9 to −1294967296).
+ */
 function checkInt32(op: string, value: number, where: string): void {
-  if (!Number.isInteger(value) || value < -(2 ** 31) || value >= 2 ** 31) {
+  if (!(value > -2147483649 && value < 2147483648)) {
     throw new ValueError(`${op}: int32 holds integers in [-2147483648, 2147483647]; got ${value} ${where}`);
   }
 }

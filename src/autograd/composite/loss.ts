@@ -44,8 +44,8 @@ function classTargets(targets: Tensor | Int32Array | readonly number[]): Tensor 
     if (typeof k !== 'number' || !Number.isInteger(k)) {
       throw new ValueError(`crossEntropy: targets must be integer class indices; got ${k === undefined ? 'a hole (undefined)' : describeValue(k)} at index ${i}`);
     }
-    if (k < 0 || k >= 2 ** 31) throw new ValueError(`crossEntropy: target ${k} at index ${i} is not a class index (expected 0 … C − 1)`);
-    data[i] = k;
+    // Out-of-range values are left to the range check below; only int32 wrapping is stopped here.
+    data[i] = k >= 2 ** 31 ? -1 : k;
   }
   return Tensor.fromData(data, [data.length]);
 }
@@ -67,9 +67,11 @@ export function crossEntropy(
     () => `crossEntropy: expected logits [N, C] and targets [N]; got ${formatShape(logits.shape)} and ${formatShape(t.shape)}`,
   );
   const classes = logits.shape[1]!;
-  const bad = t.toTypedArray().find((k) => !(k >= 0 && k < classes));
-  if (bad !== undefined) {
-    throw new ValueError(`crossEntropy: target ${bad} is out of range for ${classes} classes (expected 0 … ${classes - 1})`);
+  const values = t.toTypedArray();
+  const bad = values.findIndex((k) => !(k >= 0 && k < classes));
+  if (bad >= 0) {
+    const given = Array.isArray(targets) ? (targets as number[])[bad] : values[bad];
+    throw new ValueError(`crossEntropy: target ${given} is out of range for ${classes} classes (expected 0 … ${classes - 1}), at index ${bad}`);
   }
   const picked = gather(logSoftmax(logits, 1), 1, t.reshape([t.size, 1])).reshape([t.size]);
   return reduce('crossEntropy', picked.neg(), reduction);

@@ -2,9 +2,9 @@
  * pow(a, b) = aᵇ elementwise (broadcasting);  ∂/∂a = b·aᵇ⁻¹, ∂/∂b = aᵇ·ln a.
  * ∂/∂b needs a > 0; it is only computed when b requires a gradient. A number exponent goes to
  * the cheaper powScalar.
- * At the limits, as PyTorch: ∂/∂a = 0 where b = 0 (b·aᵇ⁻¹ would be 0·∞ at a = 0), and
- * ∂/∂b = 0 where a = 0 and b ≥ 0 (aᵇ·ln a would be 0·(−∞)). Both are made so by evaluating
- * the formula at a = 1 there (through where, so every higher derivative is finite too).
+ * At a = 0, as PyTorch: ∂/∂a = 0 where b = 0 too (b·aᵇ⁻¹ would be 0·∞), and ∂/∂b = 0 where
+ * b ≥ 0 (aᵇ·ln a would be 0·(−∞)). Both are made so by evaluating the formula at a = 1 at just
+ * those points (through where: elsewhere the rule, and its own derivatives, are untouched).
  */
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
@@ -19,8 +19,9 @@ export const powOp = defineOp({
   save: ([a, b], y) => [a!, b!, y],
   backward: (ctx, gradOut) => {
     const [a, b, y] = ctx.saved;
-    const da = () => gradOut.mul(b!).mul(pow(where(b!.eq(0), 1, a!), b!.sub(1)));
-    const db = () => gradOut.mul(y!).mul(where(a!.eq(0).mul(b!.ge(0)), 1, a!).log());
+    const aIsZero = a!.eq(0);
+    const da = () => gradOut.mul(b!).mul(pow(where(aIsZero.mul(b!.eq(0)), 1, a!), b!.sub(1)));
+    const db = () => gradOut.mul(y!).mul(where(aIsZero.mul(b!.ge(0)), 1, a!).log());
     return [ctx.needsInputGrad[0] ? da() : null, ctx.needsInputGrad[1] ? db() : null];
   },
 });
