@@ -2,8 +2,10 @@
  * Which backend runs the kernels, and how the default is chosen.
  *
  * The default is 'wasm' (WebAssembly SIMD kernels that gradscope emits at run time; see
- * kernels/wasm/) wherever the engine validates a SIMD module, else the pure-TypeScript 'cpu'
- * backend — the reference, which works everywhere. GRADSCOPE_WASM=off forces the fallback.
+ * kernels/wasm/) wherever the engine validates a SIMD module and a WebAssembly memory can be
+ * allocated (not so under a tight `ulimit -v`), else the pure-TypeScript 'cpu' backend — the
+ * reference, which works everywhere; `currentBackendInfo().note` then says why.
+ * GRADSCOPE_WASM=off forces the fallback.
  *
  * Some backends are loaded on first use: 'gpu' needs gpu.js, whose import costs ≈60–130 ms in
  * Node and probes for the optional native `gl` module — a price nobody who never asks for the
@@ -24,7 +26,7 @@ import { ValueError } from '../tensor/errors.js';
 import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/index.js';
 import { readEnv } from './gpu/env.js';
-import { createWasmBackend, wasmUnavailableReason } from './wasm/index.js';
+import { createWasmBackend, wasmMemoryProblem, wasmUnavailableReason } from './wasm/index.js';
 
 /** Builds a backend on first use. */
 export type BackendFactory = () => Promise<Backend>;
@@ -36,6 +38,12 @@ export interface BackendInfo {
   mode?: string;
   /** A row label for benchmarks: 'gradscope-cpu', 'gradscope-gpujs-webasm', … */
   label: string;
+  /**
+   * Present when something did not run as the name says: on 'cpu', why the default wasm
+   * backend is not available (other than GRADSCOPE_WASM=off); on 'wasm', that WebAssembly
+   * memory could not be created or grown, so some products ran on the cpu kernels.
+   */
+  note?: string;
 }
 
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
@@ -47,6 +55,8 @@ const unavailable = new Map<string, string>();
 const wasmProblem = wasmUnavailableReason();
 if (wasmProblem === null) backends.set('wasm', createWasmBackend());
 else unavailable.set('wasm', wasmProblem);
+/** Why the default is not wasm, for currentBackendInfo's note (not when switched off on purpose). */
+const wasmMissing = wasmProblem !== null && readEnv('GRADSCOPE_WASM') !== 'off' ? `the wasm backend is not available here: ${wasmProblem}` : null;
 /** Loads in progress, so that concurrent `useBackend` calls construct a backend once. */
 const loading = new Map<string, Promise<Backend>>();
 /** The default: WebAssembly SIMD where it works, the pure-TypeScript backend elsewhere. */
@@ -149,12 +159,21 @@ export function listBackends(): string[] {
   return [...new Set([...backends.keys(), ...factories.keys()])];
 }
 
-/** The current backend's name, its GPU.js mode where it has one, and a benchmark label. */
+/** The current backend's name, its GPU.js mode where it has one, a benchmark label, and a note if it is degraded. */
 export function currentBackendInfo(): BackendInfo {
   const backend = getBackend();
   const mode = (backend as { mode?: unknown }).mode;
   if (typeof mode === 'string') return { name: backend.name, mode, label: `gradscope-gpujs-${mode}` };
-  return { name: backend.name, label: `gradscope-${backend.name}` };
+  const info: BackendInfo = { name: backend.name, label: `gradscope-${backend.name}` };
+  const note = backendNote(backend.name);
+  if (note !== null) info.note = note;
+  return info;
+}
+
+function backendNote(name: string): string | null {
+  if (name === 'cpu') return wasmMissing;
+  const memory = name === 'wasm' ? wasmMemoryProblem() : null;
+  return memory === null ? null : `${memory}; the products that needed it ran on the pure-TypeScript (cpu) kernels`;
 }
 
 /** GRADSCOPE_BACKEND: the initial backend (see the module comment). */

@@ -26,7 +26,7 @@ import type { View } from '../../tensor/storage.js';
 import type { Arena } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { outerModuleBytes, type OuterExports } from './outer-module.js';
-import { MAXIMUM_PAGES, align64, growTo, simdAvailable } from './runtime.js';
+import { MAXIMUM_PAGES, align64, createMemory, growTo, simdAvailable } from './runtime.js';
 
 /** The outer-product module, compiled once for every arena. */
 let outerModule: WebAssembly.Module | undefined;
@@ -44,14 +44,14 @@ export class WasmArena implements Arena {
     this.kernels = new WebAssembly.Instance(outerModule, { env: { memory } }).exports as unknown as OuterExports;
   }
 
-  /** A new arena, or undefined where WebAssembly SIMD or shared memories are missing. */
+  /**
+   * A new arena, or undefined where WebAssembly SIMD or shared memories are missing or the
+   * memory cannot be allocated (callers then use ordinary arrays).
+   */
   static create(): WasmArena | undefined {
     if (!simdAvailable() || typeof SharedArrayBuffer !== 'function') return undefined;
-    try {
-      return new WasmArena(new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true }));
-    } catch {
-      return undefined;
-    }
+    const memory = createMemory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true });
+    return memory ? new WasmArena(memory) : undefined;
   }
 
   /** The arena `array` lives in, if any. */
@@ -59,7 +59,10 @@ export class WasmArena implements Arena {
     return owners.get(array);
   }
 
-  /** A zeroed float32 array of `size` numbers in this arena; undefined for other dtypes or when it is full. */
+  /**
+   * A zeroed float32 array of `size` numbers in this arena; undefined for other dtypes or when
+   * it is full or cannot grow (the caller then allocates an ordinary array).
+   */
   allocate(dtype: DType, size: number): Float32Array | undefined {
     if (dtype !== 'float32' || !growTo(this.memory, this.top + 4 * size)) return undefined;
     const array = new Float32Array(this.memory.buffer, this.top, size).fill(0); // staging may have used it
@@ -71,7 +74,7 @@ export class WasmArena implements Arena {
   /**
    * out[b, n, k] = g[b, n] · a[b, k] into `out`, an array of this arena: g [B, N] and a [B, K]
    * are float32 views (any strides), copied into the staging area first. False (and nothing
-   * written) if the staging area does not fit.
+   * written) if the staging area does not fit or the memory cannot grow.
    */
   outerRows(g: View, a: View, out: Float32Array): boolean {
     const [B, N] = g.shape as [number, number];

@@ -29,10 +29,10 @@ import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
-import { simdAvailable, wasmRuntime } from './runtime.js';
+import { memoryUnavailableReason, simdAvailable, tryWasmRuntime, wasmRuntime } from './runtime.js';
 import { startThreadsFromEnv, threadedRunner } from './threads.js';
 
-export { simdAvailable, wasmRuntime } from './runtime.js';
+export { setMemoryAllocator, simdAvailable, wasmMemoryProblem, wasmRuntime, type MemoryAllocator } from './runtime.js';
 export { setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
 
 export interface WasmBackend extends Backend {
@@ -40,17 +40,25 @@ export interface WasmBackend extends Backend {
 }
 
 /**
- * Why the wasm backend is not available here, or null if it is: WebAssembly SIMD missing, or
- * switched off with the environment variable GRADSCOPE_WASM=off.
+ * Why the wasm backend is not available here, or null if it is: WebAssembly SIMD missing,
+ * switched off with the environment variable GRADSCOPE_WASM=off, or no WebAssembly memory to
+ * be had (an address-space limit such as `ulimit -v`; the memory this check creates is kept
+ * for the first product).
  */
 export function wasmUnavailableReason(): string | null {
   if (readEnv('GRADSCOPE_WASM') === 'off') return 'switched off by GRADSCOPE_WASM=off';
   if (!simdAvailable()) return 'this JavaScript engine has no WebAssembly SIMD (WebAssembly.validate rejected a v128 module)';
-  return null;
+  return memoryUnavailableReason();
 }
 
 export function createWasmBackend(): WasmBackend {
-  startThreadsFromEnv(wasmRuntime);
+  const warn = (message: string) => console.warn(message);
+  try {
+    startThreadsFromEnv(wasmRuntime, warn);
+  } catch (error) {
+    // GRADSCOPE_THREADS without the memory to run threads in: one thread (or cpu) it is.
+    warn(`gradscope: GRADSCOPE_THREADS=${readEnv('GRADSCOPE_THREADS')}: ${(error as Error).message}`);
+  }
   const cpu = cpuBackend;
   return {
     // Memory-bound kernels (elementwise, reductions, indexing, pooling, copies): the pure-TypeScript backend's.
@@ -64,14 +72,24 @@ export function createWasmBackend(): WasmBackend {
     },
     createArena: () => WasmArena.create(),
 
-    // Compute-bound kernels: the GEMM module of the operands' type (null: not this path's kind of product).
-    matmul: (a, b, dtype) => (isFloat(dtype) && wasmMatmulApplies(a, b) && wasmMatmul(wasmRuntime(dtype), threadedRunner, a, b)) || cpu.matmul(a, b, dtype),
-    conv2d: (x, w, g, dtype) => (isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) && wasmConv2d(wasmRuntime(dtype), threadedRunner, x, w, g)) || cpu.conv2d(x, w, g, dtype),
-    conv2dBackwardInput: (gy, w, inputShape, g, dtype) =>
-      (isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) && wasmConv2dBackwardInput(wasmRuntime(dtype), threadedRunner, gy, w, inputShape, g)) ||
-      cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype),
-    conv2dBackwardWeight: (x, gy, weightShape, g, dtype) =>
-      (isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) && wasmConv2dBackwardWeight(wasmRuntime(dtype), threadedRunner, x, gy, weightShape, g)) ||
-      cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype),
+    // Compute-bound kernels: the GEMM module of the operands' type. Null anywhere on the way
+    // (not this path's kind of product; no memory for its runtime, or the product does not fit
+    // or the memory cannot grow — see runtime.ts) runs the call on the pure-TypeScript kernel.
+    matmul: (a, b, dtype) => {
+      const rt = isFloat(dtype) && wasmMatmulApplies(a, b) ? tryWasmRuntime(dtype) : null;
+      return (rt && wasmMatmul(rt, threadedRunner, a, b)) || cpu.matmul(a, b, dtype);
+    },
+    conv2d: (x, w, g, dtype) => {
+      const rt = isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) ? tryWasmRuntime(dtype) : null;
+      return (rt && wasmConv2d(rt, threadedRunner, x, w, g)) || cpu.conv2d(x, w, g, dtype);
+    },
+    conv2dBackwardInput: (gy, w, inputShape, g, dtype) => {
+      const rt = isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) ? tryWasmRuntime(dtype) : null;
+      return (rt && wasmConv2dBackwardInput(rt, threadedRunner, gy, w, inputShape, g)) || cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype);
+    },
+    conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
+      const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
+      return (rt && wasmConv2dBackwardWeight(rt, threadedRunner, x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+    },
   };
 }

@@ -14,6 +14,7 @@
  * backend runs on one thread.
  */
 import type { FloatArray, FloatDType } from '../../tensor/dtype.js';
+import { AllocationError } from '../../tensor/errors.js';
 import { gemmModuleBytes, lanesOf, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
 
 export const PAGE_BYTES = 65536;
@@ -64,14 +65,117 @@ function validates(probe: () => Uint8Array<ArrayBuffer>): () => boolean {
   };
 }
 
-/** A shared memory if SharedArrayBuffer and shared WebAssembly memories work here, else null. */
-function tryShared(initialPages: number): WebAssembly.Memory | null {
-  if (typeof SharedArrayBuffer !== 'function') return null;
+// ---- memory: the one place where WebAssembly memories are created and grown ---------------
+//
+// Creating or growing a memory fails when the engine cannot reserve the address space: V8
+// reserves ≈ 10 GiB per memory on 64-bit hosts (guard regions), so under `ulimit -v` below that
+// every `new WebAssembly.Memory` throws "RangeError: WebAssembly.Memory(): could not allocate
+// memory"; grow() throws the same way when the host is out of memory. Every memory of this
+// backend (the runtimes' and the arenas') is created by `createMemory` and grown by `growTo`,
+// which turn that into null / false — the callers then run the pure-TypeScript kernels — and
+// record the first failure for `wasmMemoryProblem()` (and currentBackendInfo's `note`).
+
+/** How memories are created and grown; both throw (a RangeError) when the engine cannot. */
+export interface MemoryAllocator {
+  create(descriptor: WebAssembly.MemoryDescriptor): WebAssembly.Memory;
+  grow(memory: WebAssembly.Memory, pages: number): void;
+}
+
+const engineAllocator: MemoryAllocator = {
+  create: (descriptor) => new WebAssembly.Memory(descriptor),
+  grow: (memory, pages) => void memory.grow(pages),
+};
+let allocator: MemoryAllocator = engineAllocator;
+let problem: string | null = null;
+/** The latest failure (for the error of a runtime that cannot be created). */
+let latest: string | null = null;
+let warn: (message: string) => void = (message) => console.warn(message);
+
+/**
+ * Testing only: replace how memories are created and grown (to simulate an address-space limit
+ * without one), and where the one-time warning goes; no arguments restore the engine's and
+ * forget any failure recorded so far.
+ */
+export function setMemoryAllocator(replacement?: Partial<MemoryAllocator>, warnTo?: (message: string) => void): void {
+  allocator = { ...engineAllocator, ...replacement };
+  warn = warnTo ?? ((message) => console.warn(message));
+  problem = latest = null;
+}
+
+/** The first failure to create or grow a memory, or null if there was none. */
+export function wasmMemoryProblem(): string | null {
+  return problem;
+}
+
+function failed(what: string, error: unknown): void {
+  latest = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  if (problem !== null) return;
+  problem = latest;
+  warn(`gradscope: wasm backend: ${problem}; products that need that memory run on the pure-TypeScript (cpu) kernels instead`);
+}
+
+/** A new memory, or null (the failure recorded) where the engine cannot allocate it. */
+export function createMemory(descriptor: WebAssembly.MemoryDescriptor): WebAssembly.Memory | null {
   try {
-    return new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES, shared: true });
-  } catch {
+    return allocator.create(descriptor);
+  } catch (error) {
+    failed(`could not create a WebAssembly.Memory of ${descriptor.initial * (PAGE_BYTES >> 10)} KiB`, error);
     return null;
   }
+}
+
+/**
+ * Grow `memory` to at least `bytes`. False (and the memory left as it is) if that would pass
+ * MAXIMUM_PAGES (1 GiB: a call that needs more is not this backend's), or if the engine
+ * cannot grow it (the failure recorded).
+ */
+export function growTo(memory: WebAssembly.Memory, bytes: number): boolean {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return true;
+  const pages = Math.ceil((bytes - have) / PAGE_BYTES);
+  if (have / PAGE_BYTES + pages > MAXIMUM_PAGES) return false;
+  try {
+    allocator.grow(memory, pages);
+  } catch (error) {
+    failed(`could not grow a WebAssembly.Memory from ${mib(have)} to ${mib(have + pages * PAGE_BYTES)}`, error);
+    return false;
+  }
+  return true;
+}
+
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+
+const INITIAL_PAGES = 64; // 4 MiB to start with
+
+/**
+ * A runtime's memory: shared (a SharedArrayBuffer) if SharedArrayBuffer and shared WebAssembly
+ * memories work here, else an ordinary one; null if neither can be had.
+ */
+function runtimeMemory(): { memory: WebAssembly.Memory; shared: boolean } | null {
+  if (typeof SharedArrayBuffer === 'function') {
+    try {
+      // Not through createMemory: a platform without shared memories is not a failure.
+      return { memory: allocator.create({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true }), shared: true };
+    } catch {
+      // an ordinary memory then
+    }
+  }
+  const memory = createMemory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES });
+  return memory && { memory, shared: false };
+}
+
+/** The memory `memoryUnavailableReason` created, kept for the first runtime. */
+let spare: { memory: WebAssembly.Memory; shared: boolean } | null = null;
+
+const noMemory = () => `no WebAssembly memory can be allocated here (${latest ?? 'unknown reason'})`;
+
+/**
+ * Why no WebAssembly memory can be had here, or null if one can (then it is kept for the
+ * first runtime, so the check allocates nothing twice).
+ */
+export function memoryUnavailableReason(): string | null {
+  spare ??= runtimeMemory();
+  return spare ? null : noMemory();
 }
 
 export class WasmRuntime {
@@ -85,14 +189,16 @@ export class WasmRuntime {
   readonly elementBytes: number;
   private view: FloatArray;
 
+  /** Throws an AllocationError where no memory can be had (see `tryWasmRuntime`). */
   constructor(tile: TileShape = defaultTile()) {
-    const initialPages = 64; // 4 MiB to start with
-    const shared = tryShared(initialPages);
-    this.memory = shared ?? new WebAssembly.Memory({ initial: initialPages, maximum: MAXIMUM_PAGES });
-    this.shared = shared !== null;
+    const got = spare ?? runtimeMemory();
+    spare = null;
+    if (!got) throw new AllocationError(`wasmRuntime: ${noMemory()}`);
+    this.memory = got.memory;
+    this.shared = got.shared;
     this.tile = tile;
     this.elementBytes = lanesOf(tile).bytes;
-    const bytes = gemmModuleBytes(tile, { initialPages, maximumPages: MAXIMUM_PAGES, shared: this.shared });
+    const bytes = gemmModuleBytes(tile, { initialPages: INITIAL_PAGES, maximumPages: MAXIMUM_PAGES, shared: this.shared });
     this.module = new WebAssembly.Module(bytes);
     const instance = new WebAssembly.Instance(this.module, { env: { memory: this.memory } });
     this.exports = instance.exports as unknown as GemmExports;
@@ -101,7 +207,7 @@ export class WasmRuntime {
 
   /**
    * Make the memory at least `bytes` long. Returns false (and leaves it as it is) if that
-   * would exceed MAXIMUM_PAGES.
+   * would exceed MAXIMUM_PAGES or the engine cannot grow it (see growTo).
    */
   reserve(bytes: number): boolean {
     return growTo(this.memory, bytes);
@@ -119,19 +225,27 @@ export class WasmRuntime {
   }
 }
 
-/** Grow `memory` to at least `bytes`; false (and left as it is) if that would pass MAXIMUM_PAGES. */
-export function growTo(memory: WebAssembly.Memory, bytes: number): boolean {
-  const have = memory.buffer.byteLength;
-  if (bytes <= have) return true;
-  const pages = Math.ceil((bytes - have) / PAGE_BYTES);
-  if (have / PAGE_BYTES + pages > MAXIMUM_PAGES) return false;
-  memory.grow(pages);
-  return true;
-}
-
 const runtimes: { float32?: WasmRuntime; float64?: WasmRuntime } = {};
 
-/** The backend's runtime for float32 (or float64) products, created (and its module compiled) on first use. */
+/**
+ * The backend's runtime for float32 (or float64) products, created (and its module compiled)
+ * on first use. Throws an AllocationError where no memory can be had.
+ */
 export function wasmRuntime(dtype: FloatDType = 'float32'): WasmRuntime {
   return (runtimes[dtype] ??= new WasmRuntime(defaultTile(dtype)));
+}
+
+/**
+ * The runtime, or null where its memory cannot be had (the failure recorded; the backend then
+ * runs the call on the pure-TypeScript kernels, and tries again on the next one).
+ */
+export function tryWasmRuntime(dtype: FloatDType): WasmRuntime | null {
+  const rt = runtimes[dtype];
+  if (rt) return rt;
+  try {
+    return wasmRuntime(dtype);
+  } catch (error) {
+    if (error instanceof AllocationError) return null;
+    throw error;
+  }
 }
