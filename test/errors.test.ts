@@ -210,8 +210,8 @@ describe('value errors', () => {
     expect(() => randint(0, 5, [2])).toThrow(hint);
     expect(() => bernoulli(0.5, [2])).toThrow(hint);
     expect(() => randperm(4)).toThrow(/^randperm: pass \{ seed \} or \{ key \}/);
-    expect(() => rand([2], { seed: -1 })).toThrow(/makeKey: expected an integer in \[0, 2\^53\); got -1/);
-    expect(() => rand([2], { seed: 1.5 })).toThrow(/makeKey: expected an integer/);
+    expect(() => rand([2], { seed: -1 })).toThrow(/^rand: expected the seed to be an integer ≥ 0; got -1/);
+    expect(() => rand([2], { seed: 1.5 })).toThrow(/^rand: expected the seed to be an integer/);
   });
 
   it('random ops: bad ranges and probabilities', () => {

@@ -12,14 +12,15 @@
  * 4. Unless `retainGraph`, saved tensors are released afterwards, and a second backward
  *    through the same nodes is a clear error rather than a wrong number.
  */
-import { GradError, InternalError, formatShape } from '../tensor/errors.js';
+import { GradError, InternalError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { shapesEqual, unbroadcastAxes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { withGradMode } from './mode.js';
-import { scalarTensor } from './operands.js';
+import { scalarTensor, tensorArgument, tensorListArgument } from './operands.js';
 import type { Node } from './op.js';
 import { concat } from './ops/concat.js';
 import type { SliceAttrs } from './ops/slice.js';
+import { boolArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
 export interface GradientOptions {
   /** Gradients of the outputs (defaults to 1 for scalar outputs). */
@@ -37,7 +38,9 @@ export interface GradientOptions {
  * Written with sum/reshape, so it is differentiable too.
  */
 export function unbroadcast(grad: Tensor, shape: readonly number[]): Tensor {
-  if (shapesEqual(grad.shape, shape)) return grad;
+  tensorArgument('unbroadcast', grad);
+  if (Array.isArray(shape) && shapesEqual(grad.shape, shape)) return grad;
+  shapeArgument('unbroadcast', shape);
   const axes = unbroadcastAxes(grad.shape, shape);
   return grad.sum(axes, true).reshape(shape);
 }
@@ -186,7 +189,8 @@ function tilingAxis(shape: readonly number[], slices: readonly SliceAttrs[]): nu
 }
 
 function defaultGradient(op: string, output: Tensor, given: Tensor | null | undefined): Tensor {
-  if (given) {
+  if (given !== undefined && given !== null) {
+    tensorArgument(op, given, 'the gradient to be a Tensor');
     if (!shapesEqual(given.shape, output.shape)) {
       throw new GradError(`${op}: gradient has shape ${formatShape(given.shape)} but the output has shape ${formatShape(output.shape)}`);
     }
@@ -208,6 +212,10 @@ export function backward(
   output: Tensor,
   options: { gradient?: Tensor; retainGraph?: boolean; createGraph?: boolean } = {},
 ): void {
+  tensorArgument('backward', output);
+  optionsArgument('backward', options);
+  boolArgument('backward', 'retainGraph', options.retainGraph, false);
+  boolArgument('backward', 'createGraph', options.createGraph, false);
   if (!output.requiresGrad) {
     throw new GradError('backward: the tensor does not require grad (no input of its computation requires grad)');
   }
@@ -227,6 +235,14 @@ export function backward(
  * may be leaves or intermediate tensors; nothing is written to `.grad`.
  */
 export function gradients(outputs: readonly Tensor[], inputs: readonly Tensor[], options: GradientOptions = {}): Tensor[] {
+  tensorListArgument('grad', outputs, 'the outputs to be a list of Tensors');
+  tensorListArgument('grad', inputs, 'the inputs to be a list of Tensors');
+  optionsArgument('grad', options);
+  for (const flag of ['retainGraph', 'createGraph', 'allowUnused'] as const) boolArgument('grad', flag, options[flag], false);
+  const given = options.gradOutputs;
+  if (given !== undefined && !(Array.isArray(given) && given.length === outputs.length)) {
+    throw new ValueError(`grad: expected gradOutputs to be a list of ${outputs.length} gradients (Tensor or null), one per output; got ${Array.isArray(given) ? `${given.length} entries` : describeValue(given)}`);
+  }
   const createGraph = options.createGraph ?? false;
   const targets = new Set(inputs);
   const live = outputs.filter((o) => o.requiresGrad);

@@ -5,6 +5,7 @@
  */
 import { formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { tensorArgument } from './operands.js';
 
 export interface GraphNode {
   id: string;
@@ -30,6 +31,7 @@ export interface GraphEdge {
  * the playground; `nodes` and `edges` alone are JSON-serialisable).
  */
 export function graphOf(root: Tensor): { nodes: GraphNode[]; edges: GraphEdge[]; tensors: Map<string, Tensor> } {
+  tensorArgument('graphOf', root);
   const ids = new Map<Tensor, string>();
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
@@ -77,7 +79,7 @@ function describe(n: GraphNode): string {
 
 /** Graphviz DOT text: `dot -Tsvg` renders it. */
 export function toDot(root: Tensor): string {
-  const { nodes, edges } = graphOf(root);
+  const { nodes, edges } = graphOf(tensorArgument('toDot', root));
   const lines = ['digraph gradscope {', '  rankdir=LR;', '  node [fontname="Helvetica", fontsize=10];'];
   for (const n of nodes) {
     const style = n.kind === 'op' ? 'shape=box, style=rounded' : n.kind === 'leaf' ? 'shape=ellipse, style=bold' : 'shape=ellipse';
@@ -90,7 +92,7 @@ export function toDot(root: Tensor): string {
 
 /** Mermaid flowchart text (renders in GitHub Markdown and many documentation tools). */
 export function toMermaid(root: Tensor): string {
-  const { nodes, edges } = graphOf(root);
+  const { nodes, edges } = graphOf(tensorArgument('toMermaid', root));
   const lines = ['flowchart LR'];
   for (const n of nodes) {
     const text = describe(n).replace(/\\n/g, '<br/>').replace(/"/g, '#quot;');

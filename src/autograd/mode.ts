@@ -3,6 +3,8 @@
  * (unless `createGraph` asks for a differentiable backward), and `noGrad` turns it off for
  * evaluation and parameter updates.
  */
+import { functionArgument } from '../tensor/arguments.js';
+
 let enabled = true;
 
 export function isGradEnabled(): boolean {
@@ -25,10 +27,10 @@ export function withGradMode<T>(value: boolean, fn: () => T): T {
  * @example const acc = noGrad(() => model.forward(x).argmax(1));
  */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  return withGradMode(false, functionArgument('noGrad', 'fn', fn));
 }
 
 /** Run `fn` with recording on, e.g. inside a `noGrad` block. */
 export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
+  return withGradMode(true, functionArgument('enableGrad', 'fn', fn));
 }

@@ -8,8 +8,9 @@ import type { BinaryFn } from '../kernels/scalar.js';
 import { assertValue, formatShape } from '../tensor/errors.js';
 import { normalizeAxes, normalizeAxis, reducedShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { binaryOperands } from './operands.js';
 import { mapTensor, zipTensors } from './ops/_kernels.js';
+import { boolArgument } from '../tensor/arguments.js';
+import { binaryOperands, tensorArgument } from './operands.js';
 
 function compare(fn: BinaryFn, a: Tensor | number, b: Tensor | number): Tensor {
   const [ta, tb] = binaryOperands(fn, a, b, false);
@@ -31,10 +32,12 @@ export const ge = (a: Tensor | number, b: Tensor | number): Tensor => compare('g
 
 /** −1, 0 or 1 (NaN stays NaN). */
 export function sign(x: Tensor): Tensor {
-  return mapTensor('sign', x);
+  return mapTensor('sign', tensorArgument('sign', x));
 }
 
 function argReduce(fn: 'argmax' | 'argmin', x: Tensor, axis: number | null | undefined, keepdim: boolean): Tensor {
+  tensorArgument(fn, x);
+  boolArgument(fn, 'keepdim', keepdim, false);
   if (axis === null || axis === undefined) {
     assertValue(x.size > 0, () => `${fn}: cannot reduce an empty tensor of shape ${formatShape(x.shape)}`);
     // Over all elements: the flat row-major index, as PyTorch returns.

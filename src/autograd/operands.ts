@@ -3,7 +3,7 @@
  * of the right dtype, dtype checks, and creating outputs.
  */
 import { assertFloat, assertSameDType, type DType, type TypedArray } from '../tensor/dtype.js';
-import { ValueError, describeValue } from '../tensor/errors.js';
+import { DTypeError, ValueError, describeValue } from '../tensor/errors.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -32,19 +32,48 @@ export function binaryOperands(op: string, a: Tensor | number, b: Tensor | numbe
   return [ta, tb];
 }
 
+/** The other operand of an in-place update (add_, mul_): a number, or a tensor of `self`'s dtype (no allocation). */
+export function inPlaceOperand(op: string, self: Tensor, other: unknown): void {
+  checkOperand(op, 'second', other);
+  if (other instanceof Tensor) assertSameDType(op, self.dtype, other.dtype);
+}
+
 /** A JavaScript value where a tensor or a number belongs: anything else ('1', null, {}) is refused, never coerced to NaN. */
 function checkOperand(op: string, which: string, v: unknown): void {
   if (v instanceof Tensor || typeof v === 'number') return;
   throw new ValueError(`${op}: expected a Tensor or a number as the ${which} operand; got ${describeValue(v)}`);
 }
 
+/**
+ * Check that `v` is a Tensor (a JavaScript value of any other type — '1', null, {}, a nested
+ * array — is refused with the op's name instead of failing later with a bare TypeError).
+ */
+export function tensorArgument(op: string, v: unknown, name = 'a Tensor'): Tensor {
+  if (!(v instanceof Tensor)) throw new ValueError(`${op}: expected ${name}; got ${describeValue(v)}`);
+  return v;
+}
+
 /** Check that `x` is a float tensor (all differentiable ops need one). */
-export function floatOperand(op: string, x: Tensor): Tensor {
-  if (!(x instanceof Tensor)) {
-    throw new ValueError(`${op}: expected a Tensor; got ${describeValue(x)}`);
-  }
+export function floatOperand(op: string, x: Tensor, name = 'a Tensor'): Tensor {
+  tensorArgument(op, x, name);
   assertFloat(op, x.dtype);
   return x;
+}
+
+/** An int32 index tensor (gather, scatterAdd). */
+export function indexArgument(op: string, v: unknown): Tensor {
+  const index = tensorArgument(op, v, 'the index to be an int32 Tensor');
+  if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype} (use .to('int32'))`);
+  return index;
+}
+
+/** A list of tensors (concat, stack, gradients' outputs and inputs). */
+export function tensorListArgument(op: string, v: unknown, name = 'a list of Tensors'): Tensor[] {
+  if (!Array.isArray(v)) throw new ValueError(`${op}: expected ${name}; got ${v instanceof Tensor ? 'a single Tensor' : describeValue(v)}`);
+  for (let i = 0; i < v.length; i++) {
+    if (!(v[i] instanceof Tensor)) throw new ValueError(`${op}: expected ${name}; got ${describeValue(v[i])} at position ${i}`);
+  }
+  return v as Tensor[];
 }
 
 /** A new contiguous tensor over `data`. */

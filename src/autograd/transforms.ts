@@ -11,12 +11,14 @@
  * result is differentiable with respect to those, as in JAX; otherwise the backward runs
  * without recording. `{ createGraph }` overrides the choice.
  */
-import { GradError, formatShape } from '../tensor/errors.js';
+import { GradError, ShapeError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { gradients } from './engine.js';
 import { isGradEnabled, withGradMode } from './mode.js';
-import { scalarTensor } from './operands.js';
+import { floatOperand, scalarTensor, tensorArgument, tensorListArgument } from './operands.js';
 import { identity } from './ops/identity.js';
+import { boolArgument, functionArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
+import { assertFloat } from '../tensor/dtype.js';
 
 export interface TransformOptions<N extends number | readonly number[]> {
   /** Which positional arguments to differentiate (default 0). */
@@ -30,8 +32,9 @@ type GradResult<N> = N extends number ? Tensor : Tensor[];
 /** A fresh node standing for argument x inside one transform. */
 function traceInput(op: string, x: unknown, position: number): Tensor {
   if (!(x instanceof Tensor)) {
-    throw new GradError(`${op}: argument ${position} must be a Tensor to be differentiated; got ${typeof x}`);
+    throw new GradError(`${op}: argument ${position} must be a Tensor to be differentiated; got ${x !== null && typeof x === 'object' ? describeValue(x) : typeof x}`);
   }
+  assertFloat(op, x.dtype);
   if (x.requiresGrad) return identity(x);
   return x.detach().requireGrad();
 }
@@ -96,11 +99,29 @@ export function valueAndGrad<N extends number | readonly number[] = number>(
   f: (...args: any[]) => Tensor,
   options: TransformOptions<N> = {},
 ): (...args: any[]) => [Tensor, GradResult<N>] {
-  const argnums = options.argnums ?? 0;
-  const list = typeof argnums === 'number' ? [argnums] : [...(argnums as readonly number[])];
+  return valueAndGradOf('valueAndGrad', f, options);
+}
+
+/** The argnums option: an integer ≥ 0 or a list of them (checked when the transform is made, not when it is called). */
+function argnumsList(op: string, argnums: unknown): number[] {
+  if (typeof argnums === 'number') return [intArgument(op, 'argnums', argnums)];
+  if (!Array.isArray(argnums)) throw new ValueError(`${op}: expected argnums to be an integer ≥ 0 or a list of them; got ${describeValue(argnums)}`);
+  return argnums.map((a) => intArgument(op, 'argnums', a));
+}
+
+function valueAndGradOf<N extends number | readonly number[]>(
+  op: string,
+  f: (...args: any[]) => Tensor,
+  options: TransformOptions<N>,
+): (...args: any[]) => [Tensor, GradResult<N>] {
+  functionArgument(op, 'the function to differentiate', f);
+  optionsArgument(op, options);
+  const argnums = options.argnums === undefined ? 0 : options.argnums;
+  const list = argnumsList(op, argnums);
+  boolArgument(op, 'createGraph', options.createGraph, false);
   return (...args) => {
-    const { out, inputs, createGraph } = evaluate('grad', f, args, list, options.createGraph);
-    const y = scalarOutput('grad', out);
+    const { out, inputs, createGraph } = evaluate(op, f, args, list, options.createGraph);
+    const y = scalarOutput(op, out);
     const grads = y.requiresGrad
       ? gradients([y], inputs, { createGraph })
       : inputs.map((x) => scalarTensor(0, x.dtype).expand(x.shape).contiguous());
@@ -117,7 +138,7 @@ export function grad<N extends number | readonly number[] = number>(
   f: (...args: any[]) => Tensor,
   options: TransformOptions<N> = {},
 ): (...args: any[]) => GradResult<N> {
-  const vg = valueAndGrad(f, options);
+  const vg = valueAndGradOf('grad', f, options);
   return (...args) => vg(...args)[1];
 }
 
@@ -129,10 +150,15 @@ export function vjp(
   f: (...args: Tensor[]) => Tensor,
   ...primals: Tensor[]
 ): [Tensor, (cotangent: Tensor) => Tensor[]] {
+  functionArgument('vjp', 'the function to differentiate', f);
   const argnums = primals.map((_, i) => i);
   const { out, inputs, createGraph } = evaluate('vjp', f, primals, argnums, undefined);
   const y = out;
   const pullback = (cotangent: Tensor): Tensor[] => {
+    tensorArgument('vjp', cotangent, 'the cotangent to be a Tensor');
+    if (!(y instanceof Tensor) || formatShape(cotangent.shape) !== formatShape(y.shape)) {
+      throw new ShapeError(`vjp: the cotangent must have the output's shape ${y instanceof Tensor ? formatShape(y.shape) : '(no tensor output)'}; got ${formatShape(cotangent.shape)}`);
+    }
     if (!y.requiresGrad) return inputs.map((x) => scalarTensor(0, x.dtype).expand(x.shape).contiguous());
     return gradients([y], inputs, { gradOutputs: [cotangent], createGraph, retainGraph: true });
   };
@@ -144,6 +170,9 @@ export function vjp(
  * u ↦ Jᵀu is linear in u, so differentiating ⟨Jᵀu, t⟩ with respect to u gives J·t.
  */
 export function jvp(f: (...args: Tensor[]) => Tensor, primals: readonly Tensor[], tangents: readonly Tensor[]): [Tensor, Tensor] {
+  functionArgument('jvp', 'the function to differentiate', f);
+  tensorListArgument('jvp', primals, 'the primals to be a list of Tensors');
+  tensorListArgument('jvp', tangents, 'the tangents to be a list of Tensors');
   if (primals.length !== tangents.length) {
     throw new GradError(`jvp: got ${primals.length} primals but ${tangents.length} tangents`);
   }
@@ -175,8 +204,16 @@ export function jvp(f: (...args: Tensor[]) => Tensor, primals: readonly Tensor[]
  * @example hvp((x) => x.pow(3).sum(), x, v) // 6x·v
  */
 export function hvp(f: (...args: Tensor[]) => Tensor, x: Tensor | readonly Tensor[], v: Tensor | readonly Tensor[]): Tensor | Tensor[] {
-  const xs = x instanceof Tensor ? [x] : [...x];
-  const vs = v instanceof Tensor ? [v] : [...v];
+  functionArgument('hvp', 'the function to differentiate', f);
+  const xs = x instanceof Tensor ? [x] : tensorListArgument('hvp', x, 'the primals to be a Tensor or a list of Tensors');
+  const vs = v instanceof Tensor ? [v] : tensorListArgument('hvp', v, 'the directions to be a Tensor or a list of Tensors');
+  xs.forEach((xi) => floatOperand('hvp', xi));
+  vs.forEach((vi) => floatOperand('hvp', vi, 'a direction Tensor'));
+  vs.forEach((vi, i) => {
+    if (i < xs.length && formatShape(vi.shape) !== formatShape(xs[i]!.shape)) {
+      throw new ShapeError(`hvp: direction ${i} must have the primal's shape ${formatShape(xs[i]!.shape)}; got ${formatShape(vi.shape)}`);
+    }
+  });
   if (xs.length !== vs.length) throw new GradError(`hvp: got ${xs.length} primals but ${vs.length} directions`);
   const argnums = xs.map((_, i) => i);
   const inner = (...args: Tensor[]) => {

@@ -3,31 +3,34 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
+import { finiteArgument } from '../tensor/arguments.js';
+import { ValueError } from '../tensor/errors.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
-    return x.relu();
+    return this.input(x).relu();
   }
 }
 
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
-    return x.tanh();
+    return this.input(x).tanh();
   }
 }
 
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
-    return x.sigmoid();
+    return this.input(x).sigmoid();
   }
 }
 
 export class ELU extends Module {
   constructor(readonly alpha = 1) {
     super();
+    finiteArgument('ELU', 'alpha', alpha);
   }
   forward(x: Tensor): Tensor {
-    return x.elu(this.alpha);
+    return this.input(x).elu(this.alpha);
   }
 }
 
@@ -37,8 +40,11 @@ export class Softplus extends Module {
     readonly threshold = 20,
   ) {
     super();
+    finiteArgument('Softplus', 'beta', beta);
+    finiteArgument('Softplus', 'threshold', threshold);
+    if (!(beta > 0)) throw new ValueError(`Softplus: beta must be > 0; got ${beta}`);
   }
   forward(x: Tensor): Tensor {
-    return x.softplus(this.beta, this.threshold);
+    return this.input(x).softplus(this.beta, this.threshold);
   }
 }

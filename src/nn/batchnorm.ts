@@ -17,6 +17,7 @@ import type { FloatDType } from '../tensor/dtype.js';
 import { assertShape, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
+import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 
 export interface BatchNormOptions {
   momentum?: number;
@@ -37,7 +38,13 @@ abstract class BatchNorm extends Module {
     options: BatchNormOptions,
   ) {
     super();
-    const { momentum = 0.1, eps = 1e-5, affine = true, dtype = 'float32' } = options;
+    const op = this.constructor.name;
+    intArgument(op, 'numFeatures', numFeatures, 1);
+    optionsArgument(op, options);
+    const momentum = finiteArgument(op, 'momentum', options.momentum, 0.1);
+    const eps = finiteArgument(op, 'eps', options.eps, 1e-5);
+    const affine = boolArgument(op, 'affine', options.affine, true);
+    const dtype = floatDTypeArgument(op, options.dtype, 'float32');
     this.momentum = momentum;
     this.eps = eps;
     this.affine = affine;
@@ -55,7 +62,7 @@ abstract class BatchNorm extends Module {
 
   forward(x: Tensor): Tensor {
     assertShape(
-      this.ranks.includes(x.rank) && x.shape[1] === this.numFeatures,
+      this.ranks.includes(this.input(x).rank) && x.shape[1] === this.numFeatures,
       () => `${this.describe()}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1; got ${formatShape(x.shape)}`,
     );
     const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);

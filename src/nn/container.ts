@@ -5,19 +5,19 @@
 import { assertShape, formatShape } from '../tensor/errors.js';
 import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { Module, type ForwardContext } from './module.js';
+import { Module, moduleArgument, type ForwardContext } from './module.js';
 
 export class Sequential extends Module {
   readonly layers: readonly Module[];
 
   constructor(...layers: Module[]) {
     super();
-    layers.forEach((layer, i) => this.registerModule(String(i), layer));
+    layers.forEach((layer, i) => this.registerModule(String(i), moduleArgument('Sequential', layer, `layer ${i} to be a Module`)));
     this.layers = layers;
   }
 
   forward(x: Tensor, context?: ForwardContext): Tensor {
-    return this.layers.reduce((h, layer) => layer.forward(h, context), x);
+    return this.layers.reduce((h, layer) => layer.forward(h, context), this.input(x, false));
   }
 }
 
@@ -25,7 +25,7 @@ export class Sequential extends Module {
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     // As torch.nn.Flatten: a batch axis and at least one more.
-    assertShape(x.rank >= 2, () => `Flatten: expected input [N, …] of rank ≥ 2; got ${formatShape(x.shape)}`);
+    assertShape(this.input(x, false).rank >= 2, () => `Flatten: expected input [N, …] of rank ≥ 2; got ${formatShape(x.shape)}`);
     return x.flatten(1);
   }
 }
@@ -36,11 +36,14 @@ export class Residual extends Module {
     readonly shortcut: Module | null = null,
   ) {
     super();
+    moduleArgument('Residual', body, 'the body to be a Module');
+    if (shortcut !== null && shortcut !== undefined) moduleArgument('Residual', shortcut, 'the shortcut to be a Module or null');
     this.registerModule('body', body);
     if (shortcut) this.registerModule('shortcut', shortcut);
   }
 
   forward(x: Tensor, context?: ForwardContext): Tensor {
+    this.input(x, false);
     const skip = this.shortcut ? this.shortcut.forward(x, context) : x;
     const out = this.body.forward(x, context);
     // NOTE: no broadcasting here: a body that drops or shrinks an axis would otherwise be

@@ -6,8 +6,9 @@ import { conv2d } from '../autograd/ops/conv2d.js';
 import type { Pair } from '../kernels/geometry.js';
 import { assertShape, assertValue, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { initBias, initWeight, layerKeys, type InitOptions } from './init.js';
+import { initBias, initWeight, layerInit, type InitOptions } from './init.js';
 import { Module } from './module.js';
+import { boolArgument, intArgument, pairArgument } from '../tensor/arguments.js';
 
 export interface Conv2dLayerOptions extends InitOptions {
   stride?: number | Pair;
@@ -28,14 +29,23 @@ export class Conv2d extends Module {
     options: Conv2dLayerOptions,
   ) {
     super();
-    const { scheme = 'pytorch', dtype = 'float32', bias = true, stride = 1, padding = 0, dilation = 1, groups = 1 } = options;
-    const [kh, kw] = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    intArgument('Conv2d', 'inChannels', inChannels, 1);
+    intArgument('Conv2d', 'outChannels', outChannels, 1);
+    const [kh, kw] = pairArgument('Conv2d', 'the kernel size', kernelSize, 1);
+    const { keys, scheme, dtype } = layerInit('Conv2d', options);
+    const bias = boolArgument('Conv2d', 'bias', options.bias, true);
+    const stride = options.stride === undefined ? 1 : options.stride;
+    const padding = options.padding === undefined ? 0 : options.padding;
+    const dilation = options.dilation === undefined ? 1 : options.dilation;
+    pairArgument('Conv2d', 'stride', stride, 1);
+    pairArgument('Conv2d', 'padding', padding, 0);
+    pairArgument('Conv2d', 'dilation', dilation, 1);
+    const groups = options.groups === undefined ? 1 : options.groups;
     assertValue(
       Number.isInteger(groups) && groups >= 1 && inChannels % groups === 0 && outChannels % groups === 0,
       () => `Conv2d(${inChannels} → ${outChannels}): groups must be an integer ≥ 1 dividing both channel counts; got groups=${groups}`,
     );
     const shape = [outChannels, inChannels / groups, kh, kw];
-    const keys = layerKeys(options.seed);
     this.registerParameter('weight', initWeight(shape, scheme, keys.weight, dtype));
     if (bias) this.registerParameter('bias', initBias(outChannels, shape, scheme, keys.bias, dtype));
     this.hasBias = bias;
@@ -48,7 +58,7 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     assertShape(
-      x.rank === 4 && x.shape[1] === this.inChannels,
+      this.input(x).rank === 4 && x.shape[1] === this.inChannels,
       () => `${this.describe()}: expected input [N, ${this.inChannels}, H, W]; got ${formatShape(x.shape)}`,
     );
     const y = conv2d(x, this.param('weight'), this.geometry);

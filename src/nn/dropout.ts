@@ -9,10 +9,11 @@
  */
 import { mul } from '../autograd/ops/mul.js';
 import { allocate, type DType } from '../tensor/dtype.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, describeValue } from '../tensor/errors.js';
 import { foldIn, makeKey, randomBits, uniform53 } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module, type ForwardContext } from './module.js';
+import { floatDTypeArgument, intArgument, shapeArgument } from '../tensor/arguments.js';
 
 export class Dropout extends Module {
   /**
@@ -24,8 +25,8 @@ export class Dropout extends Module {
     readonly layerId = 0,
   ) {
     super();
-    if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1); got ${p}`);
-    if (!Number.isInteger(layerId) || layerId < 0) throw new ValueError(`Dropout: layerId must be an integer ≥ 0; got ${layerId}`);
+    if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1); got ${describeValue(p)}`);
+    if (!Number.isInteger(layerId) || layerId < 0) throw new ValueError(`Dropout: layerId must be an integer ≥ 0; got ${describeValue(layerId)}`);
   }
 
   override describe(): string {
@@ -33,6 +34,7 @@ export class Dropout extends Module {
   }
 
   forward(x: Tensor, context: ForwardContext = {}): Tensor {
+    this.input(x);
     if (!this.training || this.p === 0) return x;
     const { sampleIds, seed } = context;
     if (seed === undefined || sampleIds === undefined) {
@@ -58,6 +60,20 @@ export function dropoutMask(
   layerId: number,
   sampleIds: ArrayLike<number>,
 ): Tensor {
+  const op = 'dropoutMask';
+  shapeArgument(op, shape);
+  if (shape.length === 0) throw new ValueError(`${op}: expected a shape [N, …] with a batch axis; got []`);
+  floatDTypeArgument(op, dtype);
+  if (!(typeof p === 'number' && p >= 0 && p < 1)) throw new ValueError(`${op}: p must be a number in [0, 1); got ${describeValue(p)}`);
+  intArgument(op, 'the seed', seed);
+  intArgument(op, 'layerId', layerId);
+  if (typeof sampleIds !== 'object' || sampleIds === null || sampleIds.length !== shape[0]) {
+    throw new ValueError(`${op}: expected ${shape[0]} sample ids (one per sample of the batch); got ${describeValue(sampleIds)}${typeof sampleIds === 'object' && sampleIds !== null ? ` of length ${sampleIds.length}` : ''}`);
+  }
+  for (let i = 0; i < sampleIds.length; i++) {
+    const id = sampleIds[i];
+    if (!Number.isSafeInteger(id) || id! < 0) throw new ValueError(`${op}: sample ids must be integers in [0, 2^53); got ${describeValue(id)} at position ${i}`);
+  }
   const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
   const data = allocate(dtype, perSample * shape[0]!);
   const layerKey = foldIn(makeKey(seed), layerId);

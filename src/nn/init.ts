@@ -10,13 +10,15 @@
  */
 import { rand, randn, zeros } from '../tensor/creation.js';
 import type { FloatDType } from '../tensor/dtype.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, describeValue } from '../tensor/errors.js';
 import { foldIn, makeKey, type Key } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { floatDTypeArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
 export type InitScheme = 'pytorch' | 'kaiming' | 'xavier';
 
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  shapeArgument('init', shape, 'the weight shape');
   if (shape.length < 2) throw new ValueError(`init: fan-in needs a weight of rank ≥ 2; got shape [${shape}]`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: shape[1]! * receptive, fanOut: shape[0]! * receptive };
@@ -25,6 +27,9 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
 /** The weight of `shape` under `scheme`, drawn from `key`. */
 export function initWeight(shape: readonly number[], scheme: InitScheme, key: Key, dtype: FloatDType): Tensor {
   const { fanIn, fanOut } = fans(shape);
+  schemeArgument('init', scheme);
+  keyArgument('init', key);
+  floatDTypeArgument('init', dtype);
   switch (scheme) {
     case 'pytorch': {
       const bound = 1 / Math.sqrt(fanIn);
@@ -41,6 +46,11 @@ export function initWeight(shape: readonly number[], scheme: InitScheme, key: Ke
 
 /** A bias of `size` for a weight of `weightShape`: U(±1/√fan_in) (PyTorch) or zeros (otherwise). */
 export function initBias(size: number, weightShape: readonly number[], scheme: InitScheme, key: Key, dtype: FloatDType): Tensor {
+  intArgument('init', 'the bias size', size);
+  fans(weightShape);
+  schemeArgument('init', scheme);
+  keyArgument('init', key);
+  floatDTypeArgument('init', dtype);
   if (scheme !== 'pytorch') return zeros([size], { dtype });
   const bound = 1 / Math.sqrt(fans(weightShape).fanIn);
   return rand([size], { key, dtype, low: -bound, high: bound });
@@ -52,6 +62,26 @@ export interface InitOptions {
   seed: number;
   scheme?: InitScheme;
   dtype?: FloatDType;
+}
+
+const SCHEMES: readonly InitScheme[] = ['pytorch', 'kaiming', 'xavier'];
+
+function schemeArgument(op: string, v: unknown): InitScheme {
+  if (!SCHEMES.includes(v as InitScheme)) throw new ValueError(`${op}: unknown init scheme ${describeValue(v)} (expected 'pytorch', 'kaiming' or 'xavier')`);
+  return v as InitScheme;
+}
+
+/**
+ * The InitOptions of a layer with weights (`op` names the layer), checked: the seed, the
+ * scheme and the dtype, with the keys of its weight and bias.
+ */
+export function layerInit(op: string, options: InitOptions): { keys: { weight: Key; bias: Key }; scheme: InitScheme; dtype: FloatDType } {
+  optionsArgument(op, options, 'the options ({ seed, … })', true);
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
+    throw new ValueError(`${op}: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${describeValue(options.seed)}`);
+  }
+  const scheme = options.scheme === undefined ? 'pytorch' : schemeArgument(op, options.scheme);
+  return { keys: layerKeys(options.seed), scheme, dtype: floatDTypeArgument(op, options.dtype, 'float32') };
 }
 
 /** Independent keys for the weight and the bias of a layer seeded with `seed`. */

@@ -5,8 +5,9 @@
 import { matmul } from '../autograd/ops/matmul.js';
 import { assertShape, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { initBias, initWeight, layerKeys, type InitOptions } from './init.js';
+import { initBias, initWeight, layerInit, type InitOptions } from './init.js';
 import { Module } from './module.js';
+import { boolArgument, intArgument } from '../tensor/arguments.js';
 
 export interface LinearOptions extends InitOptions {
   bias?: boolean;
@@ -19,8 +20,10 @@ export class Linear extends Module {
     options: LinearOptions,
   ) {
     super();
-    const { scheme = 'pytorch', dtype = 'float32', bias = true } = options;
-    const keys = layerKeys(options.seed);
+    intArgument('Linear', 'inFeatures', inFeatures, 1);
+    intArgument('Linear', 'outFeatures', outFeatures, 1);
+    const { keys, scheme, dtype } = layerInit('Linear', options);
+    const bias = boolArgument('Linear', 'bias', options.bias, true);
     const shape = [outFeatures, inFeatures];
     this.registerParameter('weight', initWeight(shape, scheme, keys.weight, dtype));
     if (bias) this.registerParameter('bias', initBias(outFeatures, shape, scheme, keys.bias, dtype));
@@ -35,7 +38,7 @@ export class Linear extends Module {
 
   forward(x: Tensor): Tensor {
     assertShape(
-      x.rank >= 1 && x.shape[x.rank - 1] === this.inFeatures,
+      this.input(x).rank >= 1 && x.shape[x.rank - 1] === this.inFeatures,
       () => `${this.describe()}: expected input [..., ${this.inFeatures}]; got ${formatShape(x.shape)}`,
     );
     const y = matmul(x, this.param('weight').transpose());

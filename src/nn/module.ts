@@ -13,11 +13,11 @@
  */
 import { noGrad } from '../autograd/mode.js';
 import { concat } from '../autograd/ops/concat.js';
-import { DTypeError, ShapeError, ValueError, formatShape } from '../tensor/errors.js';
+import { DTypeError, ShapeError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { tensor } from '../tensor/creation.js';
 import { dtypeOf, type TypedArray } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 
 /** Buffer values by qualified name, as returned by `saveStats`. */
 export type SavedStats = Map<string, TypedArray>;
@@ -28,6 +28,12 @@ export interface ForwardContext {
   sampleIds?: ArrayLike<number>;
   /** Seed of the dropout masks of this forward pass. */
   seed?: number;
+}
+
+/** Check that `v` is a Module (a layer of a container, a model given to a helper). */
+export function moduleArgument<M extends Module>(op: string, v: M, name = 'a Module'): M {
+  if (!(v instanceof Module)) throw new ValueError(`${op}: expected ${name}; got ${(v as unknown) instanceof Tensor ? 'a Tensor' : describeValue(v)}`);
+  return v;
 }
 
 export abstract class Module {
@@ -45,6 +51,18 @@ export abstract class Module {
   /** A short description for printing, e.g. `Linear(784 → 256)`. */
   describe(): string {
     return this.constructor.name;
+  }
+
+  /**
+   * The input of `forward`, checked once at the layer's entry: a Tensor (a float one unless
+   * `float` is false), with messages that name the layer (`Linear(3 → 2): expected …`).
+   */
+  protected input(x: unknown, float = true): Tensor {
+    if (!(x instanceof Tensor)) throw new ValueError(`${this.describe()}: expected the input to be a Tensor; got ${describeValue(x)}`);
+    if (float && x.dtype === 'int32') {
+      throw new DTypeError(`${this.describe()}: expected a float32 or float64 input; got int32 (convert with .to('float32'))`);
+    }
+    return x;
   }
 
   // ---- registration (called from constructors) -----------------------------------------

@@ -26,7 +26,7 @@ import { type DType, type TypedArray } from '../tensor/dtype.js';
 import { ValueError, formatShape } from '../tensor/errors.js';
 import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Module } from './module.js';
+import { moduleArgument, type Module } from './module.js';
 
 export const MODEL_FILE_MAGIC = 'GSCP';
 export const MODEL_FILE_VERSION = 1;
@@ -75,6 +75,7 @@ const BYTES_PER_ELEMENT: Record<DType, number> = { float32: 4, float64: 8, int32
  * @example const bytes = serializeModel(model); deserializeInto(freshModel, bytes);
  */
 export function serializeModel(model: Module): Uint8Array {
+  moduleArgument('serializeModel', model, 'a model (Module)');
   const members: [string, EntryKind, Tensor][] = [
     ...model.namedParameters().map(([name, t]): [string, EntryKind, Tensor] => [name, 'parameter', t]),
     ...model.namedBuffers().map(([name, t]): [string, EntryKind, Tensor] => [name, 'buffer', t]),
@@ -210,6 +211,7 @@ function checkHeader(parsed: unknown, fail: (message: string) => never): ModelFi
  * @example deserializeInto(model, serializeModel(trained))
  */
 export function deserializeInto(model: Module, bytes: Uint8Array, what = 'deserializeInto'): void {
+  moduleArgument(what, model, 'a model (Module)');
   const { header, values } = readModelBytes(bytes, what);
   const inFile = new Map(header.entries.map((e) => [e.name, e]));
   const inModel = new Map<string, { kind: EntryKind; tensor: Tensor }>([
@@ -316,6 +318,7 @@ let crcTable: Uint32Array | null = null;
 
 /** CRC-32 (IEEE 802.3, the zlib/PNG checksum) of `bytes`. */
 export function crc32(bytes: Uint8Array): number {
+  if (!(bytes instanceof Uint8Array)) throw new ValueError(`crc32: expected a Uint8Array; got ${describeValue(bytes)}`);
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {

@@ -4,15 +4,16 @@
  * layer k's parameters use seed·1009 + k, so two models with the same seed are identical.
  */
 import type { FloatDType } from '../tensor/dtype.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, describeValue } from '../tensor/errors.js';
 import { ELU, ReLU, Sigmoid, Softplus, Tanh } from './activations.js';
 import { BatchNorm1d, BatchNorm2d } from './batchnorm.js';
 import { Flatten, Residual, Sequential } from './container.js';
 import { Conv2d } from './conv.js';
 import { Dropout } from './dropout.js';
 import { Linear } from './linear.js';
-import type { Module } from './module.js';
+import { moduleArgument, type Module } from './module.js';
 import { GlobalAvgPool2d, MaxPool2d } from './pooling.js';
+import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'softplus';
 
@@ -35,6 +36,16 @@ function seeds(seed: number): () => number {
   return () => seed * 1009 + k++;
 }
 
+/** A zoo model's options, checked (`op` names the model): its dtype and the seeds of its layers. */
+function zooOptions(op: string, options: ZooOptions): { dtype: FloatDType; next: () => number } {
+  optionsArgument(op, options, 'the options ({ seed, … })', true);
+  // Layer k gets seed·1009 + k: keep that a safe integer.
+  if (!(Number.isSafeInteger(options.seed) && options.seed >= 0 && options.seed * 1009 + 1000 < 2 ** 53)) {
+    throw new ValueError(`${op}: a model needs { seed }, an integer ≥ 0 below 2^53 / 1009 (gradscope has no global random state); got ${describeValue(options.seed)}`);
+  }
+  return { dtype: floatDTypeArgument(op, options.dtype, 'float32'), next: seeds(options.seed) };
+}
+
 export interface MLPOptions extends ZooOptions {
   activation?: Activation;
   /** A BatchNorm1d after every hidden linear layer (before the activation). */
@@ -48,9 +59,14 @@ export interface MLPOptions extends ZooOptions {
  * @example mlp([784, 256, 256, 10], { seed: 0, activation: 'relu' })
  */
 export function mlp(sizes: readonly number[], options: MLPOptions): Sequential {
+  shapeArgument('mlp', sizes, 'sizes');
   if (sizes.length < 2) throw new ValueError(`mlp: need at least input and output sizes; got [${sizes}]`);
-  const { activation = 'relu', batchNorm = false, dropout = 0, dtype = 'float32' } = options;
-  const next = seeds(options.seed);
+  if (sizes.includes(0)) throw new ValueError(`mlp: every layer size must be ≥ 1; got [${sizes}]`);
+  const { dtype, next } = zooOptions('mlp', options);
+  const activation = options.activation === undefined ? 'relu' : options.activation;
+  if (!Object.hasOwn(ACTIVATIONS, activation)) throw new ValueError(`mlp: unknown activation ${describeValue(activation)} (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
+  const batchNorm = boolArgument('mlp', 'batchNorm', options.batchNorm, false);
+  const dropout = finiteArgument('mlp', 'dropout', options.dropout, 0);
   const layers: Module[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     layers.push(new Linear(sizes[i]!, sizes[i + 1]!, { seed: next(), dtype }));
@@ -68,8 +84,9 @@ export function mlp(sizes: readonly number[], options: MLPOptions): Sequential {
  * → fc 120 → BN → ReLU → fc 84 → BN → ReLU → fc classes.
  */
 export function lenet5(options: ZooOptions & { classes?: number; batchNorm?: boolean }): Sequential {
-  const { dtype = 'float32', classes = 10, batchNorm = true } = options;
-  const next = seeds(options.seed);
+  const { dtype, next } = zooOptions('lenet5', options);
+  const classes = intArgument('lenet5', 'classes', options.classes, 1, 10);
+  const batchNorm = boolArgument('lenet5', 'batchNorm', options.batchNorm, true);
   const bn2 = (c: number) => (batchNorm ? [new BatchNorm2d(c, { dtype })] : []);
   const bn1 = (c: number) => (batchNorm ? [new BatchNorm1d(c, { dtype })] : []);
   return new Sequential(
@@ -113,8 +130,10 @@ function basicBlock(cin: number, cout: number, stride: number, next: () => numbe
  * width, 2·width, 4·width (the last two with stride 2: 28 → 14 → 7) → global average pool → fc.
  */
 export function resnet8(options: ZooOptions & { classes?: number; width?: number; inChannels?: number }): Sequential {
-  const { dtype = 'float32', classes = 10, width = 16, inChannels = 1 } = options;
-  const next = seeds(options.seed);
+  const { dtype, next } = zooOptions('resnet8', options);
+  const classes = intArgument('resnet8', 'classes', options.classes, 1, 10);
+  const width = intArgument('resnet8', 'width', options.width, 1, 16);
+  const inChannels = intArgument('resnet8', 'inChannels', options.inChannels, 1, 1);
   return new Sequential(
     new Conv2d(inChannels, width, 3, { seed: next(), dtype, padding: 1, bias: false }),
     new BatchNorm2d(width, { dtype }),
@@ -129,7 +148,7 @@ export function resnet8(options: ZooOptions & { classes?: number; width?: number
 
 /** One line per model: its layers' descriptions and the parameter count. */
 export function summary(model: Module): string {
-  const lines = model
+  const lines = moduleArgument('summary', model, 'a model (Module)')
     .namedModules()
     .filter(([, m]) => m.children().length === 0)
     .map(([name, m]) => `  ${name.padEnd(24)} ${m.describe()}`);

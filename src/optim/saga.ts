@@ -16,6 +16,7 @@ import { ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
+import { intArgument } from '../tensor/arguments.js';
 
 export interface SagaOptions {
   /** The fixed minibatches, as lists of dataset indices. */
@@ -45,7 +46,7 @@ export class SagaEstimator implements Estimator {
       if (this.blockOf.has(key)) throw new ValueError(`saga: minibatch ${k} repeats minibatch ${this.blockOf.get(key)}`);
       this.blockOf.set(key, k);
     });
-    this.seed = options.seed ?? 0;
+    this.seed = intArgument('saga', 'seed', options.seed, 0, 0);
     this.table = this.blocks.map(() => null);
   }
 

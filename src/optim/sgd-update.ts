@@ -16,6 +16,7 @@ import { ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { UpdateRule } from './estimator.js';
 import { restoreVector, saveVector, type SavedVector } from './gradient.js';
+import { boolArgument, numberArgument, optionsArgument } from '../tensor/arguments.js';
 
 export interface SgdUpdateOptions {
   momentum?: number;
@@ -34,10 +35,11 @@ export class SgdUpdate implements UpdateRule {
   private buffers: Tensor[] | null = null;
 
   constructor(options: SgdUpdateOptions = {}) {
-    this.momentum = options.momentum ?? 0;
-    this.dampening = options.dampening ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
-    this.nesterov = options.nesterov ?? false;
+    optionsArgument('SgdUpdate', options);
+    this.momentum = numberArgument('SgdUpdate', 'momentum', options.momentum, 0);
+    this.dampening = numberArgument('SgdUpdate', 'dampening', options.dampening, 0);
+    this.weightDecay = numberArgument('SgdUpdate', 'weightDecay', options.weightDecay, 0);
+    this.nesterov = boolArgument('SgdUpdate', 'nesterov', options.nesterov, false);
     for (const [key, v] of [['momentum', this.momentum], ['dampening', this.dampening], ['weightDecay', this.weightDecay]] as const) {
       if (!(Number.isFinite(v) && v >= 0)) throw new ValueError(`SgdUpdate: ${key} must be a finite number ≥ 0; got ${v}`);
     }

@@ -23,11 +23,12 @@
  */
 import { noGrad } from '../autograd/mode.js';
 import type { Batch } from '../nn/per-sample.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, describeValue } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, indicesGradientAt, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { OptimRng } from './rng.js';
+import { boolArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 
 export interface MegaBatchOptions {
   /** |M| = megaBatchFactor × b (default 16; Defazio & Bottou use 10–32). */
@@ -64,11 +65,12 @@ abstract class MegaBatchEstimator implements Estimator {
   lastLoss = NaN;
 
   constructor(options: MegaBatchOptions, owner: string) {
-    this.factor = options.megaBatchFactor ?? 16;
-    if (!(Number.isInteger(this.factor) && this.factor >= 1)) throw new ValueError(`${owner}: megaBatchFactor must be an integer ≥ 1; got ${this.factor}`);
-    this.locking = options.locking ?? true;
-    this.chunkSize = options.chunkSize ?? 256;
-    this.rng = new OptimRng(options.seed ?? 0);
+    optionsArgument(owner, options);
+    this.factor = options.megaBatchFactor === undefined ? 16 : options.megaBatchFactor;
+    if (!(Number.isInteger(this.factor) && this.factor >= 1)) throw new ValueError(`${owner}: megaBatchFactor must be an integer ≥ 1; got ${describeValue(this.factor)}`);
+    this.locking = boolArgument(owner, 'locking', options.locking, true);
+    this.chunkSize = intArgument(owner, 'chunkSize', options.chunkSize, 1, 256);
+    this.rng = new OptimRng(intArgument(owner, 'seed', options.seed, 0, 0));
   }
 
   get cost(): number {
@@ -154,7 +156,7 @@ export class StreamingSvrgEstimator extends MegaBatchEstimator {
 
   constructor(options: StreamingSvrgOptions = {}) {
     super(options, 'streaming-svrg');
-    this.m = options.innerSteps ?? 10;
+    this.m = options.innerSteps === undefined ? 10 : options.innerSteps;
     if (!(Number.isInteger(this.m) && this.m >= 1)) throw new ValueError(`streaming-svrg: innerSteps must be an integer ≥ 1; got ${this.m}`);
   }
 
@@ -178,7 +180,7 @@ export class ScsgEstimator extends MegaBatchEstimator {
 
   constructor(options: ScsgOptions = {}) {
     super(options, 'scsg');
-    this.mode = options.innerSteps ?? 'geometric';
+    this.mode = options.innerSteps === undefined ? 'geometric' : options.innerSteps;
     if (this.mode !== 'geometric' && !(Number.isInteger(this.mode) && this.mode >= 1)) {
       throw new ValueError(`scsg: innerSteps must be 'geometric' or an integer ≥ 1; got ${JSON.stringify(this.mode)}`);
     }

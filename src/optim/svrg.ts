@@ -41,6 +41,7 @@ import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, fullGradientAt, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { OptimRng } from './rng.js';
 import { checkSnapshotPoint, SnapshotTracker, type SnapshotPoint, type TrackerState } from './snapshot-point.js';
+import { boolArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 
 export type SvrgVariant = 'svrg' | 'b-svrg' | 'bp-svrg' | 'alpha-svrg';
 
@@ -93,6 +94,7 @@ export class SvrgEstimator implements Estimator {
   lastLoss = NaN;
 
   constructor(options: SvrgOptions = {}) {
+    optionsArgument('svrg', options);
     this.name = options.variant ?? 'svrg';
     if (!['svrg', 'b-svrg', 'bp-svrg', 'alpha-svrg'].includes(this.name)) throw new ValueError(`svrg: unknown variant '${this.name}'`);
     this.alpha = options.alpha;
@@ -103,15 +105,14 @@ export class SvrgEstimator implements Estimator {
     } else if (this.alpha !== undefined) {
       throw new ValueError(`${this.name}: alpha is only for 'alpha-svrg'`);
     }
-    this.interval = options.interval ?? { epochs: 1 };
+    this.interval = options.interval === undefined ? { epochs: 1 } : optionsArgument(this.name, options.interval, 'the snapshot interval ({ epochs } or { steps })');
     const length = 'epochs' in this.interval ? this.interval.epochs : this.interval.steps;
     if (!Number.isInteger(length) || length < 1) throw new ValueError(`${this.name}: the snapshot interval must be a whole number ≥ 1 of epochs or steps; got ${JSON.stringify(this.interval)}`);
     const point = options.point ?? 'last';
     checkSnapshotPoint(point, this.name);
-    this.locking = options.locking ?? true;
-    this.chunkSize = options.chunkSize ?? 256;
-    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new ValueError(`${this.name}: chunkSize must be an integer ≥ 1; got ${this.chunkSize}`);
-    this.rng = new OptimRng(options.seed ?? 0);
+    this.locking = boolArgument(this.name, 'locking', options.locking, true);
+    this.chunkSize = intArgument(this.name, 'chunkSize', options.chunkSize, 1, 256);
+    this.rng = new OptimRng(intArgument(this.name, 'seed', options.seed, 0, 0));
     this.tracker = new SnapshotTracker(point, this.rng);
   }
 

@@ -8,6 +8,8 @@ import { ValueError, assertShape, assertValue, describeValue, formatShape } from
 import { makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
 import { sizeOf, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
+import { boolArgument, dtypeArgument, finiteArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from './arguments.js';
+import { tensorArgument } from '../autograd/operands.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -21,16 +23,19 @@ export interface RandomOptions extends CreateOptions {
   key?: Key;
 }
 
-function finish(data: TypedArray, shape: Shape, options: CreateOptions): Tensor {
+function finish(op: string, data: TypedArray, shape: Shape, options: CreateOptions): Tensor {
   const t = Tensor.fromData(data, shape);
-  return options.requiresGrad ? t.requireGrad() : t;
+  return boolArgument(op, 'requiresGrad', options.requiresGrad, false) ? t.requireGrad() : t;
 }
 
 function checkShape(op: string, shape: Shape): void {
-  assertValue(
-    Array.isArray(shape) && Array.from(shape).every((d) => Number.isInteger(d) && d >= 0),
-    () => `${op}: shape must be a list of integers ≥ 0; got ${JSON.stringify(shape)}`,
-  );
+  shapeArgument(op, shape);
+}
+
+/** The options of a creation function, checked, and the dtype they ask for. */
+function createOptions(op: string, options: CreateOptions | undefined): { dtype: DType } {
+  const o = optionsArgument(op, options);
+  return { dtype: dtypeArgument(op, o.dtype, getDefaultDType()) };
 }
 
 /**
@@ -87,16 +92,17 @@ export function tensor(
   values: NestedArray | TypedArray,
   options: CreateOptions & { shape?: Shape } = {},
 ): Tensor {
+  createOptions('tensor', options);
   if (options.shape !== undefined) checkShape('tensor', options.shape);
   if (ArrayBuffer.isView(values)) {
     const typed = values as TypedArray;
-    const dtype = options.dtype ?? (typed instanceof Float64Array ? 'float64' : typed instanceof Int32Array ? 'int32' : 'float32');
+    const dtype = options.dtype !== undefined ? options.dtype : (typed instanceof Float64Array ? 'float64' : typed instanceof Int32Array ? 'int32' : 'float32');
     const shape = options.shape ?? [typed.length];
     assertShape(sizeOf(shape) === typed.length, () => `tensor: ${typed.length} values do not fill shape ${formatShape(shape)}`);
     checkValues('tensor', dtype, typed);
     const data = allocate(dtype, typed.length, 'tensor');
     data.set(typed);
-    return finish(data, shape, options);
+    return finish('tensor', data, shape, options);
   }
   if (typeof values !== 'number' && !Array.isArray(values)) {
     throw new ValueError(`tensor: expected a number, a nested array of numbers or a typed array; got ${describeValue(values)}`);
@@ -109,18 +115,18 @@ export function tensor(
   checkValues('tensor', dtype, flat);
   const data = allocate(dtype, flat.length, 'tensor');
   for (let i = 0; i < flat.length; i++) data[i] = flat[i]!;
-  return finish(data, options.shape ?? shape, options);
+  return finish('tensor', data, options.shape ?? shape, options);
 }
 
 /** A tensor of `shape` filled with `value`. */
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   checkShape('full', shape);
   if (typeof value !== 'number') throw new ValueError(`full: expected a number as the fill value; got ${describeValue(value)}`);
-  const dtype = options.dtype ?? getDefaultDType();
+  const { dtype } = createOptions('full', options);
   if (dtype === 'int32') checkInt32('full', value, 'as the fill value');
   const data = allocate(dtype, sizeOf(shape), 'full');
   if (value !== 0) data.fill(value);
-  return finish(data, shape, options);
+  return finish('full', data, shape, options);
 }
 
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
@@ -133,11 +139,13 @@ export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
 
 /** zeros with the shape and dtype of `t`. */
 export function zerosLike(t: Tensor): Tensor {
+  tensorArgument('zerosLike', t);
   return zeros(t.shape, { dtype: t.dtype });
 }
 
 /** ones with the shape and dtype of `t`. */
 export function onesLike(t: Tensor): Tensor {
+  tensorArgument('onesLike', t);
   return ones(t.shape, { dtype: t.dtype });
 }
 
@@ -146,84 +154,98 @@ export function onesLike(t: Tensor): Tensor {
  * @example arange(0, 1, 0.25) // [0, 0.25, 0.5, 0.75]
  */
 export function arange(start: number, stop?: number, step = 1, options: CreateOptions = {}): Tensor {
+  finiteArgument('arange', 'start', start);
+  if (stop !== undefined) finiteArgument('arange', 'stop', stop);
+  finiteArgument('arange', 'step', step);
   if (stop === undefined) [start, stop] = [0, start];
   assertValue(step !== 0 && Number.isFinite(step), () => `arange: step must be a finite non-zero number; got ${step}`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
-  const dtype = options.dtype ?? getDefaultDType();
+  const { dtype } = createOptions('arange', options);
   const data = allocate(dtype, n, 'arange');
   for (let i = 0; i < n; i++) {
     if (dtype === 'int32') checkInt32('arange', start + i * step, `at index ${i}`);
     data[i] = start + i * step;
   }
-  return finish(data, [n], options);
+  return finish('arange', data, [n], options);
 }
 
 /** `steps` evenly spaced values from start to stop inclusive. */
 export function linspace(start: number, stop: number, steps: number, options: CreateOptions = {}): Tensor {
-  assertValue(Number.isInteger(steps) && steps >= 0, () => `linspace: steps must be an integer ≥ 0; got ${steps}`);
-  const data = allocate(options.dtype ?? getDefaultDType(), steps, 'linspace');
+  finiteArgument('linspace', 'start', start);
+  finiteArgument('linspace', 'stop', stop);
+  assertValue(Number.isInteger(steps) && steps >= 0, () => `linspace: steps must be an integer ≥ 0; got ${describeValue(steps)}`);
+  const data = allocate(createOptions('linspace', options).dtype, steps, 'linspace');
   const delta = steps > 1 ? (stop - start) / (steps - 1) : 0;
   for (let i = 0; i < steps; i++) data[i] = i === steps - 1 && steps > 1 ? stop : start + i * delta;
-  return finish(data, [steps], options);
+  return finish('linspace', data, [steps], options);
 }
 
 /** The n×m identity (m = n by default). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
-  const data = allocate(options.dtype ?? getDefaultDType(), n * m, 'eye');
+  const data = allocate(createOptions('eye', options).dtype, n * m, 'eye');
   for (let i = 0; i < Math.min(n, m); i++) data[i * m + i] = 1;
-  return finish(data, [n, m], options);
+  return finish('eye', data, [n, m], options);
+}
+
+/** A random function's options object (required: it must name the seed or key). */
+function keyOptions<T extends RandomOptions>(op: string, options: T): T {
+  return optionsArgument(op, options, 'the options ({ seed } or { key })', true);
 }
 
 /** The key of a random op's options; throws when neither seed nor key is given. */
 export function keyFrom(op: string, options: RandomOptions): Key {
-  if (options.key) return options.key;
+  keyOptions(op, options);
+  if (options.key !== undefined) return keyArgument(op, options.key) as Key;
   if (options.seed === undefined) {
     throw new ValueError(`${op}: pass { seed } or { key }: gradscope has no global random state, so every draw names its seed`);
   }
+  intArgument(op, 'the seed', options.seed);
   return makeKey(options.seed);
 }
 
 function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0: number, w1: number, f32: boolean) => number): Tensor {
   checkShape(op, shape);
   const key = keyFrom(op, options);
-  const dtype = options.dtype ?? getDefaultDType();
+  const { dtype } = createOptions(op, options);
   const data = allocate(dtype, sizeOf(shape), op);
   const f32 = dtype !== 'float64';
   for (let i = 0; i < data.length; i++) {
     const [w0, w1] = randomBits(key, i);
     data[i] = draw(w0, w1, f32);
   }
-  return finish(data, shape, options);
+  return finish(op, data, shape, options);
 }
 
 /** Uniform on [low, high) (default [0, 1)). Element i depends only on the key and i. */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  const { low = 0, high = 1 } = options;
+  const low = finiteArgument('rand', 'low', keyOptions('rand', options).low, 0);
+  const high = finiteArgument('rand', 'high', options.high, 1);
   return randomFill('rand', shape, options, (w0, w1, f32) => low + (high - low) * (f32 ? uniform24(w0) : uniform53(w0, w1)));
 }
 
 /** Normal with the given mean and std (default standard normal), by Box–Muller. */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const { mean = 0, std = 1 } = options;
+  const mean = finiteArgument('randn', 'mean', keyOptions('randn', options).mean, 0);
+  const std = finiteArgument('randn', 'std', options.std, 1);
   return randomFill('randn', shape, options, (w0, w1) => mean + std * normalFromBits(w0, w1));
 }
 
 /** Integers uniform in [low, high), as int32 by default. */
 export function randint(low: number, high: number, shape: Shape, options: RandomOptions = {}): Tensor {
-  assertValue(Number.isInteger(low) && Number.isInteger(high) && high > low, () => `randint: need integers low < high; got ${low}, ${high}`);
-  return randomFill('randint', shape, { dtype: 'int32', ...options }, (w0, w1) => low + Math.floor(uniform53(w0, w1) * (high - low)));
+  assertValue(Number.isInteger(low) && Number.isInteger(high) && high > low, () => `randint: need integers low < high; got ${describeValue(low)}, ${describeValue(high)}`);
+  return randomFill('randint', shape, { dtype: 'int32', ...keyOptions('randint', options) }, (w0, w1) => low + Math.floor(uniform53(w0, w1) * (high - low)));
 }
 
 /** 1 with probability p, else 0 (in the float dtype, for use as a mask). */
 export function bernoulli(p: number, shape: Shape, options: RandomOptions = {}): Tensor {
-  assertValue(p >= 0 && p <= 1, () => `bernoulli: p must be in [0, 1]; got ${p}`);
+  assertValue(typeof p === 'number' && p >= 0 && p <= 1, () => `bernoulli: p must be in [0, 1]; got ${describeValue(p)}`);
   return randomFill('bernoulli', shape, options, (w0, w1) => (uniform53(w0, w1) < p ? 1 : 0));
 }
 
 /** A random permutation of 0 … n−1 (Fisher–Yates driven by the key), as an int32 tensor. */
 export function randperm(n: number, options: RandomOptions = {}): Tensor {
-  assertValue(Number.isInteger(n) && n >= 0, () => `randperm: n must be an integer ≥ 0; got ${n}`);
+  assertValue(Number.isInteger(n) && n >= 0, () => `randperm: n must be an integer ≥ 0; got ${describeValue(n)}`);
   const key = keyFrom('randperm', options);
   const data = allocate('int32', n, 'randperm');
   for (let i = 0; i < n; i++) data[i] = i;

@@ -14,6 +14,7 @@
  * high word is below 2^21).
  */
 import { ValueError } from './errors.js';
+import { keyArgument } from './arguments.js';
 
 /** A Threefry key: two unsigned 32-bit words. */
 export type Key = readonly [number, number];
@@ -59,12 +60,14 @@ export function makeKey(seed: number): Key {
 
 /** The independent key of stream `id` (a sample id, a layer id, a step…) under `key`. */
 export function foldIn(key: Key, id: number): Key {
+  keyArgument('foldIn', key);
   checkId('foldIn', id);
   return threefry2x32(key[0], key[1], (0x80000000 | Math.floor(id / 2 ** 32)) >>> 0, id >>> 0);
 }
 
 /** `n` independent keys derived from `key`. */
 export function splitKey(key: Key, n: number): Key[] {
+  keyArgument('splitKey', key);
   checkId('splitKey', n);
   return Array.from({ length: n }, (_, i) => threefry2x32(key[0], key[1], (0x40000000 | Math.floor(i / 2 ** 32)) >>> 0, i >>> 0));
 }

@@ -13,6 +13,8 @@ import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
 import { GradError, ShapeError, ValueError, formatShape } from './errors.js';
 import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
 import { Storage, type View } from './storage.js';
+import { inPlaceOperand, tensorArgument } from '../autograd/operands.js';
+import { boolArgument, finiteArgument, numberArgument } from './arguments.js';
 
 /** A nested array of numbers, as accepted by `tensor()` and returned by `toArray()`. */
 export type NestedArray = number | NestedArray[];
@@ -127,6 +129,7 @@ export class Tensor implements View {
    * @example const w = randn([3, 2], { seed: 0 }).requireGrad();
    */
   requireGrad(flag = true): this {
+    boolArgument('requireGrad', 'flag', flag, true);
     if (!this.isLeaf) {
       throw new GradError(
         `requireGrad: only leaf tensors can change requiresGrad; this one was produced by '${this.node!.op.name}' (use detach() first)`,
@@ -188,22 +191,27 @@ export class Tensor implements View {
 
   /** this ← src (broadcast to this shape). */
   copy_(src: Tensor): this {
+    tensorArgument('copy_', src, 'the source to be a Tensor');
     return this.writeFrom('copy_', F.noGrad(() => F.expand(F.cast(src, this.dtype), this.shape)).toTypedArray());
   }
 
   /** this ← this + alpha·other. */
   add_(other: Tensor | number, alpha = 1): this {
+    inPlaceOperand('add_', this, other);
+    finiteArgument('add_', 'alpha', alpha);
     const scaled = alpha === 1 ? other : typeof other === 'number' ? other * alpha : F.noGrad(() => F.mul(other, alpha));
     return this.writeFrom('add_', F.noGrad(() => F.add(this.detach(), scaled)).toTypedArray());
   }
 
   /** this ← this · other. */
   mul_(other: Tensor | number): this {
+    inPlaceOperand('mul_', this, other);
     return this.writeFrom('mul_', F.noGrad(() => F.mul(this.detach(), other)).toTypedArray());
   }
 
   /** this ← value everywhere. */
   fill_(value: number): this {
+    numberArgument('fill_', 'the fill value', value);
     return this.writeFrom('fill_', allocate(this.dtype, this.size).fill(value));
   }
 

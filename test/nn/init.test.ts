@@ -42,7 +42,7 @@ describe('init: reproducible from the seed', () => {
   });
 
   it('a missing or invalid seed is a clear error', () => {
-    expect(() => new Linear(3, 3, {} as { seed: number })).toThrow(/init: a layer with weights needs \{ seed \}, an integer in \[0, 2\^53\).*got undefined/);
+    expect(() => new Linear(3, 3, {} as { seed: number })).toThrow(/^Linear: a layer with weights needs \{ seed \}, an integer in \[0, 2\^53\).*got undefined/);
     expect(() => new Conv2d(1, 1, 3, { seed: -1 })).toThrow(/needs \{ seed \}.*got -1/);
     expect(() => new Linear(3, 3, { seed: 0.5 })).toThrow(/got 0\.5/);
   });

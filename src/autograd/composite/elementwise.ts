@@ -5,15 +5,17 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { div } from '../ops/div.js';
 import { mul } from '../ops/mul.js';
 import { where } from '../ops/where.js';
+import { floatOperand } from '../operands.js';
+import { numberArgument } from '../../tensor/arguments.js';
 
 /** x². */
 export function square(x: Tensor): Tensor {
-  return mul(x, x);
+  return mul(floatOperand('square', x), x);
 }
 
 /** 1/x. */
 export function reciprocal(x: Tensor): Tensor {
-  return div(1, x);
+  return div(1, floatOperand('reciprocal', x));
 }
 
 /**
@@ -21,8 +23,11 @@ export function reciprocal(x: Tensor): Tensor {
  * interval and 0 outside, as in PyTorch; NaN passes through.
  */
 export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {
+  floatOperand('clamp', x);
+  if (min !== null && min !== undefined) numberArgument('clamp', 'min to be a number or null', min);
+  if (max !== null && max !== undefined) numberArgument('clamp', 'max to be a number or null', max);
   let y = x;
-  if (min !== null) y = where(x.lt(min), min, y);
-  if (max !== null) y = where(y.gt(max), max, y);
+  if (min !== null && min !== undefined) y = where(x.lt(min), min, y);
+  if (max !== null && max !== undefined) y = where(y.gt(max), max, y);
   return y;
 }

@@ -80,6 +80,7 @@ export function crossEntropy(
 /** Mean squared error: (a − b)² reduced by mean (default, over all elements), sum, or none. */
 export function mseLoss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Tensor {
   floatOperand('mseLoss', a);
+  floatOperand('mseLoss', b, 'the target to be a Tensor');
   assertShape(
     shapesEqual(a.shape, b.shape),
     () => `mseLoss: input and target must have the same shape; got ${formatShape(a.shape)} and ${formatShape(b.shape)}`,

@@ -10,10 +10,12 @@ import { floatOperand } from '../operands.js';
 import { gather } from '../ops/gather.js';
 import { reshape } from '../ops/reshape.js';
 import { sum } from '../ops/sum.js';
+import { boolArgument, finiteArgument, optionsArgument } from '../../tensor/arguments.js';
 
 /** Mean over `axis` (all axes when null/undefined). */
 export function mean(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
   floatOperand('mean', x);
+  boolArgument('mean', 'keepdim', keepdim, false);
   const axes = normalizeAxes('mean', axis, x.rank);
   const count = sizeOf(axes.map((a) => x.shape[a]!));
   return sum(x, axes, keepdim).div(count);
@@ -28,7 +30,9 @@ export interface VarOptions {
 /** Variance over `axis`: Σ(x − mean)² / (n − correction); correction 1 by default, as in PyTorch. */
 export function variance(x: Tensor, axis?: number | readonly number[] | null, options: VarOptions = {}): Tensor {
   floatOperand('var', x);
-  const { correction = 1, keepdim = false } = options;
+  const { correction: c, keepdim: k } = optionsArgument('var', options);
+  const correction = finiteArgument('var', 'correction', c, 1);
+  const keepdim = boolArgument('var', 'keepdim', k, false);
   const axes = normalizeAxes('var', axis, x.rank);
   const count = sizeOf(axes.map((a) => x.shape[a]!));
   const centered = x.sub(mean(x, axes, true));
@@ -43,6 +47,7 @@ export interface ValuesIndices {
 
 function extremum(op: 'max' | 'min', x: Tensor, axis: number | null | undefined, keepdim: boolean): ValuesIndices {
   floatOperand(op, x);
+  boolArgument(op, 'keepdim', keepdim, false);
   const arg = op === 'max' ? argmax : argmin;
   // A 0-d tensor has one element: reducing "along axis 0" reduces everything.
   if (x.rank === 0 && axis !== null && axis !== undefined) normalizeAxis(op, axis, 0);
@@ -78,6 +83,7 @@ export function min(x: Tensor, axis?: number | null, keepdim = false): ValuesInd
  */
 export function logsumexp(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
   floatOperand('logsumexp', x);
+  boolArgument('logsumexp', 'keepdim', keepdim, false);
   const axes = normalizeAxes('logsumexp', axis, x.rank);
   const m = stopGradientMax(x, axes);
   const out = sum(x.sub(m).exp(), axes, true).log().add(m);

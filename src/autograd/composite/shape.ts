@@ -7,10 +7,15 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { concat } from '../ops/concat.js';
 import { permute } from '../ops/permute.js';
 import { reshape } from '../ops/reshape.js';
+import { tensorArgument, tensorListArgument } from '../operands.js';
 
 /** Merge axes start…end (inclusive) into one. */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
-  if (x.rank === 0) return reshape(x, [1]);
+  if (tensorArgument('flatten', x).rank === 0) {
+    normalizeAxis('flatten', startAxis, 0);
+    normalizeAxis('flatten', endAxis, 0);
+    return reshape(x, [1]);
+  }
   const s = normalizeAxis('flatten', startAxis, x.rank);
   const e = normalizeAxis('flatten', endAxis, x.rank);
   assertValue(s <= e, () => `flatten: startAxis (${startAxis}) must not come after endAxis (${endAxis})`);
@@ -21,9 +26,10 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
 /** Swap two axes (a view). */
 export function transpose(x: Tensor, axis0?: number, axis1?: number): Tensor {
   // With no axes, a 0-d or 1-d tensor is its own transpose (as x.T is in PyTorch and NumPy).
+  tensorArgument('transpose', x);
   if (axis0 === undefined && axis1 === undefined && x.rank < 2) return x;
-  axis0 ??= -2;
-  axis1 ??= -1;
+  if (axis0 === undefined) axis0 = -2;
+  if (axis1 === undefined) axis1 = -1;
   const a = normalizeAxis('transpose', axis0, x.rank);
   const b = normalizeAxis('transpose', axis1, x.rank);
   if (x.rank === 0) return x; // axes 0 / -1 of a 0-d tensor are both "the" axis
@@ -35,7 +41,7 @@ export function transpose(x: Tensor, axis0?: number, axis1?: number): Tensor {
 
 /** Remove size-1 axes: all of them, or those listed (listed axes of another size are kept, as in PyTorch). */
 export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
-  const axes = axis === undefined ? null : normalizeAxes('squeeze', axis, x.rank);
+  const axes = axis === undefined ? null : normalizeAxes('squeeze', axis, tensorArgument('squeeze', x).rank);
   return reshape(
     x,
     x.shape.filter((d, i) => d !== 1 || (axes !== null && !axes.includes(i))),
@@ -44,7 +50,7 @@ export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
 
 /** Insert a size-1 axis at position `axis` (−1 appends). */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const a = normalizeAxis('unsqueeze', axis, tensorArgument('unsqueeze', x).rank + 1);
   const shape = x.shape.slice();
   shape.splice(a, 0, 1);
   return reshape(x, shape);
@@ -52,6 +58,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Stack same-shaped tensors along a new axis. */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  tensorListArgument('stack', tensors);
   assertValue(tensors.length > 0, () => 'stack: expected at least one tensor; got an empty list');
   const a = normalizeAxis('stack', axis, tensors[0]!.rank + 1);
   return concat(

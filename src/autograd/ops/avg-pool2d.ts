@@ -11,6 +11,7 @@ import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { avgPool2dBackward } from './avg-pool2d-backward.js';
 import { poolGeometry } from './max-pool2d.js';
+import { boolArgument, optionsArgument } from '../../tensor/arguments.js';
 
 export const avgPool2dOp = defineOp<AvgPoolGeometry>({
   name: 'avgPool2d',
@@ -30,6 +31,7 @@ export interface AvgPool2dOptions {
 /** @example avgPool2d(x, 2) // 2×2 windows, stride 2 */
 export function avgPool2d(x: Tensor, kernel: number | Pair, options: AvgPool2dOptions = {}): Tensor {
   floatOperand('avgPool2d', x);
+  options = optionsArgument('avgPool2d', options);
   const g = poolGeometry('avgPool2d', x.shape, kernel, { ...options, dilation: 1 });
-  return apply(avgPool2dOp, [x], { ...g, countIncludePad: options.countIncludePad ?? true });
+  return apply(avgPool2dOp, [x], { ...g, countIncludePad: boolArgument('avgPool2d', 'countIncludePad', options.countIncludePad, true) });
 }

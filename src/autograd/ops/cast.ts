@@ -8,6 +8,8 @@ import { ValueError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { getBackend } from '../../kernels/registry.js';
 import { apply, defineOp } from '../op.js';
+import { tensorArgument } from '../operands.js';
+import { dtypeArgument } from '../../tensor/arguments.js';
 
 export const castOp = defineOp<{ dtype: DType }>({
   name: 'cast',
@@ -29,6 +31,8 @@ export const castOp = defineOp<{ dtype: DType }>({
  * int32 and are refused (a typed-array store would silently make them 0 or wrap them).
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  tensorArgument('cast', x);
+  dtypeArgument('cast', dtype);
   if (x.dtype === dtype) return x;
   if (x.requiresGrad) assertFloat('cast', dtype);
   if (dtype === 'int32') {

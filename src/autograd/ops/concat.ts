@@ -8,6 +8,7 @@ import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import { contiguousStrides, normalizeAxis, sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { tensorListArgument } from '../operands.js';
 
 export const concatOp = defineOp<{ axis: number }>({
   name: 'concat',
@@ -37,6 +38,7 @@ export const concatOp = defineOp<{ axis: number }>({
 
 /** @example concat([ones([2, 1]), zeros([2, 2])], 1) // shape [2, 3] */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  tensorListArgument('concat', tensors);
   assertValue(tensors.length > 0, () => 'concat: expected at least one tensor; got an empty list');
   const first = tensors[0]!;
   assertValue(first.rank > 0, () => 'concat: cannot concatenate 0-d tensors (use stack)');

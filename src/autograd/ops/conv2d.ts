@@ -9,7 +9,7 @@
  * are differentiable to any order.
  */
 import { getBackend } from '../../kernels/registry.js';
-import { conv2dOutputShape, type Conv2dGeometry, toPair, type Pair } from '../../kernels/geometry.js';
+import { conv2dOutputShape, type Conv2dGeometry, type Pair } from '../../kernels/geometry.js';
 import { assertSameDType } from '../../tensor/dtype.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
@@ -17,6 +17,7 @@ import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { conv2dBackwardInput } from './conv2d-backward-input.js';
 import { conv2dBackwardWeight } from './conv2d-backward-weight.js';
+import { intArgument, optionsArgument, pairArgument } from '../../tensor/arguments.js';
 
 export const conv2dOp = defineOp<Conv2dGeometry>({
   name: 'conv2d',
@@ -46,10 +47,10 @@ export interface Conv2dOptions {
 /** Fill in defaults and check a convolution's arguments; shared by the three conv ops. */
 export function conv2dGeometry(op: string, x: readonly number[], w: readonly number[], options: Conv2dOptions): Conv2dGeometry {
   const g: Conv2dGeometry = {
-    stride: toPair(options.stride ?? 1),
-    padding: toPair(options.padding ?? 0),
-    dilation: toPair(options.dilation ?? 1),
-    groups: options.groups ?? 1,
+    stride: pairArgument(op, 'stride', options.stride === undefined ? 1 : options.stride, 1),
+    padding: pairArgument(op, 'padding', options.padding === undefined ? 0 : options.padding, 0),
+    dilation: pairArgument(op, 'dilation', options.dilation === undefined ? 1 : options.dilation, 1),
+    groups: intArgument(op, 'groups', options.groups, 1, 1),
   };
   const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);
   assertValue(ints(g.stride, 1) && ints(g.dilation, 1) && ints(g.padding, 0), () => `${op}: stride and dilation must be integers ≥ 1 and padding ≥ 0; got stride [${g.stride}], padding [${g.padding}], dilation [${g.dilation}]`);
@@ -75,7 +76,7 @@ export function conv2dGeometry(op: string, x: readonly number[], w: readonly num
  */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   floatOperand('conv2d', x);
-  floatOperand('conv2d', w);
+  floatOperand('conv2d', w, 'the weight to be a Tensor');
   assertSameDType('conv2d', x.dtype, w.dtype);
-  return apply(conv2dOp, [x, w], conv2dGeometry('conv2d', x.shape, w.shape, options));
+  return apply(conv2dOp, [x, w], conv2dGeometry('conv2d', x.shape, w.shape, optionsArgument('conv2d', options)));
 }

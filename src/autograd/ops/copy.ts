@@ -4,6 +4,7 @@ import { allocate } from '../../tensor/dtype.js';
 import { contiguousStrides } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { tensorArgument } from '../operands.js';
 
 export const copyOp = defineOp({
   name: 'copy',
@@ -17,10 +18,10 @@ export const copyOp = defineOp({
 
 /** A copy of x that owns its storage (in-place writes to it never affect x). */
 export function clone(x: Tensor): Tensor {
-  return apply(copyOp, [x], undefined);
+  return apply(copyOp, [tensorArgument('clone', x)], undefined);
 }
 
 /** x itself if its elements are contiguous in row-major order, otherwise a contiguous copy. */
 export function contiguous(x: Tensor): Tensor {
-  return x.isContiguous() ? x : clone(x);
+  return tensorArgument('contiguous', x).isContiguous() ? x : clone(x);
 }

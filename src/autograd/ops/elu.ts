@@ -11,6 +11,7 @@ import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
+import { finiteArgument } from '../../tensor/arguments.js';
 
 export const eluOp = defineOp<{ alpha: number }>({
   name: 'elu',
@@ -26,5 +27,5 @@ export const eluOp = defineOp<{ alpha: number }>({
 });
 
 export function elu(x: Tensor, alpha = 1): Tensor {
-  return apply(eluOp, [floatOperand('elu', x)], { alpha });
+  return apply(eluOp, [floatOperand('elu', x)], { alpha: finiteArgument('elu', 'alpha', alpha) });
 }

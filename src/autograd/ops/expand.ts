@@ -7,6 +7,7 @@ import { assertShape, describeValue, formatShape } from '../../tensor/errors.js'
 import { broadcastShapes, broadcastStrides, shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { tensorArgument } from '../operands.js';
 
 export const expandOp = defineOp<{ shape: number[] }>({
   name: 'expand',
@@ -17,6 +18,7 @@ export const expandOp = defineOp<{ shape: number[] }>({
 
 /** @example tensor([1, 2]).expand([3, 2]) // [[1, 2], [1, 2], [1, 2]] */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  tensorArgument('expand', x);
   assertShape(Array.isArray(shape), () => `expand: expected the target shape as a list of integers; got ${describeValue(shape)}`);
   // A -1 keeps the input's size on that axis, as in PyTorch.
   const lead = shape.length - x.rank;

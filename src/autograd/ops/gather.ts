@@ -4,11 +4,12 @@
  * gathered twice receive both gradients).
  */
 import { getBackend } from '../../kernels/registry.js';
-import { DTypeError, assertShape, formatShape } from '../../tensor/errors.js';
+import { assertShape, formatShape } from '../../tensor/errors.js';
 import { normalizeAxis } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { scatterAdd } from './scatter-add.js';
+import { indexArgument, tensorArgument } from '../operands.js';
 
 export const gatherOp = defineOp<{ axis: number; index: Tensor }>({
   name: 'gather',
@@ -19,9 +20,7 @@ export const gatherOp = defineOp<{ axis: number; index: Tensor }>({
 
 /** Check an index tensor for gather/scatterAdd against the shape it indexes. */
 export function checkIndex(op: string, shape: readonly number[], axis: number, index: Tensor): number {
-  if (index.dtype !== 'int32') {
-    throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype} (use .to('int32'))`);
-  }
+  indexArgument(op, index);
   const ax = normalizeAxis(op, axis, shape.length);
   assertShape(
     index.rank === shape.length && index.shape.every((d, i) => i === ax || d <= shape[i]!),
@@ -34,7 +33,7 @@ export function checkIndex(op: string, shape: readonly number[], axis: number, i
 
 /** @example tensor([[1, 2], [3, 4]]).gather(1, tensor([[1], [0]], { dtype: 'int32' })) // [[2], [3]] */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
-  const ax = checkIndex('gather', x.shape, axis, index);
+  const ax = checkIndex('gather', tensorArgument('gather', x).shape, axis, index);
   // A 0-d tensor gathers as the 1-element vector it is (torch: x.gather(0, tensor(0)) is x).
   if (x.rank === 0) return gather(x.reshape([1]), 0, index.reshape([1])).reshape([]);
   return apply(gatherOp, [x], { axis: ax, index });

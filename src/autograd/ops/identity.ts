@@ -7,6 +7,7 @@
  */
 import { apply, defineOp } from '../op.js';
 import { Tensor } from '../../tensor/tensor.js';
+import { tensorArgument } from '../operands.js';
 
 export const identityOp = defineOp({
   name: 'identity',
@@ -15,5 +16,5 @@ export const identityOp = defineOp({
 });
 
 export function identity(x: Tensor): Tensor {
-  return apply(identityOp, [x], undefined);
+  return apply(identityOp, [tensorArgument('identity', x)], undefined);
 }

@@ -9,9 +9,9 @@ import { getBackend } from '../../kernels/registry.js';
 import { assertShape, formatShape } from '../../tensor/errors.js';
 import { broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { broadcastView } from './_kernels.js';
+import { binaryOperands, floatOperand } from '../operands.js';
 
 export const matmulOp = defineOp({
   name: 'matmul',
@@ -46,6 +46,8 @@ function isTransposed(t: Tensor): boolean {
 
 /** @example matmul(ones([2, 3]), ones([3, 4])) // shape [2, 4], every entry 3 */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  floatOperand('matmul', a, 'the first operand to be a Tensor');
+  floatOperand('matmul', b, 'the second operand to be a Tensor');
   binaryOperands('matmul', a, b);
   assertShape(a.rank >= 1 && b.rank >= 1, () => `matmul: both operands need at least 1 dimension; got ${formatShape(a.shape)} @ ${formatShape(b.shape)}`);
   if (a.rank === 1) return matmul(a.unsqueeze(0), b).squeeze(b.rank === 1 ? 0 : -2);

@@ -8,12 +8,13 @@
  * derivatives follow too.
  */
 import { getBackend } from '../../kernels/registry.js';
-import { poolOutputShape, toPair, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
+import { poolOutputShape, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { gather } from './gather.js';
+import { optionsArgument, pairArgument } from '../../tensor/arguments.js';
 
 export interface PoolOptions {
   /** Default: the kernel size. */
@@ -24,12 +25,14 @@ export interface PoolOptions {
 
 /** Defaults and checks shared by the pooling ops. */
 export function poolGeometry(op: string, x: Shape, kernel: number | Pair, options: PoolOptions): PoolGeometry {
-  const k = toPair(kernel);
+  options = optionsArgument(op, options);
+  const k = pairArgument(op, 'the kernel size', kernel, 1);
   const g: PoolGeometry = {
     kernel: k,
-    stride: toPair(options.stride ?? k),
-    padding: toPair(options.padding ?? 0),
-    dilation: toPair(options.dilation ?? 1),
+    // stride null means the kernel size, as in PyTorch; padding and dilation have no such value.
+    stride: pairArgument(op, 'stride', options.stride ?? k, 1),
+    padding: pairArgument(op, 'padding', options.padding === undefined ? 0 : options.padding, 0),
+    dilation: pairArgument(op, 'dilation', options.dilation === undefined ? 1 : options.dilation, 1),
   };
   assertShape(x.length === 4, () => `${op}: expected input [N, C, H, W]; got ${formatShape(x)}`);
   const ints = (p: Pair, min: number) => p.length === 2 && p.every((v) => Number.isInteger(v) && v >= min);

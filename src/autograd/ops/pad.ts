@@ -5,11 +5,12 @@
  */
 import { getBackend } from '../../kernels/registry.js';
 import { allocate } from '../../tensor/dtype.js';
-import { assertValue } from '../../tensor/errors.js';
+import { assertValue, describeValue } from '../../tensor/errors.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { numberArgument } from '../../tensor/arguments.js';
 
 export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
   name: 'pad',
@@ -31,10 +32,14 @@ export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
 /** @example tensor([1, 2]).pad([[1, 2]]) // [0, 1, 2, 0, 0] */
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
   floatOperand('pad', x);
+  assertValue(Array.isArray(widths), () => `pad: expected widths as a list of [before, after] pairs; got ${describeValue(widths)}`);
+  numberArgument('pad', 'the pad value', value);
   assertValue(widths.length <= x.rank, () => `pad: got widths for ${widths.length} axes but the tensor has rank ${x.rank}`);
   const full: [number, number][] = [];
   for (let d = 0; d < x.rank; d++) {
-    const [before, after] = widths[d] ?? [0, 0];
+    const w = d < widths.length ? widths[d] : [0, 0];
+    assertValue(Array.isArray(w) && w.length === 2, () => `pad: the widths of axis ${d} must be a pair [before, after]; got ${Array.isArray(w) ? JSON.stringify(w) : describeValue(w)}`);
+    const [before, after] = w;
     assertValue(
       Number.isInteger(before) && Number.isInteger(after) && before >= 0 && after >= 0,
       () => `pad: widths must be integers ≥ 0; got [${before}, ${after}] on axis ${d}`,

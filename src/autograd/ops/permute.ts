@@ -6,6 +6,7 @@ import { assertValue, describeValue } from '../../tensor/errors.js';
 import { normalizeAxis } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { tensorArgument } from '../operands.js';
 
 export const permuteOp = defineOp<{ dims: number[] }>({
   name: 'permute',
@@ -26,6 +27,7 @@ export const permuteOp = defineOp<{ dims: number[] }>({
 
 /** @example randn([2, 3, 4], { seed: 0 }).permute([2, 0, 1]).shape // [4, 2, 3] */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  tensorArgument('permute', x);
   assertValue(Array.isArray(dims), () => `permute: expected dims as a list of axes; got ${describeValue(dims)}`);
   assertValue(
     dims.length === x.rank,

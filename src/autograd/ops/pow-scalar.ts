@@ -6,6 +6,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { mapTensor } from './_kernels.js';
+import { numberArgument } from '../../tensor/arguments.js';
 
 export const powScalarOp = defineOp<{ exponent: number }>({
   name: 'powScalar',
@@ -22,5 +23,5 @@ export const powScalarOp = defineOp<{ exponent: number }>({
 });
 
 export function powScalar(x: Tensor, exponent: number): Tensor {
-  return apply(powScalarOp, [floatOperand('pow', x)], { exponent });
+  return apply(powScalarOp, [floatOperand('pow', x)], { exponent: numberArgument('pow', 'the exponent', exponent) });
 }

@@ -7,6 +7,7 @@ import { allocate } from '../../tensor/dtype.js';
 import { contiguousStrides, inferReshape, shapesEqual, viewStrides } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { tensorArgument } from '../operands.js';
 
 export const reshapeOp = defineOp<{ shape: number[] }>({
   name: 'reshape',
@@ -23,7 +24,7 @@ export const reshapeOp = defineOp<{ shape: number[] }>({
 
 /** @example arange(6).reshape([2, -1]) // shape [2, 3] */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  const target = inferReshape('reshape', x.shape, shape);
+  const target = inferReshape('reshape', tensorArgument('reshape', x).shape, shape);
   if (shapesEqual(target, x.shape)) return x;
   return apply(reshapeOp, [x], { shape: target });
 }

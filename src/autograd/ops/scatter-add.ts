@@ -8,6 +8,8 @@ import { shapesEqual, type Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { checkIndex, gather } from './gather.js';
+import { tensorArgument } from '../operands.js';
+import { shapeArgument } from '../../tensor/arguments.js';
 
 export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: number[] }>({
   name: 'scatterAdd',
@@ -18,6 +20,8 @@ export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: numbe
 });
 
 export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: Shape): Tensor {
+  tensorArgument('scatterAdd', src, 'src to be a Tensor');
+  shape = shapeArgument('scatterAdd', shape);
   const ax = checkIndex('scatterAdd', shape, axis, index);
   assertShape(
     shapesEqual(src.shape, index.shape),

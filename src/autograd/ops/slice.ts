@@ -4,10 +4,11 @@
  * ∂/∂x = unslice(gradOut): zeros of x's shape with gradOut written back at the sliced
  * positions (see unslice.ts; the two ops are each other's backward).
  */
-import { assertValue } from '../../tensor/errors.js';
+import { assertValue, describeValue } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { unslice } from './unslice.js';
+import { tensorArgument } from '../operands.js';
 
 /** Where a slice starts and how it steps, per axis (full rank). */
 export interface SliceAttrs {
@@ -38,6 +39,10 @@ export const sliceOp = defineOp<SliceAttrs>({
 /** Python's slice.indices(): normalise one axis' [start, stop, step] against its size. */
 function resolve(spec: SliceSpec, size: number, axis: number): { start: number; step: number; length: number } {
   if (spec === null) return { start: 0, step: 1, length: size };
+  assertValue(
+    Array.isArray(spec) && (spec.length === 2 || spec.length === 3),
+    () => `slice: the spec of axis ${axis} must be null or [start, stop] or [start, stop, step]; got ${Array.isArray(spec) ? JSON.stringify(spec) : describeValue(spec)}`,
+  );
   const step = spec[2] ?? 1;
   assertValue(Number.isInteger(step) && step >= 1, () => `slice: step must be an integer ≥ 1 on axis ${axis}; got ${step}`);
   const clamp = (v: number | null, dflt: number) => {
@@ -56,6 +61,8 @@ function resolve(spec: SliceSpec, size: number, axis: number): { start: number; 
  * @example arange(10).slice([[1, 8, 3]]) // [1, 4, 7]
  */
 export function slice(x: Tensor, specs: readonly SliceSpec[]): Tensor {
+  tensorArgument('slice', x);
+  assertValue(Array.isArray(specs), () => `slice: expected a list of slice specs (one per axis); got ${describeValue(specs)}`);
   assertValue(specs.length <= x.rank, () => `slice: got ${specs.length} slice specs for a tensor of rank ${x.rank}`);
   const starts: number[] = [];
   const steps: number[] = [];

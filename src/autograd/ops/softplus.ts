@@ -8,6 +8,7 @@ import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
+import { finiteArgument } from '../../tensor/arguments.js';
 
 export const softplusOp = defineOp<{ beta: number; threshold: number }>({
   name: 'softplus',
@@ -23,6 +24,8 @@ export const softplusOp = defineOp<{ beta: number; threshold: number }>({
 });
 
 export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
+  finiteArgument('softplus', 'beta', beta);
+  finiteArgument('softplus', 'threshold', threshold);
   if (!(beta > 0)) throw new ValueError(`softplus: beta must be > 0; got ${beta}`);
   return apply(softplusOp, [floatOperand('softplus', x)], { beta, threshold });
 }

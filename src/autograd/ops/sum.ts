@@ -7,6 +7,7 @@ import { normalizeAxes, reducedShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { boolArgument } from '../../tensor/arguments.js';
 
 export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
   name: 'sum',
@@ -27,5 +28,5 @@ export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
  */
 export function sum(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
   floatOperand('sum', x);
-  return apply(sumOp, [x], { axes: normalizeAxes('sum', axis, x.rank), keepdim });
+  return apply(sumOp, [x], { axes: normalizeAxes('sum', axis, x.rank), keepdim: boolArgument('sum', 'keepdim', keepdim, false) });
 }

@@ -8,7 +8,7 @@
 import { getBackend } from '../../kernels/registry.js';
 import { broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { binaryOperands, scalarTensor } from '../operands.js';
+import { binaryOperands, scalarTensor, tensorArgument } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { broadcastView } from './_kernels.js';
 
@@ -30,6 +30,7 @@ export const whereOp = defineOp<{ cond: Tensor }>({
 });
 
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  tensorArgument('where', cond, 'the condition to be a Tensor');
   const [ta, tb] = binaryOperands('where', a, b);
   return apply(whereOp, [ta, tb], { cond });
 }
