@@ -150,6 +150,9 @@ const onAxes = (op: string, allowed: readonly number[], inputs: readonly number[
   return axes[inputs[0]!]!;
 };
 
+/** A user-defined primitive: nothing is known about how it treats the batch. */
+const customOp: Rule = (node) => lost(node.op.name, 'a custom op has no batch-axis rule here; use vmap(grad(…)) for its per-sample gradients');
+
 export const BATCH_AXIS_RULES = {
   identity: same,
   cast: same,
@@ -209,7 +212,7 @@ export function traceBatchAxes(order: readonly Tensor[], input: Tensor, B: numbe
     const node = t.node!;
     const inputAxes = node.inputs.map((i) => axes.get(i) ?? null);
     const unknown = inputAxes.find((a): a is NoBatchAxis => a !== null && typeof a !== 'number');
-    const rule: Rule = BATCH_AXIS_RULES[node.op.name as OpName];
+    const rule: Rule = BATCH_AXIS_RULES[node.op.name as OpName] ?? customOp;
     axes.set(t, unknown ?? rule(node, inputAxes as (number | null)[], t, B));
   }
   return axes;

@@ -12,6 +12,7 @@
  * 4. Unless `retainGraph`, saved tensors are released afterwards, and a second backward
  *    through the same nodes is a clear error rather than a wrong number.
  */
+import { detachKeepingTangents } from './forward-mode.js';
 import { GradError, InternalError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { shapesEqual, unbroadcastAxes } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -256,7 +257,9 @@ export function gradients(outputs: readonly Tensor[], inputs: readonly Tensor[],
   );
   return inputs.map((x, i) => {
     const g = grads.get(x);
-    if (g) return createGraph ? g : g.detach();
+    // NOTE: detached from the graph but not from forward mode: an outer jvp (forward-over-
+    // reverse) needs the gradient's tangent.
+    if (g) return createGraph ? g : detachKeepingTangents(g);
     if (!options.allowUnused && !x.requiresGrad) {
       throw new GradError(`grad: input ${i} (shape ${formatShape(x.shape)}) does not require grad`);
     }

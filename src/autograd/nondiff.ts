@@ -2,6 +2,10 @@
  * Ops whose derivative is zero almost everywhere, so they never record a graph node and their
  * results never require grad: comparisons, sign, argmax/argmin. Comparisons return 1/0 in
  * the operands' dtype (a mask that can multiply or select); arg-reductions return int32.
+ *
+ * Each is a `NonDiffOpDef` run through `applyNonDiff`, never a bare kernel call: inside vmap
+ * its inputs can be batched tensors, whose storage the kernels cannot read, and its batching
+ * rule then runs it on the physical tensors instead.
  */
 import { getBackend } from '../kernels/registry.js';
 import type { BinaryFn } from '../kernels/scalar.js';
@@ -11,10 +15,30 @@ import { Tensor } from '../tensor/tensor.js';
 import { mapTensor, zipTensors } from './ops/_kernels.js';
 import { boolArgument } from '../tensor/arguments.js';
 import { binaryOperands, tensorArgument } from './operands.js';
+import { applyNonDiff, type NonDiffOpDef } from './op.js';
+import { elementwiseBatch, shiftAxes, toFront } from './rules.js';
 
-function compare(fn: BinaryFn, a: Tensor | number, b: Tensor | number): Tensor {
-  const [ta, tb] = binaryOperands(fn, a, b, false);
-  return zipTensors(fn, fn, ta, tb);
+type Comparison = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+
+function compareOp(fn: Comparison): NonDiffOpDef<undefined> {
+  return {
+    name: fn,
+    forward: ([a, b]) => zipTensors(fn, fn, a!, b!),
+    batch: elementwiseBatch(([a, b]) => compare(fn, a!, b!)),
+  };
+}
+
+const compareOps: Record<Comparison, NonDiffOpDef<undefined>> = {
+  eq: compareOp('eq'),
+  ne: compareOp('ne'),
+  lt: compareOp('lt'),
+  le: compareOp('le'),
+  gt: compareOp('gt'),
+  ge: compareOp('ge'),
+};
+
+function compare(fn: Comparison & BinaryFn, a: Tensor | number, b: Tensor | number): Tensor {
+  return applyNonDiff(compareOps[fn], binaryOperands(fn, a, b, false), undefined);
 }
 
 /** 1 where a = b, else 0. */
@@ -30,27 +54,56 @@ export const gt = (a: Tensor | number, b: Tensor | number): Tensor => compare('g
 /** 1 where a ≥ b, else 0. */
 export const ge = (a: Tensor | number, b: Tensor | number): Tensor => compare('ge', a, b);
 
+const signOp: NonDiffOpDef<undefined> = {
+  name: 'sign',
+  forward: ([x]) => mapTensor('sign', x!),
+  batch: elementwiseBatch(([x]) => sign(x!)),
+};
+
 /** −1, 0 or 1 (NaN stays NaN). */
 export function sign(x: Tensor): Tensor {
-  return mapTensor('sign', tensorArgument('sign', x));
+  return applyNonDiff(signOp, [tensorArgument('sign', x)], undefined);
 }
+
+/** axis: a normalized axis, or null for the flat index over all elements. */
+type ArgReduceAttrs = { axis: number | null; keepdim: boolean };
+
+function argReduceOp(fn: 'argmax' | 'argmin'): NonDiffOpDef<ArgReduceAttrs> {
+  return {
+    name: fn,
+    forward: ([x], { axis, keepdim }) => {
+      if (axis === null) {
+        // Over all elements: the flat row-major index, as PyTorch returns.
+        const flat = x!.detach().reshape([x!.size]);
+        const out = Tensor.fromData(getBackend().argReduce(fn, flat, 0), []);
+        return keepdim ? out.reshape(x!.shape.map(() => 1)) : out;
+      }
+      const data = getBackend().argReduce(fn, x!, axis);
+      const out = Tensor.fromData(data, x!.shape.filter((_, d) => d !== axis));
+      return keepdim ? out.unsqueeze(axis) : out;
+    },
+    // Batch axis first; over all elements, each sample's elements flattened into one axis.
+    batch: ({ inputs: [x], dims: [d], attrs: { axis, keepdim }, size }) => {
+      const front = toFront(x!, d!);
+      if (axis !== null) return { value: applyNonDiff(argReduceOps[fn], [front], { axis: axis + 1, keepdim }), dim: 0 };
+      const flat = applyNonDiff(argReduceOps[fn], [front.reshape([size, front.shape.slice(1).reduce((p, n) => p * n, 1)])], { axis: 1, keepdim: false });
+      return { value: keepdim ? flat.reshape([size, ...front.shape.slice(1).map(() => 1)]) : flat, dim: 0 };
+    },
+  };
+}
+
+const argReduceOps = { argmax: argReduceOp('argmax'), argmin: argReduceOp('argmin') };
 
 function argReduce(fn: 'argmax' | 'argmin', x: Tensor, axis: number | null | undefined, keepdim: boolean): Tensor {
   tensorArgument(fn, x);
   boolArgument(fn, 'keepdim', keepdim, false);
   if (axis === null || axis === undefined) {
     assertValue(x.size > 0, () => `${fn}: cannot reduce an empty tensor of shape ${formatShape(x.shape)}`);
-    // Over all elements: the flat row-major index, as PyTorch returns.
-    const flat = x.detach().reshape([x.size]);
-    const out = Tensor.fromData(getBackend().argReduce(fn, flat, 0), []);
-    return keepdim ? out.reshape(x.shape.map(() => 1)) : out;
+    return applyNonDiff(argReduceOps[fn], [x], { axis: null, keepdim });
   }
   const ax = normalizeAxis(fn, axis, x.rank);
   assertValue(x.shape[ax] !== 0, () => `${fn}: cannot reduce an empty axis ${ax} of shape ${formatShape(x.shape)}`);
-  const data = getBackend().argReduce(fn, x, ax);
-  const shape = x.shape.filter((_, d) => d !== ax);
-  const out = Tensor.fromData(data, shape);
-  return keepdim ? out.unsqueeze(ax) : out;
+  return applyNonDiff(argReduceOps[fn], [x], { axis: ax, keepdim });
 }
 
 /** Index of the first maximum along `axis` (flat index over all elements when axis is null). */
@@ -69,8 +122,19 @@ export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor
  * values stay finite (an all −∞ row then gives −∞, not NaN).
  */
 export function stopGradientMax(x: Tensor, axis: number | readonly number[] | null | undefined): Tensor {
-  const axes = normalizeAxes('max', axis, x.rank);
-  const data = getBackend().reduce('max', x, axes, x.dtype);
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
-  return Tensor.fromData(data, reducedShape(x.shape, axes, true));
+  return applyNonDiff(stopGradientMaxOp, [x], { axes: normalizeAxes('max', axis, x.rank) });
 }
+
+/** axes: normalized (an empty list reduces nothing, as for a 0-d tensor). */
+const stopGradientMaxOp: NonDiffOpDef<{ axes: number[] }> = {
+  name: 'max',
+  forward: ([x], { axes }) => {
+    const data = getBackend().reduce('max', x!, axes, x!.dtype);
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
+    return Tensor.fromData(data, reducedShape(x!.shape, axes, true));
+  },
+  batch: ({ inputs: [x], dims: [d], attrs: { axes } }) => ({
+    value: applyNonDiff(stopGradientMaxOp, [toFront(x!, d!)], { axes: shiftAxes(axes) }),
+    dim: 0,
+  }),
+};

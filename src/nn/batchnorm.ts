@@ -14,7 +14,7 @@
 import { noGrad } from '../autograd/mode.js';
 import { ones, zeros } from '../tensor/creation.js';
 import type { FloatDType } from '../tensor/dtype.js';
-import { assertShape, formatShape } from '../tensor/errors.js';
+import { ValueError, assertShape, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
@@ -25,12 +25,20 @@ export interface BatchNormOptions {
   /** Learnable γ and β (default true). */
   affine?: boolean;
   dtype?: FloatDType;
+  /**
+   * Inside vmap in train mode, normalise each sample by its own statistics and leave the
+   * running statistics alone (what functorch's replace_all_batch_norm_modules_ arranges).
+   * Default false: train mode inside vmap is refused, since the batch statistics couple samples.
+   */
+  perSampleStatistics?: boolean;
 }
 
 abstract class BatchNorm extends Module {
   readonly momentum: number;
   readonly eps: number;
   readonly affine: boolean;
+  /** See BatchNormOptions.perSampleStatistics; may be switched on an existing model. */
+  perSampleStatistics: boolean;
 
   constructor(
     readonly numFeatures: number,
@@ -48,6 +56,7 @@ abstract class BatchNorm extends Module {
     this.momentum = momentum;
     this.eps = eps;
     this.affine = affine;
+    this.perSampleStatistics = boolArgument(op, 'perSampleStatistics', options.perSampleStatistics, false);
     if (affine) {
       this.registerParameter('weight', ones([numFeatures], { dtype }));
       this.registerParameter('bias', zeros([numFeatures], { dtype }));
@@ -71,11 +80,19 @@ abstract class BatchNorm extends Module {
     let mean: Tensor;
     let variance: Tensor;
     if (this.training) {
+      if (x.isBatched && !this.perSampleStatistics) {
+        throw new ValueError(
+          `${this.describe()}: train mode inside vmap: its statistics couple the samples of the batch, so there are no per-sample ` +
+            'functions to map; use perSampleJacobian for the exact rows of a train-mode batch, eval() the model (running statistics), ' +
+            'or set perSampleStatistics to normalise each sample by its own statistics',
+        );
+      }
       const n = x.size / this.numFeatures;
       assertShape(n > 1, () => `${this.describe()}: train mode needs more than one value per channel; got input ${formatShape(x.shape)}`);
       mean = x.mean(axes, true);
       variance = x.var(axes, { correction: 0, keepdim: true });
-      this.updateRunningStats(mean, variance, n);
+      // Per-sample statistics inside vmap describe one sample each: not the running average's.
+      if (!x.isBatched) this.updateRunningStats(mean, variance, n);
     } else {
       mean = this.buffer('running_mean').reshape(channelShape);
       variance = this.buffer('running_var').reshape(channelShape);

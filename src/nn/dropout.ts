@@ -36,6 +36,12 @@ export class Dropout extends Module {
   forward(x: Tensor, context: ForwardContext = {}): Tensor {
     this.input(x);
     if (!this.training || this.p === 0) return x;
+    if (x.isBatched) {
+      // NOTE: the masks are keyed by the batch's sample ids, which a per-sample function
+      // inside vmap does not see; refused (as torch.func's randomness 'error') rather than
+      // guessed. Per-sample keyed masks under vmap are not built yet.
+      throw new ValueError(`${this.describe()}: train mode inside vmap is not supported; call the model on the batch (masks are keyed by { seed, sampleIds }), or eval() it`);
+    }
     const { sampleIds, seed } = context;
     if (seed === undefined || sampleIds === undefined) {
       throw new ValueError(`${this.describe()}: train mode needs { seed, sampleIds } in the forward context (masks are keyed by them)`);

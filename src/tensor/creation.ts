@@ -5,9 +5,10 @@
  */
 import { allocate, getDefaultDType, type DType, type TypedArray } from './dtype.js';
 import { ValueError, assertShape, assertValue, describeValue, formatShape } from './errors.js';
-import { makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
+import { foldIn, makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
 import { sizeOf, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
+import { perSampleView, vmapRandomness, type RandomnessFrame } from './random-context.js';
 import { boolArgument, dtypeArgument, finiteArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from './arguments.js';
 import { tensorArgument } from '../autograd/operands.js';
 
@@ -208,13 +209,43 @@ function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0:
   checkShape(op, shape);
   const key = keyFrom(op, options);
   const { dtype } = createOptions(op, options);
+  const fill = (k: Key, data: TypedArray, start: number, count: number) => {
+    const f32 = dtype !== 'float64';
+    for (let i = 0; i < count; i++) {
+      const [w0, w1] = randomBits(k, i);
+      data[start + i] = draw(w0, w1, f32);
+    }
+  };
+  const vmapFrame = vmapRandomness();
+  if (vmapFrame && vmapFrame.mode !== 'same') return perSampleDraw(op, shape, options, key, vmapFrame, fill);
   const data = allocate(dtype, sizeOf(shape), op);
-  const f32 = dtype !== 'float64';
-  for (let i = 0; i < data.length; i++) {
-    const [w0, w1] = randomBits(key, i);
-    data[i] = draw(w0, w1, f32);
-  }
+  fill(key, data, 0, data.length);
   return finish(op, data, shape, options);
+}
+
+/**
+ * A draw inside vmap: refused under randomness 'error' (as torch.func), and under 'different'
+ * one draw per sample, sample i from foldIn(key, i) — i counted over the whole batch, so the
+ * numbers do not depend on vmap's chunkSize.
+ */
+function perSampleDraw(
+  op: string,
+  shape: Shape,
+  options: RandomOptions,
+  key: Key,
+  frame: RandomnessFrame,
+  fill: (k: Key, data: TypedArray, start: number, count: number) => void,
+): Tensor {
+  if (frame.mode === 'error') {
+    throw new ValueError(
+      `${op}: a random draw inside vmap; say whether samples share it or not: vmap(f, { randomness: 'same' }) or { randomness: 'different' }`,
+    );
+  }
+  const n = sizeOf(shape);
+  const data = allocate(createOptions(op, options).dtype, frame.size * n, op);
+  for (let b = 0; b < frame.size; b++) fill(foldIn(key, frame.offset + b), data, b * n, n);
+  const physical = Tensor.fromData(data, [frame.size, ...shape]);
+  return perSampleView.wrap!(options.requiresGrad ? physical.requireGrad() : physical, frame.level);
 }
 
 /** Uniform on [low, high) (default [0, 1)). Element i depends only on the key and i. */
@@ -246,6 +277,10 @@ export function bernoulli(p: number, shape: Shape, options: RandomOptions = {}):
 /** A random permutation of 0 … n−1 (Fisher–Yates driven by the key), as an int32 tensor. */
 export function randperm(n: number, options: RandomOptions = {}): Tensor {
   assertValue(Number.isInteger(n) && n >= 0, () => `randperm: n must be an integer ≥ 0; got ${describeValue(n)}`);
+  const frame = vmapRandomness();
+  if (frame && frame.mode !== 'same') {
+    throw new ValueError(`randperm: a random draw inside vmap; only vmap(f, { randomness: 'same' }) is supported for randperm (got '${frame.mode}')`);
+  }
   const key = keyFrom('randperm', options);
   const data = allocate('int32', n, 'randperm');
   for (let i = 0; i < n; i++) data[i] = i;

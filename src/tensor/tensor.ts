@@ -166,7 +166,15 @@ export class Tensor implements View {
 
   // ---- in-place updates (never recorded; they bump the version counter) ----------------
 
+  /** True for vmap's per-sample view of a batched value (autograd/batching.ts). */
+  get isBatched(): boolean {
+    return false;
+  }
+
   private assertWritable(op: string): void {
+    if (this.isBatched) {
+      throw new ValueError(`${op}: cannot modify a batched tensor in place inside vmap; compute a new tensor instead`);
+    }
     if (this.shape.some((d, i) => d > 1 && this.strides[i] === 0)) {
       throw new ValueError(
         `${op}: cannot write in place into an expanded (broadcast) view of shape ${formatShape(this.shape)}: ` +
@@ -181,9 +189,11 @@ export class Tensor implements View {
     }
   }
 
-  private writeFrom(op: string, values: TypedArray): this {
+  /** Check that this may be written, then write what `values` computes (computed only then). */
+  private writeFrom(op: string, values: () => TypedArray): this {
     this.assertWritable(op);
-    const src = { data: values, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 };
+    const computed = values();
+    const src = { data: computed, shape: this.shape, strides: contiguousStrides(this.shape), offset: 0 };
     getBackend().copyInto(src, this);
     this.storage.version++;
     return this;
@@ -192,7 +202,7 @@ export class Tensor implements View {
   /** this ← src (broadcast to this shape). */
   copy_(src: Tensor): this {
     tensorArgument('copy_', src, 'the source to be a Tensor');
-    return this.writeFrom('copy_', F.noGrad(() => F.expand(F.cast(src, this.dtype), this.shape)).toTypedArray());
+    return this.writeFrom('copy_', () => F.noGrad(() => F.expand(F.cast(src, this.dtype), this.shape)).toTypedArray());
   }
 
   /** this ← this + alpha·other. */
@@ -200,19 +210,19 @@ export class Tensor implements View {
     inPlaceOperand('add_', this, other);
     finiteArgument('add_', 'alpha', alpha);
     const scaled = alpha === 1 ? other : typeof other === 'number' ? other * alpha : F.noGrad(() => F.mul(other, alpha));
-    return this.writeFrom('add_', F.noGrad(() => F.add(this.detach(), scaled)).toTypedArray());
+    return this.writeFrom('add_', () => F.noGrad(() => F.add(this.detach(), scaled)).toTypedArray());
   }
 
   /** this ← this · other. */
   mul_(other: Tensor | number): this {
     inPlaceOperand('mul_', this, other);
-    return this.writeFrom('mul_', F.noGrad(() => F.mul(this.detach(), other)).toTypedArray());
+    return this.writeFrom('mul_', () => F.noGrad(() => F.mul(this.detach(), other)).toTypedArray());
   }
 
   /** this ← value everywhere. */
   fill_(value: number): this {
     numberArgument('fill_', 'the fill value', value);
-    return this.writeFrom('fill_', allocate(this.dtype, this.size).fill(value));
+    return this.writeFrom('fill_', () => allocate(this.dtype, this.size).fill(value));
   }
 
   zero_(): this {

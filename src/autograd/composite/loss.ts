@@ -67,7 +67,9 @@ export function crossEntropy(
     () => `crossEntropy: expected logits [N, C] and targets [N]; got ${formatShape(logits.shape)} and ${formatShape(t.shape)}`,
   );
   const classes = logits.shape[1]!;
-  const values = t.toTypedArray();
+  // Per-sample targets inside vmap have no readable values here; gather's kernel checks their
+  // range on the batched indices instead (an out-of-range class is still an error).
+  const values = t.isBatched ? new Int32Array(0) : t.toTypedArray();
   const bad = values.findIndex((k) => !(k >= 0 && k < classes));
   if (bad >= 0) {
     const given = Array.isArray(targets) ? (targets as number[])[bad] : values[bad];

@@ -5,6 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, unaryJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const absOp = defineOp({
@@ -15,6 +16,8 @@ export const absOp = defineOp({
     const [x] = ctx.saved;
     return [gradOut.mul(x!.sign())];
   },
+  jvp: unaryJvp((x) => x.sign()),
+  batch: elementwiseBatch(([x]) => abs(x!)),
 });
 
 export function abs(x: Tensor): Tensor {

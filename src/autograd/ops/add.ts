@@ -2,12 +2,15 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 
 export const addOp = defineOp({
   name: 'add',
   forward: ([a, b]) => zipTensors('add', 'add', a!, b!),
   backward: (_ctx, gradOut) => [gradOut, gradOut],
+  jvp: ({ tangents, output }) => sumTangents(output, tangents),
+  batch: elementwiseBatch(([a, b]) => add(a!, b!)),
 });
 
 export function add(a: Tensor | number, b: Tensor | number): Tensor {

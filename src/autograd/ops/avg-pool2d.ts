@@ -2,21 +2,29 @@
  * avgPool2d(x): the mean of each window of x [N, C, H, W] (zero padding; the divisor counts
  * padded positions or not, `countIncludePad`, as in PyTorch). The op is linear, so
  * ∂/∂x = avgPool2dBackward(gradOut) — its transpose, which spreads each output gradient
- * evenly over its window — and avgPool2dBackward's own derivative is avgPool2d again.
+ * evenly over its window — and avgPool2dBackward's own derivative is avgPool2d again. Being
+ * linear, its tangent is the pooled tangent.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { poolOutputShape, type AvgPoolGeometry, type Pair } from '../../kernels/geometry.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type Batched } from '../op.js';
 import { avgPool2dBackward } from './avg-pool2d-backward.js';
 import { poolGeometry } from './max-pool2d.js';
 import { boolArgument, optionsArgument } from '../../tensor/arguments.js';
+import { mergeBatchIntoLeading, splitLeading } from '../rules.js';
 
 export const avgPool2dOp = defineOp<AvgPoolGeometry>({
   name: 'avgPool2d',
   forward: ([x], g) => Tensor.fromData(getBackend().avgPool2d(x!, g, x!.dtype), poolOutputShape(x!.shape, g)),
   backward: (ctx, gradOut) => [avgPool2dBackward(gradOut, ctx.inputShapes[0]!, ctx.attrs)],
+  jvp: ({ tangents: [t], attrs }): Tensor => apply(avgPool2dOp, [t!], attrs),
+  // Samples are independent images: the batch axis merges into N and splits off again.
+  batch: ({ inputs: [x], dims: [d], attrs, size }): Batched => ({
+    value: splitLeading(apply(avgPool2dOp, [mergeBatchIntoLeading(x!, d!)], attrs), size),
+    dim: 0,
+  }),
   describe: (g) => `kernel=[${g.kernel}], stride=[${g.stride}], padding=[${g.padding}]${g.countIncludePad ? '' : ', excludePad'}`,
 });
 

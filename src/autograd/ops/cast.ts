@@ -8,6 +8,7 @@ import { ValueError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { getBackend } from '../../kernels/registry.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { tensorArgument } from '../operands.js';
 import { dtypeArgument } from '../../tensor/arguments.js';
 
@@ -22,6 +23,10 @@ export const castOp = defineOp<{ dtype: DType }>({
     const source = ctx.inputDTypes[0]!;
     return [cast(gradOut, source)];
   },
+  // The tangent cast alike; an int32 result has no derivative (tangent zero), and truncating
+  // the tangent to an integer would be wrong.
+  jvp: ({ tangents: [t], output, attrs: { dtype } }) => (dtype === 'int32' ? sumTangents(output, []) : cast(t!, dtype)),
+  batch: elementwiseBatch(([x], { dtype }) => cast(x!, dtype)),
   describe: ({ dtype }) => `to ${dtype}`,
 });
 
@@ -35,7 +40,8 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   dtypeArgument('cast', dtype);
   if (x.dtype === dtype) return x;
   if (x.requiresGrad) assertFloat('cast', dtype);
-  if (dtype === 'int32') {
+  // Under vmap the values are checked by the batching rule, on the physical tensor.
+  if (dtype === 'int32' && !x.isBatched) {
     const values = x.toTypedArray();
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;

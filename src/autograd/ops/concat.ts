@@ -1,14 +1,17 @@
 /**
  * concat([x₀, x₁, …], axis): the inputs joined along `axis` (torch.cat);
- * ∂/∂xₖ = the slice of gradOut that xₖ occupies.
+ * ∂/∂xₖ = the slice of gradOut that xₖ occupies; linear, so the tangent is the tangents
+ * concatenated.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { allocate, assertSameDType } from '../../tensor/dtype.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import { contiguousStrides, normalizeAxis, sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type Batched } from '../op.js';
 import { tensorListArgument } from '../operands.js';
+import { zeros } from '../../tensor/creation.js';
+import { toFrontExpanded } from '../rules.js';
 
 export const concatOp = defineOp<{ axis: number }>({
   name: 'concat',
@@ -33,6 +36,22 @@ export const concatOp = defineOp<{ axis: number }>({
       return ctx.needsInputGrad[k] ? gradOut.slice(spec) : null;
     });
   },
+  // Linear in all inputs at once: the tangents concatenated, a zero block for a constant input.
+  jvp: ({ inputs, tangents, attrs }): Tensor =>
+    apply(
+      concatOp,
+      tangents.map((t, k) => t ?? zeros(inputs[k]!.shape, { dtype: inputs[k]!.dtype })),
+      attrs,
+    ),
+  // Every input batch-first (an unbatched one broadcast to the batch size), joined on axis + 1.
+  batch: ({ inputs, dims, attrs: { axis }, size }): Batched => ({
+    value: apply(
+      concatOp,
+      inputs.map((x, k) => toFrontExpanded(x, dims[k]!, size)),
+      { axis: axis + 1 },
+    ),
+    dim: 0,
+  }),
   describe: ({ axis }) => `axis=${axis}`,
 });
 

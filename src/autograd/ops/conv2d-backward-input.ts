@@ -8,9 +8,10 @@ import { getBackend } from '../../kernels/registry.js';
 import type { Conv2dGeometry } from '../../kernels/geometry.js';
 import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type Batched } from '../op.js';
 import { conv2dBackwardWeight } from './conv2d-backward-weight.js';
 import { conv2dOp, describeGeometry } from './conv2d.js';
+import { mergeBatchIntoChannels, mergeBatchIntoLeading, splitChannels, splitLeading, sumTangents } from '../rules.js';
 
 export const conv2dBackwardInputOp = defineOp<Conv2dGeometry & { inputShape: number[] }>({
   name: 'conv2dBackwardInput',
@@ -23,6 +24,26 @@ export const conv2dBackwardInputOp = defineOp<Conv2dGeometry & { inputShape: num
       ctx.needsInputGrad[0] ? apply(conv2dOp, [gradOut, w!], ctx.attrs) : null,
       ctx.needsInputGrad[1] ? conv2dBackwardWeight(gradOut, g!, w!.shape, ctx.attrs) : null,
     ];
+  },
+  // Bilinear: d conv2dBackwardInput(g, w) = conv2dBackwardInput(dg, w) + conv2dBackwardInput(g, dw).
+  jvp: ({ inputs: [g, w], tangents: [tg, tw], output, attrs }): Tensor =>
+    sumTangents(output, [
+      tg ? apply(conv2dBackwardInputOp, [tg, w!], attrs) : null,
+      tw ? apply(conv2dBackwardInputOp, [g!, tw], attrs) : null,
+    ]),
+  batch: ({ inputs: [g, w], dims: [dg, dw], attrs, size }): Batched => {
+    const [n, cin, ...hw] = attrs.inputShape as [number, number, number, number];
+    if (dw === null) {
+      // One weight for all: the batch rides along in N.
+      const merged: Tensor = apply(conv2dBackwardInputOp, [mergeBatchIntoLeading(g!, dg!), w!], { ...attrs, inputShape: [size * n, cin, ...hw] });
+      return { value: splitLeading(merged, size), dim: 0 };
+    }
+    // A batched weight: the transpose of conv2d's grouped rule — B·groups groups, sample b's
+    // output gradient and weight in group block b, its input gradient in channel block b.
+    const gs = mergeBatchIntoChannels(g!, dg!, size);
+    const ws = mergeBatchIntoLeading(w!, dw);
+    const grouped: Tensor = apply(conv2dBackwardInputOp, [gs, ws], { ...attrs, groups: attrs.groups * size, inputShape: [n, size * cin, ...hw] });
+    return { value: splitChannels(grouped, size), dim: 1 };
   },
   describe: (a) => `${describeGeometry(a)}, input=[${a.inputShape}]`,
 });

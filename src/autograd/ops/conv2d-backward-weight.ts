@@ -8,9 +8,10 @@ import { getBackend } from '../../kernels/registry.js';
 import type { Conv2dGeometry } from '../../kernels/geometry.js';
 import type { Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type Batched } from '../op.js';
 import { conv2dBackwardInput } from './conv2d-backward-input.js';
 import { conv2dOp, describeGeometry } from './conv2d.js';
+import { mergeBatchIntoChannels, splitLeading, sumTangents } from '../rules.js';
 
 export const conv2dBackwardWeightOp = defineOp<Conv2dGeometry & { weightShape: number[] }>({
   name: 'conv2dBackwardWeight',
@@ -23,6 +24,22 @@ export const conv2dBackwardWeightOp = defineOp<Conv2dGeometry & { weightShape: n
       ctx.needsInputGrad[0] ? conv2dBackwardInput(g!, gradOut, x!.shape, ctx.attrs) : null,
       ctx.needsInputGrad[1] ? apply(conv2dOp, [x!, gradOut], ctx.attrs) : null,
     ];
+  },
+  // Bilinear: d conv2dBackwardWeight(x, g) = conv2dBackwardWeight(dx, g) + conv2dBackwardWeight(x, dg).
+  jvp: ({ inputs: [x, g], tangents: [tx, tg], output, attrs }): Tensor =>
+    sumTangents(output, [
+      tx ? apply(conv2dBackwardWeightOp, [tx, g!], attrs) : null,
+      tg ? apply(conv2dBackwardWeightOp, [x!, tg], attrs) : null,
+    ]),
+  // B weight gradients (each summed over its sample's N images) are one weight gradient with
+  // B·groups groups over the samples laid side by side as channels (per-sample.ts does the
+  // same for per-sample gradients); an unbatched operand is broadcast to the batch size.
+  batch: ({ inputs: [x, g], dims: [dx, dg], attrs, size }): Batched => {
+    const xs = mergeBatchIntoChannels(x!, dx!, size);
+    const gs = mergeBatchIntoChannels(g!, dg!, size);
+    const [cout, ...rest] = attrs.weightShape;
+    const grouped: Tensor = apply(conv2dBackwardWeightOp, [xs, gs], { ...attrs, groups: attrs.groups * size, weightShape: [size * cout!, ...rest] });
+    return { value: splitLeading(grouped, size), dim: 0 };
   },
   describe: (a) => `${describeGeometry(a)}, weight=[${a.weightShape}]`,
 });

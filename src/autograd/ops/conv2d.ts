@@ -7,6 +7,9 @@
  * so  ∂/∂x = conv2dBackwardInput(gradOut, w)  and  ∂/∂w = conv2dBackwardWeight(x, gradOut).
  * Those two are primitives too, and the three are each other's derivatives, so convolutions
  * are differentiable to any order.
+ *
+ * Forward mode: d conv2d(x, w) = conv2d(dx, w) + conv2d(x, dw). Batching: a batched input
+ * merges into N; a batched weight turns into a grouped convolution (see the rule).
  */
 import { getBackend } from '../../kernels/registry.js';
 import { conv2dOutputShape, type Conv2dGeometry, type Pair } from '../../kernels/geometry.js';
@@ -14,10 +17,11 @@ import { assertSameDType } from '../../tensor/dtype.js';
 import { assertShape, assertValue, formatShape } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type Batched } from '../op.js';
 import { conv2dBackwardInput } from './conv2d-backward-input.js';
 import { conv2dBackwardWeight } from './conv2d-backward-weight.js';
 import { intArgument, optionsArgument, pairArgument } from '../../tensor/arguments.js';
+import { mergeBatchIntoChannels, mergeBatchIntoLeading, splitChannels, splitLeading, sumTangents, toFront } from '../rules.js';
 
 export const conv2dOp = defineOp<Conv2dGeometry>({
   name: 'conv2d',
@@ -30,8 +34,43 @@ export const conv2dOp = defineOp<Conv2dGeometry>({
       ctx.needsInputGrad[1] ? conv2dBackwardWeight(x!, gradOut, w!.shape, ctx.attrs) : null,
     ];
   },
+  // Bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw).
+  jvp: ({ inputs: [x, w], tangents: [tx, tw], output, attrs }): Tensor =>
+    sumTangents(output, [tx ? apply(conv2dOp, [tx, w!], attrs) : null, tw ? apply(conv2dOp, [x!, tw], attrs) : null]),
+  batch: ({ inputs: [x, w], dims: [dx, dw], attrs, size }): Batched => {
+    if (dw === null) {
+      // One weight for all: the samples' images are just more images (B·N of them).
+      return { value: splitLeading(apply(conv2dOp, [mergeBatchIntoLeading(x!, dx!), w!], attrs), size), dim: 0 };
+    }
+    if (dx === null) return sharedInputBatch(x!, toFront(w!, dw), attrs, size);
+    // Both batched: B·groups groups over the samples laid side by side as channels —
+    // group b·groups + j of the result is group j of sample b.
+    const xs = mergeBatchIntoChannels(x!, dx, size);
+    const ws = mergeBatchIntoLeading(w!, dw);
+    return { value: splitChannels(apply(conv2dOp, [xs, ws], { ...attrs, groups: attrs.groups * size }), size), dim: 1 };
+  },
   describe: describeGeometry,
 });
+
+/**
+ * conv2d of one input x with B weights w [B, Cout, Cg, kh, kw], without copying x B times:
+ * the weights stacked as more output channels of each group (group j gets the B samples'
+ * filters of group j, B·Cout/groups of them), then the output channels sorted back to
+ * [N, B, Cout, Ho, Wo].
+ */
+function sharedInputBatch(x: Tensor, w: Tensor, attrs: Conv2dGeometry, size: number): Batched {
+  const [, cout, cg, kh, kw] = w.shape as [number, number, number, number, number];
+  const groups = attrs.groups;
+  const perGroup = cout / groups;
+  const stacked = w
+    .reshape([size, groups, perGroup, cg, kh, kw])
+    .permute([1, 0, 2, 3, 4, 5])
+    .reshape([groups * size * perGroup, cg, kh, kw]);
+  const y: Tensor = apply(conv2dOp, [x, stacked], attrs);
+  const [n, , ho, wo] = y.shape as [number, number, number, number];
+  const sorted = y.reshape([n, groups, size, perGroup, ho, wo]).permute([0, 2, 1, 3, 4, 5]).reshape([n, size, cout, ho, wo]);
+  return { value: sorted, dim: 1 };
+}
 
 export function describeGeometry(g: Conv2dGeometry): string {
   return `stride=[${g.stride}], padding=[${g.padding}], dilation=[${g.dilation}], groups=${g.groups}`;

@@ -4,6 +4,7 @@ import { allocate } from '../../tensor/dtype.js';
 import { contiguousStrides } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { tensorArgument } from '../operands.js';
 
 export const copyOp = defineOp({
@@ -14,6 +15,9 @@ export const copyOp = defineOp({
     return Tensor.fromData(data, x!.shape);
   },
   backward: (_ctx, gradOut) => [gradOut],
+  // The tangent is a value of its own (never written in place by the engine): no copy needed.
+  jvp: ({ tangents: [t] }) => t!,
+  batch: elementwiseBatch(([x]) => clone(x!)),
 });
 
 /** A copy of x that owns its storage (in-place writes to it never affect x). */

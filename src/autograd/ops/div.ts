@@ -7,6 +7,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 
 export const divOp = defineOp({
@@ -20,6 +21,10 @@ export const divOp = defineOp({
       ctx.needsInputGrad[1] ? gradOut.mul(y!.div(b!)).neg() : null,
     ];
   },
+  // ṫ = t_a / b − t_b·(a/b)/b, from the output as in backward (never b·b).
+  jvp: ({ inputs: [, b], tangents: [ta, tb], output: y }) =>
+    sumTangents(y, [ta ? ta.div(b!) : null, tb ? tb.mul(y.div(b!)).neg() : null]),
+  batch: elementwiseBatch(([a, b]) => div(a!, b!)),
 });
 
 export function div(a: Tensor | number, b: Tensor | number): Tensor {

@@ -9,6 +9,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, unaryJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
 import { finiteArgument } from '../../tensor/arguments.js';
@@ -19,12 +20,19 @@ export const eluOp = defineOp<{ alpha: number }>({
   save: ([x]) => [x!],
   backward: (ctx, gradOut) => {
     const [x] = ctx.saved;
-    const positive = x!.gt(0);
-    const negativePart = where(positive, 0, x!);
-    return [gradOut.mul(where(positive, 1, negativePart.exp().mul(ctx.attrs.alpha)))];
+    return [gradOut.mul(slope(x!, ctx.attrs.alpha))];
   },
+  jvp: unaryJvp((x, _y, { alpha }) => slope(x, alpha)),
+  batch: elementwiseBatch(([x], { alpha }) => elu(x!, alpha)),
   describe: ({ alpha }) => `alpha=${alpha}`,
 });
+
+/** d elu / dx: 1 where x > 0, else αe^{min(x, 0)} (see the file comment). */
+function slope(x: Tensor, alpha: number): Tensor {
+  const positive = x.gt(0);
+  const negativePart = where(positive, 0, x);
+  return where(positive, 1, negativePart.exp().mul(alpha));
+}
 
 export function elu(x: Tensor, alpha = 1): Tensor {
   return apply(eluOp, [floatOperand('elu', x)], { alpha: finiteArgument('elu', 'alpha', alpha) });

@@ -1,7 +1,8 @@
-/** exp(x) = eˣ;  d/dx = eˣ, so the OUTPUT is saved rather than recomputed. */
+/** exp(x) = eˣ;  d/dx = eˣ, so the OUTPUT is saved rather than recomputed (and ṫ = t·eˣ). */
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, unaryJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const expOp = defineOp({
@@ -12,6 +13,8 @@ export const expOp = defineOp({
     const [y] = ctx.saved;
     return [gradOut.mul(y!)];
   },
+  jvp: unaryJvp((_x, y) => y),
+  batch: elementwiseBatch(([x]) => exp(x!)),
 });
 
 export function exp(x: Tensor): Tensor {

@@ -1,18 +1,29 @@
 /**
  * expand(x, shape): x broadcast to a larger shape (a view with stride 0 on broadcast axes);
  * ∂/∂x = gradOut summed over the broadcast axes — which is exactly what the engine's
- * unbroadcast does, so the rule itself just passes gradOut on.
+ * unbroadcast does, so the rule itself just passes gradOut on. Linear: the tangent is
+ * expanded alike.
  */
 import { assertShape, describeValue, formatShape } from '../../tensor/errors.js';
 import { broadcastShapes, broadcastStrides, shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { tensorArgument } from '../operands.js';
+import { linearJvp, toFront } from '../rules.js';
 
 export const expandOp = defineOp<{ shape: number[] }>({
   name: 'expand',
   forward: ([x], { shape }) => Tensor.viewOf(x!, shape, broadcastStrides(x!.shape, x!.strides, shape), x!.offset),
   backward: (_ctx, gradOut) => [gradOut],
+  jvp: linearJvp((t, { shape }) => t.expand(shape)),
+  batch: ({ inputs: [x], dims: [d], attrs: { shape }, size }) => {
+    // Batch axis first, then the leading axes the expansion adds (size 1) go AFTER it, so that
+    // broadcasting lines the per-sample axes up on the right as it does for one sample.
+    const front = toFront(x!, d!);
+    const added = shape.length - (front.rank - 1);
+    const lifted = added > 0 ? front.reshape([size, ...new Array<number>(added).fill(1), ...front.shape.slice(1)]) : front;
+    return { value: lifted.expand([size, ...shape]), dim: 0 };
+  },
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 

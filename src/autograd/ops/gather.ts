@@ -1,22 +1,43 @@
 /**
  * gather(x, axis, index): out[…, i, …] = x[…, index[…, i, …], …] along `axis` (torch.gather;
  * index is int32 with x's rank); ∂/∂x = scatterAdd of gradOut at the same indices (positions
- * gathered twice receive both gradients).
+ * gathered twice receive both gradients). Linear in x, so the tangent is gathered alike.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { assertShape, formatShape } from '../../tensor/errors.js';
 import { normalizeAxis } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, type BatchArgs, type Batched } from '../op.js';
 import { scatterAdd } from './scatter-add.js';
 import { indexArgument, tensorArgument } from '../operands.js';
+import { toFrontExpanded } from '../rules.js';
 
 export const gatherOp = defineOp<{ axis: number; index: Tensor }>({
   name: 'gather',
   forward: ([x], { axis, index }) => Tensor.fromData(getBackend().gather(x!, axis, index, x!.dtype), index.shape),
   backward: (ctx, gradOut) => [scatterAdd(gradOut, ctx.attrs.axis, ctx.attrs.index, ctx.inputShapes[0]!)],
+  // Linear in x (the index is a constant attr): the tangent is gathered at the same indices.
+  jvp: ({ tangents: [t], attrs }): Tensor => apply(gatherOp, [t!], attrs),
+  batch: (args): Batched => {
+    const { x, index, axis } = batchFirstWithIndex(args);
+    return { value: apply(gatherOp, [x], { axis, index }), dim: 0 };
+  },
   describe: ({ axis }) => `axis=${axis}`,
 });
+
+/**
+ * gather's and scatterAdd's batching: the tensor input and the index (which may be batched
+ * too, or be the only batched one) both batch-first, the unbatched one broadcast to the batch
+ * size, so that sample b reads (or writes) its own row with its own indices; axis + 1.
+ */
+export function batchFirstWithIndex<A extends { axis: number; index: Tensor }>({ inputs: [x], dims: [d], attrs, size, unwrap }: BatchArgs<A>): {
+  x: Tensor;
+  index: Tensor;
+  axis: number;
+} {
+  const index = unwrap(attrs.index);
+  return { x: toFrontExpanded(x!, d!, size), index: toFrontExpanded(index.value, index.dim, size), axis: attrs.axis + 1 };
+}
 
 /** Check an index tensor for gather/scatterAdd against the shape it indexes. */
 export function checkIndex(op: string, shape: readonly number[], axis: number, index: Tensor): number {

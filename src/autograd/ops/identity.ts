@@ -6,6 +6,7 @@
  * argument is itself being differentiated by an outer transform.
  */
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { tensorArgument } from '../operands.js';
 
@@ -13,6 +14,9 @@ export const identityOp = defineOp({
   name: 'identity',
   forward: ([x]) => Tensor.viewOf(x!, x!.shape, x!.strides, x!.offset),
   backward: (_ctx, gradOut) => [gradOut],
+  jvp: ({ tangents: [t] }) => t!,
+  // A new node over the physical value too, so that a transform outside vmap sees its own node.
+  batch: elementwiseBatch(([x]) => identity(x!)),
 });
 
 export function identity(x: Tensor): Tensor {

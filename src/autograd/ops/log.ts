@@ -2,6 +2,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const logOp = defineOp({
@@ -12,6 +13,9 @@ export const logOp = defineOp({
     const [x] = ctx.saved;
     return [gradOut.div(x!)];
   },
+  // ṫ = t / x, a division as in backward (not t·(1/x): one rounding, and no 1/x overflow).
+  jvp: ({ inputs: [x], tangents: [t] }) => t!.div(x!),
+  batch: elementwiseBatch(([x]) => log(x!)),
 });
 
 export function log(x: Tensor): Tensor {

@@ -10,6 +10,7 @@ import { assertShape, formatShape } from '../../tensor/errors.js';
 import { broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { alignForBroadcast, sumTangents } from '../rules.js';
 import { broadcastView } from './_kernels.js';
 import { binaryOperands, floatOperand } from '../operands.js';
 
@@ -34,6 +35,16 @@ export const matmulOp = defineOp({
       ctx.needsInputGrad[0] ? (isTransposed(a!) ? b!.matmul(gradOut.transpose(-1, -2)).transpose(-1, -2) : gradOut.matmul(b!.transpose(-1, -2))) : null,
       ctx.needsInputGrad[1] ? (isTransposed(b!) ? gradOut.transpose(-1, -2).matmul(a!).transpose(-1, -2) : a!.transpose(-1, -2).matmul(gradOut)) : null,
     ];
+  },
+  // Bilinear: ṫ = t_A·B + A·t_B.
+  jvp: ({ inputs: [a, b], tangents: [ta, tb], output }) => sumTangents(output, [ta ? ta.matmul(b!) : null, tb ? a!.matmul(tb) : null]),
+  // Per-sample operands are at least 2-D here (matmul turns vectors into matrices first), so
+  // the batch axis goes first with the per-sample batch dims padded by size-1 axes
+  // (alignForBroadcast): [B, 1…, …batch, M, K] broadcasts against the other operand's batch
+  // dims (and an unbatched operand against B), and the matrix axes stay last.
+  batch: ({ inputs, dims }) => {
+    const [a, b] = alignForBroadcast(inputs, dims);
+    return { value: matmul(a!, b!), dim: 0 };
   },
 });
 

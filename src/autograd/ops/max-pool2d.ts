@@ -6,6 +6,9 @@
  * plane at those indices — so the gradient, ∂/∂x = gradOut routed to each window's argmax
  * (accumulated where windows overlap), is gather's backward (scatterAdd), and higher
  * derivatives follow too.
+ *
+ * The index kernel reads x's storage, so it runs as a non-differentiable op with a batching
+ * rule of its own (under vmap the values then come from gather's rule, with a batched index).
  */
 import { getBackend } from '../../kernels/registry.js';
 import { poolOutputShape, type Pair, type PoolGeometry } from '../../kernels/geometry.js';
@@ -15,6 +18,8 @@ import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { gather } from './gather.js';
 import { optionsArgument, pairArgument } from '../../tensor/arguments.js';
+import { applyNonDiff, type NonDiffOpDef } from '../op.js';
+import { mergeBatchIntoLeading, splitLeading } from '../rules.js';
 
 export interface PoolOptions {
   /** Default: the kernel size. */
@@ -49,6 +54,20 @@ export function poolGeometry(op: string, x: Shape, kernel: number | Pair, option
   return g;
 }
 
+/** The flat within-plane index of each window's maximum, [N, C, Ho·Wo] (int32, no gradient). */
+export const maxPool2dIndicesOp: NonDiffOpDef<PoolGeometry> = {
+  name: 'maxPool2dIndices',
+  forward: ([x], g) => {
+    const out = poolOutputShape(x!.shape, g);
+    return Tensor.fromData(getBackend().maxPool2d(x!, g, x!.dtype).indices, [out[0]!, out[1]!, out[2]! * out[3]!]);
+  },
+  // Samples are independent images: the batch axis merges into N and splits off again.
+  batch: ({ inputs: [x], dims: [d], attrs, size }) => ({
+    value: splitLeading(applyNonDiff(maxPool2dIndicesOp, [mergeBatchIntoLeading(x!, d!)], attrs), size),
+    dim: 0,
+  }),
+};
+
 /**
  * Max pooling; returns the values and the int32 indices (flat within each plane).
  * @example const { values } = maxPool2d(x, 2);
@@ -57,9 +76,8 @@ export function maxPool2d(x: Tensor, kernel: number | Pair, options: PoolOptions
   floatOperand('maxPool2d', x);
   const g = poolGeometry('maxPool2d', x.shape, kernel, options);
   const outShape = poolOutputShape(x.shape, g);
-  const { indices } = getBackend().maxPool2d(x, g, x.dtype);
+  const idx = applyNonDiff(maxPool2dIndicesOp, [x], g);
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  const idx = Tensor.fromData(indices, [N, C, outShape[2]! * outShape[3]!]);
   const values = gather(x.reshape([N, C, H * W]), 2, idx).reshape(outShape);
   return { values, indices: idx.reshape(outShape) };
 }

@@ -5,6 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 
 export const minimumOp = defineOp({
@@ -19,6 +20,12 @@ export const minimumOp = defineOp({
       ctx.needsInputGrad[1] ? gradOut.mul(b!.lt(a!).add(tie)) : null,
     ];
   },
+  // The same weights as backward: at a tie the output moves by the mean of the two tangents.
+  jvp: ({ inputs: [a, b], tangents: [ta, tb], output }) => {
+    const tie = a!.eq(b!).mul(0.5);
+    return sumTangents(output, [ta ? ta.mul(a!.lt(b!).add(tie)) : null, tb ? tb.mul(b!.lt(a!).add(tie)) : null]);
+  },
+  batch: elementwiseBatch(([a, b]) => minimum(a!, b!)),
 });
 
 export function minimum(a: Tensor | number, b: Tensor | number): Tensor {

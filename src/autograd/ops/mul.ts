@@ -2,6 +2,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 
 export const mulOp = defineOp({
@@ -12,6 +13,8 @@ export const mulOp = defineOp({
     const [a, b] = ctx.saved;
     return [ctx.needsInputGrad[0] ? gradOut.mul(b!) : null, ctx.needsInputGrad[1] ? gradOut.mul(a!) : null];
   },
+  jvp: ({ inputs: [a, b], tangents: [ta, tb], output }) => sumTangents(output, [ta ? ta.mul(b!) : null, tb ? tb.mul(a!) : null]),
+  batch: elementwiseBatch(([a, b]) => mul(a!, b!)),
 });
 
 export function mul(a: Tensor | number, b: Tensor | number): Tensor {

@@ -2,12 +2,15 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, linearJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const negOp = defineOp({
   name: 'neg',
   forward: ([x]) => mapTensor('neg', x!),
   backward: (_ctx, gradOut) => [gradOut.neg()],
+  jvp: linearJvp((t) => t.neg()),
+  batch: elementwiseBatch(([x]) => neg(x!)),
 });
 
 export function neg(x: Tensor): Tensor {

@@ -1,7 +1,8 @@
 /**
  * pad(x, widths, value): widths[i] = [before, after] elements of `value` added on axis i
  * (NumPy's np.pad order; missing trailing axes are not padded);
- * ∂/∂x = gradOut sliced back to x's region (the padding is constant).
+ * ∂/∂x = gradOut sliced back to x's region (the padding is constant), and the tangent is
+ * padded with zeros.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { allocate } from '../../tensor/dtype.js';
@@ -11,6 +12,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
 import { numberArgument } from '../../tensor/arguments.js';
+import { shiftedBatch } from '../rules.js';
 
 export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
   name: 'pad',
@@ -23,6 +25,12 @@ export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
     getBackend().copyInto(x!, { data, shape: x!.shape, strides, offset });
     return Tensor.fromData(data, shape);
   },
+  // pad is affine in x: the padding `value` is a constant, so the tangent pads with 0.
+  jvp: ({ tangents: [t], attrs: { widths } }): Tensor => apply(padOp, [t!], { widths, value: 0 }),
+  batch: shiftedBatch(
+    (x, attrs): Tensor => apply(padOp, [x], attrs),
+    ({ widths, value }) => ({ widths: [[0, 0], ...widths], value }),
+  ),
   backward: (ctx, gradOut) => [
     gradOut.slice(ctx.attrs.widths.map(([before], i) => [before, before + ctx.inputShapes[0]![i]!] as const)),
   ],

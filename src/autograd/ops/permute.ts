@@ -1,12 +1,13 @@
 /**
  * permute(x, dims): out.shape[i] = x.shape[dims[i]] (a view: strides are permuted);
- * ∂/∂x = gradOut permuted by the inverse permutation.
+ * ∂/∂x = gradOut permuted by the inverse permutation. Linear: the tangent is permuted alike.
  */
 import { assertValue, describeValue } from '../../tensor/errors.js';
 import { normalizeAxis } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { tensorArgument } from '../operands.js';
+import { linearJvp, shiftAxes, shiftedBatch } from '../rules.js';
 
 export const permuteOp = defineOp<{ dims: number[] }>({
   name: 'permute',
@@ -22,6 +23,9 @@ export const permuteOp = defineOp<{ dims: number[] }>({
     ctx.attrs.dims.forEach((d, i) => (inverse[d] = i));
     return [gradOut.permute(inverse)];
   },
+  jvp: linearJvp((t, { dims }) => t.permute(dims)),
+  // The batch axis stays first; every per-sample axis moves one place right.
+  batch: shiftedBatch((x, { dims }) => x.permute(dims), ({ dims }) => ({ dims: [0, ...shiftAxes(dims)] })),
   describe: ({ dims }) => `dims=[${dims}]`,
 });
 

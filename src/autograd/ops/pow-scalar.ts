@@ -5,6 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 import { numberArgument } from '../../tensor/arguments.js';
 
@@ -14,13 +15,17 @@ export const powScalarOp = defineOp<{ exponent: number }>({
   save: ([x]) => [x!],
   backward: (ctx, gradOut) => {
     const [x] = ctx.saved;
-    const p = ctx.attrs.exponent;
-    // NOTE: p = 0 has derivative 0 everywhere; p·x^(p−1) would give 0·∞ = NaN at x = 0.
-    if (p === 0) return [gradOut.mul(0)];
-    return [gradOut.mul(powScalar(x!, p - 1).mul(p))];
+    return [gradOut.mul(slope(x!, ctx.attrs.exponent))];
   },
+  jvp: ({ inputs: [x], tangents: [t], attrs }) => t!.mul(slope(x!, attrs.exponent)),
+  batch: elementwiseBatch(([x], { exponent }) => powScalar(x!, exponent)),
   describe: ({ exponent }) => `exponent=${exponent}`,
 });
+
+/** p·xᵖ⁻¹, or the number 0 for p = 0 (p·x^(p−1) would give 0·∞ = NaN at x = 0). */
+function slope(x: Tensor, p: number): Tensor | number {
+  return p === 0 ? 0 : powScalar(x, p - 1).mul(p);
+}
 
 export function powScalar(x: Tensor, exponent: number): Tensor {
   return apply(powScalarOp, [floatOperand('pow', x)], { exponent: numberArgument('pow', 'the exponent', exponent) });

@@ -9,6 +9,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 import { powScalar } from './pow-scalar.js';
 import { where } from './where.js';
@@ -19,12 +20,22 @@ export const powOp = defineOp({
   save: ([a, b], y) => [a!, b!, y],
   backward: (ctx, gradOut) => {
     const [a, b, y] = ctx.saved;
-    const aIsZero = a!.eq(0);
-    const da = () => gradOut.mul(b!).mul(pow(where(aIsZero.mul(b!.eq(0)), 1, a!), b!.sub(1)));
-    const db = () => gradOut.mul(y!).mul(where(aIsZero.mul(b!.ge(0)), 1, a!).log());
-    return [ctx.needsInputGrad[0] ? da() : null, ctx.needsInputGrad[1] ? db() : null];
+    return [ctx.needsInputGrad[0] ? gradOut.mul(slopeA(a!, b!)) : null, ctx.needsInputGrad[1] ? gradOut.mul(slopeB(a!, b!, y!)) : null];
   },
+  jvp: ({ inputs: [a, b], tangents: [ta, tb], output: y }) =>
+    sumTangents(y, [ta ? ta.mul(slopeA(a!, b!)) : null, tb ? tb.mul(slopeB(a!, b!, y)) : null]),
+  batch: elementwiseBatch(([a, b]) => pow(a!, b!)),
 });
+
+/** ∂y/∂a = b·aᵇ⁻¹, with a = 1 where a = b = 0 (see the file comment). */
+function slopeA(a: Tensor, b: Tensor): Tensor {
+  return b.mul(pow(where(a.eq(0).mul(b.eq(0)), 1, a), b.sub(1)));
+}
+
+/** ∂y/∂b = aᵇ·ln a, with a = 1 where a = 0 and b ≥ 0 (see the file comment). */
+function slopeB(a: Tensor, b: Tensor, y: Tensor): Tensor {
+  return y.mul(where(a.eq(0).mul(b.ge(0)), 1, a).log());
+}
 
 export function pow(a: Tensor | number, b: Tensor | number): Tensor {
   if (a instanceof Tensor && typeof b === 'number') return powScalar(a, b);

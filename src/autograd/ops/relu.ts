@@ -6,6 +6,8 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
+import { where } from './where.js';
 import { mapTensor } from './_kernels.js';
 
 export const reluOp = defineOp({
@@ -16,6 +18,10 @@ export const reluOp = defineOp({
     const [y] = ctx.saved;
     return [gradOut.mul(y!.gt(0))];
   },
+  // The tangent is selected by the mask (PyTorch's threshold_backward), so a NaN or infinite
+  // tangent where x ≤ 0 gives 0 rather than 0·∞ = NaN.
+  jvp: ({ tangents: [t], output: y }) => where(y.gt(0), t!, 0),
+  batch: elementwiseBatch(([x]) => relu(x!)),
 });
 
 export function relu(x: Tensor): Tensor {

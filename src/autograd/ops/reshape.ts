@@ -7,6 +7,7 @@ import { allocate } from '../../tensor/dtype.js';
 import { contiguousStrides, inferReshape, shapesEqual, viewStrides } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
+import { linearJvp, shiftedBatch } from '../rules.js';
 import { tensorArgument } from '../operands.js';
 
 export const reshapeOp = defineOp<{ shape: number[] }>({
@@ -19,6 +20,8 @@ export const reshapeOp = defineOp<{ shape: number[] }>({
     return Tensor.fromData(data, shape);
   },
   backward: (ctx, gradOut) => [gradOut.reshape(ctx.inputShapes[0]!)],
+  jvp: linearJvp((t, { shape }) => t.reshape(shape)),
+  batch: shiftedBatch((x, { shape }) => x.reshape(shape), ({ shape }, size) => ({ shape: [size, ...shape] })),
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 

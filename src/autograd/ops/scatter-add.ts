@@ -1,13 +1,14 @@
 /**
  * scatterAdd(src, axis, index, shape): zeros of `shape` with src[…, i, …] added at position
- * index[…, i, …] along `axis` — the transpose of gather. ∂/∂src = gather of gradOut.
+ * index[…, i, …] along `axis` — the transpose of gather. ∂/∂src = gather of gradOut; linear,
+ * so the tangent is scattered alike.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { assertShape, formatShape } from '../../tensor/errors.js';
 import { shapesEqual, type Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
-import { checkIndex, gather } from './gather.js';
+import { apply, defineOp, type Batched } from '../op.js';
+import { batchFirstWithIndex, checkIndex, gather } from './gather.js';
 import { tensorArgument } from '../operands.js';
 import { shapeArgument } from '../../tensor/arguments.js';
 
@@ -16,6 +17,12 @@ export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: numbe
   forward: ([src], { axis, index, shape }) =>
     Tensor.fromData(getBackend().scatterAdd(src!, axis, index, shape, src!.dtype), shape),
   backward: (ctx, gradOut) => [gather(gradOut, ctx.attrs.axis, ctx.attrs.index)],
+  // Linear in src (the index is a constant attr): the tangent is scattered alike.
+  jvp: ({ tangents: [t], attrs }): Tensor => apply(scatterAddOp, [t!], attrs),
+  batch: (args): Batched => {
+    const { x, index, axis } = batchFirstWithIndex(args);
+    return { value: apply(scatterAddOp, [x], { axis, index, shape: [args.size, ...args.attrs.shape] }), dim: 0 };
+  },
   describe: ({ axis, shape }) => `axis=${axis}, shape=[${shape}]`,
 });
 

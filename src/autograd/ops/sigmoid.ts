@@ -2,6 +2,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const sigmoidOp = defineOp({
@@ -12,6 +13,8 @@ export const sigmoidOp = defineOp({
     const [y] = ctx.saved;
     return [gradOut.mul(y!).mul(y!.neg().add(1))];
   },
+  jvp: ({ tangents: [t], output: y }) => t!.mul(y).mul(y.neg().add(1)),
+  batch: elementwiseBatch(([x]) => sigmoid(x!)),
 });
 
 export function sigmoid(x: Tensor): Tensor {

@@ -2,19 +2,26 @@
  * slice(x, specs): Python basic slicing `x[start:stop:step, …]` with step ≥ 1. A view: the
  * offset moves to the first element and each stride is multiplied by its step.
  * ∂/∂x = unslice(gradOut): zeros of x's shape with gradOut written back at the sliced
- * positions (see unslice.ts; the two ops are each other's backward).
+ * positions (see unslice.ts; the two ops are each other's backward). Linear: the tangent is
+ * sliced alike.
  */
 import { assertValue, describeValue } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
 import { unslice } from './unslice.js';
 import { tensorArgument } from '../operands.js';
+import { shiftedBatch } from '../rules.js';
 
 /** Where a slice starts and how it steps, per axis (full rank). */
 export interface SliceAttrs {
   starts: number[];
   steps: number[];
   shape: number[];
+}
+
+/** A per-sample slice → the same slice of a tensor with a batch axis in front (kept whole). */
+export function shiftSlice({ starts, steps, shape }: SliceAttrs, size: number): SliceAttrs {
+  return { starts: [0, ...starts], steps: [1, ...steps], shape: [size, ...shape] };
 }
 
 /**
@@ -33,6 +40,8 @@ export const sliceOp = defineOp<SliceAttrs>({
     return Tensor.viewOf(x!, shape, strides, offset);
   },
   backward: (ctx, gradOut) => [unslice(gradOut, ctx.inputShapes[0]!, ctx.attrs)],
+  jvp: ({ tangents: [t], attrs }): Tensor => apply(sliceOp, [t!], attrs),
+  batch: shiftedBatch((x, attrs): Tensor => apply(sliceOp, [x], attrs), shiftSlice),
   describe: ({ starts, steps, shape }) => `starts=[${starts}], steps=[${steps}], shape=[${shape}]`,
 });
 

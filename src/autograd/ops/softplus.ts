@@ -6,6 +6,7 @@ import { ValueError } from '../../tensor/errors.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, unaryJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
 import { finiteArgument } from '../../tensor/arguments.js';
@@ -16,12 +17,18 @@ export const softplusOp = defineOp<{ beta: number; threshold: number }>({
   save: ([x]) => [x!],
   backward: (ctx, gradOut) => {
     const [x] = ctx.saved;
-    const { beta, threshold } = ctx.attrs;
-    const bx = x!.mul(beta);
-    return [gradOut.mul(where(bx.gt(threshold), 1, bx.sigmoid()))];
+    return [gradOut.mul(slope(x!, ctx.attrs))];
   },
+  jvp: unaryJvp((x, _y, attrs) => slope(x, attrs)),
+  batch: elementwiseBatch(([x], { beta, threshold }) => softplus(x!, beta, threshold)),
   describe: ({ beta, threshold }) => `beta=${beta}, threshold=${threshold}`,
 });
+
+/** d softplus / dx: σ(βx), and 1 above the threshold. */
+function slope(x: Tensor, { beta, threshold }: { beta: number; threshold: number }): Tensor {
+  const bx = x.mul(beta);
+  return where(bx.gt(threshold), 1, bx.sigmoid());
+}
 
 export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
   finiteArgument('softplus', 'beta', beta);

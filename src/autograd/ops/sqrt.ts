@@ -2,6 +2,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const sqrtOp = defineOp({
@@ -12,6 +13,8 @@ export const sqrtOp = defineOp({
     const [y] = ctx.saved;
     return [gradOut.div(y!.mul(2))];
   },
+  jvp: ({ tangents: [t], output: y }) => t!.div(y.mul(2)),
+  batch: elementwiseBatch(([x]) => sqrt(x!)),
 });
 
 export function sqrt(x: Tensor): Tensor {

@@ -5,12 +5,15 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, sumTangents } from '../rules.js';
 import { zipTensors } from './_kernels.js';
 
 export const subOp = defineOp({
   name: 'sub',
   forward: ([a, b]) => zipTensors('sub', 'sub', a!, b!),
   backward: (ctx, gradOut) => [gradOut, ctx.needsInputGrad[1] ? gradOut.neg() : null],
+  jvp: ({ tangents: [ta, tb], output }) => (ta && tb ? sumTangents(output, [ta.sub(tb)]) : sumTangents(output, [ta ?? null, tb ? tb.neg() : null])),
+  batch: elementwiseBatch(([a, b]) => sub(a!, b!)),
 });
 
 export function sub(a: Tensor | number, b: Tensor | number): Tensor {

@@ -7,6 +7,7 @@ import { normalizeAxes, reducedShape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { linearJvp, shiftAxes, shiftedBatch } from '../rules.js';
 import { boolArgument } from '../../tensor/arguments.js';
 
 export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
@@ -19,6 +20,8 @@ export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
     const shape = ctx.inputShapes[0]!;
     return [gradOut.reshape(reducedShape(shape, ctx.attrs.axes, true)).expand(shape)];
   },
+  jvp: linearJvp((t, { axes, keepdim }) => sum(t, axes, keepdim)),
+  batch: shiftedBatch((x, { axes, keepdim }) => sum(x, axes, keepdim), ({ axes, keepdim }) => ({ axes: shiftAxes(axes), keepdim })),
   describe: ({ axes, keepdim }) => `axes=[${axes}]${keepdim ? ', keepdim' : ''}`,
 });
 

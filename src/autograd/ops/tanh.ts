@@ -5,6 +5,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { elementwiseBatch, unaryJvp } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 
 export const tanhOp = defineOp({
@@ -15,6 +16,8 @@ export const tanhOp = defineOp({
     const [y] = ctx.saved;
     return [gradOut.mul(y!.mul(y!).neg().add(1))];
   },
+  jvp: unaryJvp((_x, y) => y.mul(y).neg().add(1)),
+  batch: elementwiseBatch(([x]) => tanh(x!)),
 });
 
 export function tanh(x: Tensor): Tensor {

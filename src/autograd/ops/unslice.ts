@@ -2,14 +2,15 @@
  * unslice(g, shape, slice): the transpose of slice — a zero tensor of `shape` with g written at
  * the positions the slice selected. ∂/∂g = slice of gradOut with the same attrs.
  * Used as the backward of slice; it exists as a primitive so that slicing stays differentiable
- * to any order.
+ * to any order. Linear: the tangent is unsliced alike.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { allocate } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf, type Shape } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp } from '../op.js';
-import { sliceOp, type SliceAttrs } from './slice.js';
+import { shiftedBatch } from '../rules.js';
+import { shiftSlice, sliceOp, type SliceAttrs } from './slice.js';
 
 export const unsliceOp = defineOp<{ shape: number[]; slice: SliceAttrs }>({
   name: 'unslice',
@@ -23,6 +24,11 @@ export const unsliceOp = defineOp<{ shape: number[]; slice: SliceAttrs }>({
     return Tensor.fromData(data, shape);
   },
   backward: (ctx, gradOut) => [apply(sliceOp, [gradOut], ctx.attrs.slice)],
+  jvp: ({ tangents: [t], attrs }): Tensor => apply(unsliceOp, [t!], attrs),
+  batch: shiftedBatch(
+    (g, attrs): Tensor => apply(unsliceOp, [g], attrs),
+    ({ shape, slice }, size) => ({ shape: [size, ...shape], slice: shiftSlice(slice, size) }),
+  ),
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 

@@ -10,6 +10,7 @@ import { broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { binaryOperands, scalarTensor, tensorArgument } from '../operands.js';
 import { apply, defineOp } from '../op.js';
+import { alignForBroadcast, sumTangents } from '../rules.js';
 import { broadcastView } from './_kernels.js';
 
 export const whereOp = defineOp<{ cond: Tensor }>({
@@ -26,6 +27,18 @@ export const whereOp = defineOp<{ cond: Tensor }>({
       ctx.needsInputGrad[0] ? where(cond, gradOut, zero) : null,
       ctx.needsInputGrad[1] ? where(cond, zero, gradOut) : null,
     ];
+  },
+  // Selected like the values (a null tangent is zero), by where for the reason above.
+  jvp: ({ tangents: [ta, tb], output, attrs: { cond } }) => {
+    const zero = scalarTensor(0, output.dtype);
+    return sumTangents(output, [where(cond, ta ?? zero, tb ?? zero)]);
+  },
+  // The condition may be batched too (it is usually computed from batched values): it is
+  // lined up with a and b like a third operand.
+  batch: ({ inputs: [a, b], dims: [da, db], attrs: { cond }, unwrap }) => {
+    const c = unwrap(cond);
+    const [ca, aa, ab] = alignForBroadcast([c.value, a!, b!], [c.dim, da!, db!]);
+    return { value: where(ca!, aa!, ab!), dim: 0 };
   },
 });
 
