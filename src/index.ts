@@ -7,7 +7,11 @@
  * grad((x) => x.pow(3).sum())(x); // 3x² = [3, 12, 27]
  */
 export * from './autograd/functional.js';
-export { grad, hvp, jvp, valueAndGrad, vjp, type TransformOptions } from './autograd/transforms.js';
+export { grad, hvp, jvp, linearize, valueAndGrad, vjp, type TransformOptions } from './autograd/transforms.js';
+export type { Argnums, GradOf, GradOptions, GradsOf, Pullback, TensorTree, VjpOptions } from './autograd/transforms.js';
+export { hessian, jacfwd, jacrev, type JacobianOf, type JacobianOptions, type JacrevOptions } from './autograd/jacobians.js';
+export { vmap, type AxisSpec, type VmapOptions } from './autograd/vmap.js';
+export type { VmapRandomness } from './tensor/random-context.js';
 export { graphOf, toDot, toMermaid, type GraphEdge, type GraphNode } from './autograd/graph.js';
 export { OPS } from './autograd/registry.js';
 export type { OpDef, OpName } from './autograd/op.js';
@@ -105,3 +109,4 @@ export {
   type QuadraticOptions,
   type ReluTeacherOptions,
 } from './data/synthetic.js';
+export { customOp, type CustomOpBackwardContext, type CustomOpDefinition } from './autograd/custom-op.js';

@@ -255,9 +255,20 @@ const FUNCTIONS: Row[] = [
   fn('unbroadcast', gs.unbroadcast, () => [X(), [1, 3]], ['tensor', 'shape']),
   fn('noGrad', gs.noGrad, () => [() => 1], ['fn']),
   fn('enableGrad', gs.enableGrad, () => [() => 1], ['fn']),
-  fn('grad', gs.grad, () => [(x: Tensor) => x.sum(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums', createGraph: 'bool' })),
-  fn('valueAndGrad', gs.valueAndGrad, () => [(x: Tensor) => x.sum(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums', createGraph: 'bool' })),
-  fn('grad', (...a: unknown[]) => gs.grad((x: Tensor) => x.sum())(...a), () => [X()], ['floatTensor'], { name: 'grad(f)(x)' }),
+  fn('grad', gs.grad, () => [(x: Tensor) => x.sum(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums', createGraph: 'bool', hasAux: 'bool' })),
+  fn('jacrev', gs.jacrev, () => [(x: Tensor) => x.exp(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums', hasAux: 'bool' })),
+  fn('jacrev', (...a: unknown[]) => (gs.jacrev((x: Tensor) => x.exp()) as (...a: unknown[]) => unknown)(...a), () => [X()], ['floatTensor'], { name: 'jacrev(f)(x)' }),
+  fn('jacfwd', gs.jacfwd, () => [(x: Tensor) => x.exp(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums' })),
+  fn('vmap', gs.vmap, () => [(x: Tensor) => x.exp(), {}], ['fn', 'options'], fields(1, { chunkSize: 'optInt' })),
+  fn('vmap', (...a: unknown[]) => (gs.vmap((x: Tensor) => x.exp()) as (...a: unknown[]) => unknown)(...a), () => [X()], ['tensor'], { name: 'vmap(f)(x)' }),
+  fn('customOp', gs.customOp, () => [{ name: 'c', forward: (x: Tensor) => x.mul(1), backward: (_c: unknown, g: Tensor) => [g] }], ['requiredOptions'], fields(0, { forward: 'fn', backward: 'fn' })),
+  fn('functionalCall', gs.functionalCall, () => { const m = new Linear(3, 2, { seed: 0, dtype: 'float64' }); return [m, gs.parametersByName(m), gs.randn([4, 3], { seed: 1, dtype: 'float64' })]; }, ['module', 'requiredOptions', 'tensor']),
+  fn('parametersByName', gs.parametersByName, () => [new Linear(3, 2, { seed: 0, dtype: 'float64' })], ['module']),
+  fn('jacfwd', (...a: unknown[]) => (gs.jacfwd((x: Tensor) => x.exp()) as (...a: unknown[]) => unknown)(...a), () => [X()], ['floatTensor'], { name: 'jacfwd(f)(x)' }),
+  fn('hessian', gs.hessian, () => [(x: Tensor) => x.pow(3).sum(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums' })),
+  fn('linearize', gs.linearize, () => [(x: Tensor) => x.exp(), X()], ['fn', 'floatTensor']),
+  fn('valueAndGrad', gs.valueAndGrad, () => [(x: Tensor) => x.sum(), {}], ['fn', 'options'], fields(1, { argnums: 'argnums', createGraph: 'bool', hasAux: 'bool' })),
+  fn('grad', (...a: unknown[]) => (gs.grad((x: Tensor) => x.sum()) as (...a: unknown[]) => unknown)(...a), () => [X()], ['floatTensor'], { name: 'grad(f)(x)' }),
   fn('vjp', gs.vjp, () => [(x: Tensor) => x.sum(), X()], ['fn', 'floatTensor']),
   fn('vjp', (c: unknown) => gs.vjp((x: Tensor) => x.mul(2), X())[1](c as Tensor), () => [X()], ['tensor'], { name: 'vjp pullback' }),
   fn('jvp', gs.jvp, () => [(x: Tensor) => x.sum(), [X()], [X()]], ['fn', 'tensors', 'tensors']),
@@ -389,7 +400,7 @@ const FLOAT_ONLY_ARGS: Record<string, unknown[]> = { softmax: [1], logSoftmax: [
 /** Tensor methods that take no argument (or only internal ones): nothing to sweep but the receiver's dtype. */
 const NO_ARGUMENT_METHODS = new Set([
   'constructor', 'data', 'dtype', 'rank', 'size', 'version', 'isLeaf', 'isContiguous', 'toString', 'toTypedArray', 'toArray',
-  'item', 'detach', 'zeroGrad', 'zero_', 'contiguous', 'clone', ...UNARY,
+  'item', 'detach', 'zeroGrad', 'zero_', 'contiguous', 'clone', 'isBatched', ...UNARY,
   // internal (called by the engine / private): attachNode, assertWritable, writeFrom
   'attachNode', 'assertWritable', 'writeFrom',
 ]);

@@ -251,7 +251,7 @@ describe('autograd misuse', () => {
     expect(() => grad((x: Tensor) => x.sum())(3 as never)).toThrow(/grad: argument 0 must be a Tensor to be differentiated; got number/);
     expect(() => grad((x: Tensor) => x)(z([2]))).toThrow(/grad: the function must return a scalar tensor \(one element\); got shape \[2\]/);
     expect(() => jvp((x: Tensor) => x, [z([2])], [z([3])])).toThrow(/jvp: tangent 0 must have the primal's shape \[2\]; got \[3\]/);
-    expect(() => jvp((x: Tensor) => x, [z([2])], [])).toThrow(/jvp: got 1 primals but 0 tangents/);
+    expect(() => jvp((x: Tensor) => x, [z([2])], [] as never)).toThrow(/jvp: got 1 primals but 0 tangents/);
   });
 
   it('an in-place write into an expanded view is rejected (several elements share one memory cell)', () => {

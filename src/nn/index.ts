@@ -26,3 +26,4 @@ export {
   type ModelFileEntry,
   type ModelFileHeader,
 } from './serialize.js';
+export { functionalCall, parametersByName } from './functional-call.js';
