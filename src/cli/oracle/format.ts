@@ -7,9 +7,9 @@ import { ValueError } from '../../tensor/errors.js';
 import { tensor } from '../../tensor/creation.js';
 import type { Tensor } from '../../tensor/tensor.js';
 
-export type FamilyName = 'ops' | 'conv_pool' | 'batchnorm' | 'models' | 'second_order' | 'optimizers';
+export type FamilyName = 'ops' | 'conv_pool' | 'batchnorm' | 'models' | 'second_order' | 'optimizers' | 'transforms';
 
-export const FAMILY_NAMES: readonly FamilyName[] = ['ops', 'conv_pool', 'batchnorm', 'models', 'second_order', 'optimizers'];
+export const FAMILY_NAMES: readonly FamilyName[] = ['ops', 'conv_pool', 'batchnorm', 'models', 'second_order', 'optimizers', 'transforms'];
 
 export interface OracleTensor {
   shape: number[];

@@ -12,6 +12,7 @@
  */
 import { ValueError } from '../../tensor/errors.js';
 import { FAMILY_NAMES, type FamilyName, type OracleCase, type OracleTensor } from './format.js';
+import { checkTransformsCase } from './validate-transforms.js';
 
 /** The keys every case has, no more (README "File layout"). */
 const CASE_KEYS = ['name', 'family', 'dtype', 'config', 'inputs', 'params', 'expected', 'rtol', 'atol'] as const;
@@ -80,6 +81,13 @@ const SCHEMAS: ReadonlyMap<FamilyName, ConfigSchema> = new Map<FamilyName, Confi
     {
       allowed: new Set([...MODEL_KEYS, 'optimizer', 'hyper', 'epochs', 'num_steps', 'dataset_size']),
       required: ['layers', 'loss', 'param_order', 'optimizer', 'hyper', 'epochs'],
+    },
+  ],
+  [
+    'transforms',
+    {
+      allowed: new Set(['program', 'transform', 'args', 'result', 'derivative_order', 'note']),
+      required: ['program', 'transform', 'args', 'result', 'derivative_order'],
     },
   ],
 ]);
@@ -161,6 +169,8 @@ function checkConfig(c: Record<string, unknown>, family: FamilyName, fail: Fail)
     for (const k of have) if (!wanted.includes(k)) fail(`params.${k}`, `unknown parameter; expected ${wanted.length ? wanted.join(', ') : 'none'} for ${describe(config.op)}`);
     for (const k of wanted) if (!have.includes(k)) fail(`params.${k}`, 'missing');
   }
+  // A program, a transform expression and a result layout: checked in validate-transforms.ts.
+  if (family === 'transforms') checkTransformsCase(c, fail);
   if (Object.hasOwn(config, 'layers') && !Array.isArray(config.layers)) fail('config.layers', `expected a list of layers; got ${describe(config.layers)}`);
   if (Object.hasOwn(config, 'param_order')) {
     const order = config.param_order;
