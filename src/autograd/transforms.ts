@@ -28,10 +28,9 @@ import { Tensor } from '../tensor/tensor.js';
 import { gradients } from './engine.js';
 import { isGradEnabled, withGradMode } from './mode.js';
 import { floatOperand, scalarTensor, tensorArgument, tensorListArgument } from './operands.js';
-import { interpreters } from './op.js';
 import { identity } from './ops/identity.js';
 import { BatchedTensor } from './batching.js';
-import { withTangentLevel } from './forward-mode.js';
+import { detachKeepingTangents, withTangentLevel } from './forward-mode.js';
 import { flattenTree, isContainer, mapTree, type PyTree } from './pytree.js';
 import { boolArgument, functionArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 import { assertFloat } from '../tensor/dtype.js';
@@ -123,11 +122,9 @@ function traceInput(x: Tensor): Tensor {
   return x.requiresGrad ? node : node.requireGrad();
 }
 
-/** A leaf cut from the graph. Under an active jvp, identity without grad keeps its tangents (detach drops them). */
+/** A leaf cut from the graph; its forward-mode tangents are kept (an outer jvp needs them). */
 function cut(t: Tensor): Tensor {
-  if (!t.requiresGrad) return t;
-  if (interpreters.tangents) return withGradMode(false, () => identity(t));
-  return t.detach();
+  return t.requiresGrad ? detachKeepingTangents(t) : t;
 }
 
 function cutTree<T>(tree: T): T {
@@ -262,24 +259,23 @@ function evaluate(op: string, f: (...args: never[]) => unknown, args: readonly u
 
 /**
  * Σ ⟨seed, output⟩ differentiated with respect to `inputs` (seeds default to 1 for scalars).
- * Under an active jvp the backward is recorded so that the gradients carry tangents, then cut.
+ * Under an active jvp the gradients carry tangents whether or not the backward is recorded:
+ * forward mode follows every op, recorded or not, and `gradients` detaches keeping tangents.
  */
 function pull(outputs: readonly Tensor[], seeds: readonly Tensor[] | undefined, inputs: readonly Tensor[], createGraph: boolean, retainGraph: boolean): Tensor[] {
   const live = outputs.map((_, i) => i).filter((i) => outputs[i]!.requiresGrad);
   if (live.length === 0) return inputs.map((x) => scalarTensor(0, x.dtype).expand(x.shape).contiguous());
-  const carryTangents = interpreters.tangents !== null && !createGraph;
-  const grads = gradients(
+  return gradients(
     live.map((i) => outputs[i]!),
     inputs,
     {
       ...(seeds ? { gradOutputs: live.map((i) => seeds[i]!) } : {}),
-      createGraph: createGraph || carryTangents,
+      createGraph,
       // A recorded backward keeps the forward graph: an outer transform goes through it again.
-      retainGraph: retainGraph || createGraph || carryTangents,
+      retainGraph: retainGraph || createGraph,
       allowUnused: true,
     },
   );
-  return carryTangents ? grads.map(cut) : grads;
 }
 
 /** Aux leaves: kept as computed when they depend on an outer transform's variables, cut otherwise. */
