@@ -12,7 +12,7 @@ import { convFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from '../src/cli
 import { getBackend, registerBackend } from '../src/index.js';
 import { BARS, evaluateBars, formatBars, formatTable, toJson } from '../src/cli/bench/report.js';
 import { RowUnavailable } from '../src/cli/bench/runnable.js';
-import { ROWS, ROW_NAMES, rowFlops, type Row } from '../src/cli/bench/rows.js';
+import { ROWS, ROW_NAMES, rowFlops, selectRows, type Row } from '../src/cli/bench/rows.js';
 import { runBench, unavailableNote, type BenchResult } from '../src/cli/bench/run.js';
 import { measure, median, type TimingPlan } from '../src/cli/bench/timing.js';
 
@@ -33,6 +33,11 @@ const TINY: Row[] = [
   { kind: 'hvp', name: 'tiny-hvp-lenet', batch: 2, model: { name: 'lenet5' } },
   { kind: 'matmul', name: 'tiny-matmul-f64', m: 8, k: 6, n: 4, dtype: 'float64' },
   { kind: 'grad', name: 'tiny-grad-mlp-f64', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] }, dtype: 'float64' },
+  { kind: 'vmap-grad', name: 'tiny-vmap-grad-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'vmap-grad', name: 'tiny-vmap-grad-lenet', batch: 2, model: { name: 'lenet5' } },
+  { kind: 'forward', name: 'tiny-forward-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'jvp', name: 'tiny-jvp-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
+  { kind: 'hvp-fwd', name: 'tiny-hvp-fwd-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
 ];
 
 describe('bench rows', () => {
@@ -56,7 +61,17 @@ describe('bench rows', () => {
       'hvp-mlp',
       'hvp-lenet',
       'grad-mlp-f64',
+      'vmap-grad-mlp',
+      'vmap-grad-lenet',
+      'forward-mlp',
+      'jvp-mlp',
+      'hvp-fwd-mlp',
     ]);
+  });
+
+  it('selects rows by name for --only, in ROWS order, and refuses an unknown name', () => {
+    expect(selectRows('jvp-mlp, forward-mlp').map((r) => r.name)).toEqual(['forward-mlp', 'jvp-mlp']);
+    expect(() => selectRows('grad-mlp,nope')).toThrow(/no row named 'nope'; the rows are matmul-f32-1024, /);
   });
 
   it('counts FLOPs from the shapes', () => {
@@ -83,6 +98,12 @@ describe('bench rows', () => {
     expect(flops['per-sample-mlp']).toBe(flops['grad-mlp']);
     expect(flops['grad-lenet']).toBe(flops['train-lenet']);
     expect(flops['per-sample-lenet']).toBe(flops['grad-lenet']);
+    // the transform rows count their baseline's FLOPs the same way; forward-mlp is one matmul per layer
+    expect(flops['vmap-grad-mlp']).toBe(flops['grad-mlp']);
+    expect(flops['vmap-grad-lenet']).toBe(flops['grad-lenet']);
+    expect(flops['hvp-fwd-mlp']).toBe(flops['grad-mlp']);
+    expect(flops['forward-mlp']).toBe(2 * 128 * (784 * 256 + 256 * 256 + 256 * 10));
+    expect(flops['jvp-mlp']).toBe(flops['forward-mlp']);
     expect(mlpStepFlops(1, [2, 3])).toBe(2 * matmulFlops(1, 2, 3));
     expect(convFlops({ batch: 1, inChannels: 4, outChannels: 2, outHeight: 3, outWidth: 3, kernel: 3, groups: 2 })).toBe(2 * 2 * 9 * 2 * 9);
   });
@@ -139,8 +160,12 @@ describe('runBench', () => {
   });
 
   it('reports a tfjs peer that cannot run a row instead of dropping it', async () => {
+    const transforms = ['tiny-vmap-grad-mlp', 'tiny-forward-mlp', 'tiny-jvp-mlp', 'tiny-hvp-fwd-mlp'];
     const rows = TINY.filter(
-      (r) => r.kind === 'conv' || r.kind === 'train-mlp' || ['tiny-grad-mlp', 'tiny-grad-lenet', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64'].includes(r.name),
+      (r) =>
+        r.kind === 'conv' ||
+        r.kind === 'train-mlp' ||
+        ['tiny-grad-mlp', 'tiny-grad-lenet', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64', ...transforms].includes(r.name),
     );
     const result = await runBench({ rows, peers: ['tfjs'], plan: ONE_RUN });
     const get = (name: string, impl: string) => result.rows.find((r) => r.name === name && r.impl === impl);
@@ -163,6 +188,17 @@ describe('runBench', () => {
       for (const name of ['tiny-matmul-f64', 'tiny-grad-mlp-f64']) expect(get(name, impl)?.note).toBe('n/a: no float64');
     }
     expect(get('tiny-grad-mlp-f64', 'gradscope')?.medianMs).toBeGreaterThan(0);
+    // nor vmap or forward-mode jvp (the forward row is only jvp's baseline)
+    const notes = {
+      'tiny-vmap-grad-mlp': 'n/a: no vmap',
+      'tiny-forward-mlp': 'n/a: not measured (baseline of a gradscope-only row)',
+      'tiny-jvp-mlp': 'n/a: no forward-mode jvp',
+      'tiny-hvp-fwd-mlp': 'n/a: no forward-mode jvp',
+    };
+    for (const [name, note] of Object.entries(notes)) {
+      for (const impl of ['tfjs-cpu', 'tfjs-wasm']) expect(get(name, impl)).toMatchObject({ medianMs: null, gflops: null, note });
+      expect(get(name, 'gradscope')?.medianMs).toBeGreaterThan(0);
+    }
     expect(result.machine.tfjsWasmSimd).toBe(true);
     const doc = JSON.parse(toJson(result));
     expect(doc.rows.find((r: { impl: string; name: string }) => r.impl === 'tfjs-wasm' && r.name === 'tiny-conv').note).toBe('n/a: no Conv2DBackpropFilter');
@@ -210,6 +246,11 @@ describe('bench report', () => {
         'per-sample-lenet gradscope': 30,
         'hvp-mlp gradscope': 35,
         'hvp-lenet gradscope': 45,
+        'vmap-grad-mlp gradscope': 24,
+        'vmap-grad-lenet gradscope': 26,
+        'forward-mlp gradscope': 2,
+        'jvp-mlp gradscope': 5,
+        'hvp-fwd-mlp gradscope': 31,
       }),
     );
     const cost = bars.filter((b) => 'baseline' in b);
@@ -218,16 +259,25 @@ describe('bench report', () => {
       ['per-sample-lenet', 'grad-lenet', 2.5],
       ['hvp-mlp', 'grad-mlp', 4],
       ['hvp-lenet', 'grad-lenet', 4],
+      ['vmap-grad-mlp', 'grad-mlp', 2.5],
+      ['vmap-grad-lenet', 'grad-lenet', 2.5],
+      ['jvp-mlp', 'forward-mlp', 3],
+      ['hvp-fwd-mlp', 'grad-mlp', 3],
     ]);
     expect(cost.map((b) => [b.status, b.ratio])).toEqual([
       ['PASS', 2],
       ['FAIL', 3],
       ['PASS', 3.5],
       ['FAIL', 4.5],
+      ['PASS', 2.4],
+      ['FAIL', 2.6],
+      ['PASS', 2.5],
+      ['FAIL', 3.1],
     ]);
     const text = formatBars(cost).join('\n');
     expect(text).toMatch(/PASS {2}per-sample-mlp: gradscope ms ≤ 2\.5× grad-mlp ms \(measured 2\.00×\)/);
     expect(text).toMatch(/FAIL {2}per-sample-lenet: gradscope ms ≤ 2\.5× grad-lenet ms \(measured 3\.00×\)/);
+    expect(text).toMatch(/PASS {2}jvp-mlp: gradscope ms ≤ 3× forward-mlp ms \(measured 2\.50×\)/);
     // a peer's time on those rows plays no part; a missing gradscope time makes the bar n/a
     const missing = evaluateBars(result({ 'grad-mlp gradscope': 10, 'per-sample-mlp tfjs-cpu': 1 })).find((b) => b.row === 'per-sample-mlp');
     expect(missing).toMatchObject({ status: 'n/a', ratio: null });

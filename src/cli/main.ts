@@ -2,7 +2,7 @@
  * The `gradscope` command. Subcommands:
  *   demo                       train a small model and print what happened (npm start)
  *   oracle <dir> [options]     check gradscope against PyTorch-generated golden values
- *   bench [--json FILE] [--quick]  time gradscope against TensorFlow.js (npm run bench)
+ *   bench [--json FILE] [--quick] [--only ROWS]  time gradscope against TensorFlow.js (npm run bench)
  *   list                       the experiment presets, one line each
  *   run <preset|tour> [...]    run experiment presets, write results and the report
  *   report <dir>               rebuild the report from saved results.json files
@@ -31,12 +31,14 @@ Usage:
       gpu through GPU.js (float32; float64 always stays on the pure-TypeScript kernels).
       GRADSCOPE_BACKEND=cpu|wasm|gpu chooses the backend for every command; GRADSCOPE_WASM=off
       disables the WebAssembly backend; GRADSCOPE_THREADS=2 runs its products on two threads.
-  gradscope bench [--json FILE] [--quick]
+  gradscope bench [--json FILE] [--quick] [--only ROWS]
       Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
       process: matmul, convolution and training-step rows, median of several runs after
       warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
       speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
-      repetitions. Progress goes to stderr.
+      repetitions; --only grad-mlp,vmap-grad-mlp runs just those rows (comma-separated names;
+      a bar is measured when its row and its baseline are both among them). Progress goes to
+      stderr.
   gradscope list
       The experiment presets (paper reproductions), one line each, and 'tour'.
   gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend cpu|wasm|gpu]
@@ -103,9 +105,10 @@ async function main(argv: string[]): Promise<number> {
         options: {
           json: { type: 'string' },
           quick: { type: 'boolean', default: false },
+          only: { type: 'string' },
         },
       });
-      return benchCommand({ json: values.json, quick: values.quick }, print);
+      return benchCommand({ json: values.json, quick: values.quick, only: values.only }, print);
     }
     case 'list':
       parseArgs({ args: rest, options: {} });

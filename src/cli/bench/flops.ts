@@ -46,6 +46,21 @@ export function mlpStepFlops(batch: number, widths: readonly number[]): number {
   return denseStepFlops(batch, mlpLayers(widths), 0);
 }
 
+/** The MLP's forward pass: one matmul per layer. */
+export function mlpForwardFlops(batch: number, widths: readonly number[]): number {
+  return mlpLayers(widths).reduce((sum, l) => sum + matmulFlops(batch, l.inputs, l.outputs), 0);
+}
+
+/** LeNet-5's forward pass: its convolutions and dense layers once each. */
+export function lenetForwardFlops(batch: number): number {
+  const net = lenet5();
+  const convs = net.convs.reduce(
+    (sum, c) => sum + convFlops({ batch, inChannels: c.inChannels, outChannels: c.outChannels, outHeight: c.outSize, outWidth: c.outSize, kernel: c.kernel }),
+    0,
+  );
+  return convs + net.dense.reduce((sum, l) => sum + matmulFlops(batch, l.inputs, l.outputs), 0);
+}
+
 /** One SGD step of LeNet-5 on 28×28×1. */
 export function lenetStepFlops(batch: number): number {
   const net = lenet5();

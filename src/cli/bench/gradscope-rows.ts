@@ -1,27 +1,47 @@
 /**
  * The rows written with gradscope's public API (what a user would write: raw tensors,
  * conv2d / maxPool2d / matmul, valueAndGrad, in-place SGD under noGrad). Layout NCHW.
- * The grad and per-sample rows use the nn layer (zoo models, perSampleGrads).
+ * The grad and per-sample rows use the nn layer (zoo models, perSampleGrads); the transform
+ * rows (vmap-grad, forward, jvp, hvp-fwd) the same models through functionalCall and
+ * vmap / grad / jvp, as a torch.func user would write them.
  */
 import {
   conv2d,
   crossEntropy,
+  functionalCall,
   getBackend,
+  grad,
   gradients,
+  jvp,
   matmul,
   maxPool2d,
   noGrad,
+  parametersByName,
   randn,
+  tensor,
   valueAndGrad,
+  vmap,
   zeros,
-  type Tensor,
+  Tensor,
 } from '../../index.js';
 import { PerSampleWorkspace, perSampleGrads } from '../../nn/per-sample.js';
 import { lenet5 as zooLenet5, mlp as zooMlp } from '../../nn/zoo.js';
 import type { Module } from '../../nn/module.js';
 import type { FloatDType } from '../../tensor/dtype.js';
 import { lenet5, mlpLayers } from './models.js';
-import { convOutSize, type GradRow, type HvpRow, type PerSampleRow, type TrainLenetRow, type TrainMlpRow, type ZooModel } from './rows.js';
+import {
+  convOutSize,
+  type ForwardRow,
+  type GradRow,
+  type HvpFwdRow,
+  type HvpRow,
+  type JvpRow,
+  type PerSampleRow,
+  type TrainLenetRow,
+  type TrainMlpRow,
+  type VmapGradRow,
+  type ZooModel,
+} from './rows.js';
 import { hessianVectorProduct } from '../../analysis/objective.js';
 import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
@@ -114,8 +134,11 @@ function zooModel(model: ZooModel, type: FloatDType = dtype): Module {
   return net.eval();
 }
 
+/** The rows that run a zoo model on a batch. */
+type ZooRow = GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
+
 /** The batch of a grad / per-sample row: inputs (seed 1) and fixed targets. */
-function zooBatch(row: GradRow | PerSampleRow | HvpRow, type: FloatDType = dtype): { x: Tensor; y: Int32Array } {
+function zooBatch(row: ZooRow, type: FloatDType = dtype): { x: Tensor; y: Int32Array } {
   const net = lenet5();
   const shape = row.model.name === 'mlp' ? [row.batch, row.model.widths[0]!] : [row.batch, 1, net.image, net.image];
   const classes = row.model.name === 'mlp' ? row.model.widths.at(-1)! : net.dense.at(-1)!.outputs;
@@ -164,6 +187,87 @@ function hvpRow(row: HvpRow): Runnable {
   };
 }
 
+/**
+ * The model's parameters by name, detached — the torch.func recipe
+ * (`{k: v.detach() for k, v in model.named_parameters()}`): the transforms differentiate with
+ * respect to these, and nothing records a graph back to the model's own tensors.
+ */
+function detachedParameters(model: Module): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(parametersByName(model)).map(([name, p]) => [name, p.detach()]));
+}
+
+/** Every tensor in a pytree (arrays and plain objects of tensors). */
+function leaves(tree: unknown): Tensor[] {
+  if (tree instanceof Tensor) return [tree];
+  if (Array.isArray(tree)) return tree.flatMap(leaves);
+  if (tree !== null && typeof tree === 'object') return Object.values(tree).flatMap(leaves);
+  return [];
+}
+
+/** Per-sample gradients as vmap(grad(loss of one sample)) through functionalCall; every result touched. */
+function vmapGradRow(row: VmapGradRow): Runnable {
+  const model = zooModel(row.model);
+  const { x, y } = zooBatch(row);
+  const params = detachedParameters(model);
+  const targets = tensor(Array.from(y), { dtype: 'int32' });
+  const lossOfOne = (p: Record<string, Tensor>, xi: Tensor, yi: Tensor) => crossEntropy(functionalCall(model, p, xi.unsqueeze(0)), yi.unsqueeze(0));
+  const perSample = vmap(grad(lossOfOne), { inAxes: [null, 0, 0] });
+  return {
+    run: () => {
+      const grads = leaves(perSample(params, x, targets));
+      if (grads.length !== model.parameters().length) throw new Error(`internal: vmap(grad) gave ${grads.length} gradients for ${model.parameters().length} parameters`);
+      grads.forEach(touch);
+    },
+    dispose: () => {},
+  };
+}
+
+/** The forward pass alone through functionalCall (the function the jvp row differentiates), logits read back. */
+function forwardRow(row: ForwardRow): Runnable {
+  const model = zooModel(row.model);
+  const { x } = zooBatch(row);
+  const params = detachedParameters(model);
+  return {
+    run: () => read(functionalCall(model, params, x)),
+    dispose: () => {},
+  };
+}
+
+/** Forward-mode jvp of the forward pass with respect to every parameter (input fixed); logits and tangent read back. */
+function jvpRow(row: JvpRow): Runnable {
+  const model = zooModel(row.model);
+  const { x } = zooBatch(row);
+  const params = detachedParameters(model);
+  const names = Object.keys(params);
+  const primals = names.map((n) => params[n]!);
+  const tangents = primals.map((p, i) => randn([...p.shape], { seed: 40 + i, dtype }));
+  const forward = (...ps: Tensor[]) => functionalCall(model, Object.fromEntries(names.map((n, i) => [n, ps[i]!])), x);
+  return {
+    run: () => {
+      const [logits, tangent] = jvp(forward, primals, tangents);
+      read(logits);
+      read(tangent);
+    },
+    dispose: () => {},
+  };
+}
+
+/**
+ * The hvp row's product by forward-over-reverse: the tangent of grad(F) at w in direction v,
+ * F the mean loss at the flat parameter vector w (same order, vector and eval BatchNorm), read back.
+ */
+function hvpFwdRow(row: HvpFwdRow): Runnable {
+  const model = zooModel(row.model);
+  const { x, y } = zooBatch(row);
+  const w = model.flattenParameters();
+  const v = randn([model.numParameters()], { seed: 4, dtype });
+  const gradient = grad((u: Tensor) => model.callWithVector(u, () => crossEntropy(model.forward(x), y)));
+  return {
+    run: () => read(jvp((u: Tensor) => gradient(u), [w], [v])[1]),
+    dispose: () => {},
+  };
+}
+
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
     // Threads are a wasm-backend setting (the bench sets them before the row; see peers.ts).
@@ -204,4 +308,8 @@ export const gradscopeBuilders: Builders = {
   grad: gradRow,
   'per-sample': perSampleRow,
   hvp: hvpRow,
+  'vmap-grad': vmapGradRow,
+  forward: forwardRow,
+  jvp: jvpRow,
+  'hvp-fwd': hvpFwdRow,
 };

@@ -15,8 +15,9 @@ export interface PeerBar {
 }
 
 /**
- * A cost bar of the "Layers, models and native per-sample gradients" issue: gradscope's time
- * on `row` must be at most `atMost` × its own time on `baseline`.
+ * A cost bar of the "Layers, models and native per-sample gradients" and "Principled
+ * transforms" issues: gradscope's time on `row` must be at most `atMost` × its own time on
+ * `baseline`.
  */
 export interface CostBar {
   row: string;
@@ -44,6 +45,12 @@ export const BARS: readonly Bar[] = [
   { row: 'per-sample-lenet', baseline: 'grad-lenet', atMost: 2.5 },
   { row: 'hvp-mlp', baseline: 'grad-mlp', atMost: 4 },
   { row: 'hvp-lenet', baseline: 'grad-lenet', atMost: 4 },
+  // The "Principled transforms" issue (#15): per-sample gradients by vmap(grad), forward-mode
+  // jvp against the forward pass, forward-over-reverse HVP against a gradient.
+  { row: 'vmap-grad-mlp', baseline: 'grad-mlp', atMost: 2.5 },
+  { row: 'vmap-grad-lenet', baseline: 'grad-lenet', atMost: 2.5 },
+  { row: 'jvp-mlp', baseline: 'forward-mlp', atMost: 3 },
+  { row: 'hvp-fwd-mlp', baseline: 'grad-mlp', atMost: 3 },
 ];
 
 export type BarResult = Bar & {

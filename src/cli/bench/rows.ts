@@ -3,7 +3,7 @@
  * tfjs-cpu, tfjs-wasm, GPU.js) builds the same row from this description, and the FLOP count
  * comes from the same shapes.
  */
-import { convTrainFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from './flops.js';
+import { convTrainFlops, lenetForwardFlops, lenetStepFlops, matmulFlops, mlpForwardFlops, mlpStepFlops } from './flops.js';
 
 /** C[m, n] = A[m, k] @ B[k, n] in float32 (or float64, see `dtype`). */
 export interface MatmulRow {
@@ -102,7 +102,52 @@ export interface HvpRow {
   model: ZooModel;
 }
 
-export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow | HvpRow;
+/**
+ * Per-sample gradients of the same model on the same batch by the transforms alone, as a
+ * torch.func user writes them: `vmap(grad(loss of one sample), { inAxes: [null, 0, 0] })` over
+ * `functionalCall(model, params, xᵢ.unsqueeze(0))` with the parameters by name (detached, as
+ * the torch.func recipe does), every result touched like the per-sample rows.
+ */
+export interface VmapGradRow {
+  kind: 'vmap-grad';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+/** The same model's forward pass alone, `functionalCall(model, params, x)`, logits read back. */
+export interface ForwardRow {
+  kind: 'forward';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+/**
+ * Forward-mode `jvp` of the forward row's function with respect to the parameters (one
+ * tangent per parameter, by functionalCall; the input is held fixed): one forward pass
+ * carrying tangents, logits and their tangent read back.
+ */
+export interface JvpRow {
+  kind: 'jvp';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+/**
+ * The HVP row's product by forward-over-reverse, `jvp((w) => grad(F)(w), [w], [v])`, with F the
+ * mean loss of the batch at a flat parameter vector (`model.callWithVector`, the same flat
+ * order, vector and eval BatchNorm as the hvp rows), read back.
+ */
+export interface HvpFwdRow {
+  kind: 'hvp-fwd';
+  name: string;
+  batch: number;
+  model: ZooModel;
+}
+
+export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
 export type RowKind = Row['kind'];
 /** The row type of one kind, for tables keyed by kind. */
 export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
@@ -127,9 +172,20 @@ export function rowFlops(row: Row): number {
     case 'grad':
     case 'per-sample':
     case 'hvp':
+    case 'vmap-grad':
+    case 'hvp-fwd':
       // Per-sample and HVP rows count the batch gradient's FLOPs too, so GFLOP/s compare directly.
       return zooGradFlops(row.batch, row.model);
+    case 'forward':
+    case 'jvp':
+      // The jvp row counts the forward pass's FLOPs, for the same reason.
+      return zooForwardFlops(row.batch, row.model);
   }
+}
+
+/** The forward pass alone (matmuls and convolutions). */
+export function zooForwardFlops(batch: number, model: ZooModel): number {
+  return model.name === 'mlp' ? mlpForwardFlops(batch, model.widths) : lenetForwardFlops(batch);
 }
 
 /** Forward plus backward (weight gradients; input gradients of all layers but the first). */
@@ -157,6 +213,25 @@ export const ROWS: readonly Row[] = [
   { kind: 'hvp', name: 'hvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
   { kind: 'hvp', name: 'hvp-lenet', batch: 128, model: { name: 'lenet5' } },
   { kind: 'grad', name: 'grad-mlp-f64', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] }, dtype: 'float64' },
+  // The transforms (vmap, forward-mode jvp): gradscope only.
+  { kind: 'vmap-grad', name: 'vmap-grad-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'vmap-grad', name: 'vmap-grad-lenet', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'forward', name: 'forward-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'jvp', name: 'jvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'hvp-fwd', name: 'hvp-fwd-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);
+
+/**
+ * The rows named in a comma-separated list (`gradscope bench --only grad-mlp,vmap-grad-mlp`),
+ * in ROWS order; an unknown name is refused with the list of known ones.
+ */
+export function selectRows(names: string, rows: readonly Row[] = ROWS): Row[] {
+  const wanted = names.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (wanted.length === 0) throw new Error('bench: --only expects a comma-separated list of row names');
+  const known = new Set(rows.map((r) => r.name));
+  const unknown = wanted.filter((n) => !known.has(n));
+  if (unknown.length > 0) throw new Error(`bench: no row named ${unknown.map((n) => `'${n}'`).join(', ')}; the rows are ${rows.map((r) => r.name).join(', ')}`);
+  return rows.filter((r) => wanted.includes(r.name));
+}

@@ -1,7 +1,8 @@
 /**
  * The same rows written with TensorFlow.js, as a tfjs user would: tf.matMul, tf.conv2d with
  * tf.valueAndGrads, variables with optimizer.minimize, tf.variableGrads for the batch-gradient
- * rows (tfjs has no per-sample gradients: those rows throw RowUnavailable). Layout NHWC (tfjs's
+ * rows (tfjs has no per-sample gradients, vmap or forward-mode jvp: those rows throw
+ * RowUnavailable, and so does the forward row that is only jvp's baseline). Layout NHWC (tfjs's
  * native one; the work is the same). Every run is wrapped in tf.tidy so memory does not grow,
  * and reads its results with dataSync() inside the timed region.
  */
@@ -206,6 +207,18 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     },
     'per-sample': () => {
       throw new RowUnavailable('no per-sample gradients');
+    },
+    'vmap-grad': () => {
+      throw new RowUnavailable('no vmap');
+    },
+    forward: () => {
+      throw new RowUnavailable('not measured (baseline of a gradscope-only row)');
+    },
+    jvp: () => {
+      throw new RowUnavailable('no forward-mode jvp');
+    },
+    'hvp-fwd': () => {
+      throw new RowUnavailable('no forward-mode jvp');
     },
   };
 }
