@@ -10,6 +10,7 @@
 import { mul } from '../autograd/ops/mul.js';
 import { allocate, type DType } from '../tensor/dtype.js';
 import { ValueError, describeValue } from '../tensor/errors.js';
+import { perSampleView, vmapRandomness } from '../tensor/random-context.js';
 import { foldIn, makeKey, randomBits, uniform53 } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module, type ForwardContext } from './module.js';
@@ -36,12 +37,7 @@ export class Dropout extends Module {
   forward(x: Tensor, context: ForwardContext = {}): Tensor {
     this.input(x);
     if (!this.training || this.p === 0) return x;
-    if (x.isBatched) {
-      // NOTE: the masks are keyed by the batch's sample ids, which a per-sample function
-      // inside vmap does not see; refused (as torch.func's randomness 'error') rather than
-      // guessed. Per-sample keyed masks under vmap are not built yet.
-      throw new ValueError(`${this.describe()}: train mode inside vmap is not supported; call the model on the batch (masks are keyed by { seed, sampleIds }), or eval() it`);
-    }
+    if (x.isBatched) return this.forwardInsideVmap(x, context);
     const { sampleIds, seed } = context;
     if (seed === undefined || sampleIds === undefined) {
       throw new ValueError(`${this.describe()}: train mode needs { seed, sampleIds } in the forward context (masks are keyed by them)`);
@@ -54,6 +50,27 @@ export class Dropout extends Module {
       if (!Number.isSafeInteger(id) || id < 0) throw new ValueError(`${this.describe()}: sample ids must be integers in [0, 2^53); got ${id} at position ${i}`);
     }
     return mul(x, dropoutMask(x.shape, x.dtype, this.p, seed, this.layerId, sampleIds));
+  }
+
+  /**
+   * Inside vmap the per-sample function sees one sample: its mask follows vmap's randomness.
+   * 'different': sample b of the vmap gets the mask keyed by sample id b (b counted over the
+   * whole batch, so chunkSize changes nothing) — exactly the masks of the batch forward with
+   * sampleIds 0 … B−1. 'same': every sample gets the mask of sample id 0. 'error' refuses, as
+   * every random draw inside vmap does. Only `seed` is read from the context.
+   */
+  private forwardInsideVmap(x: Tensor, context: ForwardContext): Tensor {
+    const frame = vmapRandomness();
+    if (!frame || frame.mode === 'error') {
+      throw new ValueError(`${this.describe()}: a random mask inside vmap; say whether samples share it: vmap(f, { randomness: 'same' }) or { randomness: 'different' }`);
+    }
+    const { seed } = context;
+    if (seed === undefined) throw new ValueError(`${this.describe()}: train mode needs { seed } in the forward context (masks are keyed by it)`);
+    const one = [1, ...x.shape];
+    if (frame.mode === 'same') return mul(x, dropoutMask(one, x.dtype, this.p, seed, this.layerId, [0]).reshape(x.shape));
+    const ids = Array.from({ length: frame.size }, (_, b) => frame.offset + b);
+    const masks = dropoutMask([frame.size, ...x.shape], x.dtype, this.p, seed, this.layerId, ids);
+    return mul(x, perSampleView.wrap!(masks, frame.level));
   }
 }
 

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BatchNorm1d,
+  Dropout,
   Linear,
   Sequential,
   Tanh,
@@ -198,6 +199,16 @@ describe('forward-mode jvp', () => {
     for (let i = 0; i < 4; i++) expectClose(sample(out, 0, i), x.exp().mul(sample(tangents, 0, i)).sum());
   });
 
+  it('vmap(hvp): one Hessian-vector product per direction, and per sample', () => {
+    const g = (w: Tensor) => w.pow(3).mul(w.sum().exp()).sum();
+    const directions = randn([3, 2, 3], { seed: 20, ...f64 });
+    const out = vmap((v: Tensor) => hvp(g, x, v) as Tensor)(directions);
+    for (let i = 0; i < 3; i++) expectClose(sample(out, 0, i), hvp(g, x, sample(directions, 0, i)) as Tensor, 1e-12);
+    const points = randn([3, 2, 3], { seed: 21, ...f64 });
+    const perPoint = vmap((p: Tensor, v: Tensor) => hvp(g, p, v) as Tensor)(points, directions);
+    for (let i = 0; i < 3; i++) expectClose(sample(perPoint, 0, i), hvp(g, sample(points, 0, i), sample(directions, 0, i)) as Tensor, 1e-12);
+  });
+
   it('linearize applies J to many tangents', () => {
     const [value, apply] = linearize((x: Tensor) => x.mul(x).sum(), x);
     expectClose(value, x.mul(x).sum());
@@ -217,6 +228,22 @@ describe('randomness inside vmap', () => {
     const different = vmap(noisy, { randomness: 'different' })(xs).sub(xs);
     expect(Math.abs(sample(different, 0, 1).sub(sample(different, 0, 0)).abs().sum().item())).toBeGreaterThan(1e-3);
     expectClose(vmap(noisy, { randomness: 'different', chunkSize: 3 })(xs).sub(xs), different, 0);
+  });
+});
+
+describe('keyed dropout inside vmap', () => {
+  const model = new Sequential(new Linear(4, 6, { seed: 1, ...f64 }), new Dropout(0.5, 3), new Linear(6, 2, { seed: 2, ...f64 }));
+  const xs = randn([5, 4], { seed: 19, ...f64 });
+  const perSample = (xi: Tensor) => model.forward(xi.unsqueeze(0), { seed: 7 }).squeeze(0);
+  it("'different' gives each sample its own mask: the batch forward's with sample ids 0 … B−1, whatever the chunk size", () => {
+    const batch = model.forward(xs, { seed: 7, sampleIds: [0, 1, 2, 3, 4] });
+    expectClose(vmap(perSample, { randomness: 'different' })(xs), batch, 1e-14);
+    expectClose(vmap(perSample, { randomness: 'different', chunkSize: 2 })(xs), batch, 1e-14);
+  });
+  it("'same' shares one mask; 'error' refuses", () => {
+    const shared = vmap(perSample, { randomness: 'same' })(xs);
+    expectClose(shared, model.forward(xs, { seed: 7, sampleIds: [0, 0, 0, 0, 0] }), 1e-14);
+    expect(() => vmap(perSample)(xs)).toThrow(/Dropout\(p=0.5, layer 3\): a random mask inside vmap; say whether samples share it/);
   });
 });
 
