@@ -22,17 +22,10 @@ import {
   vmap,
   type Tensor,
 } from '../../src/index.js';
+import { expectClose } from './close.js';
 
 const f64 = { dtype: 'float64' as const };
 
-function expectClose(a: Tensor, b: Tensor, tol = 1e-12): void {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.toTypedArray();
-  const y = b.toTypedArray();
-  for (let i = 0; i < x.length; i++) {
-    expect(Math.abs(x[i]! - y[i]!), `element ${i}: ${x[i]} vs ${y[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(y[i]!)));
-  }
-}
 
 /** x with element `index` (row-major) moved by `h`. */
 function perturbed(x: Tensor, index: number, h: number): Tensor {

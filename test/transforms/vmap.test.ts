@@ -33,15 +33,10 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { jvpByDoubleVjp } from '../../src/autograd/transforms.js';
+import { expectClose } from './close.js';
 
 const f64 = { dtype: 'float64' as const };
 
-function expectClose(a: Tensor, b: Tensor, tol = 1e-12): void {
-  expect(a.shape).toEqual(b.shape);
-  const x = a.toTypedArray();
-  const y = b.toTypedArray();
-  for (let i = 0; i < x.length; i++) expect(Math.abs(x[i]! - y[i]!), `element ${i}: ${x[i]} vs ${y[i]}`).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(y[i]!)));
-}
 
 /** The i-th sample of x along `axis`. */
 const sample = (x: Tensor, axis: number, i: number) => x.slice(x.shape.map((_, d) => (d === axis ? ([i, i + 1] as const) : null))).squeeze(axis);

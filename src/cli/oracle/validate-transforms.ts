@@ -10,16 +10,9 @@
  * and 1, 1e-7/1e-9 for order 2), so a file cannot make a case easier than the format says.
  */
 import { NODE_OPS, type AttributeKind, type TransformName } from './families/transforms.js';
+import { describe, isRecord, type Fail } from './validate-common.js';
 
-type Fail = (field: string, message: string) => never;
 
-const describe = (v: unknown): string => {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? typeof v : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 
 /** README family 7: "Tolerance rtol 1e-8, atol 1e-10 (order 0/1), 1e-7 / 1e-9 (order 2)". */

@@ -13,6 +13,7 @@
 import { ValueError } from '../../tensor/errors.js';
 import { FAMILY_NAMES, type FamilyName, type OracleCase, type OracleTensor } from './format.js';
 import { checkTransformsCase } from './validate-transforms.js';
+import { describe, isRecord, type Fail } from './validate-common.js';
 
 /** The keys every case has, no more (README "File layout"). */
 const CASE_KEYS = ['name', 'family', 'dtype', 'config', 'inputs', 'params', 'expected', 'rtol', 'atol'] as const;
@@ -92,15 +93,7 @@ const SCHEMAS: ReadonlyMap<FamilyName, ConfigSchema> = new Map<FamilyName, Confi
   ],
 ]);
 
-type Fail = (field: string, message: string) => never;
 
-const describe = (v: unknown): string => {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
-  return s === undefined ? typeof v : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A family name from a file's or case's text, without prototype lookups. */
 export function isFamilyName(name: unknown): name is FamilyName {
