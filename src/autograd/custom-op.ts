@@ -30,7 +30,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { gradients } from './engine.js';
 import { noGrad, withGradMode } from './mode.js';
 import { apply, type Batched, type OpDef } from './op.js';
-import { concat } from './ops/concat.js';
+import { loopBatch } from './rules.js';
 import { floatOperand, scalarTensor } from './operands.js';
 import { functionArgument, optionsArgument } from '../tensor/arguments.js';
 
@@ -48,11 +48,6 @@ export interface CustomOpDefinition {
   backward: (context: CustomOpBackwardContext, gradOut: Tensor) => readonly (Tensor | null)[];
   jvp?: (args: { inputs: readonly Tensor[]; tangents: readonly (Tensor | null)[]; output: Tensor }) => Tensor;
   batch?: (args: { inputs: readonly Tensor[]; dims: readonly (number | null)[]; size: number }) => Batched;
-}
-
-/** The i-th sample of a physical tensor whose batch axis is `dim`. */
-function sampleOf(x: Tensor, dim: number, i: number): Tensor {
-  return x.slice(x.shape.map((_, d) => (d === dim ? ([i, i + 1] as const) : null))).squeeze(dim);
 }
 
 /**
@@ -85,7 +80,8 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
       return grads.map((g, i) => (ctx.needsInputGrad[i] ? g : null));
     },
     jvp: (args) => (definition.jvp ? definition.jvp(args) : jvpByBackward(definition, args.inputs, args.tangents, args.output)),
-    batch: (args) => (definition.batch ? definition.batch(args) : loopOverSamples(op, args.inputs, args.dims, args.size)),
+    // Without a rule of its own, vmap runs the op once per sample and stacks the results.
+    batch: definition.batch ? (args) => definition.batch!(args) : loopBatch((inputs) => apply(op, inputs, undefined)),
   };
   return (...inputs: Tensor[]) => {
     if (inputs.length === 0) throw new ValueError(`${label}: expected at least one tensor input`);
@@ -112,13 +108,4 @@ function jvpByBackward(definition: CustomOpDefinition, inputs: readonly Tensor[]
     if (inner === null || !(inner as Tensor).requiresGrad) return scalarTensor(0, output.dtype).expand(output.shape);
     return gradients([inner], [u], { createGraph: true })[0]!;
   });
-}
-
-/** vmap without a batching rule: the op once per sample, stacked along a new axis 0. */
-function loopOverSamples(op: OpDef<undefined>, inputs: readonly Tensor[], dims: readonly (number | null)[], size: number): Batched {
-  const rows: Tensor[] = [];
-  for (let i = 0; i < size; i++) {
-    rows.push(apply(op, inputs.map((x, k) => (dims[k] === null ? x : sampleOf(x, dims[k]!, i))), undefined).unsqueeze(0));
-  }
-  return { value: concat(rows, 0), dim: 0 };
 }

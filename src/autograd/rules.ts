@@ -136,9 +136,8 @@ export function selectSample(x: Tensor, dim: number | null, index: number): Tens
 /**
  * A batching rule that runs the op once per sample and stacks the results (batch axis 0).
  * Always right, B times slower than a vectorised rule: for ops where one would be hard to
- * write (and for user-defined ops without a rule of their own). None of the built-in
- * structural, convolution or pooling ops uses it (each has a vectorised rule); the transform
- * tests check it against them.
+ * write, and for custom ops without a rule of their own (custom-op.ts). No built-in op uses it
+ * (each has a vectorised rule); the transform tests check it against them.
  */
 export function loopBatch<A>(op: (inputs: Tensor[], attrs: A) => Tensor): (args: BatchArgs<A>) => Batched {
   return ({ inputs, dims, attrs, size }) => {
