@@ -25,6 +25,7 @@ import { ValueError, formatShape } from '../tensor/errors.js';
 import { setVmapRandomness, type VmapRandomness } from '../tensor/random-context.js';
 import { Tensor } from '../tensor/tensor.js';
 import { BatchedTensor, withBatchLevel } from './batching.js';
+import { withOutputWorkspace, type OutputWorkspace } from './vmap-workspace.js';
 import { concat } from './ops/concat.js';
 import { broadcastPrefix, flattenTree } from './pytree.js';
 
@@ -40,6 +41,13 @@ export interface VmapOptions {
   chunkSize?: number;
   /** Random functions inside f: 'error' (default), 'same' or 'different'. */
   randomness?: VmapRandomness;
+  /**
+   * Reuse memory for the large results across calls (a PerSampleWorkspace): the per-sample
+   * outer products of vmap(grad(…)) through Linear layers are written into its arrays (on the
+   * wasm backend, WebAssembly memory its SIMD kernel writes directly). Results are then valid
+   * only until the next call with the same workspace, which counts as an in-place write to them.
+   */
+  workspace?: OutputWorkspace;
 }
 
 const isAxisLeaf = (s: unknown): s is number | null => s === null || typeof s === 'number';
@@ -174,23 +182,29 @@ export function vmap<Args extends unknown[], R>(f: (...args: Args) => R, options
   return (...args: Args): R => {
     const leaves = batchLeaves(args, options.inAxes);
     const size = batchSize(leaves);
-    if (chunkSize === undefined || chunkSize >= size) return runBatched(f, args, leaves, size, options, 0) as R;
-    const chunks: unknown[] = [];
-    for (let start = 0; start < size; start += chunkSize) {
-      const end = Math.min(size, start + chunkSize);
-      chunks.push(runBatched(f, args, chunkOf(leaves, start, end), end - start, options, start));
-    }
-    // Join the chunks leaf by leaf along each result's batch axis.
-    const trees = chunks.map((c) => flattenTree(c));
-    const axes = broadcastPrefix(options.outAxes ?? 0, chunks[0], isAxisLeaf, 'outAxes', fail);
-    const joined = trees[0]!.leaves.map((leaf, k) => {
-      const axis = axes[k]!;
-      if (!(leaf instanceof Tensor) || axis === null) return leaf;
-      return concat(
-        trees.map((t) => t.leaves[k] as Tensor),
-        axis < 0 ? axis + leaf.rank : axis,
-      );
-    });
-    return trees[0]!.unflatten(joined) as R;
+    return withOutputWorkspace(options.workspace, () => run(f, args, leaves, size, options));
   };
+}
+
+/** vmap's call: the whole batch at once, or chunk by chunk joined along the results' batch axes. */
+function run<R>(f: (...args: any[]) => unknown, args: readonly unknown[], leaves: Leaf[][], size: number, options: VmapOptions): R {
+  const { chunkSize } = options;
+  if (chunkSize === undefined || chunkSize >= size) return runBatched(f, args, leaves, size, options, 0) as R;
+  const chunks: unknown[] = [];
+  for (let start = 0; start < size; start += chunkSize) {
+    const end = Math.min(size, start + chunkSize);
+    chunks.push(runBatched(f, args, chunkOf(leaves, start, end), end - start, options, start));
+  }
+  // Join the chunks leaf by leaf along each result's batch axis.
+  const trees = chunks.map((c) => flattenTree(c));
+  const axes = broadcastPrefix(options.outAxes ?? 0, chunks[0], isAxisLeaf, 'outAxes', fail);
+  const joined = trees[0]!.leaves.map((leaf, k) => {
+    const axis = axes[k]!;
+    if (!(leaf instanceof Tensor) || axis === null) return leaf;
+    return concat(
+      trees.map((t) => t.leaves[k] as Tensor),
+      axis < 0 ? axis + leaf.rank : axis,
+    );
+  });
+  return trees[0]!.unflatten(joined) as R;
 }

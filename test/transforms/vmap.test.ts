@@ -25,6 +25,7 @@ import {
   resnet8,
   parametersByName,
   perSampleGrads,
+  PerSampleWorkspace,
   rand,
   randn,
   stack,
@@ -223,6 +224,26 @@ describe('randomness inside vmap', () => {
     const different = vmap(noisy, { randomness: 'different' })(xs).sub(xs);
     expect(Math.abs(sample(different, 0, 1).sub(sample(different, 0, 0)).abs().sum().item())).toBeGreaterThan(1e-3);
     expectClose(vmap(noisy, { randomness: 'different', chunkSize: 3 })(xs).sub(xs), different, 0);
+  });
+});
+
+describe('vmap with a workspace', () => {
+  it('gives the same per-sample gradients, reuses its arrays, and invalidates what the last call returned', () => {
+    const model = mlp([6, 5, 3], { seed: 4, ...f64 }).eval();
+    const loss = (p: Record<string, Tensor>, xi: Tensor, yi: Tensor) => crossEntropy(functionalCall(model, p, xi.unsqueeze(0)), yi.unsqueeze(0));
+    const x = randn([4, 6], { seed: 5, ...f64 });
+    const y = tensor([0, 2, 1, 2], { dtype: 'int32' });
+    // Detached, as torch.func's recipe does: the gradients then record no graph back to the model.
+    const params = Object.fromEntries(Object.entries(parametersByName(model)).map(([k, v]) => [k, v.detach()]));
+    const plain = vmap(grad(loss), { inAxes: [null, 0, 0] })(params, x, y) as unknown as Record<string, Tensor>;
+    const workspace = new PerSampleWorkspace();
+    const withWs = vmap(grad(loss), { inAxes: [null, 0, 0], workspace });
+    const first = withWs(params, x, y) as unknown as Record<string, Tensor>;
+    for (const k of Object.keys(plain)) expectClose(first[k]!, plain[k]!, 0);
+    const version = first['0.weight']!.version;
+    const second = withWs(params, x.mul(2), y) as unknown as Record<string, Tensor>;
+    expect(second['0.weight']!.data.buffer).toBe(first['0.weight']!.data.buffer); // the same memory…
+    expect(first['0.weight']!.version).toBeGreaterThan(version); // …and the first call's result knows it was overwritten
   });
 });
 

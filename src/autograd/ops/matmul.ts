@@ -9,7 +9,9 @@ import { getBackend } from '../../kernels/registry.js';
 import { assertShape, formatShape } from '../../tensor/errors.js';
 import { broadcastShapes } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { apply, defineOp } from '../op.js';
+import { apply, defineOp, interpreters } from '../op.js';
+import { isGradEnabled } from '../mode.js';
+import { workspaceArray, workspaceTensor } from '../vmap-workspace.js';
 import { alignForBroadcast, sumTangents, toFront } from '../rules.js';
 import { broadcastView } from './_kernels.js';
 import { binaryOperands, floatOperand } from '../operands.js';
@@ -61,10 +63,28 @@ export const matmulOp = defineOp({
     const [pa, pb] = alignForBroadcast([a!, b!], [da!, db!]);
     // Outer products (K = 1), the per-sample weight gradients of a Linear layer: one
     // broadcasting multiply rather than B packed products of depth 1 (≈ 2× faster measured).
-    if (K === 1) return { value: pa!.mul(pb!), dim: 0 };
+    if (K === 1) return { value: outerProducts(pa!, pb!, da, db) ?? pa!.mul(pb!), dim: 0 };
     return { value: matmul(pa!, pb!), dim: 0 };
   },
 });
+
+/**
+ * B outer products [B, M, 1]·[B, 1, N] written by the backend's outer-product kernel into
+ * vmap's workspace (vmap's `workspace` option), or null to multiply as usual. NOTE: the kernel
+ * is not differentiable, so this runs only where nothing records a graph through these
+ * operands or carries their tangents — a backward pass inside vmap(grad(…)), the case that
+ * writes B × P numbers — and only on plain physical tensors (not a lower vmap level's).
+ */
+function outerProducts(a: Tensor, b: Tensor, da: number | null, db: number | null): Tensor | null {
+  if (da === null || db === null || a.rank !== 3 || b.rank !== 3 || a.isBatched || b.isBatched) return null;
+  if (interpreters.tangents !== null || (isGradEnabled() && (a.requiresGrad || b.requiresGrad))) return null;
+  const [B, M] = a.shape as [number, number];
+  const N = b.shape[2]!;
+  const into = workspaceArray([B, M, N], a.dtype);
+  if (!into) return null;
+  getBackend().outerRows(a.reshape([B, M]), b.reshape([B, N]), a.dtype, into);
+  return workspaceTensor(into, [B, M, N]);
+}
 
 /** Whether the last two axes of `t` are stored column-major (a transposed view), not row-major. */
 function isTransposed(t: Tensor): boolean {

@@ -211,7 +211,8 @@ function vmapGradRow(row: VmapGradRow): Runnable {
   const params = detachedParameters(model);
   const targets = tensor(Array.from(y), { dtype: 'int32' });
   const lossOfOne = (p: Record<string, Tensor>, xi: Tensor, yi: Tensor) => crossEntropy(functionalCall(model, p, xi.unsqueeze(0)), yi.unsqueeze(0));
-  const perSample = vmap(grad(lossOfOne), { inAxes: [null, 0, 0] });
+  // One workspace for all runs, as the per-sample rows have: the steady state of a loop.
+  const perSample = vmap(grad(lossOfOne), { inAxes: [null, 0, 0], workspace: new PerSampleWorkspace() });
   return {
     run: () => {
       const grads = leaves(perSample(params, x, targets));
