@@ -11,6 +11,8 @@
  * The first call converts the JSON (≈155 MB) into `<cacheDir>/fashion-mnist-v1.bin`; later
  * calls read that file (header and data checksum-verified; a bad cache is rebuilt; a cache that cannot be
  * written leaves the data in memory with one warning).
+ *
+ * The official 60,000 / 10,000 IDX files, when you have them: `loadFashionMnistFiles(dir)` (idx.ts).
  */
 import { loadImagePackage, type ImageDataset, type ImageLoadOptions, type PackageFormat } from './images.js';
 

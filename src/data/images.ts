@@ -9,13 +9,17 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ValueError } from '../tensor/errors.js';
+import { resolveCacheDir, type CacheLocation } from './cache-dir.js';
 import { CACHE_FILE_GENERATION, encodeCache, findDuplicates, readCacheFile, writeFileAtomic, type ImageData } from './cache.js';
 import type { Dataset, Sample } from './dataset.js';
 
 export interface ImageLoadOptions {
-  /** Folder of the binary cache (default: $GRADSCOPE_CACHE_DIR, else `<project root>/.cache/gradscope`). */
+  /**
+   * Folder of the binary cache. Default: the user's cache folder ($GRADSCOPE_CACHE_DIR, else
+   * $XDG_CACHE_HOME/gradscope or ~/.cache/gradscope, %LOCALAPPDATA%\gradscope on Windows, with a
+   * per-user temp folder as the last resort; see cache-dir.ts).
+   */
   cacheDir?: string;
   /** Folder of the npm package (default: resolved with Node's resolver). For tests. */
   packageDir?: string;
@@ -30,6 +34,8 @@ export interface LoadInfo {
   /** Why the cache was rebuilt, when it was. */
   rebuiltBecause?: 'missing' | 'invalid' | 'requested';
   cachePath: string;
+  /** Which rule chose the cache folder ('option' when `cacheDir` was given). */
+  cacheDirSource?: CacheLocation['source'] | 'option';
   /** What was wrong with the cache file, when it was rebuilt because it was invalid. */
   invalidReason?: string;
   /**
@@ -40,7 +46,10 @@ export interface LoadInfo {
   ms: number;
 }
 
-/** A dataset of 8-bit grayscale images; get(i) returns float32 [1, rows, cols] in [0, 1]. */
+/**
+ * A dataset of 8-bit images stored channel-major (CHW, image after image); get(i) returns
+ * float32 [channels, rows, cols] in [0, 1]. Grayscale (channels 1) unless told otherwise.
+ */
 export class ImageDataset implements Dataset {
   readonly length: number;
   readonly sampleShape: readonly number[];
@@ -60,10 +69,17 @@ export class ImageDataset implements Dataset {
     readonly name: string,
     data: ImageData,
     readonly loadInfo?: LoadInfo,
+    readonly channels = 1,
   ) {
     this.length = data.count;
-    this.sampleShape = [1, data.rows, data.cols];
-    this.per = data.rows * data.cols;
+    this.sampleShape = [channels, data.rows, data.cols];
+    this.per = channels * data.rows * data.cols;
+    if (data.pixels.length !== data.count * this.per || data.labels.length !== data.count || data.ids.length !== data.count) {
+      throw new ValueError(
+        `${name}: ${data.count} images of ${formatCHW(channels, data.rows, data.cols)} need ${data.count * this.per} pixel bytes and ${data.count} labels and ids; ` +
+          `got ${data.pixels.length}, ${data.labels.length} and ${data.ids.length}`,
+      );
+    }
     this.ids = data.ids;
     this.labels = data.labels;
     this.pixels = data.pixels;
@@ -90,11 +106,14 @@ export class ImageDataset implements Dataset {
   }
 }
 
-/** Default cache folder: $GRADSCOPE_CACHE_DIR, else `.cache/gradscope` at the project root. */
+const formatCHW = (c: number, h: number, w: number): string => `[${c},${h},${w}]`;
+
+/**
+ * The default cache folder (see resolveCacheDir for the rules and the temp fallback). Throws
+ * CacheDirError when $GRADSCOPE_CACHE_DIR is set but cannot be used.
+ */
 export function defaultCacheDir(): string {
-  if (process.env['GRADSCOPE_CACHE_DIR']) return resolve(process.env['GRADSCOPE_CACHE_DIR']);
-  // src/data/images.ts and dist/data/images.js both sit two levels below the project root.
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.cache', 'gradscope');
+  return resolveCacheDir().dir;
 }
 
 /** The folder of an installed npm package, or an error that says how to install it. */
@@ -219,12 +238,19 @@ const warnedUnwritable = new Set<string>();
 export function loadImagePackage(format: PackageFormat, options: ImageLoadOptions = {}): ImageDataset {
   const t0 = performance.now();
   const op = opOf(format);
-  const cachePath = join(options.cacheDir ?? defaultCacheDir(), `${format.pkg}-v${CACHE_FILE_GENERATION}.bin`);
+  const location: CacheLocation | { dir: string; source: 'option'; usable: true } = options.cacheDir
+    ? { dir: resolve(options.cacheDir), source: 'option', usable: true }
+    : resolveCacheDir({ op });
+  if (location.source === 'tmp') warnTempCache(op, location);
+  const cacheDirSource = location.source;
+  const cachePath = join(location.dir, `${format.pkg}-v${CACHE_FILE_GENERATION}.bin`);
   let because: LoadInfo['rebuiltBecause'];
   let invalidReason: string | undefined;
-  if (!options.rebuild) {
+  if (!location.usable) {
+    because = 'missing';
+  } else if (!options.rebuild) {
     const cached = readCacheFile(cachePath);
-    if (cached.data) return new ImageDataset(format.name, cached.data, { source: 'cache', cachePath, ms: performance.now() - t0 });
+    if (cached.data) return new ImageDataset(format.name, cached.data, { source: 'cache', cachePath, cacheDirSource, ms: performance.now() - t0 });
     because = cached.problem === 'missing' ? 'missing' : 'invalid';
     if (because === 'invalid') invalidReason = `${op}: the cache '${cachePath}' is invalid: ${cached.problem}`;
   } else {
@@ -237,9 +263,9 @@ export function loadImagePackage(format: PackageFormat, options: ImageLoadOption
     throw new ValueError(`${op}: ${(e as Error).message}`, { cause: e });
   }
   const data = convertPackage(format, dir);
-  let cached = true;
+  let cached = location.usable;
   try {
-    writeFileAtomic(cachePath, encodeCache(data));
+    if (location.usable) writeFileAtomic(cachePath, encodeCache(data));
   } catch (e) {
     cached = false;
     if (!warnedUnwritable.has(cachePath)) {
@@ -257,6 +283,24 @@ export function loadImagePackage(format: PackageFormat, options: ImageLoadOption
     ...(invalidReason ? { invalidReason } : {}),
     cached,
     cachePath,
+    cacheDirSource,
     ms: performance.now() - t0,
   });
+}
+
+/** Temp cache folders already reported in this process. */
+const warnedTemp = new Set<string>();
+
+/** Say once that the cache went to the temp folder (or nowhere), and why the usual folder did not do. */
+function warnTempCache(op: string, location: CacheLocation): void {
+  if (warnedTemp.has(location.dir)) return;
+  warnedTemp.add(location.dir);
+  const reasons = location.passedOver.join('; ');
+  process.stderr.write(
+    location.usable
+      ? `${op}: the user cache folder is not writable (${reasons}); caching datasets in '${location.dir}' ` +
+          `(set $GRADSCOPE_CACHE_DIR to choose the folder)\n`
+      : `${op}: no writable cache folder (${reasons}); datasets are kept in memory and converted at each load ` +
+          `(set $GRADSCOPE_CACHE_DIR to a writable folder)\n`,
+  );
 }

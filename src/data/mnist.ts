@@ -7,6 +7,8 @@
  * converts the JSON into `<cacheDir>/mnist-v1.bin`; later calls read that file (checksum
  * verified; a bad cache is rebuilt). There is no official split: use `split()` from split.ts.
  * The package's own `get()` without an index uses Math.random, so it is never called.
+ *
+ * The official 60,000 / 10,000 IDX files, when you have them: `loadMnistFiles(dir)` (idx.ts).
  */
 import { loadImagePackage, type ImageDataset, type ImageLoadOptions, type PackageFormat } from './images.js';
 
