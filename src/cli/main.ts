@@ -6,118 +6,106 @@
  *   list                       the experiment presets, one line each
  *   run <preset|tour> [...]    run experiment presets, write results and the report
  *   report <dir>               rebuild the report from saved results.json files
+ * and `--version` / `-v`, `--help` / `-h`, `<command> --help`. The usage texts and the shared
+ * argument parsing (unknown flags answered with the command's usage) are in commands/usage.ts.
  */
-import { parseArgs } from 'node:util';
-import { runDemo } from '../experiments/demo.js';
-import { benchCommand } from './commands/bench.js';
-import { oracleCommand } from './commands/oracle.js';
-import { listCommand } from './commands/list.js';
-import { reportCommand } from './commands/report.js';
-import { runCommand } from './commands/run.js';
+import { readFileSync } from 'node:fs';
 import { backendReady, useBackend } from '../kernels/registry.js';
 import { enableRelaxedSimd } from './engine-flags.js';
+import { ArgumentError, HELP, commandUsage, isCommand, parseCommandArgs, wantsHelp } from './commands/usage.js';
 
-const HELP = `gradscope — a from-scratch autodiff and tensor engine for looking inside training
-
-Usage:
-  gradscope demo
-      Train a small network on a synthetic problem and print the loss curve.
-  gradscope oracle <dir> [--family NAME] [--dtype float64|float32] [--backend cpu|wasm|gpu] [--json FILE]
-      Run the golden-value cases in <dir> (ops.json, conv_pool.json, …) and compare every
-      value with its tolerance. Prints one line per failed value, a summary per family and,
-      last, "N passed, M failed, K skipped". Exits 1 if any case failed. --backend wasm runs
-      float32 matmul and convolution on gradscope's WebAssembly SIMD kernels (the default
-      where WebAssembly SIMD exists), --backend cpu on the pure-TypeScript kernels, --backend
-      gpu through GPU.js (float32; float64 always stays on the pure-TypeScript kernels).
-      GRADSCOPE_BACKEND=cpu|wasm|gpu chooses the backend for every command; GRADSCOPE_WASM=off
-      disables the WebAssembly backend; GRADSCOPE_THREADS=2 runs its products on two threads.
-  gradscope bench [--json FILE] [--quick] [--only ROWS]
-      Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
-      process: matmul, convolution and training-step rows, median of several runs after
-      warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
-      speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
-      repetitions; --only grad-mlp,vmap-grad-mlp runs just those rows (comma-separated names;
-      a bar is measured when its row and its baseline are both among them). Progress goes to
-      stderr.
-  gradscope list
-      The experiment presets (paper reproductions), one line each, and 'tour'.
-  gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend cpu|wasm|gpu]
-                [--workers N] [--task-timeout SECONDS] [--quiet] [--force]
-      Run a preset (default --size smoke, the preset's own seeds, --out results) and write
-      DIR/<preset>/results.json (configuration, seeds, versions, every measured series), a CSV
-      and an SVG per plot, runs.csv, and DIR/index.html: for every preset in DIR the claim, the
-      plots, the numbers and a verdict (REPRODUCED, NOT REPRODUCED or INCONCLUSIVE) from the
-      preset's pre-declared rule. A preset whose complete results for the same size and seeds
-      are already in DIR is skipped (a rerun resumes; --force runs it again). 'tour' runs every
-      paper preset at smoke size (npm start runs it). Progress goes to stderr: a bar with ETA
-      on a terminal, plain lines otherwise, nothing with --quiet. Files are written
-      atomically. --workers N runs a
-      preset's independent runs (grid points, seeds) in N worker threads; the results are
-      identical to --workers 1. --backend selects the kernels' backend here and in the workers;
-      complete results and saved task outputs are reused only from the same backend and
-      settings (others are run again). --task-timeout S fails a task that runs longer than S
-      seconds, naming it (tasks then run in worker threads, even with --workers 1); a worker
-      that exits mid-task fails that task. DIR is locked while a run uses it: a second run on
-      it fails naming the first one's pid (a lock left by a killed run is taken over).
-  gradscope report <dir>
-      Rebuild the CSV files, SVG plots and index.html of <dir> from its results.json files alone.
-  gradscope --help
-      Show this help.
-`;
+/** The version in package.json (dist/cli/main.js → ../../package.json), as runner.ts records it. */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  enableRelaxedSimd();
-  // GRADSCOPE_BACKEND=gpu starts loading a backend at import; wait for it (or its error).
-  await backendReady();
   const print = (line: string) => process.stdout.write(`${line}\n`);
+  // Help, the version and unknown commands answer at once: no backend awaited and no command
+  // module imported (those load vega, the presets and the datasets: ≈ 0.7 s).
+  // `gradscope run --help`, `gradscope run demo-sgd -h`: that command's usage, nothing run.
+  if (isCommand(command) && wantsHelp(rest)) {
+    process.stdout.write(commandUsage(command));
+    return 0;
+  }
   switch (command) {
     case undefined:
     case '--help':
     case '-h':
-    case 'help':
       print(HELP);
       return 0;
+    case 'help': {
+      // `gradscope help run` = `gradscope run --help`.
+      const [topic] = rest;
+      if (topic === undefined) print(HELP);
+      else if (isCommand(topic)) process.stdout.write(commandUsage(topic));
+      else {
+        process.stderr.write(`gradscope help: unknown command '${topic}'\n\n${HELP}`);
+        return 2;
+      }
+      return 0;
+    }
+    case '--version':
+    case '-v':
+      // The bare version, as `npm --version` and `node --version` print theirs (easy to compare in scripts).
+      print(version());
+      return 0;
+  }
+  if (!isCommand(command)) {
+    if (command.startsWith('-')) process.stderr.write(`gradscope: unknown option '${command}'\n\n${HELP}`);
+    else process.stderr.write(`gradscope: unknown command '${command}'\n\n${HELP}`);
+    return 2;
+  }
+  enableRelaxedSimd();
+  // GRADSCOPE_BACKEND=gpu starts loading a backend at import; wait for it (or its error).
+  await backendReady();
+  // Each command's module is imported once its arguments have parsed.
+  switch (command) {
     case 'demo':
-      runDemo(print);
+      parseCommandArgs('demo', rest, {});
+      (await import('../experiments/demo.js')).runDemo(print);
       return 0;
     case 'oracle': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
+      const { values, positionals } = parseCommandArgs(
+        'oracle',
+        rest,
+        {
           family: { type: 'string' },
           dtype: { type: 'string', default: 'float64' },
           json: { type: 'string' },
           backend: { type: 'string' },
         },
-      });
-      if (positionals.length !== 1) throw new Error('oracle: expected exactly one directory, e.g. gradscope oracle test/oracle');
+        { missing: 'expected exactly one directory, e.g. gradscope oracle test/oracle' },
+      );
       if (values.backend) await useBackend(values.backend);
       if (values.dtype !== 'float64' && values.dtype !== 'float32') {
         throw new Error(`oracle: --dtype must be float64 or float32; got '${values.dtype}'`);
       }
+      const { oracleCommand } = await import('./commands/oracle.js');
       return oracleCommand({ dir: positionals[0]!, family: values.family, dtype: values.dtype, json: values.json }, print);
     }
     case 'bench': {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          json: { type: 'string' },
-          quick: { type: 'boolean', default: false },
-          only: { type: 'string' },
-        },
+      const { values } = parseCommandArgs('bench', rest, {
+        json: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
       });
+      const { benchCommand } = await import('./commands/bench.js');
       return benchCommand({ json: values.json, quick: values.quick, only: values.only }, print);
     }
     case 'list':
-      parseArgs({ args: rest, options: {} });
-      return listCommand(print);
+      parseCommandArgs('list', rest, {});
+      return (await import('./commands/list.js')).listCommand(print);
     case 'run': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
+      const { values, positionals } = parseCommandArgs(
+        'run',
+        rest,
+        {
           size: { type: 'string' },
           seeds: { type: 'string' },
           out: { type: 'string' },
@@ -127,8 +115,9 @@ async function main(argv: string[]): Promise<number> {
           backend: { type: 'string' },
           'task-timeout': { type: 'string' },
         },
-      });
-      if (positionals.length !== 1) throw new Error(`run: expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list`);
+        { missing: `expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list` },
+      );
+      const { runCommand } = await import('./commands/run.js');
       return runCommand(
         {
           target: positionals[0]!,
@@ -145,13 +134,10 @@ async function main(argv: string[]): Promise<number> {
       );
     }
     case 'report': {
-      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
-      if (positionals.length !== 1) throw new Error('report: expected exactly one directory, e.g. gradscope report results');
+      const { positionals } = parseCommandArgs('report', rest, {}, { missing: 'expected exactly one directory, e.g. gradscope report results' });
+      const { reportCommand } = await import('./commands/report.js');
       return reportCommand(positionals[0]!, print);
     }
-    default:
-      process.stderr.write(`gradscope: unknown command '${command}'\n\n${HELP}`);
-      return 2;
   }
 }
 
@@ -160,7 +146,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`${(error as Error).message}\n`);
+    // A bad argument: its message first, then the usage of the command it was given to.
+    if (error instanceof ArgumentError) process.stderr.write(`${error.message}\n\n${commandUsage(error.command)}`);
+    else process.stderr.write(`${(error as Error).message}\n`);
     process.exitCode = 2;
   },
 );

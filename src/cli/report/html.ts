@@ -3,7 +3,8 @@
  * sentence, the pre-declared rule, a verdict badge, the plots (SVG inlined, so the page needs
  * no network and no other file), the numbers the rule used, the mechanics checks and every run,
  * diverged ones included. Everything shown comes from results.json, so rebuilding the page from
- * the same files gives the same bytes.
+ * the same files gives the same bytes. A page with smoke-size results says at the top (and in
+ * each such section) that a smoke verdict checks the mechanics, not the paper's claim.
  */
 import type { Verdict } from '../../experiments/preset.js';
 import type { ResultsFile } from '../../experiments/runner.js';
@@ -36,6 +37,18 @@ function anchor(name: string): string {
   return `preset-${name.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 }
 
+/** What a smoke-size verdict means; said in the page's banner and in each smoke section. */
+export const SMOKE_NOTE =
+  "Smoke verdicts check mechanics, not the science: tiny data and few steps show that the preset runs end to end and its rule is computed, not whether the paper's claim holds. Run --size full to test the claim.";
+
+/** The banner at the top of the page: present when any preset on it ran at smoke size. */
+function smokeBanner(sections: readonly ReportSection[]): string {
+  const smoke = sections.filter((s) => s.results.size === 'smoke').map((s) => s.results.preset);
+  if (smoke.length === 0) return '';
+  const which = smoke.length === sections.length ? (sections.length === 1 ? 'This preset ran' : 'Every preset here ran') : `${smoke.map(escapeHtml).join(', ')} ran`;
+  return `<p class="banner smoke" role="note"><strong>${which} at smoke size.</strong> ${escapeHtml(SMOKE_NOTE)}</p>\n`;
+}
+
 function section({ results: r, svgs }: ReportSection): string {
   const res = r.result;
   const dir = encodeURIComponent(r.preset);
@@ -64,7 +77,7 @@ ${svgs.get(p.id) ?? ''}
     .join('\n');
   return `<section id="${anchor(r.preset)}">
 <h2>${escapeHtml(r.preset)} ${badge(res.verdict)}</h2>
-<p class="paper">${escapeHtml(r.paper)}</p>
+${r.size === 'smoke' ? `<p class="smoke-note"><strong>Smoke size.</strong> ${escapeHtml(SMOKE_NOTE)}</p>\n` : ''}<p class="paper">${escapeHtml(r.paper)}</p>
 <dl>
 <dt>Claim</dt><dd class="claim">${escapeHtml(r.claim)}</dd>
 <dt>Rule (declared before running)</dt><dd class="rule">${escapeHtml(r.rule)}</dd>
@@ -96,7 +109,8 @@ figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-size:.
 table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#1a7f37}.fail{color:#cf222e;font-weight:600}
 tr.diverged td{background:#fff0f0}.scroll{overflow-x:auto}
-table.summary td,table.summary th{vertical-align:top}`;
+table.summary td,table.summary th{vertical-align:top}
+.banner.smoke{background:#fff8c5;border:1px solid #d4a72c;border-radius:.4em;padding:.6em 1em}.smoke-note{color:#7d4e00;font-size:.9em}`;
 
 export function reportHtml(sections: readonly ReportSection[]): string {
   const summary = sections
@@ -114,7 +128,7 @@ ${STYLE}
 </head>
 <body>
 <h1>gradscope experiment report</h1>
-<p>${sections.length} preset${sections.length === 1 ? '' : 's'}. Each verdict is computed by the preset's own rule, stated before it ran.</p>
+${smokeBanner(sections)}<p>${sections.length} preset${sections.length === 1 ? '' : 's'}. Each verdict is computed by the preset's own rule, stated before it ran.</p>
 <table class="summary">
 <thead><tr><th>preset</th><th>size</th><th>verdict</th><th>claim</th></tr></thead>
 <tbody>

@@ -1,0 +1,216 @@
+/**
+ * The command's habits a user expects from any npm CLI: --version, <command> --help, unknown
+ * flags answered with that command's usage; and the report's: a banner saying what a smoke
+ * verdict means, and plots whose legend entries never look alike.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compile } from 'vega-lite';
+import { describe, expect, it } from 'vitest';
+import { SMOKE_NOTE, reportHtml } from '../src/cli/report/html.js';
+import { PALETTE, plotSpec, plotSvg } from '../src/cli/report/plot.js';
+import { COMMANDS } from '../src/cli/commands/usage.js';
+import { RESULTS_FORMAT, type ResultsFile } from '../src/experiments/runner.js';
+import type { Plot } from '../src/experiments/preset.js';
+import type { Size } from '../src/experiments/preset.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+interface Ran {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+// Asynchronous, so the concurrent tests below spawn their commands side by side.
+const run = (...args: string[]) =>
+  new Promise<Ran>((resolve) => {
+    execFile(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' }, (error, stdout, stderr) => {
+      resolve({ status: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe.concurrent('gradscope --version', () => {
+  it.each(['--version', '-v'])('%s prints the package version alone, exit 0', async (flag) => {
+    const r = await run(flag);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  it('--help mentions --version and <command> --help', async () => {
+    const r = await run('--help');
+    expect(r.stdout).toMatch(/gradscope --version, -v/);
+    expect(r.stdout).toMatch(/gradscope <command> --help, -h/);
+  });
+});
+
+describe.concurrent('gradscope <command> --help', () => {
+  it.each(COMMANDS)('%s --help and -h print that command\'s usage alone, exit 0', async (command) => {
+    for (const flag of ['--help', '-h']) {
+      const r = await run(command, flag);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.startsWith(`Usage:\n  gradscope ${command}`)).toBe(true);
+      // Only this command's section: no other command's usage line.
+      for (const other of COMMANDS.filter((c) => c !== command)) expect(r.stdout).not.toContain(`gradscope ${other} `);
+      expect(r.stderr).toBe('');
+    }
+  });
+
+  it('help wins over the other arguments and nothing runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gradscope-help-'));
+    try {
+      const out = join(dir, 'never');
+      const r = await run('run', 'demo-sgd', '--out', out, '--help');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^Usage:\n {2}gradscope run <preset\|tour>/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gradscope help <command> is the same page; an unknown topic exits 2', async () => {
+    expect((await run('help', 'oracle')).stdout).toBe((await run('oracle', '--help')).stdout);
+    const bad = await run('help', 'frobnicate');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^gradscope help: unknown command 'frobnicate'/);
+  });
+});
+
+describe.concurrent('unknown flags are answered with the command\'s usage', () => {
+  it.each(COMMANDS)('%s --frobnicate: the flag named first, then the usage, exit 2', async (command) => {
+    const r = await run(command, ...(command === 'oracle' || command === 'report' ? ['test/oracle'] : command === 'run' ? ['demo-sgd'] : []), '--frobnicate');
+    expect(r.status).toBe(2);
+    const lines = r.stderr.split('\n');
+    expect(lines[0]).toBe(`gradscope ${command}: unknown option '--frobnicate'`);
+    expect(r.stderr).toContain(`Usage:\n  gradscope ${command}`);
+    expect(r.stdout).toBe(''); // nothing ran (demo would print its loss curve)
+  });
+
+  it('a short unknown flag, a missing value, a value for a switch and a stray positional are named too', async () => {
+    const first = async (...args: string[]) => {
+      const r = await run(...args);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/\nUsage:\n {2}gradscope /);
+      return r.stderr.split('\n')[0];
+    };
+    expect(await first('list', '-x')).toBe("gradscope list: unknown option '-x'");
+    expect(await first('run', 'demo-sgd', '--out')).toBe("gradscope run: option '--out' needs a value");
+    expect(await first('run', 'demo-sgd', '--out', '--force')).toMatch(/^gradscope run: option '--out' needs a value; write --out=VALUE/);
+    expect(await first('bench', '--quick=yes')).toBe("gradscope bench: option '--quick' takes no value");
+    expect(await first('list', 'extra')).toBe("gradscope list: unexpected argument 'extra' (this command takes none)");
+    expect(await first('report')).toMatch(/^gradscope report: expected exactly one directory, e\.g\. gradscope report results; got none/);
+  });
+
+  it('an unknown flag in place of a command is called an option, not a command', async () => {
+    const r = await run('--frobnicate');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^gradscope: unknown option '--frobnicate'\n/);
+  });
+});
+
+function results(preset: string, size: Size): ResultsFile {
+  return {
+    format: RESULTS_FORMAT,
+    preset,
+    paper: 'A paper',
+    claim: 'a claim',
+    rule: 'a rule',
+    size,
+    seeds: [1],
+    versions: { gradscope: version, node: process.version },
+    date: '2025-01-01T00:00:00.000Z',
+    durationSeconds: 1,
+    complete: true,
+    result: { preset, size, verdict: 'REPRODUCED', verdictDetail: 'd', numbers: {}, plots: [], runs: [], checks: {} },
+  };
+}
+const page = (...files: ResultsFile[]) => reportHtml(files.map((r) => ({ results: r, svgs: new Map() })));
+const banner = (html: string) => /<p class="banner smoke"[^>]*>(.*?)<\/p>/.exec(html)?.[1];
+
+describe('report: smoke-size banner', () => {
+  it('a smoke-size run says at the top that smoke verdicts check mechanics, not the science', () => {
+    const html = page(results('toy', 'smoke'));
+    expect(SMOKE_NOTE).toMatch(/^Smoke verdicts check mechanics, not the science/);
+    expect(banner(html)).toContain('This preset ran at smoke size.');
+    expect(banner(html)).toContain('Smoke verdicts check mechanics, not the science');
+    // Before the first section, and again inside the smoke section.
+    expect(html.indexOf('class="banner smoke"')).toBeLessThan(html.indexOf('<section'));
+    expect(html.slice(html.indexOf('<section'))).toContain('<p class="smoke-note">');
+  });
+
+  it('a page of full-size runs has no banner; a mixed page names its smoke presets', () => {
+    const full = page(results('toy', 'full'));
+    expect(full).not.toMatch(/<p class="(banner smoke|smoke-note)"/);
+    expect(full).not.toContain('Smoke verdicts');
+    const mixed = page(results('big', 'full'), results('small', 'smoke'), results('tiny', 'smoke'));
+    expect(banner(mixed)).toContain('small, tiny ran at smoke size.');
+    expect(mixed.match(/class="smoke-note"/g)).toHaveLength(2);
+    expect(banner(page(results('a', 'smoke'), results('b', 'smoke')))).toContain('Every preset here ran at smoke size.');
+  });
+});
+
+function plotOf(n: number, points = 5): Plot {
+  const series = Array.from({ length: n }, (_, i) => ({
+    label: `series ${i}`,
+    x: Array.from({ length: points }, (_, t) => t),
+    y: Array.from({ length: points }, (_, t) => 1 + i + t),
+  }));
+  return { id: 'p', title: 'many series', xLabel: 'step', yLabel: 'loss', series };
+}
+type Channel = { field: string; scale?: { domain: string[]; range: unknown[] } };
+const encodingOf = (plot: Plot) => (plotSpec(plot) as { encoding?: unknown }).encoding as Record<string, Channel | undefined>;
+
+/** What the legend shows for each series: colour and shape (points drawn) or colour and dash. */
+function legendLooks(plot: Plot): string[] {
+  const enc = encodingOf(plot);
+  const range = (c: string) => enc[c]?.scale?.range ?? [];
+  const looks = enc.shape ? range('shape') : range('strokeDash');
+  return range('color').map((colour, i) => JSON.stringify([colour, looks[i]]));
+}
+
+describe('report: plots with more series than colours', () => {
+  it('within the palette, colour alone (the spec as before: no dash, no shape)', () => {
+    const enc = encodingOf(plotOf(PALETTE.length));
+    expect(enc.color?.scale).toBeUndefined();
+    expect(enc.strokeDash).toBeUndefined();
+    expect(enc.shape).toBeUndefined();
+  });
+
+  it.each([11, 20, 37])('%i series with points: every legend entry a different colour and shape, lines dashed', (n) => {
+    const plot = plotOf(n);
+    const enc = encodingOf(plot);
+    const labels = plot.series.map((s) => s.label);
+    for (const c of ['color', 'shape', 'strokeDash']) expect(enc[c]?.scale?.domain, c).toEqual(labels);
+    expect(new Set(legendLooks(plot)).size).toBe(n);
+    expect(enc.color!.scale!.range.slice(0, PALETTE.length)).toEqual([...PALETTE]);
+    // One legend (Vega-Lite merges channels on the same field), with one entry per series.
+    const legends = (compile(plotSpec(plot)).spec.legends ?? []) as { shape?: string; strokeDash?: string }[];
+    expect(legends).toHaveLength(1);
+    expect(legends[0]).toMatchObject({ shape: 'shape', strokeDash: 'strokeDash' });
+  });
+
+  it('many points (no point marks): dashes tell the series apart, and the SVG draws them', async () => {
+    const plot = plotOf(14, 60);
+    const enc = encodingOf(plot);
+    expect(enc.shape).toBeUndefined(); // a line mark without points would drop it with a warning
+    expect(new Set(legendLooks(plot)).size).toBe(14);
+    const svg = await plotSvg(plot);
+    const dashes = new Set(svg.match(/stroke-dasharray="[^"]+"/g));
+    expect(dashes.size).toBeGreaterThanOrEqual(2);
+    expect(svg).toContain('series 13');
+  });
+
+  it('the styles stay distinct up to 80 series', () => {
+    expect(new Set(legendLooks(plotOf(80, 2))).size).toBe(80);
+  });
+
+  it('compiles without Vega-Lite warnings', () => {
+    const warnings: unknown[] = [];
+    const logger = { level: () => logger, warn: (...m: unknown[]) => (warnings.push(m), logger), info: () => logger, debug: () => logger, error: () => logger };
+    for (const plot of [plotOf(3), plotOf(12), plotOf(12, 60)]) compile(plotSpec(plot), { logger: logger as never });
+    expect(warnings).toEqual([]);
+  });
+});
