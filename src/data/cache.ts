@@ -29,7 +29,8 @@
  * check is treated as absent (the caller rebuilds it) and the reason says what was wrong.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readAt } from '../io/model-file.js';
 import { dirname } from 'node:path';
 
 export const CACHE_VERSION = 2;
@@ -192,16 +193,10 @@ export function readCacheFile(path: string): CacheRead {
   }
 }
 
-/** `length` bytes from `position`; fewer only if the file shrank under us (then the checks fail). */
+/** `length` bytes from `position` as a Buffer (a view, no copy); see io's readAt. */
 function readExactly(fd: number, length: number, position = 0): Buffer {
-  const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === length ? buf : buf.subarray(0, got);
+  const bytes = readAt(fd, position, length);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Read a cache file; null when it is missing or invalid (see readCacheFile for the reason). */

@@ -119,7 +119,7 @@ function reasonOf(e: unknown): string {
 }
 
 /** `length` bytes at `position`; a file that shrank under us gives fewer (its checks then fail). */
-function readAt(fd: number, position: number, length: number): Uint8Array {
+export function readAt(fd: number, position: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
   let got = 0;
   while (got < length) {
