@@ -147,9 +147,4 @@ export function withBatchLevel<T>(size: number, fn: (level: number) => T): T {
   }
 }
 
-/** Whether some vmap is running (random functions consult its randomness mode). */
-export function insideVmap(): boolean {
-  return active.length > 0;
-}
-
 perSampleView.wrap = (physical, level) => new BatchedTensor(physical, 0, level);

@@ -28,6 +28,7 @@
 import { ValueError, describeValue } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { gradients } from './engine.js';
+import { sumOfInnerProducts } from './transforms.js';
 import { noGrad, withGradMode } from './mode.js';
 import { apply, type Batched, type OpDef } from './op.js';
 import { loopBatch } from './rules.js';
@@ -98,14 +99,8 @@ function jvpByBackward(definition: CustomOpDefinition, inputs: readonly Tensor[]
   const u = scalarTensor(0, output.dtype).expand(output.shape).contiguous().requireGrad();
   return withGradMode(true, () => {
     const pulled = definition.backward({ inputs, output, needsInputGrad: inputs.map((_, i) => tangents[i] !== null) }, u);
-    let inner: Tensor | null = null;
-    tangents.forEach((t, i) => {
-      const g = pulled[i];
-      if (!t || !g) return;
-      const term = g.mul(t).sum();
-      inner = inner ? inner.add(term) : term;
-    });
-    if (inner === null || !(inner as Tensor).requiresGrad) return scalarTensor(0, output.dtype).expand(output.shape);
+    const inner = sumOfInnerProducts(pulled, tangents);
+    if (inner === null || !inner.requiresGrad) return scalarTensor(0, output.dtype).expand(output.shape);
     return gradients([inner], [u], { createGraph: true })[0]!;
   });
 }

@@ -60,7 +60,7 @@ export function withTangentLevel<T>(fn: (level: WeakMap<Tensor, Tensor>) => T): 
  * detached result standing for a value that an outer jvp perturbs, so that cutting the
  * autograd graph does not cut forward mode too.
  */
-export function carryTangents<T extends Tensor>(from: Tensor, to: T): T {
+function carryTangents<T extends Tensor>(from: Tensor, to: T): T {
   for (const level of levels) {
     const t = level.get(from);
     if (t) level.set(to, t);

@@ -38,7 +38,7 @@ export function unaryJvp<A>(derivative: (x: Tensor, y: Tensor, attrs: A) => Tens
 // ---- batching ----------------------------------------------------------------------------
 
 /** The per-sample rank of a physical input. */
-export function logicalRank(x: Tensor, dim: number | null): number {
+function logicalRank(x: Tensor, dim: number | null): number {
   return dim === null ? x.rank : x.rank - 1;
 }
 
@@ -127,7 +127,7 @@ export function splitChannels(y: Tensor, size: number): Tensor {
 // ---- the generic fallback: a loop over the batch -------------------------------------------
 
 /** Sample `index` of a physical input: its batch axis sliced at `index` and dropped. */
-export function selectSample(x: Tensor, dim: number | null, index: number): Tensor {
+function selectSample(x: Tensor, dim: number | null, index: number): Tensor {
   if (dim === null) return x;
   const spec = x.shape.map((_, d) => (d === dim ? ([index, index + 1] as const) : null));
   return x.slice(spec).reshape(x.shape.filter((_, d) => d !== dim));

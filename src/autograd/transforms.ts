@@ -547,16 +547,26 @@ export function jvpByDoubleVjp(f: (...args: Tensor[]) => Tensor, primals: readon
   if (!y.requiresGrad) return [y, scalarTensor(0, y.dtype).expand(y.shape).contiguous()];
   const u = scalarTensor(0, y.dtype).expand(y.shape).contiguous().requireGrad();
   const pulled = gradients([y], inputs, { gradOutputs: [u], createGraph: true, retainGraph: true, allowUnused: true });
-  const inner = withGradMode(true, () =>
-    pulled.reduce((acc: Tensor | null, g, i) => {
-      const term = g.mul(tangents[i]!).sum();
-      return acc ? acc.add(term) : term;
-    }, null)!,
-  );
+  const inner = withGradMode(true, () => sumOfInnerProducts(pulled, tangents)!);
   const [tangentOut] = inner.requiresGrad
     ? gradients([inner], [u], { createGraph })
     : [scalarTensor(0, y.dtype).expand(y.shape).contiguous()];
   return [createGraph ? y : y.detach(), tangentOut!];
+}
+
+/**
+ * Σᵢ ⟨aᵢ, bᵢ⟩ as one scalar tensor (pairs with a null side are skipped; null when none is left):
+ * the inner product behind the double-vjp trick and the HVP.
+ */
+export function sumOfInnerProducts(as: readonly (Tensor | null | undefined)[], bs: readonly (Tensor | null | undefined)[]): Tensor | null {
+  let total: Tensor | null = null;
+  as.forEach((a, i) => {
+    const b = bs[i];
+    if (!a || !b) return;
+    const term = a.mul(b).sum();
+    total = total ? total.add(term) : term;
+  });
+  return total;
 }
 
 // ---- hvp -----------------------------------------------------------------------------------
@@ -584,13 +594,7 @@ export function hvp(f: TensorFn<Tensor>, x: Tensor | readonly Tensor[], v: Tenso
   if (xs.length !== vs.length) throw new GradError(`hvp: got ${xs.length} primals but ${vs.length} directions`);
   const argnums = xs.map((_, i) => i);
   const gradient = valueAndGradOf('hvp', f, { argnums, createGraph: true });
-  const inner = (...args: Tensor[]) => {
-    const g = gradient(...args)[1] as Tensor[];
-    return g.reduce((acc: Tensor | null, gi, i) => {
-      const term = gi.mul(vs[i]!).sum();
-      return acc ? acc.add(term) : term;
-    }, null)!;
-  };
+  const inner = (...args: Tensor[]) => sumOfInnerProducts(gradient(...args)[1] as Tensor[], vs)!;
   const out = valueAndGradOf('hvp', inner, { argnums })(...xs)[1] as Tensor[];
   return x instanceof Tensor ? out[0]! : out;
 }

@@ -10,7 +10,7 @@
 import { mul } from '../autograd/ops/mul.js';
 import { allocate, type DType } from '../tensor/dtype.js';
 import { ValueError, describeValue } from '../tensor/errors.js';
-import { perSampleView, vmapRandomness } from '../tensor/random-context.js';
+import { perSampleView, randomnessError, vmapRandomness } from '../tensor/random-context.js';
 import { foldIn, makeKey, randomBits, uniform53 } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Module, type ForwardContext } from './module.js';
@@ -61,9 +61,7 @@ export class Dropout extends Module {
    */
   private forwardInsideVmap(x: Tensor, context: ForwardContext): Tensor {
     const frame = vmapRandomness();
-    if (!frame || frame.mode === 'error') {
-      throw new ValueError(`${this.describe()}: a random mask inside vmap; say whether samples share it: vmap(f, { randomness: 'same' }) or { randomness: 'different' }`);
-    }
+    if (!frame || frame.mode === 'error') throw randomnessError(this.describe(), 'a random mask');
     const { seed } = context;
     if (seed === undefined) throw new ValueError(`${this.describe()}: train mode needs { seed } in the forward context (masks are keyed by it)`);
     const one = [1, ...x.shape];

@@ -8,7 +8,7 @@ import { ValueError, assertShape, assertValue, describeValue, formatShape } from
 import { foldIn, makeKey, normalFromBits, randomBits, uniform24, uniform53, type Key } from './random.js';
 import { sizeOf, type Shape } from './shape.js';
 import { Tensor, type NestedArray } from './tensor.js';
-import { perSampleView, vmapRandomness, type RandomnessFrame } from './random-context.js';
+import { perSampleView, randomnessError, vmapRandomness, type RandomnessFrame } from './random-context.js';
 import { boolArgument, dtypeArgument, finiteArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from './arguments.js';
 import { tensorArgument } from '../autograd/operands.js';
 
@@ -217,7 +217,7 @@ function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0:
     }
   };
   const vmapFrame = vmapRandomness();
-  if (vmapFrame && vmapFrame.mode !== 'same') return perSampleDraw(op, shape, options, key, vmapFrame, fill);
+  if (vmapFrame && vmapFrame.mode !== 'same') return perSampleDraw(op, shape, dtype, options, key, vmapFrame, fill);
   const data = allocate(dtype, sizeOf(shape), op);
   fill(key, data, 0, data.length);
   return finish(op, data, shape, options);
@@ -231,18 +231,15 @@ function randomFill(op: string, shape: Shape, options: RandomOptions, draw: (w0:
 function perSampleDraw(
   op: string,
   shape: Shape,
+  dtype: DType,
   options: RandomOptions,
   key: Key,
   frame: RandomnessFrame,
   fill: (k: Key, data: TypedArray, start: number, count: number) => void,
 ): Tensor {
-  if (frame.mode === 'error') {
-    throw new ValueError(
-      `${op}: a random draw inside vmap; say whether samples share it or not: vmap(f, { randomness: 'same' }) or { randomness: 'different' }`,
-    );
-  }
+  if (frame.mode === 'error') throw randomnessError(op, 'a random draw');
   const n = sizeOf(shape);
-  const data = allocate(createOptions(op, options).dtype, frame.size * n, op);
+  const data = allocate(dtype, frame.size * n, op);
   for (let b = 0; b < frame.size; b++) fill(foldIn(key, frame.offset + b), data, b * n, n);
   const physical = Tensor.fromData(data, [frame.size, ...shape]);
   return perSampleView.wrap!(options.requiresGrad ? physical.requireGrad() : physical, frame.level);

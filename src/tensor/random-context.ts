@@ -1,8 +1,9 @@
 /**
  * What random functions do inside vmap (its `randomness` option, as in torch.func). A module
- * of its own with no imports, so that creation.ts can consult it without depending on the
- * transforms.
+ * of its own, importing nothing of the engine but its errors, so that creation.ts can consult
+ * it without depending on the transforms.
  */
+import { ValueError } from './errors.js';
 import type { Tensor } from './tensor.js';
 
 export type VmapRandomness = 'error' | 'same' | 'different';
@@ -31,6 +32,11 @@ export function setVmapRandomness<T>(frame: RandomnessFrame, fn: () => T): T {
 
 export function vmapRandomness(): RandomnessFrame | null {
   return current;
+}
+
+/** The error for a random draw inside vmap whose randomness mode is 'error' (the default, as torch.func). */
+export function randomnessError(op: string, what: string): ValueError {
+  return new ValueError(`${op}: ${what} inside vmap; say whether samples share it: vmap(f, { randomness: 'same' }) or { randomness: 'different' }`);
 }
 
 /** Set by batching.ts: a physical [B, …] tensor as the per-sample tensor of vmap level `level`. */
