@@ -32,7 +32,8 @@ import { sumOfInnerProducts } from './transforms.js';
 import { noGrad, withGradMode } from './mode.js';
 import { apply, type Batched, type OpDef } from './op.js';
 import { loopBatch } from './rules.js';
-import { floatOperand, scalarTensor } from './operands.js';
+import { floatOperand } from './operands.js';
+import { zerosLike } from '../tensor/creation.js';
 import { functionArgument, optionsArgument } from '../tensor/arguments.js';
 
 export interface CustomOpBackwardContext {
@@ -96,11 +97,11 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
  * in u, so d/du ⟨Jᵀu, t⟩ = J·t.
  */
 function jvpByBackward(definition: CustomOpDefinition, inputs: readonly Tensor[], tangents: readonly (Tensor | null)[], output: Tensor): Tensor {
-  const u = scalarTensor(0, output.dtype).expand(output.shape).contiguous().requireGrad();
+  const u = zerosLike(output).requireGrad();
   return withGradMode(true, () => {
     const pulled = definition.backward({ inputs, output, needsInputGrad: inputs.map((_, i) => tangents[i] !== null) }, u);
     const inner = sumOfInnerProducts(pulled, tangents);
-    if (inner === null || !inner.requiresGrad) return scalarTensor(0, output.dtype).expand(output.shape);
+    if (inner === null || !inner.requiresGrad) return zerosLike(output);
     return gradients([inner], [u], { createGraph: true })[0]!;
   });
 }

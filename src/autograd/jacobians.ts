@@ -13,11 +13,10 @@
  * replaced by the argument's pytree of blocks (integer argnums) or by a list over argnums of
  * those (list argnums); hessian's blocks are therefore H[i][j] = ∂²f/∂aᵢ∂aⱼ of shape Sᵢ + Sⱼ.
  */
-import { eye } from '../tensor/creation.js';
+import { eye, zeros } from '../tensor/creation.js';
 import type { DType } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { boolArgument, functionArgument, optionsArgument } from '../tensor/arguments.js';
-import { scalarTensor } from './operands.js';
 import { flattenTree } from './pytree.js';
 import {
   argnumsList,
@@ -99,10 +98,6 @@ function rows(x: Tensor, { offset, size }: Leaf): Tensor {
   return x.slice([[offset, offset + size], ...x.shape.slice(1).map(() => null)]);
 }
 
-function zeros(shape: readonly number[], dtype: DType): Tensor {
-  return scalarTensor(0, dtype).expand(shape).contiguous();
-}
-
 /** The differentiated arguments' leaves, one list per argnum, and how to rebuild each tree. */
 function argumentLeaves(op: string, args: readonly unknown[], argnums: readonly number[]) {
   checkArgnums(op, argnums, args.length);
@@ -154,7 +149,7 @@ export function jacrev(f: AnyFn<unknown>, options: JacrevOptions = {}): (...args
       outLeaves.map((o) => {
         const perArgument = inputs.map(({ leaves, unflatten: rebuild }, k) => {
           const grads = stacked ? (flattenTree(stacked[k]).leaves as Tensor[]) : null;
-          return rebuild(leaves.map((a, j) => (grads ? rows(grads[j]!, o).reshape([...o.shape, ...a.shape]) : zeros([...o.shape, ...a.shape], a.dtype))));
+          return rebuild(leaves.map((a, j) => (grads ? rows(grads[j]!, o).reshape([...o.shape, ...a.shape]) : zeros([...o.shape, ...a.shape], { dtype: a.dtype }))));
         });
         return typeof argnums === 'number' ? perArgument[0] : perArgument;
       }),
@@ -211,7 +206,7 @@ function jacfwdOf(op: string, f: AnyFn<unknown>, options: JacobianOptions): (...
           rebuild(
             leaves.map((a) => {
               const leaf = inLeaves[next++]!;
-              if (total === 0) return zeros([...So, ...a.shape], a.dtype);
+              if (total === 0) return zeros([...So, ...a.shape], { dtype: a.dtype });
               // [size, ...So] → [...So, size] → So + Sa
               const moved = rows(stacked, leaf).permute([...So.map((_, d) => d + 1), 0]);
               return moved.reshape([...So, ...a.shape]);

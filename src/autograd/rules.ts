@@ -44,8 +44,14 @@ function logicalRank(x: Tensor, dim: number | null): number {
 
 /** x with its batch axis first (x itself when unbatched or already first). */
 export function toFront(x: Tensor, dim: number | null): Tensor {
-  if (dim === null || dim === 0) return x;
-  const order = [dim, ...x.shape.map((_, i) => i).filter((i) => i !== dim)];
+  return dim === null ? x : moveAxis(x, dim, 0);
+}
+
+/** x with axis `from` moved to position `to` (a permuted view; x itself when they agree). */
+export function moveAxis(x: Tensor, from: number, to: number): Tensor {
+  if (from === to) return x;
+  const order = x.shape.map((_, i) => i).filter((i) => i !== from);
+  order.splice(to, 0, from);
   return x.permute(order);
 }
 

@@ -25,6 +25,7 @@
  */
 import { GradError, ShapeError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
+import { zerosLike } from '../tensor/creation.js';
 import { gradients } from './engine.js';
 import { isGradEnabled, withGradMode } from './mode.js';
 import { floatOperand, scalarTensor, tensorArgument, tensorListArgument } from './operands.js';
@@ -264,7 +265,7 @@ function evaluate(op: string, f: (...args: never[]) => unknown, args: readonly u
  */
 function pull(outputs: readonly Tensor[], seeds: readonly Tensor[] | undefined, inputs: readonly Tensor[], createGraph: boolean, retainGraph: boolean): Tensor[] {
   const live = outputs.map((_, i) => i).filter((i) => outputs[i]!.requiresGrad);
-  if (live.length === 0) return inputs.map((x) => scalarTensor(0, x.dtype).expand(x.shape).contiguous());
+  if (live.length === 0) return inputs.map((x) => zerosLike(x));
   return gradients(
     live.map((i) => outputs[i]!),
     inputs,
@@ -493,7 +494,7 @@ export function jvpCore(op: string, f: (...args: never[]) => unknown, primals: r
     const values: Tensor[] = [];
     const tangentsOut: Tensor[] = [];
     for (const o of outs) {
-      const t = level.get(o) ?? scalarTensor(0, o.dtype).expand(o.shape).contiguous();
+      const t = level.get(o) ?? zerosLike(o);
       const keep = dependsOnOuterTensors(o, inputs) || dependsOnOuterTensors(t, inputs);
       values.push(keep ? o : cut(o));
       tangentsOut.push(keep ? t : cut(t));
@@ -527,7 +528,7 @@ export function linearize<F extends TensorFn<TensorTree>>(f: F, ...primals: Para
 export function linearize<F extends AnyFn<TensorTree>>(f: F, ...primals: Parameters<F>): [ReturnType<F>, (...tangents: GradOf<Parameters<F>> & unknown[]) => GradOf<ReturnType<F>>];
 export function linearize(f: AnyFn<unknown>, ...primals: unknown[]): [unknown, (...tangents: never[]) => unknown] {
   functionArgument('linearize', 'the function to linearize', f);
-  const zeros = primals.map((p) => mapTree(p, (leaf) => (leaf instanceof Tensor ? scalarTensor(0, leaf.dtype).expand(leaf.shape) : leaf)));
+  const zeros = primals.map((p) => mapTree(p, (leaf) => (leaf instanceof Tensor ? zerosLike(leaf) : leaf)));
   const [y] = jvpCore('linearize', f, primals, zeros);
   return [y, (...tangents: unknown[]) => jvpCore('linearize', f, primals, tangents)[1]];
 }

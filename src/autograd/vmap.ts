@@ -28,6 +28,7 @@ import { BatchedTensor, withBatchLevel } from './batching.js';
 import { withOutputWorkspace, type OutputWorkspace } from './vmap-workspace.js';
 import { concat } from './ops/concat.js';
 import { broadcastPrefix, flattenTree } from './pytree.js';
+import { moveAxis } from './rules.js';
 
 /** An axis, null, or a pytree of them. */
 export type AxisSpec = number | null | readonly AxisSpec[] | { readonly [key: string]: AxisSpec };
@@ -56,14 +57,6 @@ function fail(message: string): never {
   throw new ValueError(`vmap: ${message}`);
 }
 
-/** The physical tensor [..] with the batch axis moved from `from` to `to`. */
-function moveAxis(x: Tensor, from: number, to: number): Tensor {
-  if (from === to) return x;
-  const order = x.shape.map((_, i) => i).filter((i) => i !== from);
-  order.splice(to, 0, from);
-  return x.permute(order);
-}
-
 function normalizeAxis(axis: number, rank: number, where: string): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) fail(`${where}: axis ${axis} is out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
@@ -75,18 +68,24 @@ interface Leaf {
   where: string;
 }
 
+/** One argument: its leaves with their batch axes, and how to rebuild its pytree from leaves. */
+interface Argument {
+  leaves: Leaf[];
+  unflatten: (leaves: readonly unknown[]) => unknown;
+}
+
 /**
  * Each argument's leaves with their batch axes, checked. A non-tensor leaf (a number, a
  * string) is passed through unbatched; an in-axis given for it in a per-argument list is refused.
  */
-function batchLeaves(args: readonly unknown[], inAxes: AxisSpec | undefined): Leaf[][] {
+function batchLeaves(args: readonly unknown[], inAxes: AxisSpec | undefined): Argument[] {
   const perArgument = Array.isArray(inAxes);
   const specs: unknown[] = perArgument ? (inAxes as unknown[]) : args.map(() => (inAxes === undefined ? 0 : inAxes));
   if (specs.length !== args.length) fail(`inAxes has ${specs.length} entries but the function got ${args.length} arguments`);
   return args.map((arg, i) => {
     const axes = broadcastPrefix(specs[i], arg, isAxisLeaf, `inAxes[${i}]`, fail);
-    const { leaves } = flattenTree(arg);
-    return leaves.map((value, k) => {
+    const { leaves, unflatten } = flattenTree(arg);
+    const batched = leaves.map((value, k): Leaf => {
       const where = `argument ${i}${leaves.length > 1 || arg !== value ? ` (leaf ${k})` : ''}`;
       const axis = axes[k]!;
       if (!(value instanceof Tensor)) {
@@ -95,13 +94,14 @@ function batchLeaves(args: readonly unknown[], inAxes: AxisSpec | undefined): Le
       }
       return { value, axis: axis === null ? null : normalizeAxis(axis, value.rank, `inAxes for ${where} of shape ${formatShape(value.shape)}`), where };
     });
+    return { leaves: batched, unflatten };
   });
 }
 
-function batchSize(leaves: Leaf[][]): number {
+function batchSize(args: Argument[]): number {
   let size: number | null = null;
   let first = '';
-  for (const leaf of leaves.flat()) {
+  for (const leaf of args.flatMap((a) => a.leaves)) {
     if (leaf.axis === null) continue;
     const n = (leaf.value as Tensor).shape[leaf.axis]!;
     if (size === null) {
@@ -143,32 +143,32 @@ function unbatchResults(out: unknown, outAxes: AxisSpec | undefined, level: numb
   );
 }
 
-function runBatched(f: (...args: any[]) => unknown, args: readonly unknown[], leaves: Leaf[][], size: number, options: VmapOptions, offset: number): unknown {
+function runBatched(f: (...args: any[]) => unknown, args: readonly Argument[], size: number, options: VmapOptions, offset: number): unknown {
   return withBatchLevel(size, (level) => {
-    const wrapped = args.map((arg, i) => {
-      const values = leaves[i]!.map((leaf) => (leaf.axis === null ? leaf.value : new BatchedTensor(leaf.value as Tensor, leaf.axis, level)));
-      return flattenTree(arg).unflatten(values);
-    });
+    const wrapped = args.map(({ leaves, unflatten }) =>
+      unflatten(leaves.map((leaf) => (leaf.axis === null ? leaf.value : new BatchedTensor(leaf.value as Tensor, leaf.axis, level)))),
+    );
     const out = setVmapRandomness({ mode: options.randomness ?? 'error', size, offset, level }, () => f(...wrapped));
     return unbatchResults(out, options.outAxes, level, size);
   });
 }
 
 /** Slice `[start, end)` of every batched leaf along its batch axis. */
-function chunkOf(leaves: Leaf[][], start: number, end: number): Leaf[][] {
-  return leaves.map((arg) =>
-    arg.map((leaf) => {
+function chunkOf(args: readonly Argument[], start: number, end: number): Argument[] {
+  return args.map(({ leaves, unflatten }) => ({
+    unflatten,
+    leaves: leaves.map((leaf) => {
       if (leaf.axis === null) return leaf;
       const x = leaf.value as Tensor;
       const specs = x.shape.map((_, d) => (d === leaf.axis ? ([start, end] as const) : null));
       return { ...leaf, value: x.slice(specs) };
     }),
-  );
+  }));
 }
 
 /**
  * vmap(f, options)(...args): f applied to every sample of the batched arguments at once.
- * @example vmap((x) => x.dot(w))(xs)              // one dot product per row of xs
+ * @example vmap((x) => x.mul(w).sum())(xs)       // one dot product per row of xs
  * @example vmap(grad(loss), { inAxes: [null, 0, 0] })(w, xs, ys)   // per-sample gradients
  */
 export function vmap<Args extends unknown[], R>(f: (...args: Args) => R, options: VmapOptions = {}): (...args: Args) => R {
@@ -180,20 +180,20 @@ export function vmap<Args extends unknown[], R>(f: (...args: Args) => R, options
     fail(`randomness must be 'error', 'same' or 'different'; got ${String(randomness)}`);
   }
   return (...args: Args): R => {
-    const leaves = batchLeaves(args, options.inAxes);
-    const size = batchSize(leaves);
-    return withOutputWorkspace(options.workspace, () => run(f, args, leaves, size, options));
+    const batched = batchLeaves(args, options.inAxes);
+    const size = batchSize(batched);
+    return withOutputWorkspace(options.workspace, () => run(f, batched, size, options));
   };
 }
 
 /** vmap's call: the whole batch at once, or chunk by chunk joined along the results' batch axes. */
-function run<R>(f: (...args: any[]) => unknown, args: readonly unknown[], leaves: Leaf[][], size: number, options: VmapOptions): R {
+function run<R>(f: (...args: any[]) => unknown, args: readonly Argument[], size: number, options: VmapOptions): R {
   const { chunkSize } = options;
-  if (chunkSize === undefined || chunkSize >= size) return runBatched(f, args, leaves, size, options, 0) as R;
+  if (chunkSize === undefined || chunkSize >= size) return runBatched(f, args, size, options, 0) as R;
   const chunks: unknown[] = [];
   for (let start = 0; start < size; start += chunkSize) {
     const end = Math.min(size, start + chunkSize);
-    chunks.push(runBatched(f, args, chunkOf(leaves, start, end), end - start, options, start));
+    chunks.push(runBatched(f, chunkOf(args, start, end), end - start, options, start));
   }
   // Join the chunks leaf by leaf along each result's batch axis.
   const trees = chunks.map((c) => flattenTree(c));
