@@ -55,25 +55,38 @@ function grid(calls: number[], control: { interrupt: boolean; plotId?: string })
   };
 }
 
+/**
+ * A grid run interrupted at x = 3 in a fresh --out, and how to resume it: the first run has
+ * saved the outputs of x = 1 and 2; `resume()` runs again with the interruption off and
+ * returns the warnings it reported.
+ */
+async function interruptedRun(): Promise<{ out: string; calls: number[]; resume: () => Promise<string[]> }> {
+  const out = freshDir();
+  const calls: number[] = [];
+  const control = { interrupt: true };
+  await expect(runPresets({ presets: [grid(calls, control)], size: 'smoke', out })).rejects.toThrow(/interrupted/);
+  const resume = async () => {
+    control.interrupt = false;
+    const events: RunEvent[] = [];
+    await runPresets({ presets: [grid(calls, control)], size: 'smoke', out, onEvent: (e) => events.push(e) });
+    return events.flatMap((e) => (e.kind === 'warning' ? [e.message] : []));
+  };
+  return { out, calls, resume };
+}
+
 const yOf = (out: string) => parseResults(readFileSync(join(out, 'grid-toy', 'results.json'), 'utf8')).result.plots[0]!.series[0]!.y;
 const EXPECTED_Y = [1.123456789, Number.NaN, 9.123456789, 16.123456789];
 
 describe('saved task outputs are integrity-checked (D1)', () => {
   it('one digit changed in a tasks/*.json is not reused: the task runs again, with a warning naming the file', async () => {
-    const out = freshDir();
-    const calls: number[] = [];
-    const control = { interrupt: true };
-    await expect(runPresets({ presets: [grid(calls, control)], size: 'smoke', out })).rejects.toThrow(/interrupted/);
+    const { out, calls, resume } = await interruptedRun();
     const tasks = join(out, 'grid-toy', 'tasks');
     const files = readdirSync(tasks).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(2);
     // Change one digit of the output of x = 1 (y = 1.123456789 → 1.123456780).
     const target = files.map((f) => join(tasks, f)).find((p) => readFileSync(p, 'utf8').includes('1.123456789'))!;
     writeFileSync(target, readFileSync(target, 'utf8').replace('1.123456789', '1.123456780'));
-    control.interrupt = false;
-    const events: RunEvent[] = [];
-    await runPresets({ presets: [grid(calls, control)], size: 'smoke', out, onEvent: (e) => events.push(e) });
-    const warnings = events.flatMap((e) => (e.kind === 'warning' ? [e.message] : []));
+    const warnings = await resume();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(target);
     expect(warnings[0]).toMatch(/not reusing a saved output of task 'point' of preset 'grid-toy', running it again: .*the content is corrupt/);
@@ -82,18 +95,12 @@ describe('saved task outputs are integrity-checked (D1)', () => {
   });
 
   it('a truncated or foreign file in tasks/ is run again too', async () => {
-    const out = freshDir();
-    const calls: number[] = [];
-    const control = { interrupt: true };
-    await expect(runPresets({ presets: [grid(calls, control)], size: 'smoke', out })).rejects.toThrow(/interrupted/);
+    const { out, calls, resume } = await interruptedRun();
     const tasks = join(out, 'grid-toy', 'tasks');
     const [a, b] = readdirSync(tasks).map((f) => join(tasks, f));
     writeFileSync(a!, readFileSync(a!, 'utf8').slice(0, 40));
     writeFileSync(b!, JSON.stringify({ output: { x: 2, y: 5 } })); // the unchecked format of before
-    control.interrupt = false;
-    const events: RunEvent[] = [];
-    await runPresets({ presets: [grid(calls, control)], size: 'smoke', out, onEvent: (e) => events.push(e) });
-    expect(events.filter((e) => e.kind === 'warning')).toHaveLength(2);
+    expect(await resume()).toHaveLength(2);
     expect([...calls].sort()).toEqual([1, 1, 2, 2, 3, 4]);
     expect(yOf(out)).toEqual(EXPECTED_Y);
   });
@@ -137,17 +144,11 @@ describe('skip and resume respect the engine (D12)', () => {
   });
 
   it('a run interrupted on one backend and resumed on another recomputes every task there', async ({ skip }) => {
-    const out = freshDir();
-    const calls: number[] = [];
-    const control = { interrupt: true };
     const firstLabel = currentBackendInfo().label;
-    await expect(runPresets({ presets: [grid(calls, control)], size: 'smoke', out })).rejects.toThrow(/interrupted/);
+    const { out, calls, resume } = await interruptedRun();
     const label = await other(skip);
-    control.interrupt = false;
-    const events: RunEvent[] = [];
-    await runPresets({ presets: [grid(calls, control)], size: 'smoke', out, onEvent: (e) => events.push(e) });
+    const warnings = await resume();
     expect(calls).toEqual([1, 2, 1, 2, 3, 4]);
-    const warnings = events.flatMap((e) => (e.kind === 'warning' ? [e.message] : []));
     expect(warnings).toHaveLength(2);
     for (const w of warnings) expect(w).toContain(`computed with ${firstLabel}`);
     expect(parseResults(readFileSync(join(out, 'grid-toy', 'results.json'), 'utf8')).versions.backend).toBe(label);
