@@ -35,9 +35,9 @@ export {
   type CreateOptions,
   type RandomOptions,
 } from './tensor/creation.js';
-export { foldIn, makeKey, splitKey, threefry2x32, type Key } from './tensor/random.js';
+export { foldIn, makeKey, normalFromBits, randomBits, splitKey, threefry2x32, uniformStream, type Key } from './tensor/random.js';
 export { getDefaultDType, getMaxTensorBytes, setDefaultDType, setMaxTensorBytes, type DType, type FloatDType } from './tensor/dtype.js';
-export { AllocationError, DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
+export { AllocationError, describeValue, DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
 export {
   backendReady,
   currentBackendInfo,
@@ -52,6 +52,9 @@ export {
 } from './kernels/registry.js';
 export type { Backend } from './kernels/backend.js';
 export { setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
+export { relaxedSimdAvailable } from './kernels/wasm/runtime.js';
+export { relaxedSimdProbeBytes } from './kernels/wasm/gemm-module.js';
+export { GPU_JS_VERSION, provideGpuJs } from './kernels/gpu/provide.js';
 
 export * from './nn/index.js';
 export {
@@ -87,6 +90,8 @@ export * from './analysis/gradient-stats.js';
 export * from './analysis/interpolation.js';
 export * from './analysis/gram.js';
 export * from './analysis/stability.js';
+export { hessianSummary, type HessianSummary, type HessianSummaryOptions } from './analysis/hessian-summary.js';
+export { meanVarianceFactor, streamingStepVariance, type StreamingStepOptions, type StreamingStepVariance } from './analysis/streaming-variance.js';
 
 // Optimizers and the training loop; data contracts, samplers, splits, augmentations and
 // synthetic problems (the MNIST/Fashion-MNIST loaders touch the file system: 'gradscope/data').

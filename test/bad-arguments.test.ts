@@ -413,6 +413,10 @@ const NOT_SWEPT: Record<string, string> = {
   AllocationError: 'error class', DTypeError: 'error class', GradError: 'error class', InternalError: 'error class', ShapeError: 'error class', ValueError: 'error class', NonFiniteError: 'error class',
   Module: 'abstract base class', Tensor: 'constructed by gradscope only (see METHODS)',
   threefry2x32: 'the raw cipher on 32-bit words (an inner loop of every random op)',
+  randomBits: 'raw counter-based bits, like threefry2x32', normalFromBits: 'maps two raw 32-bit words to a normal draw, like threefry2x32', uniformStream: 'a seeded stream of raw uniforms, like threefry2x32',
+  describeValue: 'describes any value for an error message: every input is valid',
+  relaxedSimdAvailable: 'no arguments', relaxedSimdProbeBytes: 'no arguments',
+  provideGpuJs: 'its refusal of a module without GPU and Input is tested in test/kernels/gpu-provide.test.ts',
   SgdEstimator: 'no constructor arguments',
   svrg: 'forwards to SvrgEstimator', bSvrg: 'forwards to SvrgEstimator', bpSvrg: 'forwards to SvrgEstimator', alphaSvrg: 'forwards to SvrgEstimator',
   // owned by other parts of the project (kernels, per-sample, analysis, data, optim schedules and training)
@@ -423,6 +427,7 @@ const OTHER_OWNERS = [
   'fullHessian operatorMatrix perLayerCurvature restrictOperator symmetricEigenvalues tridiagonalEigen frobeniusNorm hutchinsonTrace lanczos rademacher spectralDensity flatGradient hessianOperator hessianVectorProduct objective withMode',
   'estimatorVariance varianceRatio controlVariateRows gradientAt gradientRows perSampleMatrix sgdRows svrgRows gradientNormMetrics distanceFromSnapshot curvatureEstimate lossAlongLine smallSymmetricEigenvalues outputJacobian gramSpectrumOf gramSpectrum quadraticProblem linearizedProblem meanHessian samplingCoefficient secondMomentOperator secondMomentMatrix spectralRadius lambdaMax meanSquareThreshold lyapunovExponent simulateSecondMoment stabilityBounds',
   'ArrayDataset diagonalLinear gaussianMixture QuadraticDataset quadraticSum reluTeacher reluTeacherOutput TeacherProblem epochIndices epochPermutation BatchPlan makeBatch SubsetDataset subset keyedPermutation split normalizationStats NormalizedDataset normalize sampleKey augmentSample translate randomCrop randomShift horizontalFlip compose',
+  'hessianSummary meanVarianceFactor streamingStepVariance',
   'constantLR cyclicBatchSize cyclicLR linearScaling schedule sqrtScaling stepDecayLR batchGradientAt flattenDirection fullGradientAt stepSeed train',
 ].join(' ').split(' ');
 for (const name of OTHER_OWNERS) NOT_SWEPT[name] = 'outside the tensor/autograd/nn/optimizer-constructor surface this sweep covers';

@@ -8,13 +8,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { convFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from '../src/cli/bench/flops.js';
+import { convFlops, lenetStepFlops, matmulFlops, mlpStepFlops } from '../packages/lab/src/cli/bench/flops.js';
 import { getBackend, registerBackend } from '../src/index.js';
-import { BARS, evaluateBars, formatBars, formatTable, toJson } from '../src/cli/bench/report.js';
-import { RowUnavailable } from '../src/cli/bench/runnable.js';
-import { ROWS, ROW_NAMES, rowFlops, selectRows, type Row } from '../src/cli/bench/rows.js';
-import { runBench, unavailableNote, type BenchResult } from '../src/cli/bench/run.js';
-import { measure, median, type TimingPlan } from '../src/cli/bench/timing.js';
+import { BARS, evaluateBars, formatBars, formatTable, toJson } from '../packages/lab/src/cli/bench/report.js';
+import { RowUnavailable } from '../packages/lab/src/cli/bench/runnable.js';
+import { ROWS, ROW_NAMES, rowFlops, selectRows, type Row } from '../packages/lab/src/cli/bench/rows.js';
+import { runBench, unavailableNote, type BenchResult } from '../packages/lab/src/cli/bench/run.js';
+import { measure, median, type TimingPlan } from '../packages/lab/src/cli/bench/timing.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ONE_RUN: TimingPlan = { warmup: 0, warmupCapMs: 0, minReps: 1, maxReps: 1, budgetMs: 0 };
@@ -297,7 +297,7 @@ describe('bench report', () => {
 
 describe('bench command', () => {
   it('loads TensorFlow.js only dynamically (gradscope --help never pays for it)', () => {
-    const dir = join(root, 'src', 'cli');
+    const dir = join(root, 'packages', 'lab', 'src', 'cli');
     const files = (d: string): string[] =>
       readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
     for (const f of files(dir)) {
@@ -307,7 +307,7 @@ describe('bench command', () => {
   });
 
   it('is listed in gradscope --help', () => {
-    const r = spawnSync(process.execPath, ['bin/gradscope.js', '--help'], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['packages/lab/bin/gradscope.js', '--help'], { cwd: root, encoding: 'utf8' });
     expect(r.stdout).toMatch(/gradscope bench \[--json FILE\] \[--quick\]/);
   });
 });

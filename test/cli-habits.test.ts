@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
-import { SMOKE_NOTE, reportHtml } from '../src/cli/report/html.js';
-import { PALETTE, plotSpec, plotSvg } from '../src/cli/report/plot.js';
-import { COMMANDS } from '../src/cli/commands/usage.js';
-import { RESULTS_FORMAT, type ResultsFile } from '../src/experiments/runner.js';
-import type { Plot } from '../src/experiments/preset.js';
-import type { Size } from '../src/experiments/preset.js';
+import { SMOKE_NOTE, reportHtml } from '../packages/lab/src/cli/report/html.js';
+import { PALETTE, plotSpec, plotSvg } from '../packages/lab/src/cli/report/plot.js';
+import { COMMANDS } from '../packages/lab/src/cli/commands/usage.js';
+import { RESULTS_FORMAT, type ResultsFile } from '../packages/lab/src/experiments/runner.js';
+import type { Plot } from '../packages/lab/src/experiments/preset.js';
+import type { Size } from '../packages/lab/src/experiments/preset.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 interface Ran {
@@ -26,7 +26,7 @@ interface Ran {
 // Asynchronous, so the concurrent tests below spawn their commands side by side.
 const run = (...args: string[]) =>
   new Promise<Ran>((resolve) => {
-    execFile(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['packages/lab/bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' }, (error, stdout, stderr) => {
       resolve({ status: error ? Number(error.code) : 0, stdout, stderr });
     });
   });
@@ -81,7 +81,7 @@ describe.concurrent('gradscope <command> --help', () => {
 
 describe.concurrent('unknown flags are answered with the command\'s usage', () => {
   it.each(COMMANDS)('%s --frobnicate: the flag named first, then the usage, exit 2', async (command) => {
-    const r = await run(command, ...(command === 'oracle' || command === 'report' ? ['test/oracle'] : command === 'run' ? ['demo-sgd'] : []), '--frobnicate');
+    const r = await run(command, ...(command === 'oracle' || command === 'report' ? ['packages/lab/oracle'] : command === 'run' ? ['demo-sgd'] : []), '--frobnicate');
     expect(r.status).toBe(2);
     const lines = r.stderr.split('\n');
     expect(lines[0]).toBe(`gradscope ${command}: unknown option '--frobnicate'`);

@@ -6,13 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const run = (...args: string[]) => spawnSync(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
+const run = (...args: string[]) => spawnSync(process.execPath, ['packages/lab/bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
 
 describe('gradscope CLI', () => {
   it('--help lists the commands', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/gradscope oracle <dir>/);
+    expect(r.stdout).toMatch(/gradscope oracle \[dir\]/);
     expect(r.stdout).toMatch(/gradscope demo/);
   });
 
@@ -23,19 +23,19 @@ describe('gradscope CLI', () => {
   });
 
   it('oracle ends with the exact summary line and exit code 0', () => {
-    const r = run('oracle', 'test/oracle', '--family', 'ops');
+    const r = run('oracle', 'packages/lab/oracle', '--family', 'ops');
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('149 passed, 0 failed, 0 skipped');
   });
 
   it('oracle runs the conv/pool cases on the GPU.js backend in float32', () => {
-    const r = run('oracle', 'test/oracle', '--family', 'conv_pool', '--dtype', 'float32', '--backend', 'gpu');
+    const r = run('oracle', 'packages/lab/oracle', '--family', 'conv_pool', '--dtype', 'float32', '--backend', 'gpu');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('24 passed, 0 failed, 0 skipped');
   });
 
   it('oracle rejects a bad dtype and a missing directory clearly', () => {
-    expect(run('oracle', 'test/oracle', '--dtype', 'float16').stderr).toMatch(/--dtype must be float64 or float32/);
+    expect(run('oracle', 'packages/lab/oracle', '--dtype', 'float16').stderr).toMatch(/--dtype must be float64 or float32/);
     expect(run('oracle', 'no/such/dir').stderr).toMatch(/does not exist/);
   });
 

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oracleCommand } from '../src/cli/commands/oracle.js';
-import { compare } from '../src/cli/oracle/compare.js';
-import type { OracleCase } from '../src/cli/oracle/format.js';
-import { runCase } from '../src/cli/oracle/runner.js';
+import { oracleCommand } from '../packages/lab/src/cli/commands/oracle.js';
+import { compare } from '../packages/lab/src/cli/oracle/compare.js';
+import type { OracleCase } from '../packages/lab/src/cli/oracle/format.js';
+import { runCase } from '../packages/lab/src/cli/oracle/runner.js';
 import { tensor } from '../src/tensor/creation.js';
 
-const golden = fileURLToPath(new URL('./oracle/', import.meta.url));
+const golden = fileURLToPath(new URL('../packages/lab/oracle/', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'gradscope-oracle-bad-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 /**
- * The `transforms` oracle family (test/oracle/README.md, family 7) through the same runner as
+ * The `transforms` oracle family (packages/lab/oracle/README.md, family 7) through the same runner as
  * `gradscope oracle`: every case must pass, a corrupted expected value must fail, and a file that
  * breaks the family's format (program, transform expression, result keys, tolerance) is refused
  * with a message naming the file, the case and the field — never run, never passed.
@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { oracleCommand } from '../src/cli/commands/oracle.js';
-import type { OracleCase } from '../src/cli/oracle/format.js';
-import { runCase } from '../src/cli/oracle/runner.js';
+import { oracleCommand } from '../packages/lab/src/cli/commands/oracle.js';
+import type { OracleCase } from '../packages/lab/src/cli/oracle/format.js';
+import { runCase } from '../packages/lab/src/cli/oracle/runner.js';
 
-const golden = fileURLToPath(new URL('./oracle/', import.meta.url));
+const golden = fileURLToPath(new URL('../packages/lab/oracle/', import.meta.url));
 const cases = JSON.parse(readFileSync(join(golden, 'transforms.json'), 'utf8')) as any[];
 const caseNamed = (name: string): any => structuredClone(cases.find((c) => c.name === name));
 
@@ -42,7 +42,7 @@ describe('oracle transforms: the golden file', () => {
     expect(code).toBe(0);
   });
 
-  it('runs every case on its own through runCase (test/oracle.test.ts lists them one by one)', () => {
+  it('runs every case on its own through runCase (oracle.test.ts lists them one by one)', () => {
     const results = cases.map((c) => runCase(c as OracleCase, 'float64'));
     expect(results.filter((r) => r.status === 'skipped')).toEqual([]);
     const failed = results.filter((r) => r.status !== 'passed').map((r) => `${r.name}: ${r.reason?.split('\n')[0] ?? JSON.stringify(r.failures)}`);

@@ -1,15 +1,15 @@
 /**
- * The PyTorch golden values (test/oracle/, a copy of shared/oracle) through the same runner
+ * The PyTorch golden values (packages/lab/oracle/) through the same runner
  * as `gradscope oracle`: every case of every implemented family must pass in float64.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FAMILY_NAMES, type OracleCase } from '../src/cli/oracle/format.js';
-import { FAMILIES, runCase } from '../src/cli/oracle/runner.js';
-import { oracleCommand } from '../src/cli/commands/oracle.js';
+import { FAMILY_NAMES, type OracleCase } from '../packages/lab/src/cli/oracle/format.js';
+import { FAMILIES, runCase } from '../packages/lab/src/cli/oracle/runner.js';
+import { oracleCommand } from '../packages/lab/src/cli/commands/oracle.js';
 
-const dir = fileURLToPath(new URL('./oracle/', import.meta.url));
+const dir = fileURLToPath(new URL('../packages/lab/oracle/', import.meta.url));
 
 for (const family of FAMILY_NAMES) {
   const cases = JSON.parse(readFileSync(`${dir}${family}.json`, 'utf8')) as OracleCase[];

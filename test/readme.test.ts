@@ -1,5 +1,6 @@
 /**
- * The README's code, run as written (small sizes), so that the README stays true.
+ * The README's code (and the code block of docs/library.md), run as written at small sizes, so
+ * that the documentation stays true.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { loadMnist } from '../src/data/index.js';
 import { fileCheckpoint, loadCheckpoint } from '../src/io/index.js';
 import {
   crossEntropy,
+  customOp,
+  functionalCall,
   grad,
   gradientNormMetrics,
   hessianOperator,
@@ -19,6 +22,7 @@ import {
   lenet5,
   mlp,
   noGrad,
+  parametersByName,
   perSampleGrads,
   perSampleJacobian,
   PerSampleWorkspace,
@@ -34,6 +38,7 @@ import {
   tensor,
   toMermaid,
   valueAndGrad,
+  vmap,
   type Tensor,
 } from '../src/index.js';
 
@@ -113,5 +118,21 @@ describe('README', () => {
     const { m1, m2, variance } = gradientNormMetrics(model, batch, { batchNorm: 'eval' });
     expect(m1).toBeGreaterThanOrEqual(m2);
     expect(variance).toBeGreaterThan(0);
+  });
+
+  it('docs/library.md: custom primitives, and models as functions', () => {
+    const logcosh = customOp({
+      name: 'logcosh',
+      forward: (x) => x.abs().add(x.abs().mul(-2).exp().add(1).log()).sub(Math.LN2),
+      backward: ({ inputs: [x] }, g) => [g.mul(x!.tanh())],
+    });
+    const g = grad((x: Tensor) => logcosh(x).sum())(tensor([800, -1], { dtype: 'float64' })).toArray() as number[];
+    expect(g[0]).toBe(1);
+    expect(g[1]).toBeCloseTo(-0.7616, 4);
+    const net = mlp([4, 8, 3], { seed: 0, dtype: 'float64' });
+    const sampleLoss = (p: Record<string, Tensor>, xi: Tensor, yi: Tensor) => crossEntropy(functionalCall(net, p, xi.unsqueeze(0)), yi.unsqueeze(0));
+    const xb = randn([5, 4], { seed: 1, dtype: 'float64' });
+    const rows = vmap(grad(sampleLoss), { inAxes: [null, 0, 0] })(parametersByName(net), xb, tensor([0, 1, 2, 1, 0], { dtype: 'int32' }));
+    for (const [name, p] of net.namedParameters()) expect(rows[name]!.shape).toEqual([5, ...p.shape]);
   });
 });

@@ -5,7 +5,7 @@
  * share of the step spent in matmul and convolutions. Median of 7 after a warm-up.
  * Run after `npm run build`; relaxed SIMD is switched on as the gradscope command does.
  */
-import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
+import { enableRelaxedSimd } from '../../packages/lab/dist/cli/engine-flags.js';
 import { crossEntropy, gradients, randn, setBackend, getBackend } from '../../dist/index.js';
 import { lenet5, mlp } from '../../dist/nn/zoo.js';
 

@@ -8,7 +8,7 @@
  *   node bench/micro/wasm-gemm.mjs phases     # ms in packing, in the module's gemm, in copy-out
  * Run after `npm run build`. Relaxed SIMD is switched on as the gradscope command does.
  */
-import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
+import { enableRelaxedSimd } from '../../packages/lab/dist/cli/engine-flags.js';
 import { WasmRuntime, defaultTile } from '../../dist/kernels/wasm/runtime.js';
 import { blocking, copyOutContiguous, multiply, runOnOneThread, stridedMatrix } from '../../dist/kernels/wasm/gemm.js';
 

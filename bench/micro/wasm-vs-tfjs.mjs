@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as gradscope from '../../dist/index.js';
 import { setWasmThreads } from '../../dist/kernels/wasm/index.js';
-import { enableRelaxedSimd } from '../../dist/cli/engine-flags.js';
-import { gradscopeBuilders } from '../../dist/cli/bench/gradscope-rows.js';
-import { tfjsBuilders } from '../../dist/cli/bench/tfjs-rows.js';
-import { ROWS } from '../../dist/cli/bench/rows.js';
+import { enableRelaxedSimd } from '../../packages/lab/dist/cli/engine-flags.js';
+import { gradscopeBuilders } from '../../packages/lab/dist/cli/bench/gradscope-rows.js';
+import { tfjsBuilders } from '../../packages/lab/dist/cli/bench/tfjs-rows.js';
+import { ROWS } from '../../packages/lab/dist/cli/bench/rows.js';
 
 enableRelaxedSimd(); // before the first product compiles a module
 

@@ -69,6 +69,7 @@ export function restrictOperator(op: LinearOperator, coordinates: ArrayLike<numb
   };
 }
 
+/** Options of perLayerCurvature: the objective's BatchNorm mode, the seed, and the estimator budgets per group. */
 export interface LayerCurvatureOptions extends ObjectiveOptions {
   /** Seed for the probes and Lanczos start vectors (each group gets its own stream). */
   seed: number;
@@ -80,6 +81,7 @@ export interface LayerCurvatureOptions extends ObjectiveOptions {
   groupBy?: 'parameter' | 'module';
 }
 
+/** Curvature of one diagonal block H_SS of the Hessian (one parameter, or one module's parameters). */
 export interface LayerCurvature {
   /** Parameter name, or module prefix with groupBy 'module' ('' for parameters of the root). */
   name: string;

@@ -34,6 +34,7 @@ import { objective, withMode, type BatchNormMode } from './objective.js';
 /** Per-sample (or per-minibatch) estimator values: an [n, P] tensor or n flat vectors. */
 export type EstimatorRows = Tensor | readonly (Tensor | ArrayLike<number>)[];
 
+/** How the gradient rows of an estimator are evaluated (sgdRows, svrgRows, gradientRows). */
 export interface GradientRowOptions {
   /** BatchNorm mode of every evaluation (required: no silent default). */
   batchNorm: BatchNormMode;
@@ -47,7 +48,14 @@ export interface GradientRowOptions {
 }
 
 /** The SVRG-family coefficient c of v = g_I(w) − c·(g_I(w̃) − μ̃). */
-export const CONTROL_VARIATE = { sgd: 0, svrg: 1, bpSvrg: -1 } as const;
+export const CONTROL_VARIATE = {
+  /** c = 0: no control variate, plain SGD. */
+  sgd: 0,
+  /** c = 1: SVRG (and B-SVRG), the snapshot's deviation subtracted. */
+  svrg: 1,
+  /** c = −1: BP-SVRG, the deviation added (the sign switch as reconstructed from the paper). */
+  bpSvrg: -1,
+} as const;
 
 // ---- row algebra (plain float64 loops) ---------------------------------------------------
 
@@ -207,6 +215,7 @@ export function svrgRows(model: Module, batch: Batch, w: Tensor, wTilde: Tensor,
   return controlVariateRows(gradientRows(model, batch, w, options), gradientRows(model, batch, wTilde, options), c);
 }
 
+/** BP-SVRG's gradient-norm indicators over the n samples of a batch (gradientNormMetrics). */
 export interface GradientNormMetrics {
   /** M1 = (1/n) Σ ‖gᵢ‖, the mean per-sample gradient norm. */
   m1: number;

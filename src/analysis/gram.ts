@@ -45,6 +45,7 @@ export function outputJacobian(model: Module, x: Tensor, options: { batchNorm: B
   return perSampleMatrix(result.grads!, n);
 }
 
+/** The Gram-matrix view of G = JᵀJ/n for a scalar-output model (gramSpectrum, gramSpectrumOf). */
 export interface GramSpectrum {
   /** J, [n, P]. */
   jacobian: Tensor;

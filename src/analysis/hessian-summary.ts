@@ -17,6 +17,7 @@ import { foldIn, makeKey } from '../tensor/random.js';
 import { applyOperator } from './apply-operator.js';
 import { lanczosFor, rademacher, type Estimate, type LinearOperator } from './lanczos.js';
 
+/** Options of hessianSummary: one seed, and the operator budget of each estimator. */
 export interface HessianSummaryOptions {
   /** Seed of the probes (probe j: foldIn(makeKey(seed), j)) and of the Lanczos start vector. */
   seed: number;
@@ -26,11 +27,13 @@ export interface HessianSummaryOptions {
   probes: number;
 }
 
+/** The three width measures of a symmetric operator (hessianSummary), from shared operator products. */
 export interface HessianSummary {
   /** Top Ritz value: a lower bound on λ_max that converges from below as iterations grow. */
   lambdaMax: number;
   /** Bottom Ritz value (negative curvature shows here). */
   lambdaMin: number;
+  /** Hutchinson's estimate of tr H: the mean of zᵀHz over the probes. */
   trace: Estimate;
   /** √(mean ‖Hz‖²) with the delta-method standard error se(X)/(2√X). */
   frobenius: Estimate;

@@ -14,6 +14,7 @@ import { ShapeError, ValueError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { withMode, type BatchNormMode } from './objective.js';
 
+/** Options of lossAlongLine. */
 export interface LineOptions {
   /** BatchNorm mode of every evaluation (required: no silent default). */
   batchNorm: BatchNormMode;
@@ -23,16 +24,21 @@ export interface LineOptions {
   accuracy?: boolean;
 }
 
+/** The loss (and accuracy) of one data set along the line, one entry per α. */
 export interface LineCurve {
+  /** The data set's name, as given to lossAlongLine. */
   name: string;
-  /** L(α) for each α. */
+  /** L(α) for each α: the mean per-sample loss over the data set's batch. */
   loss: number[];
   /** Accuracy at each α, or null when not requested. */
   accuracy: number[] | null;
 }
 
+/** What lossAlongLine returns: the α grid and one curve per data set. */
 export interface LineResult {
+  /** The α values evaluated, in the order given (0 is w_A, 1 is w_B). */
   alphas: number[];
+  /** One curve per data set, in the order given. */
   curves: LineCurve[];
 }
 

@@ -15,18 +15,23 @@ import { tridiagonalEigen } from './eigen.js';
 
 /** A symmetric linear operator v ↦ Av on vectors of `size` elements (hessianOperator returns one). */
 export interface LinearOperator {
+  /** Dimension P of the vectors it acts on. */
   size: number;
+  /** A·v for a float64 vector v of shape [size]; returns a [size] vector (any float dtype). Must not modify v. */
   apply: (v: Tensor) => Tensor;
 }
 
 /** A Monte-Carlo estimate with its standard error (std of the samples / √probes). */
 export interface Estimate {
+  /** The sample mean over the probes (for frobeniusNorm: the square root of the squared-norm mean). */
   estimate: number;
+  /** Standard error of `estimate`: std of the samples / √probes (Infinity after a single probe). */
   standardError: number;
   /** Number of probe vectors used. */
   probes: number;
 }
 
+/** Options of the Hutchinson-type estimators (hutchinsonTrace, frobeniusNorm). */
 export interface ProbeOptions {
   /** Seed of the probe stream: probe j uses the key foldIn(makeKey(seed), j). */
   seed: number;
@@ -96,7 +101,13 @@ export function hutchinsonTrace(op: LinearOperator, options: ProbeOptions): Esti
  * ‖Az‖² estimates ‖A‖²_F; its square root and the delta-method standard error
  * se(√X) ≈ se(X) / (2√X) are returned.
  */
-export function frobeniusNorm(op: LinearOperator, options: ProbeOptions): Estimate & { squared: Estimate } {
+export function frobeniusNorm(
+  op: LinearOperator,
+  options: ProbeOptions,
+): Estimate & {
+  /** The underlying estimate of ‖A‖²_F = tr(A²), the mean of ‖Az‖². */
+  squared: Estimate;
+} {
   // Stop on the squared norm's tolerance at twice the requested one: se(√X)/√X = se(X)/(2X).
   const tolerance = options.tolerance === undefined ? undefined : 2 * options.tolerance;
   const squared = probeMean(op, 'frobeniusNorm', { ...options, tolerance }, (_z, Az) => dot(Az, Az));
@@ -104,6 +115,7 @@ export function frobeniusNorm(op: LinearOperator, options: ProbeOptions): Estima
   return { estimate, standardError: estimate > 0 ? squared.standardError / (2 * estimate) : squared.standardError, probes: squared.probes, squared };
 }
 
+/** Options of lanczos. */
 export interface LanczosOptions {
   /** Seed of the starting vector. */
   seed: number;
@@ -113,6 +125,7 @@ export interface LanczosOptions {
   start?: Float64Array;
 }
 
+/** What lanczos returns: Ritz values (eigenvalue estimates) and the tridiagonal matrix they come from. */
 export interface LanczosResult {
   /** The k algebraically largest Ritz values, largest first. */
   top: number[];
@@ -122,8 +135,9 @@ export interface LanczosResult {
   ritzValues: Float64Array;
   /** Squared first components of T's eigenvectors (Gauss quadrature weights, sum 1), matching ritzValues. */
   weights: Float64Array;
-  /** Diagonal α and off-diagonal β of the tridiagonal T = QᵀAQ. */
+  /** Diagonal α (m entries) of the tridiagonal T = QᵀAQ. */
   alpha: Float64Array;
+  /** Off-diagonal β (m − 1 entries) of T; a 0 marks a restart after an invariant subspace. */
   beta: Float64Array;
   /** Operator applications performed. */
   iterations: number;
@@ -217,6 +231,7 @@ export function lanczosFor(caller: string, prefix: string, op: LinearOperator, k
   };
 }
 
+/** Options of spectralDensity (stochastic Lanczos quadrature). */
 export interface SpectralDensityOptions {
   /** Seed of the probe stream (probe j starts from the Rademacher vector with key foldIn(makeKey(seed), j)). */
   seed: number;
@@ -230,11 +245,20 @@ export interface SpectralDensityOptions {
   sigma?: number;
 }
 
+/** The estimated spectral density φ of an operator, sampled on a grid (spectralDensity). */
 export interface SpectralDensity {
+  /** The points t where φ is evaluated, as given or evenly spaced. */
   grid: Float64Array;
+  /** φ(t) at each grid point: the probe average of Gaussian-broadened quadrature rules (∫φ = 1). */
   density: Float64Array;
   /** The quadrature nodes (Ritz values) and weights of each probe, before broadening. */
-  nodes: { values: Float64Array; weights: Float64Array }[];
+  nodes: {
+    /** The probe's Ritz values θₖ, ascending. */
+    values: Float64Array;
+    /** Their Gauss quadrature weights τₖ (sum 1). */
+    weights: Float64Array;
+  }[];
+  /** The width of the Gaussian kernel used (given, or the default). */
   sigma: number;
 }
 

@@ -15,8 +15,14 @@ import type { Batch, PerSampleLoss } from '../nn/per-sample.js';
 import { ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/**
+ * How BatchNorm layers normalise during a measurement: 'train' with the batch's statistics
+ * (the loss the optimizer sees), 'eval' with the running statistics. The running statistics
+ * are never updated either way.
+ */
 export type BatchNormMode = 'train' | 'eval';
 
+/** The measured objective F(w): a BatchNorm mode and the per-sample loss whose batch mean F is. */
 export interface ObjectiveOptions {
   /** How BatchNorm layers normalise during the measurement (required: no silent default). */
   batchNorm: BatchNormMode;
@@ -69,7 +75,16 @@ export function hessianVectorProduct(model: Module, batch: Batch, v: Tensor, opt
  * is one backward pass of ⟨∇F, v⟩ — cheaper than hessianVectorProduct when many products are
  * needed (trace, Lanczos, the full Hessian).
  */
-export function hessianOperator(model: Module, batch: Batch, options: ObjectiveOptions): { size: number; apply: (v: Tensor) => Tensor } {
+export function hessianOperator(
+  model: Module,
+  batch: Batch,
+  options: ObjectiveOptions,
+): {
+  /** P, the number of parameters (the length of the flat vector). */
+  size: number;
+  /** H·v for a flat vector v of P elements (cast to the model's dtype); throws ValueError for another shape. */
+  apply: (v: Tensor) => Tensor;
+} {
   const w = model.flattenParameters().requireGrad();
   const F = objective(model, batch, options);
   const g = withGradMode(true, () => gradients([F(w)], [w], { createGraph: true })[0]!);

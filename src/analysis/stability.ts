@@ -27,13 +27,18 @@ import { smallSymmetricEigenvalues } from './gram.js';
 
 /** n symmetric d × d matrices Hᵢ (row-major), the per-sample Hessians of a quadratic sum. */
 export interface QuadraticProblem {
+  /** Dimension d of the parameter space (each Hᵢ is d × d). */
   d: number;
+  /** The n matrices Hᵢ, each d·d entries, row-major and symmetric. */
   parts: Float64Array[];
 }
 
+/** How SGD draws a batch of size S from the n samples: independently (with replacement) or as S distinct samples. */
 export type Sampling = 'with-replacement' | 'without-replacement';
 
+/** The batch sampling scheme, which fixes the coefficient c of T (samplingCoefficient). */
 export interface SamplingOptions {
+  /** With or without replacement; required (the two give different thresholds). */
   sampling: Sampling;
 }
 
@@ -129,10 +134,17 @@ export function samplingCoefficient(n: number, S: number, sampling: Sampling): n
 
 /** The mean-square operator T of the file comment, P ↦ T(P) on d × d matrices. */
 export interface SecondMomentOperator {
+  /** Dimension d: T acts on d × d matrices. */
   d: number;
+  /** T(P) for a d × d row-major matrix P (a new array; P is not modified). */
   apply(P: Float64Array): Float64Array;
 }
 
+/**
+ * The mean-square operator T of SGD with step `eta` and batch size S on `problem`: the linear
+ * map P_k ↦ P_{k+1} of the second moment E[e_k e_kᵀ] (file comment). Throws ValueError for a
+ * bad batch size or sampling scheme.
+ */
 export function secondMomentOperator(problem: QuadraticProblem, eta: number, S: number, options: SamplingOptions): SecondMomentOperator {
   const { d, parts } = problem;
   const c = samplingCoefficient(parts.length, S, options.sampling);
@@ -163,7 +175,12 @@ export function secondMomentOperator(problem: QuadraticProblem, eta: number, S: 
  * T as a symmetric m × m matrix, m = d(d+1)/2, in the orthonormal basis {E_rr} ∪
  * {(E_rs + E_sr)/√2, r < s} of symmetric matrices (Frobenius inner product).
  */
-export function secondMomentMatrix(T: SecondMomentOperator): { m: number; matrix: Float64Array } {
+export function secondMomentMatrix(T: SecondMomentOperator): {
+  /** m = d(d+1)/2, the dimension of the space of symmetric d × d matrices. */
+  m: number;
+  /** T's m × m matrix, row-major and symmetric. */
+  matrix: Float64Array;
+} {
   const { d } = T;
   const basis: Float64Array[] = [];
   for (let r = 0; r < d; r++) {
@@ -254,8 +271,11 @@ function sgdStep(problem: QuadraticProblem, eta: number, batch: number[], e: Flo
   return out;
 }
 
+/** Options of the SGD error simulations (lyapunovExponent, simulateSecondMoment). */
 export interface SimulationOptions extends SamplingOptions {
+  /** Seed of the batch draws and the random start: the same seed gives the same trajectories. */
   seed: number;
+  /** Number k of SGD steps per trajectory, an integer ≥ 1. */
   steps: number;
 }
 
@@ -296,7 +316,12 @@ export function simulateSecondMoment(
   eta: number,
   S: number,
   options: SimulationOptions & { trials: number },
-): { growthRate: number; meanSquaredNorm: number } {
+): {
+  /** (1/k) log E‖e_k‖², k = steps: compare with log ρ(T) (< 0: mean-square stable). */
+  growthRate: number;
+  /** E‖e_k‖² over the trials, from unit-norm starts (may overflow to ∞ when divergent). */
+  meanSquaredNorm: number;
+} {
   checkSimulation('simulateSecondMoment', problem, S, options);
   const random = uniformStream(options.seed);
   const start = new Float64Array(problem.d).fill(1 / Math.sqrt(problem.d));
@@ -324,6 +349,7 @@ export function simulateSecondMoment(
 
 // ---- Wu & Su's bounds --------------------------------------------------------------------
 
+/** Which of Wu & Su's (2023) linear-stability conditions a minimum satisfies at a learning rate η. */
 export interface StabilityBounds {
   /** GD linear stability: λ_max ≤ 2/η. */
   gd: boolean;

@@ -38,28 +38,37 @@ export function meanVarianceFactor(N: number, k: number): number {
   return N === 1 ? 0 : (N - k) / (k * (N - 1));
 }
 
+/** The sampling setup of streamingStepVariance: population size, batch sizes (b ≤ B ≤ N), and how S is drawn. */
 export interface StreamingStepOptions {
   /** Size of the training set S and M are drawn from. */
   N: number;
-  /** Minibatch size b and mega-batch size B. */
+  /** Minibatch size b = |S|. */
   b: number;
+  /** Mega-batch size B = |M|, which estimates the snapshot gradient. */
   B: number;
   /** Inner minibatches drawn from the mega-batch (SCSG reference code) rather than independently. */
   innerFromMegaBatch: boolean;
 }
 
+/** The per-step variances of SGD and of the streaming (mega-batch) SVRG direction (file comment). */
 export interface StreamingStepVariance {
-  /** Population variances of the rows: V(g(w)), V(g(w̃)), V(g(w) − g(w̃)), and C(d, a). */
+  /** V(g(w)): population variance of the rows at w. */
   vAtW: number;
+  /** V(a) = V(g(w̃)): population variance of the rows at the snapshot. */
   vAtSnapshot: number;
+  /** V(d) = V(g(w) − g(w̃)). */
   vDifference: number;
+  /** C(d, a) = (1/N) Σ ⟨dᵢ − d̄, aᵢ − ā⟩. */
   covariance: number;
-  /** Variance of the SGD minibatch direction and of the streaming direction. */
+  /** f(N, b)·V(g(w)): the variance of the SGD minibatch direction. */
   vSgd: number;
+  /** Var(v) of the streaming direction: inner + mega + cross. */
   vStreaming: number;
-  /** The parts of vStreaming: inner f(N,b)V(d), mega-batch f(N,B)V(a), cross 2f(N,B)C (0 if independent). */
+  /** The inner part of vStreaming, f(N, b)·V(d). */
   inner: number;
+  /** The mega-batch part of vStreaming, f(N, B)·V(a). */
   mega: number;
+  /** The cross part of vStreaming, 2f(N, B)·C(d, a) when S ⊂ M, 0 when S is independent of M. */
   cross: number;
   /** vStreaming / vSgd. */
   ratio: number;

@@ -36,19 +36,40 @@ import { floatOperand } from './operands.js';
 import { zerosLike } from '../tensor/creation.js';
 import { functionArgument, optionsArgument } from '../tensor/arguments.js';
 
+/** What a custom op's backward sees (the `ctx` of torch.autograd.Function.backward, saved for it). */
 export interface CustomOpBackwardContext {
+  /** The inputs' values at the forward call, checked against in-place modification since. */
   readonly inputs: readonly Tensor[];
+  /** The forward's output value. */
   readonly output: Tensor;
   /** Which inputs need a gradient (return null for the others). */
   readonly needsInputGrad: readonly boolean[];
 }
 
+/** The definition given to customOp: a name, forward, backward, and optional jvp and batching rules. */
 export interface CustomOpDefinition {
   /** Shown in graph exports and errors as `custom:<name>`. */
   name: string;
+  /**
+   * The value from the input values (float tensors of one dtype), with any gradscope ops; it
+   * runs without recording, so only `backward` decides the gradient. Must return a Tensor.
+   */
   forward: (...inputs: Tensor[]) => Tensor;
+  /**
+   * One gradient per input (null where `needsInputGrad` is false), written with Tensor ops so
+   * gradients of gradients work; a gradient may have the output's broadcast shape. Throws
+   * ValueError at backward time if the list has the wrong length.
+   */
   backward: (context: CustomOpBackwardContext, gradOut: Tensor) => readonly (Tensor | null)[];
+  /**
+   * Optional forward-mode rule (custom_jvp): the output's tangent from the inputs' tangents
+   * (null for an input without one). Default: the double-vjp trick on `backward`.
+   */
   jvp?: (args: { inputs: readonly Tensor[]; tangents: readonly (Tensor | null)[]; output: Tensor }) => Tensor;
+  /**
+   * Optional batching rule for vmap: the op on physical inputs, `dims[i]` being input i's batch
+   * axis (null: unbatched) and `size` the batch size. Default: one call per sample, stacked.
+   */
   batch?: (args: { inputs: readonly Tensor[]; dims: readonly (number | null)[]; size: number }) => Batched;
 }
 

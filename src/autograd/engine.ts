@@ -23,8 +23,12 @@ import { concat } from './ops/concat.js';
 import type { SliceAttrs } from './ops/slice.js';
 import { boolArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
+/** Options of `gradients`, mirroring torch.autograd.grad's keyword arguments. */
 export interface GradientOptions {
-  /** Gradients of the outputs (defaults to 1 for scalar outputs). */
+  /**
+   * One cotangent per output, each of its output's shape (torch's grad_outputs); a missing or
+   * null entry defaults to 1 for a scalar output and throws GradError for any other.
+   */
   gradOutputs?: readonly (Tensor | null | undefined)[];
   /** Keep saved tensors for another backward (default: createGraph). */
   retainGraph?: boolean;
@@ -47,7 +51,15 @@ export function unbroadcast(grad: Tensor, shape: readonly number[]): Tensor {
 }
 
 /** Every graph tensor reachable from `roots` that leads to a target, in topological order. */
-export function topologicalOrder(roots: readonly Tensor[], isTarget: (t: Tensor) => boolean): { order: Tensor[]; leads: Set<Tensor> } {
+export function topologicalOrder(
+  roots: readonly Tensor[],
+  isTarget: (t: Tensor) => boolean,
+): {
+  /** The op outputs (tensors with a node) that lead to a target, inputs before the tensors computed from them. */
+  order: Tensor[];
+  /** Every visited tensor that is a target or depends on one (leaves included). */
+  leads: Set<Tensor>;
+} {
   const leads = new Set<Tensor>();
   const visited = new Set<Tensor>();
   const order: Tensor[] = [];

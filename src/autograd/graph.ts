@@ -7,19 +7,29 @@ import { formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tensorArgument } from './operands.js';
 
+/** One tensor of an exported graph (graphOf): an op's output, a leaf or a constant. */
 export interface GraphNode {
+  /** Identifier unique within one export: `n0`, `n1`, … in topological order. */
   id: string;
+  /** 'op' for a recorded op's output, 'leaf' for a tensor that requires grad, 'const' for one that does not. */
   kind: 'op' | 'leaf' | 'const';
+  /** The op's name with its attributes (`sum(axes=[0])`), or the leaf's `label` ('input'/'const' when unset). */
   label: string;
+  /** The tensor's shape. */
   shape: readonly number[];
+  /** The tensor's dtype. */
   dtype: string;
   /** For op nodes: shapes of saved tensors (empty after the graph was freed). */
   saved: (readonly number[])[];
+  /** For op nodes: whether backward already released the saved tensors (no retainGraph); false otherwise. */
   freed: boolean;
 }
 
+/** A data dependency of an exported graph: tensor `from` is input number `input` of op `to`. */
 export interface GraphEdge {
+  /** Id of the input tensor's node. */
   from: string;
+  /** Id of the op node that consumed it. */
   to: string;
   /** Input position of `from` in the op `to`. */
   input: number;
@@ -30,7 +40,14 @@ export interface GraphEdge {
  * tensor behind each node id (for tools that show values or step through backward, such as
  * the playground; `nodes` and `edges` alone are JSON-serialisable).
  */
-export function graphOf(root: Tensor): { nodes: GraphNode[]; edges: GraphEdge[]; tensors: Map<string, Tensor> } {
+export function graphOf(root: Tensor): {
+  /** Every tensor the root depends on through recorded ops, in topological order (root last). */
+  nodes: GraphNode[];
+  /** Input → op edges, one per input position (a tensor used twice gives two edges). */
+  edges: GraphEdge[];
+  /** The tensor behind each node id (not serialisable). */
+  tensors: Map<string, Tensor>;
+} {
   tensorArgument('graphOf', root);
   const ids = new Map<Tensor, string>();
   const nodes: GraphNode[] = [];

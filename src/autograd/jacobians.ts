@@ -50,11 +50,13 @@ export type ReplaceLeaves<T, L> = T extends Tensor
 /** The Jacobian of a function with output O and parameters P, for argnums N. */
 export type JacobianOf<O, P extends readonly unknown[], N> = ReplaceLeaves<O, GradsOf<P, N>>;
 
+/** Options of jacfwd and hessian (jax.jacfwd's argnums); `N` is argnums' literal type. */
 export interface JacobianOptions<N extends Argnums = Argnums> {
   /** Which positional arguments to differentiate (default 0). */
   argnums?: N;
 }
 
+/** Options of jacrev: argnums plus has_aux, as jax.jacrev. */
 export interface JacrevOptions<N extends Argnums = Argnums> extends JacobianOptions<N> {
   /** f returns [output, aux]: jacrev returns [jacobian, aux], aux as computed. */
   hasAux?: boolean;

@@ -7,6 +7,10 @@ import { functionArgument } from '../tensor/arguments.js';
 
 let enabled = true;
 
+/**
+ * Whether ops currently record graph nodes (torch.is_grad_enabled): true by default, false
+ * inside `noGrad` and while a backward rule runs without `createGraph`.
+ */
 export function isGradEnabled(): boolean {
   return enabled;
 }

@@ -41,17 +41,17 @@ function compare(fn: Comparison & BinaryFn, a: Tensor | number, b: Tensor | numb
   return applyNonDiff(compareOps[fn], binaryOperands(fn, a, b, false), undefined);
 }
 
-/** 1 where a = b, else 0. */
+/** 1 where a = b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const eq = (a: Tensor | number, b: Tensor | number): Tensor => compare('eq', a, b);
-/** 1 where a ≠ b, else 0. */
+/** 1 where a ≠ b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const ne = (a: Tensor | number, b: Tensor | number): Tensor => compare('ne', a, b);
-/** 1 where a < b, else 0. */
+/** 1 where a < b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const lt = (a: Tensor | number, b: Tensor | number): Tensor => compare('lt', a, b);
-/** 1 where a ≤ b, else 0. */
+/** 1 where a ≤ b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const le = (a: Tensor | number, b: Tensor | number): Tensor => compare('le', a, b);
-/** 1 where a > b, else 0. */
+/** 1 where a > b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const gt = (a: Tensor | number, b: Tensor | number): Tensor => compare('gt', a, b);
-/** 1 where a ≥ b, else 0. */
+/** 1 where a ≥ b, else 0, in the operands' dtype (broadcasting; any dtype, not differentiable). */
 export const ge = (a: Tensor | number, b: Tensor | number): Tensor => compare('ge', a, b);
 
 const signOp: NonDiffOpDef<undefined> = {
@@ -60,7 +60,7 @@ const signOp: NonDiffOpDef<undefined> = {
   batch: elementwiseBatch(([x]) => sign(x!)),
 };
 
-/** −1, 0 or 1 (NaN stays NaN). */
+/** Elementwise sign: −1, 0 or 1 in x's dtype (NaN stays NaN); not differentiable (torch.sign). */
 export function sign(x: Tensor): Tensor {
   return applyNonDiff(signOp, [tensorArgument('sign', x)], undefined);
 }
@@ -106,12 +106,20 @@ function argReduce(fn: 'argmax' | 'argmin', x: Tensor, axis: number | null | und
   return applyNonDiff(argReduceOps[fn], [x], { axis: ax, keepdim });
 }
 
-/** Index of the first maximum along `axis` (flat index over all elements when axis is null). */
+/**
+ * int32 index of the first maximum along `axis` (the flat row-major index over all elements
+ * when axis is null or omitted), dropping the axis unless `keepdim`; not differentiable.
+ * Throws ValueError for an empty tensor or axis.
+ */
 export function argmax(x: Tensor, axis?: number | null, keepdim = false): Tensor {
   return argReduce('argmax', x, axis, keepdim);
 }
 
-/** Index of the first minimum along `axis` (flat index over all elements when axis is null). */
+/**
+ * int32 index of the first minimum along `axis` (the flat row-major index over all elements
+ * when axis is null or omitted), dropping the axis unless `keepdim`; not differentiable.
+ * Throws ValueError for an empty tensor or axis.
+ */
 export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor {
   return argReduce('argmin', x, axis, keepdim);
 }

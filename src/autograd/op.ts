@@ -67,7 +67,15 @@ export type OpName =
 /** The name of a user-defined primitive (custom-op.ts): never one of the built-in names. */
 export type CustomOpName = `custom:${string}`;
 
+/**
+ * A primitive: its forward computation and its three derivative rules (reverse, forward and
+ * batching), the counterpart of a torch.autograd.Function with `forward`, `backward`, `jvp`
+ * and `vmap` staticmethods, or of a JAX primitive with its impl/transpose/jvp/batch rules.
+ * `A` is the type of the op's non-tensor attributes (axes, shapes, geometry; `undefined` when
+ * there are none), passed unchanged to every rule. Every entry of OPS is one.
+ */
 export interface OpDef<A> {
+  /** The op's name, shown in graph exports and error messages (`custom:…` for a customOp). */
   readonly name: OpName | CustomOpName;
   /** Compute the output value. Never records; validation of arguments happens before. */
   forward(inputs: readonly Tensor[], attrs: A): Tensor;
@@ -95,15 +103,21 @@ export interface OpDef<A> {
 
 /** What a JVP rule sees: the primal inputs and output, the inputs' tangents, the attrs. */
 export interface JvpArgs<A> {
+  /** The primal input values, as passed to forward. */
   readonly inputs: readonly Tensor[];
+  /** Each input's tangent, of that input's shape; null where the input has none (zero). */
   readonly tangents: readonly (Tensor | null)[];
+  /** The primal output forward computed (rules such as exp's reuse it). */
   readonly output: Tensor;
+  /** The op's attributes. */
   readonly attrs: A;
 }
 
 /** A physical tensor and which of its axes is the batch axis. */
 export interface Batched {
+  /** The physical tensor: every sample's value, stacked along `dim`. */
   readonly value: Tensor;
+  /** The batch axis of `value` (like an out_dims entry of torch.func.vmap). */
   readonly dim: number;
 }
 
@@ -113,11 +127,17 @@ export interface BatchArgs<A> {
   readonly inputs: readonly Tensor[];
   /** Each input's batch axis, or null when the input is the same for every sample. */
   readonly dims: readonly (number | null)[];
+  /** The op's attributes, as for one sample (tensors in them are unwrapped with `unwrap`). */
   readonly attrs: A;
   /** The batch size. */
   readonly size: number;
   /** A tensor held in attrs (where's condition, gather's index) as physical value and batch axis. */
-  unwrap(t: Tensor): { value: Tensor; dim: number | null };
+  unwrap(t: Tensor): {
+    /** The physical tensor (t itself when it is not batched). */
+    value: Tensor;
+    /** Its batch axis, or null when t is the same for every sample. */
+    dim: number | null;
+  };
 }
 
 /**
@@ -126,8 +146,11 @@ export interface BatchArgs<A> {
  * rule, so it is applied through `applyNonDiff` rather than by calling its kernel directly.
  */
 export interface NonDiffOpDef<A> {
+  /** Name for error messages. */
   readonly name: string;
+  /** Compute the output value with the kernels (inputs are never batched here). */
   forward(inputs: readonly Tensor[], attrs: A): Tensor;
+  /** The op on batched inputs, as OpDef.batch. */
   batch(args: BatchArgs<A>): Batched;
 }
 
@@ -141,7 +164,9 @@ export function applyNonDiff<A>(op: NonDiffOpDef<A>, inputs: readonly Tensor[], 
  * input was batched), undefined otherwise; `tangents` sets the output's tangents.
  */
 export interface Interpreters {
+  /** vmap's batching interpreter (batching.ts), or null outside vmap. */
   batch: (<A>(op: OpDef<A> | NonDiffOpDef<A>, inputs: readonly Tensor[], attrs: A) => Tensor | undefined) | null;
+  /** jvp's forward-mode interpreter (forward-mode.ts), or null outside jvp. */
   tangents: (<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A, output: Tensor) => void) | null;
 }
 
@@ -153,17 +178,33 @@ export function defineOp<A = undefined>(def: OpDef<A>): OpDef<A> {
   return def;
 }
 
-/** What backward sees of the forward call: attrs, saved tensors, which grads are needed. */
+/**
+ * What backward sees of the forward call: attrs, saved tensors, which grads are needed (the
+ * `ctx` of a torch.autograd.Function). Saved tensors are checked against their version
+ * counters when read, as PyTorch's saved variables are.
+ */
 export class Context<A> {
   /** Filled by the engine before each backward call. */
   needsInputGrad: boolean[] = [];
   private savedTensors: Tensor[] | null;
   private readonly savedVersions: number[];
 
+  /**
+   * Created by `apply` when it records a node; records each saved tensor's version now.
+   * @param opName The op's name, for error messages.
+   * @param attrs The op's attributes, as given to forward.
+   * @param inputShapes Each input's shape at the forward call.
+   * @param inputDTypes Each input's dtype at the forward call.
+   * @param saved What the op's `save` returned.
+   */
   constructor(
+    /** The op's name, for error messages. */
     readonly opName: OpName | CustomOpName,
+    /** The op's attributes, as given to forward. */
     readonly attrs: A,
+    /** Each input's shape at the forward call (backward rules reshape gradients to these). */
     readonly inputShapes: readonly (readonly number[])[],
+    /** Each input's dtype at the forward call. */
     readonly inputDTypes: readonly DType[],
     saved: Tensor[],
   ) {
@@ -192,6 +233,7 @@ export class Context<A> {
     return saved;
   }
 
+  /** True once the saved tensors were released (a backward without retainGraph has run). */
   get freed(): boolean {
     return this.savedTensors === null;
   }
@@ -211,10 +253,19 @@ let nextNodeId = 0;
 
 /** A recorded application of a primitive: the op, its inputs and its backward context. */
 export class Node {
+  /** Process-wide creation counter: a later node has a larger id. */
   readonly id = nextNodeId++;
+  /**
+   * @param op The primitive that ran.
+   * @param inputs Its input tensors, in order (the graph's edges).
+   * @param ctx Its backward context.
+   */
   constructor(
+    /** The primitive that ran. */
     readonly op: OpDef<any>,
+    /** Its input tensors, in order (the graph's edges). */
     readonly inputs: readonly Tensor[],
+    /** Its backward context: attrs, saved tensors, input shapes. */
     readonly ctx: Context<any>,
   ) {}
 }

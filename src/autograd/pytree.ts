@@ -7,6 +7,10 @@
  * Tensor, a number, a class instance — is a leaf. Object keys keep their insertion order.
  */
 
+/**
+ * A T, or arrays and plain objects of pytrees, nested (JAX's pytree with list and dict nodes;
+ * there are no tuple or custom node types beyond arrays).
+ */
 export type PyTree<T> = T | readonly PyTree<T>[] | { readonly [key: string]: PyTree<T> };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -21,7 +25,12 @@ export function isContainer(v: unknown): v is readonly unknown[] | Record<string
 }
 
 /** The leaves of a tree in order, and a function that builds the same structure from new leaves. */
-export function flattenTree(tree: unknown): { leaves: unknown[]; unflatten: (leaves: readonly unknown[]) => unknown } {
+export function flattenTree(tree: unknown): {
+  /** The leaves, depth first (array order, then object insertion order). */
+  leaves: unknown[];
+  /** The same structure with new leaves, given in the order of `leaves`. */
+  unflatten: (leaves: readonly unknown[]) => unknown;
+} {
   const leaves: unknown[] = [];
   const walk = (v: unknown): ((next: () => unknown) => unknown) => {
     if (Array.isArray(v)) {

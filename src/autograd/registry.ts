@@ -43,43 +43,86 @@ import { tanhOp } from './ops/tanh.js';
 import { unsliceOp } from './ops/unslice.js';
 import { whereOp } from './ops/where.js';
 
+/**
+ * Every built-in primitive's OpDef, keyed by OpName: forward, backward, jvp and batching
+ * rule in one object each. Composites (mean, softmax, losses, …) are not here: they are
+ * functions of these. Useful for introspection, e.g. `OPS.mul.backward`.
+ */
 export const OPS = {
+  /** x → x as a new graph node over the same storage (used by the transforms). */
   identity: identityOp,
+  /** Dtype conversion; the gradient is cast back to the input's dtype. */
   cast: castOp,
+  /** A contiguous copy in new storage (backs clone and contiguous); d/dx = 1. */
   copy: copyOp,
+  /** −x. */
   neg: negOp,
+  /** eˣ; backward reuses the saved output. */
   exp: expOp,
+  /** ln x; d/dx = 1/x. */
   log: logOp,
+  /** √x; d/dx = 1/(2√x), from the saved output. */
   sqrt: sqrtOp,
+  /** |x|; d/dx = sign(x), 0 at x = 0. */
   abs: absOp,
+  /** max(x, 0); d/dx = [x > 0]. */
   relu: reluOp,
+  /** σ(x) = 1/(1 + e⁻ˣ); d/dx = σ(1 − σ), from the saved output. */
   sigmoid: sigmoidOp,
+  /** tanh x; d/dx = 1 − tanh² x, from the saved output. */
   tanh: tanhOp,
+  /** x for x > 0, else α(eˣ − 1); attrs `{ alpha }`. */
   elu: eluOp,
+  /** (1/β)·ln(1 + e^{βx}), linear above the threshold; attrs `{ beta, threshold }`. */
   softplus: softplusOp,
+  /** xᵖ for a constant number p; attrs `{ exponent }`. */
   powScalar: powScalarOp,
+  /** a + b, broadcasting. */
   add: addOp,
+  /** a − b, broadcasting. */
   sub: subOp,
+  /** a·b elementwise, broadcasting. */
   mul: mulOp,
+  /** a / b, broadcasting; ∂/∂b from the saved quotient. */
   div: divOp,
+  /** aᵇ elementwise with a tensor exponent, broadcasting. */
   pow: powOp,
+  /** max(a, b) elementwise; ties split the gradient ½/½. */
   maximum: maximumOp,
+  /** min(a, b) elementwise; ties split the gradient ½/½. */
   minimum: minimumOp,
+  /** cond ? a : b elementwise; the condition is an attr, never differentiated. */
   where: whereOp,
+  /** Σ over `axes`, optionally keeping them as size 1; attrs `{ axes, keepdim }`. */
   sum: sumOp,
+  /** Batched matrix product over the last two axes, leading axes broadcast. */
   matmul: matmulOp,
+  /** 2-D cross-correlation, NCHW, with stride/padding/dilation/groups attrs. */
   conv2d: conv2dOp,
+  /** conv2d's input gradient (a transposed convolution); attrs add `inputShape`. */
   conv2dBackwardInput: conv2dBackwardInputOp,
+  /** conv2d's weight gradient; attrs add `weightShape`. */
   conv2dBackwardWeight: conv2dBackwardWeightOp,
+  /** Window means over [N, C, H, W]. */
   avgPool2d: avgPool2dOp,
+  /** avgPool2d's transpose: each gradient spread evenly over its window. */
   avgPool2dBackward: avgPool2dBackwardOp,
+  /** New shape over the same row-major elements (a view when strides allow). */
   reshape: reshapeOp,
+  /** Axis permutation (a view). */
   permute: permuteOp,
+  /** Broadcast to a larger shape (a stride-0 view). */
   expand: expandOp,
+  /** Strided basic slicing (a view); attrs are SliceAttrs. */
   slice: sliceOp,
+  /** slice's transpose: zeros with the slice written back (slice's backward). */
   unslice: unsliceOp,
+  /** Constant padding per axis; attrs `{ widths, value }`. */
   pad: padOp,
+  /** Join along an existing axis (torch.cat). */
   concat: concatOp,
+  /** torch.gather along `axis` with a constant int32 index. */
   gather: gatherOp,
+  /** gather's transpose: values added into zeros at int32 index positions. */
   scatterAdd: scatterAddOp,
 } satisfies Record<OpName, OpDef<any>>;

@@ -53,6 +53,7 @@ export type GradOf<T> = T extends Tensor
       ? { -readonly [K in keyof T]: GradOf<T[K]> }
       : never;
 
+/** The type of parameter I of the parameter list P (never for a non-number I). */
 type ArgAt<P extends readonly unknown[], I> = I extends number ? P[I] : never;
 
 /** What grad(f, { argnums: N }) returns for parameters P: one argument's structure, or a tuple over argnums. */
@@ -73,6 +74,10 @@ export type AuxOf<F extends AnyFn<unknown>> = ReturnType<F> extends readonly [un
 /** The output of a hasAux function F. */
 export type OutOf<F extends AnyFn<unknown>> = ReturnType<F> extends readonly [infer O, unknown] ? O : never;
 
+/**
+ * Options of grad and valueAndGrad other than hasAux (which the overloads type separately);
+ * `N` is the literal type of argnums, so the result type knows its structure.
+ */
 export interface TransformOptions<N extends Argnums = Argnums> {
   /** Which positional arguments to differentiate (default 0). */
   argnums?: N;
@@ -80,12 +85,15 @@ export interface TransformOptions<N extends Argnums = Argnums> {
   createGraph?: boolean;
 }
 
+/** Options of grad and valueAndGrad, as jax.grad's argnums and has_aux. */
 export interface GradOptions<N extends Argnums = Argnums> extends TransformOptions<N> {
   /** f returns [output, aux]: aux is returned beside the result, as computed, not differentiated. */
   hasAux?: boolean;
 }
 
+/** Options O with `hasAux: true`: selects the overloads whose f returns [output, aux]. */
 type WithAuxTrue<O> = O & { hasAux: true };
+/** Options O with hasAux absent or false: selects the overloads whose f returns the output alone. */
 type WithAuxFalse<O> = O & { hasAux?: false };
 
 // ---- tracing the arguments -----------------------------------------------------------------
@@ -95,7 +103,16 @@ type WithAuxFalse<O> = O & { hasAux?: false };
  * non-empty pytree of float Tensors (an empty one is refused: differentiating with respect to
  * nothing is always a mistake).
  */
-export function differentiableLeaves(op: string, v: unknown, where: string): { leaves: Tensor[]; unflatten: (leaves: readonly unknown[]) => unknown } {
+export function differentiableLeaves(
+  op: string,
+  v: unknown,
+  where: string,
+): {
+  /** The float tensor leaves of v, in pytree order. */
+  leaves: Tensor[];
+  /** Rebuild v's structure from new leaves (the gradients). */
+  unflatten: (leaves: readonly unknown[]) => unknown;
+} {
   if (v instanceof Tensor) {
     assertFloat(op, v.dtype);
     return { leaves: [v], unflatten: (l) => l[0] };
@@ -398,7 +415,19 @@ function matchingLeaves(op: string, given: unknown, like: unknown, what: string,
 }
 
 /** The pieces of vjp, untyped (jacrev builds on it). */
-export function vjpCore(op: string, f: (...args: never[]) => unknown, primals: readonly unknown[], hasAux: boolean): { out: unknown; pullback: (cotangent: unknown) => unknown[]; aux: unknown } {
+export function vjpCore(
+  op: string,
+  f: (...args: never[]) => unknown,
+  primals: readonly unknown[],
+  hasAux: boolean,
+): {
+  /** f's output (cut from the graph unless it depends on an outer transform's variables). */
+  out: unknown;
+  /** Cotangent with the output's structure → one gradient per primal, each with its primal's structure. */
+  pullback: (cotangent: unknown) => unknown[];
+  /** The aux value with hasAux, else undefined. */
+  aux: unknown;
+} {
   functionArgument(op, 'the function to differentiate', f);
   const { out: result, inputs, structure } = evaluate(op, f, primals, primals.map((_, i) => i));
   const [y, aux] = hasAux ? splitAux(op, result) : [result, undefined];

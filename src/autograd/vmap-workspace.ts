@@ -12,9 +12,16 @@
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 
+/**
+ * Reusable output memory for vmap (its `workspace` option); PerSampleWorkspace implements it.
+ * Results written into it are valid only until the next call that uses the same workspace.
+ */
 export interface OutputWorkspace {
+  /** Start a new call: the next `take` returns the call's first array again. */
   reset(): void;
+  /** The call's next array of `shape` and `dtype`, the same one on every call while it still fits. */
   take(shape: readonly number[], dtype: DType): TypedArray;
+  /** Record tensors made over the workspace's arrays, so that reusing an array bumps their version counters. */
   handOut(tensors: Iterable<Tensor>): void;
 }
 

@@ -33,12 +33,13 @@ import { moveAxis } from './rules.js';
 /** An axis, null, or a pytree of them. */
 export type AxisSpec = number | null | readonly AxisSpec[] | { readonly [key: string]: AxisSpec };
 
+/** Options of vmap, as torch.func.vmap's in_dims, out_dims, chunk_size and randomness. */
 export interface VmapOptions {
   /** Batch axis of each argument (default 0): one spec for all, or one per argument. */
   inAxes?: AxisSpec;
   /** Where the batch axis goes in the results (default 0). */
   outAxes?: AxisSpec;
-  /** At most this many samples at once. */
+  /** Run at most this many samples at once (bounded memory) and concatenate; default all at once. */
   chunkSize?: number;
   /** Random functions inside f: 'error' (default), 'same' or 'different'. */
   randomness?: VmapRandomness;

@@ -11,6 +11,12 @@
 import { ValueError } from '../tensor/errors.js';
 import { foldIn, makeKey, randomBits, uniform53, type Key } from '../tensor/random.js';
 
+/**
+ * A data augmentation: maps one sample's features `x` (row-major, `shape` [C, H, W] or [H, W])
+ * and a Threefry key to new float32 features of the same shape. It must be a pure function of
+ * its arguments (no hidden random state) and must not modify `x`, so the same key reproduces
+ * the same transform; this is what lets SVRG lock transforms between w̃ and w.
+ */
 export type Augmentation = (x: Float32Array | Float64Array, shape: readonly number[], key: Key) => Float32Array;
 
 /** The key of sample `id` under `seed`. */

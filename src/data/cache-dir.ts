@@ -27,9 +27,11 @@ import { CacheDirError } from './errors.js';
 /** Which rule chose the folder. */
 export type CacheDirSource = 'GRADSCOPE_CACHE_DIR' | 'XDG_CACHE_HOME' | 'LOCALAPPDATA' | 'home' | 'tmp';
 
+/** The folder {@link resolveCacheDir} chose for the dataset cache, and why. */
 export interface CacheLocation {
   /** The folder (absolute). */
   dir: string;
+  /** Which rule chose `dir`: the variable or default it came from, or 'tmp' for the per-user temp fallback. */
   source: CacheDirSource;
   /** False when no folder could be used: nothing is read from or written to `dir`. */
   usable: boolean;
@@ -39,9 +41,13 @@ export interface CacheLocation {
 
 /** What resolveCacheDir looks at; every field defaults to the running process. For tests. */
 export interface CacheDirEnvironment {
+  /** Environment variables read (GRADSCOPE_CACHE_DIR, XDG_CACHE_HOME, LOCALAPPDATA); default process.env. */
   env?: Record<string, string | undefined>;
+  /** Platform whose rules apply ('win32' uses LOCALAPPDATA and skips the POSIX ownership checks); default process.platform. */
   platform?: NodeJS.Platform;
+  /** Home directory for `~/.cache/gradscope`; default os.homedir(). */
   homedir?: string;
+  /** Parent of the per-user fallback folder `gradscope-cache-<uid>`; default os.tmpdir(). */
   tmpdir?: string;
   /** The user id in the temp folder's name (default: process.getuid(), else the user name). */
   uid?: number | string;

@@ -33,6 +33,10 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, renameSync, rmSyn
 import { readAt } from '../io/model-file.js';
 import { dirname } from 'node:path';
 
+/**
+ * The layout version written into every cache file's header (bytes 4–7). A file with any other
+ * version is reported invalid and rebuilt; see the module comment for what changed in 2.
+ */
 export const CACHE_VERSION = 2;
 /**
  * The generation in cache file names (`mnist-v1.bin`). It stays at 1 across layout changes:
@@ -46,14 +50,26 @@ const CLASSES = 10;
 
 /** Image data held in a cache file. */
 export interface ImageData {
+  /** Number of images kept. */
   count: number;
+  /** Image height in pixels (28 for MNIST and Fashion-MNIST, 32 for CIFAR-10). */
   rows: number;
+  /** Image width in pixels. */
   cols: number;
+  /** Entries of the source that were skipped (empty arrays in Fashion-MNIST's package). */
   skipped: number;
+  /** Entries in the source, skipped ones included (count + skipped). */
   sourceEntries: number;
+  /** Stable id of each image [count]: its position in the source's order, strictly increasing, below sourceEntries. */
   ids: Uint32Array;
+  /** Position of the first image with identical pixels [count] (its own position when unique). */
   duplicateOf: Int32Array;
+  /** Class label of each image [count], 0–9. */
   labels: Uint8Array;
+  /**
+   * Pixel bytes 0–255, image after image: count · channels · rows · cols bytes (the file
+   * format itself holds single-channel images, count · rows · cols).
+   */
   pixels: Uint8Array;
 }
 
@@ -91,7 +107,19 @@ export function encodeCache(data: ImageData): Buffer {
 }
 
 /** The result of reading a cache: the data, or why there is none ('missing' when no file). */
-export type CacheRead = { data: ImageData; problem?: undefined } | { data: null; problem: string };
+export type CacheRead =
+  | {
+      /** The decoded, checked image data. */
+      data: ImageData;
+      /** Absent when the read succeeded. */
+      problem?: undefined;
+    }
+  | {
+      /** null: there is no usable cache. */
+      data: null;
+      /** 'missing' when there is no file; otherwise what was wrong with it, for messages. */
+      problem: string;
+    };
 
 /** The header's fields, or why the first bytes are not a current cache header. */
 function readHeader(head: Buffer): { count: number; rows: number; cols: number; skipped: number; sourceEntries: number; size: number } | string {

@@ -22,6 +22,7 @@ import type { FileSplits } from './idx.js';
 import { readDataFile } from './idx.js';
 import { ImageDataset } from './images.js';
 
+/** CIFAR-10's class names, indexed by label (0 = 'airplane' … 9 = 'truck'). */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
 const SIDE = 32;

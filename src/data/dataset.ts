@@ -12,13 +12,26 @@ export interface Sample {
   id: number;
 }
 
+/**
+ * A finite, indexable collection of samples: the input of samplers, splits, estimators and
+ * `train`. `get(i)` must be deterministic (the same index gives the same sample, with the same
+ * id, every time), because variance-reduced estimators evaluate a sample at two points and
+ * compare the gradients.
+ */
 export interface Dataset {
+  /** Short human-readable name used in messages and logs (e.g. 'mnist', 'quadratic-sum'). */
   readonly name: string;
+  /** Number of samples; valid indices are the integers in [0, length). */
   readonly length: number;
   /** Shape of one sample's features, e.g. [1, 28, 28] or [784]. */
   readonly sampleShape: readonly number[];
   /** Number of classes (0 for regression targets). */
   readonly classes: number;
+  /**
+   * The sample at position `index`, an integer in [0, length); the built-in datasets throw
+   * ValueError outside that range and return a fresh `x` on every call, so callers may keep
+   * or modify it.
+   */
   get(index: number): Sample;
 }
 

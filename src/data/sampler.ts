@@ -20,8 +20,11 @@ import { sampleKey, type Augmentation } from './augment.js';
 import type { Batch, Dataset } from './dataset.js';
 import { keyedPermutation } from './split.js';
 
+/** Options of {@link epochIndices}: which run (seed) and which epoch of it. */
 export interface EpochOptions {
+  /** Seed of the run, an integer in [0, 2^53); one seed gives one sequence of epoch orders. */
   seed: number;
+  /** Epoch number (0-based); each epoch gets an independent order under the same seed. */
   epoch: number;
   /** Draw with replacement (default false: a permutation). */
   replacement?: boolean;
@@ -50,9 +53,13 @@ export function epochPermutation(n: number, seed: number, epoch: number): Int32A
   return epochIndices(n, { seed, epoch });
 }
 
+/** Options of a {@link BatchPlan}. */
 export interface BatchPlanOptions {
+  /** Seed of the epoch orders (see {@link EpochOptions}). */
   seed: number;
+  /** Samples per batch, an integer ≥ 1; the last batch of an epoch may be smaller unless dropLast. */
   batchSize: number;
+  /** Draw each epoch's n indices with replacement instead of permuting (default false). */
   replacement?: boolean;
   /** Drop a last batch smaller than batchSize (default false). */
   dropLast?: boolean;
@@ -64,11 +71,15 @@ export interface BatchPlanOptions {
  * the same samples, so a snapshot pass and the training loop can share batch ids.
  */
 export class BatchPlan {
+  /** ceil(n / batchSize), or floor(n / batchSize) with dropLast. */
   readonly batchesPerEpoch: number;
   private readonly cache = new Map<number, Int32Array[]>();
 
+  /** Throws ValueError unless n is an integer ≥ 0 and batchSize an integer ≥ 1. */
   constructor(
+    /** Number of positions to sample from (the dataset's length). */
     readonly n: number,
+    /** Seed, batch size and sampling mode of the plan. */
     readonly options: BatchPlanOptions,
   ) {
     checkCount('BatchPlan', n);
@@ -77,7 +88,10 @@ export class BatchPlan {
     this.batchesPerEpoch = options.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
-  /** All batches of an epoch (index lists; cached — do not mutate). */
+  /**
+   * All batches of an epoch, as index lists (views of one epoch order). The last few epochs
+   * are cached, so do not mutate them.
+   */
   epoch(epoch: number): readonly Int32Array[] {
     let list = this.cache.get(epoch);
     if (!list) {
@@ -90,7 +104,10 @@ export class BatchPlan {
     return list;
   }
 
-  /** Indices of batch `batchId` of `epoch`. */
+  /**
+   * Indices (positions) of batch `batchId` of `epoch`. Throws ValueError unless batchId is an
+   * integer in [0, batchesPerEpoch).
+   */
   batch(epoch: number, batchId: number): Int32Array {
     if (!Number.isInteger(batchId) || batchId < 0 || batchId >= this.batchesPerEpoch) {
       throw new ValueError(`BatchPlan.batch: batch id ${batchId} out of range [0, ${this.batchesPerEpoch})`);
@@ -99,6 +116,7 @@ export class BatchPlan {
   }
 }
 
+/** Options of {@link makeBatch}: augmentation, dropout seed and dtype of the batch. */
 export interface MakeBatchOptions {
   /** Augmentation applied to each sample with key foldIn(makeKey(augmentSeed), id). */
   augment?: Augmentation;

@@ -16,13 +16,20 @@ import type { Dataset, Sample } from './dataset.js';
 
 /** A Dataset over a subset of another one's indices (stable ids unchanged). */
 export class SubsetDataset implements Dataset {
+  /** Number of samples in the view (= indices.length). */
   readonly length: number;
+  /** The base dataset's sample shape. */
   readonly sampleShape: readonly number[];
+  /** The base dataset's number of classes. */
   readonly classes: number;
 
+  /** Throws ValueError when an index lies outside [0, base.length). Nothing is copied. */
   constructor(
+    /** The dataset the view reads from. */
     readonly base: Dataset,
+    /** Position in `base` of each sample of the view, in view order (repeats allowed). */
     readonly indices: Int32Array,
+    /** Name used in messages; default `<base.name>[subset]` (split() uses `<base.name>/train` etc.). */
     readonly name: string = `${base.name}[subset]`,
   ) {
     this.length = indices.length;
@@ -33,6 +40,10 @@ export class SubsetDataset implements Dataset {
     }
   }
 
+  /**
+   * The base sample at `indices[index]`, id unchanged. Throws ValueError unless index is an
+   * integer in [0, length).
+   */
   get(index: number): Sample {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new ValueError(`${this.name}.get: index ${index} out of range [0, ${this.length})`);
@@ -46,12 +57,20 @@ export function subset(dataset: Dataset, indices: ArrayLike<number>, name?: stri
   return new SubsetDataset(dataset, Int32Array.from(indices as ArrayLike<number>), name);
 }
 
+/**
+ * Target fractions of the samples in each split, each in [0, 1] and summing to 1 (within
+ * 1e-9); a missing one counts as 0.
+ */
 export interface SplitFractions {
+  /** Fraction for training: the train split receives round(train·n) samples (more when a group overflows). */
   train: number;
+  /** Fraction for validation (default 0). */
   validation?: number;
+  /** Fraction for test (default 0); test receives whatever train and validation leave. */
   test?: number;
 }
 
+/** Options of {@link split}. */
 export interface SplitOptions {
   /** Integer seed in [0, 2^53). */
   seed: number;
@@ -64,9 +83,16 @@ export interface SplitOptions {
   groups?: ArrayLike<number>;
 }
 
+/**
+ * The three disjoint views {@link split} returns; together they cover every sample once. A
+ * split with fraction 0 is an empty view.
+ */
 export interface Splits {
+  /** Training samples, indices ascending, named `<dataset>/train`. */
   train: SubsetDataset;
+  /** Validation samples, indices ascending, named `<dataset>/validation`. */
   validation: SubsetDataset;
+  /** Test samples, indices ascending, named `<dataset>/test`. */
   test: SubsetDataset;
 }
 
@@ -84,7 +110,13 @@ export function keyedPermutation(n: number, key: Key): Int32Array {
   return p;
 }
 
-/** Seeded train/validation/test index views (see the module comment for the exact rule). */
+/**
+ * Seeded train/validation/test index views: groups (exact duplicates by default) are
+ * shuffled with a keyed Fisher–Yates permutation and dealt to train, then validation, then
+ * test, so the same seed always gives the same split. Throws ValueError when a fraction is
+ * outside [0, 1], the fractions do not sum to 1, or `groups` has the wrong length. The
+ * module comment at the top of split.ts gives the exact rule.
+ */
 export function split(dataset: Dataset, options: SplitOptions): Splits {
   const { seed } = options;
   const train = options.fractions.train;
@@ -134,6 +166,7 @@ export function split(dataset: Dataset, options: SplitOptions): Splits {
 export interface NormalizationStats {
   /** One entry per channel (channel = first axis of sampleShape when it has ≥ 2 axes, else one channel). */
   mean: number[];
+  /** Population standard deviation per channel, same layout as `mean`; normalize() needs every entry > 0. */
   std: number[];
 }
 
@@ -176,13 +209,23 @@ export function normalizationStats(dataset: Dataset): NormalizationStats {
 
 /** A view of `dataset` whose features are (x − mean) / std per channel (float32 out). */
 export class NormalizedDataset implements Dataset {
+  /** `<base.name>(normalized)`. */
   readonly name: string;
+  /** The base dataset's length. */
   readonly length: number;
+  /** The base dataset's sample shape. */
   readonly sampleShape: readonly number[];
+  /** The base dataset's number of classes. */
   readonly classes: number;
 
+  /**
+   * Throws ValueError when `stats` does not have one mean and one std per channel of the
+   * base's sampleShape, or when a std is not > 0.
+   */
   constructor(
+    /** The dataset whose samples are normalized on the fly (nothing is precomputed). */
     readonly base: Dataset,
+    /** The per-channel mean and std subtracted and divided by. */
     readonly stats: NormalizationStats,
   ) {
     this.name = `${base.name}(normalized)`;
@@ -195,6 +238,10 @@ export class NormalizedDataset implements Dataset {
     if (stats.std.some((s) => !(s > 0))) throw new ValueError(`normalize: every std must be > 0; got ${stats.std.join(', ')}`);
   }
 
+  /**
+   * The base sample with each channel mapped to (x − mean) / std, as a fresh float32 array;
+   * target and id unchanged. The index is checked by the base.
+   */
   get(index: number): Sample {
     const s = this.base.get(index);
     const c = this.stats.mean.length;

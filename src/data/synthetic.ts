@@ -17,14 +17,22 @@ import { keyedPermutation } from './split.js';
 
 /** A dataset held in memory: features n × d (float64), one target per sample, id = position. */
 export class ArrayDataset implements Dataset {
+  /** Number of samples n (= targets.length). */
   readonly length: number;
+  /** `[dim]`: each sample is a flat feature vector. */
   readonly sampleShape: readonly number[];
 
+  /** Throws ValueError unless `features.length === targets.length · dim`. */
   constructor(
+    /** Name used in messages (e.g. 'quadratic-sum'). */
     readonly name: string,
+    /** All features, row-major n × dim: sample i is `features[i·dim, (i+1)·dim)`. */
     readonly features: Float64Array,
+    /** One target per sample: a regression value, or a class index stored as a float. */
     readonly targets: Float64Array,
+    /** Feature dimension d of one sample. */
     readonly dim: number,
+    /** Number of classes (0 for regression). */
     readonly classes: number,
   ) {
     if (features.length !== targets.length * dim) throw new ValueError(`${name}: ${features.length} features for ${targets.length} samples of dimension ${dim}`);
@@ -32,6 +40,10 @@ export class ArrayDataset implements Dataset {
     this.sampleShape = [dim];
   }
 
+  /**
+   * Sample `index`: a float64 copy of its feature row (safe to modify), its target, and id =
+   * index. Throws ValueError unless index is an integer in [0, length).
+   */
   get(index: number): Sample {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new ValueError(`${this.name}.get: index ${index} out of range [0, ${this.length})`);
@@ -59,9 +71,13 @@ function checkInt(op: string, name: string, v: number, min: number): void {
 
 // ---- quadratic sums ----------------------------------------------------------------------
 
+/** Options of {@link quadraticSum}. */
 export interface QuadraticOptions {
+  /** Number of samples (rows a_i), an integer ≥ d (the rows must span R^d). */
   n: number;
+  /** Dimension of x, an integer ≥ 1. */
   d: number;
+  /** Seed of the Threefry key every draw derives from; the same options give the same problem. */
   seed: number;
   /**
    * Row-norm heterogeneity h ≥ 0 (default 0): before whitening, row i is scaled by exp(h·z_i),
@@ -77,14 +93,23 @@ export interface QuadraticOptions {
   xStar?: readonly number[];
 }
 
+/**
+ * A consistent least-squares problem F(x) = (1/n) Σ ½(a_i·x − b_i)² (Patel 2017's quadratic
+ * sums with A_i = a_i a_iᵀ), built by {@link quadraticSum}: `features` are the rows a_i,
+ * `targets` the b_i = a_i·x*, so F(x*) = 0 and every per-sample gradient vanishes at x*. It
+ * is a regression dataset (classes 0) named 'quadratic-sum'.
+ */
 export class QuadraticProblem extends ArrayDataset {
+  /** Wraps the rows and targets built by {@link quadraticSum}; use that function instead. */
   constructor(
     features: Float64Array,
     targets: Float64Array,
     dim: number,
     /** Eigenvalues of the mean Hessian A = diag(eigenvalues) = (1/n) Σ a_i a_iᵀ. */
     readonly eigenvalues: Float64Array,
+    /** The common minimizer x* [d] of every f_i (interpolation: zero loss on every sample). */
     readonly xStar: Float64Array,
+    /** The row-norm heterogeneity h the rows were drawn with (see QuadraticOptions). */
     readonly heterogeneity: number,
   ) {
     super('quadratic-sum', features, targets, dim, 0);
@@ -203,11 +228,15 @@ export function quadraticSum(options: QuadraticOptions): QuadraticProblem {
 
 // ---- diagonal linear network with a sparse teacher ---------------------------------------
 
+/** Options of {@link diagonalLinear}. */
 export interface DiagonalLinearOptions {
+  /** Number of samples, an integer ≥ 1. */
   n: number;
+  /** Input dimension, an integer ≥ 1. */
   d: number;
   /** Number of nonzero teacher entries (k ≤ d). */
   sparsity: number;
+  /** Seed of the Threefry key every draw derives from; the same options give the same data. */
   seed: number;
   /** Standard deviation of additive label noise (default 0). */
   noise?: number;
@@ -215,12 +244,24 @@ export interface DiagonalLinearOptions {
   scale?: number;
 }
 
+/**
+ * A synthetic dataset together with the parameters of the model that generated it, built by
+ * {@link diagonalLinear} ('diagonal-linear'), {@link reluTeacher} ('relu-teacher') or
+ * {@link gaussianMixture} ('gaussian-mixture'), so an experiment can compare what it learns
+ * with the truth.
+ */
 export class TeacherProblem extends ArrayDataset {
+  /** Wraps generated data; see {@link ArrayDataset} for the arguments' layout. */
   constructor(
     name: string,
     features: Float64Array,
     targets: Float64Array,
     dim: number,
+    /**
+     * The generating parameters, flat float64 arrays keyed by name: `w` [d] and `support`
+     * [k] (sorted indices) for diagonalLinear; `W` [hidden, d] row-major and `v` [hidden] for
+     * reluTeacher; `means` [classes, d] row-major for gaussianMixture.
+     */
     readonly teacher: Readonly<Record<string, Float64Array>>,
     classes = 0,
   ) {
@@ -259,11 +300,15 @@ export function diagonalLinear(options: DiagonalLinearOptions): TeacherProblem {
 
 // ---- two-layer ReLU teacher–student ------------------------------------------------------
 
+/** Options of {@link reluTeacher}. */
 export interface ReluTeacherOptions {
+  /** Number of samples, an integer ≥ 1. */
   n: number;
+  /** Input dimension, an integer ≥ 1. */
   d: number;
-  /** Hidden width of the teacher. */
+  /** Hidden width of the teacher, an integer ≥ 1. */
   hidden: number;
+  /** Seed of the Threefry key every draw derives from; the same options give the same data. */
   seed: number;
   /** Standard deviation of additive label noise (default 0). */
   noise?: number;
@@ -302,10 +347,15 @@ export function reluTeacherOutput(W: Float64Array, v: Float64Array, x: ArrayLike
 
 // ---- Gaussian mixtures -------------------------------------------------------------------
 
+/** Options of {@link gaussianMixture}. */
 export interface GaussianMixtureOptions {
+  /** Number of samples, an integer ≥ 1. */
   n: number;
+  /** Input dimension, an integer ≥ 1. */
   d: number;
+  /** Number of classes (one Gaussian each), an integer ≥ 2. */
   classes: number;
+  /** Seed of the Threefry key every draw derives from; the same options give the same data. */
   seed: number;
   /** Norm of each class mean (default 3). */
   separation?: number;

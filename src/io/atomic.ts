@@ -9,6 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+/**
+ * Write `contents` (a string is written as UTF-8) to `path` atomically, as the file comment
+ * describes: afterwards `path` holds either its previous contents or all of the new ones.
+ * Parent folders are created first (a failure there throws Node's own error); if writing,
+ * flushing or the rename then fails, the temporary file is removed and an Error that starts
+ * with `op` says the target is unchanged.
+ * @example writeFileAtomic('runs/summary.json', JSON.stringify(summary), 'saveSummary')
+ */
 export function writeFileAtomic(path: string, contents: string | Uint8Array, op = 'write'): void {
   const bytes = typeof contents === 'string' ? new TextEncoder().encode(contents) : contents;
   const dir = dirname(path);

@@ -18,15 +18,27 @@ import { writeFileAtomic } from './atomic.js';
 import { readBytes } from './model-file.js';
 import { openSealedJson, sealJson } from './sealed-json.js';
 
+/** The `format` field of a checkpoint's sealed-JSON header. */
 export const CHECKPOINT_FORMAT = 'gradscope-checkpoint';
+/** The layout version of a checkpoint; a file of another version is refused. */
 export const CHECKPOINT_VERSION = 2;
 
+/**
+ * Write a training state to `path` as a sealed, atomically written checkpoint. The state is
+ * checked first (a ValueError names the bad field), so nothing is written that
+ * `loadCheckpoint` would refuse.
+ */
 export function saveCheckpoint(path: string, state: TrainState): void {
   // Refuse to write what loadCheckpoint would refuse to read.
   checkTrainState(state, `saveCheckpoint: '${path}'`);
   writeFileAtomic(path, sealJson(CHECKPOINT_FORMAT, CHECKPOINT_VERSION, state), 'saveCheckpoint');
 }
 
+/**
+ * Read a checkpoint written by `saveCheckpoint` and return its TrainState (pass it to train()
+ * to resume bit-identically). Throws a ValueError naming the file, and the field where there is
+ * one, for anything but exactly what was written (see the file comment).
+ */
 export function loadCheckpoint(path: string): TrainState {
   const where = `loadCheckpoint: '${path}'`;
   let text: string;
@@ -42,6 +54,14 @@ export function loadCheckpoint(path: string): TrainState {
 }
 
 /** A `checkpoint` option for train(): save every `every` epochs to `path`. */
-export function fileCheckpoint(path: string, every = 1): { every: number; save: (state: TrainState) => void } {
+export function fileCheckpoint(
+  path: string,
+  every = 1,
+): {
+  /** Save after every `every`-th epoch (1: after each). */
+  every: number;
+  /** Write the state to `path` with saveCheckpoint, replacing the previous checkpoint. */
+  save: (state: TrainState) => void;
+} {
   return { every, save: (state) => saveCheckpoint(path, state) };
 }

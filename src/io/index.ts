@@ -5,3 +5,4 @@
 export { loadModel, readModelFile, saveModel } from './model-file.js';
 export { fileCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-file.js';
 export { writeFileAtomic } from './atomic.js';
+export { encodeJson, openSealedJson, sealJson, type SealedHeader } from './sealed-json.js';

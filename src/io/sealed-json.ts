@@ -22,12 +22,17 @@ const TYPED = { Float64Array, Float32Array, Int32Array, Uint8Array } as const;
 type TypedName = keyof typeof TYPED;
 const SPECIAL_NUMBERS: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY, '-0': -0 };
 
+/** The first line of a sealed JSON file (see the file comment). */
 export interface SealedHeader {
+  /** What the file holds, e.g. 'gradscope-checkpoint'; a reader refuses any other. */
   format: string;
+  /** The layout version of that format; a reader refuses any other. */
   version: number;
+  /** SHA-256 of the content line (UTF-8, without its final newline), 64 lowercase hex digits. */
   sha256: string;
 }
 
+/** SHA-256 of `text` as UTF-8, in lowercase hex. */
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }

@@ -15,20 +15,28 @@ import type { View } from '../tensor/storage.js';
 import type { AvgPoolGeometry, Conv2dGeometry, PoolGeometry } from './geometry.js';
 import type { ArgReduceFn, BinaryFn, ReduceFn, UnaryFn } from './scalar.js';
 
+/**
+ * The kernels an engine backend provides ('cpu', 'wasm', 'gpu', or one registered with
+ * registerBackend): the minitorch-style generic map / zip / reduce / matmul plus indexing,
+ * convolution and pooling. Every method follows the conventions of the file comment: strided
+ * `View` inputs, fresh contiguous row-major outputs, operands already broadcast, float64
+ * accumulation. Implement it to add a backend; call it through getBackend().
+ */
 export interface Backend {
+  /** The name the registry knows it by (setBackend(name), currentBackendInfo().name). */
   readonly name: string;
 
-  /** out[i] = UNARY[fn](x[i], p, q). */
+  /** `out[i] = UNARY[fn](x[i], p, q)`: one scalar function of kernels/scalar.ts, elementwise. */
   map(fn: UnaryFn, x: View, dtype: DType, p?: number, q?: number): TypedArray;
 
   /**
-   * out[i] = BINARY[fn](a[i], b[i]); `a` and `b` already have the output's shape. With `into`
+   * `out[i] = BINARY[fn](a[i], b[i])`; `a` and `b` already have the output's shape. With `into`
    * (a contiguous array of the output's size and dtype) the result is written there and
    * returned, so that a caller can reuse a workspace.
    */
   zip(fn: BinaryFn, a: View, b: View, dtype: DType, into?: TypedArray): TypedArray;
 
-  /** out[i] = cond[i] != 0 ? a[i] : b[i]; all three already have the output's shape. */
+  /** `out[i] = cond[i] != 0 ? a[i] : b[i]`; all three already have the output's shape. */
   where(cond: View, a: View, b: View, dtype: DType): TypedArray;
 
   /** Reduce the sorted `axes` of `x`; the result has `x.shape` without those axes. */
@@ -84,7 +92,16 @@ export interface Backend {
    * Max pooling (implicit −∞ padding): values [N, C, Ho, Wo] and, for each, the flat index
    * h·W + w of the (first) maximum within its (n, c) plane of the unpadded input.
    */
-  maxPool2d(x: View, geometry: PoolGeometry, dtype: DType): { values: TypedArray; indices: Int32Array };
+  maxPool2d(
+    x: View,
+    geometry: PoolGeometry,
+    dtype: DType,
+  ): {
+    /** The maxima, [N, C, Ho, Wo] of `dtype`. */
+    values: TypedArray;
+    /** For each maximum, its flat index h·W + w within its (n, c) plane of x (same layout as values). */
+    indices: Int32Array;
+  };
 
   /** Average pooling with zero padding → [N, C, Ho, Wo]. */
   avgPool2d(x: View, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
@@ -93,7 +110,10 @@ export interface Backend {
   avgPool2dBackward(gy: View, inputShape: Shape, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
 }
 
-/** See Backend.createArena. */
+/**
+ * Long-lived memory that a backend's kernels write without a copy (see Backend.createArena):
+ * the wasm backend's arena hands out float32 arrays inside WebAssembly memory.
+ */
 export interface Arena {
   /** A zeroed array of `size` numbers, or undefined if this arena does not hold `dtype` or is full. */
   allocate(dtype: DType, size: number): TypedArray | undefined;

@@ -5,7 +5,7 @@
  *   out = floor((in + 2·padding − dilation·(kernel − 1) − 1) / stride) + 1     (per axis)
  */
 
-/** [height, width] pairs. */
+/** A [height, width] pair: a kernel size, stride, padding or dilation per spatial axis. */
 export type Pair = readonly [number, number];
 
 /** A number means the same value for height and width. */
@@ -13,20 +13,34 @@ export function toPair(v: number | Pair): Pair {
   return typeof v === 'number' ? [v, v] : v;
 }
 
+/**
+ * The window of conv2d with every default applied (torch.nn.functional.conv2d's arguments);
+ * the kernel size is the weight's [kh, kw].
+ */
 export interface Conv2dGeometry {
+  /** Step of the window in input pixels, integers ≥ 1. */
   stride: Pair;
+  /** Zero padding on each side of H and W, integers ≥ 0. */
   padding: Pair;
+  /** Spacing between kernel taps, integers ≥ 1 (1: a dense kernel). */
   dilation: Pair;
+  /** Channel groups, dividing Cin and Cout; the weight is [Cout, Cin/groups, kh, kw]. */
   groups: number;
 }
 
+/** The window of a pooling op with every default applied (stride already resolved from the kernel). */
 export interface PoolGeometry {
+  /** [kh, kw] of the window, integers ≥ 1. */
   kernel: Pair;
+  /** Step of the window, integers ≥ 1. */
   stride: Pair;
+  /** Padding on each side of H and W, at most half the kernel (−∞ for max, zeros for average pooling). */
   padding: Pair;
+  /** Spacing between window taps, integers ≥ 1. */
   dilation: Pair;
 }
 
+/** A PoolGeometry plus how average pooling divides. */
 export interface AvgPoolGeometry extends PoolGeometry {
   /** Divide by kh·kw (true) or by the number of window elements inside the unpadded input. */
   countIncludePad: boolean;
@@ -59,15 +73,25 @@ export function poolOutputShape(x: readonly number[], g: PoolGeometry): number[]
 
 /** Every size and step of one convolution, named once. */
 export interface ConvDims {
+  /** Batch size. */
   N: number;
+  /** Input channels. */
   Cin: number;
+  /** Input height. */
   H: number;
+  /** Input width. */
   W: number;
+  /** Output channels (= weight.shape[0]). */
   Cout: number;
+  /** Kernel height. */
   KH: number;
+  /** Kernel width. */
   KW: number;
+  /** Output height. */
   Ho: number;
+  /** Output width. */
   Wo: number;
+  /** Channel groups. */
   groups: number;
   /** Input channels per group (= weight.shape[1]). */
   Cg: number;
@@ -77,14 +101,21 @@ export interface ConvDims {
   kdim: number;
   /** Output positions per image: Ho·Wo. */
   P: number;
+  /** Stride along H. */
   sh: number;
+  /** Stride along W. */
   sw: number;
+  /** Padding along H (each side). */
   ph: number;
+  /** Padding along W (each side). */
   pw: number;
+  /** Dilation along H. */
   dh: number;
+  /** Dilation along W. */
   dw: number;
 }
 
+/** The ConvDims of conv2d(x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw]) under `g` (shapes not checked). */
 export function convDims(xShape: readonly number[], wShape: readonly number[], g: Conv2dGeometry): ConvDims {
   const [N, Cin, H, W] = xShape as [number, number, number, number];
   const [Cout, Cg, KH, KW] = wShape as [number, number, number, number];

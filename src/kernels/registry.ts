@@ -7,7 +7,8 @@
  * reference, which works everywhere; `currentBackendInfo().note` then says why.
  * GRADSCOPE_WASM=off forces the fallback.
  *
- * Some backends are loaded on first use: 'gpu' needs gpu.js, whose import costs ≈60–130 ms in
+ * Some backends are loaded on first use: 'gpu' needs gpu.js (an optional peer dependency, see
+ * gpu/provide.ts), whose import costs ≈60–130 ms in
  * Node and probes for the optional native `gl` module — a price nobody who never asks for the
  * GPU should pay (nor should a browser bundle carry gpu.js unless it is used). Loading is a
  * dynamic `import()`, hence asynchronous, so:
@@ -26,13 +27,15 @@ import { ValueError } from '../tensor/errors.js';
 import type { Backend } from './backend.js';
 import { cpuBackend } from './cpu/index.js';
 import { readEnv } from './gpu/env.js';
+import { loadGpuJsModule } from './gpu/provide.js';
 import { createWasmBackend, wasmMemoryProblem, wasmUnavailableReason } from './wasm/index.js';
 
-/** Builds a backend on first use. */
+/** Builds a backend on first use (e.g. after a dynamic import); `useBackend(name)` awaits it once. */
 export type BackendFactory = () => Promise<Backend>;
 
 /** What `currentBackendInfo()` reports. */
 export interface BackendInfo {
+  /** The backend's name: 'cpu', 'wasm', 'gpu', or a registered one. */
   name: string;
   /** For the GPU.js backend: the GPU.js mode its kernels ran in ('webasm', 'cpu', 'webgl2', …). */
   mode?: string;
@@ -48,7 +51,13 @@ export interface BackendInfo {
 
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
 const factories = new Map<string, BackendFactory>([
-  ['gpu', async () => (await import('./gpu/index.js')).createGpuBackend()],
+  [
+    'gpu',
+    async () => {
+      await loadGpuJsModule();
+      return (await import('./gpu/index.js')).createGpuBackend();
+    },
+  ],
 ]);
 /** Backends that exist but cannot run here, with the reason (e.g. 'wasm' without SIMD). */
 const unavailable = new Map<string, string>();
@@ -76,6 +85,10 @@ function unknownBackend(op: string, name: string): ValueError {
   return new ValueError(`${op}: unknown backend '${name}'; known backends: ${listBackends().join(', ')}`);
 }
 
+/**
+ * The backend that runs every op now. Throws a ValueError while GRADSCOPE_BACKEND names a
+ * backend that is still loading (`await backendReady()` first) or failed to load.
+ */
 export function getBackend(): Backend {
   if (pendingInitial) {
     throw (
@@ -155,6 +168,7 @@ export async function backendReady(): Promise<Backend> {
   return getBackend();
 }
 
+/** The names of every backend: ready ones and those loaded on first use ('gpu'); not 'wasm' where it cannot run. */
 export function listBackends(): string[] {
   return [...new Set([...backends.keys(), ...factories.keys()])];
 }

@@ -19,11 +19,19 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 
+/** Options of BatchNorm1d and BatchNorm2d (torch.nn.BatchNorm2d's, in camelCase). */
 export interface BatchNormOptions {
+  /**
+   * Weight m of the batch statistics in the running averages (default 0.1; any finite
+   * number is accepted, [0, 1] is what makes sense): running ← (1 − m)·running + m·batch,
+   * as torch.nn.BatchNorm2d's momentum (Keras calls 1 − m the momentum).
+   */
   momentum?: number;
+  /** Added to the variance before the square root, for stability (default 1e-5). */
   eps?: number;
   /** Learnable γ and β (default true). */
   affine?: boolean;
+  /** dtype of γ, β and the running statistics (default 'float32'); the input should match. */
   dtype?: FloatDType;
   /**
    * Inside vmap in train mode, normalise each sample by its own statistics and leave the
@@ -34,13 +42,17 @@ export interface BatchNormOptions {
 }
 
 abstract class BatchNorm extends Module {
+  /** Weight of the batch statistics in the running averages (BatchNormOptions.momentum). */
   readonly momentum: number;
+  /** Added to the variance before the square root (BatchNormOptions.eps). */
   readonly eps: number;
+  /** Whether the layer has the parameters 'weight' (γ) and 'bias' (β), each [C]. */
   readonly affine: boolean;
   /** See BatchNormOptions.perSampleStatistics; may be switched on an existing model. */
   perSampleStatistics: boolean;
 
   constructor(
+    /** C, the number of channels: the size of the input's axis 1 and of every parameter and buffer. */
     readonly numFeatures: number,
     private readonly ranks: readonly number[],
     options: BatchNormOptions,
@@ -115,15 +127,32 @@ abstract class BatchNorm extends Module {
   }
 }
 
-/** BatchNorm over [N, C] or [N, C, L]. */
+/**
+ * Batch normalisation of x [N, C] or [N, C, L] per channel C, with statistics over N (and L):
+ * torch.nn.BatchNorm1d. Parameters 'weight' (γ) and 'bias' (β), buffers 'running_mean' and
+ * 'running_var', each [C]; the formulas are in the file comment.
+ * @example const bn = new BatchNorm1d(120); bn.forward(x); // x [N, 120]
+ */
 export class BatchNorm1d extends BatchNorm {
+  /**
+   * @param numFeatures C, the size of the input's axis 1 (an integer ≥ 1)
+   * @param options momentum, eps, affine, dtype, perSampleStatistics
+   */
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, [2, 3], options);
   }
 }
 
-/** BatchNorm over [N, C, H, W]. */
+/**
+ * Batch normalisation of x [N, C, H, W] per channel C, with statistics over N, H and W:
+ * torch.nn.BatchNorm2d. Parameters 'weight' (γ) and 'bias' (β), buffers 'running_mean' and
+ * 'running_var', each [C]; the formulas are in the file comment.
+ */
 export class BatchNorm2d extends BatchNorm {
+  /**
+   * @param numFeatures C, the number of channels of the input (an integer ≥ 1)
+   * @param options momentum, eps, affine, dtype, perSampleStatistics
+   */
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super(numFeatures, [4], options);
   }

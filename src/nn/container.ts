@@ -7,7 +7,14 @@ import { shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module, moduleArgument, type ForwardContext } from './module.js';
 
+/**
+ * Layers applied in order, each to the previous one's output (torch.nn.Sequential); child i is
+ * named String(i), so parameters are '0.weight', '1.bias', …. The forward context is passed
+ * to every layer.
+ * @example const model = new Sequential(new Linear(784, 256, { seed: 0 }), new ReLU(), new Linear(256, 10, { seed: 1 }));
+ */
 export class Sequential extends Module {
+  /** The layers, in the order they are applied. */
   readonly layers: readonly Module[];
 
   constructor(...layers: Module[]) {
@@ -30,9 +37,19 @@ export class Flatten extends Module {
   }
 }
 
+/**
+ * A residual connection: forward(x) = body(x) + shortcut(x), with the identity as shortcut by
+ * default (He et al. 2016). The two outputs must have the same shape: no broadcasting, and a
+ * mismatch throws a ShapeError. Children are named 'body' and 'shortcut'.
+ */
 export class Residual extends Module {
   constructor(
+    /** The residual branch, e.g. conv–BN–ReLU–conv–BN. */
     readonly body: Module,
+    /**
+     * The skip branch: null for the identity (default), or a projection such as a 1×1 Conv2d
+     * with stride plus BatchNorm2d where the body changes the shape.
+     */
     readonly shortcut: Module | null = null,
   ) {
     super();

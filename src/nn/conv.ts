@@ -10,21 +10,43 @@ import { initBias, initWeight, layerInit, type InitOptions } from './init.js';
 import { Module } from './module.js';
 import { boolArgument, intArgument, pairArgument } from '../tensor/arguments.js';
 
+/**
+ * Options of Conv2d: torch.nn.Conv2d's, with the initialisation (a required seed). A number
+ * for stride, padding or dilation means the same value for height and width.
+ */
 export interface Conv2dLayerOptions extends InitOptions {
+  /** Step of the window, in input pixels (integers ≥ 1; default 1). */
   stride?: number | Pair;
+  /** Zero padding added on each side of H and W (integers ≥ 0; default 0). */
   padding?: number | Pair;
+  /** Spacing between kernel taps (integers ≥ 1; default 1, a dense kernel). */
   dilation?: number | Pair;
+  /**
+   * Split the channels into this many groups convolved separately (default 1); it must divide
+   * both inChannels and outChannels. groups = inChannels is a depthwise convolution.
+   */
   groups?: number;
+  /** Add a learnable bias [outChannels] (default true). */
   bias?: boolean;
 }
 
+/**
+ * A 2-D convolution layer (torch.nn.Conv2d): x [N, Cin, H, W] → [N, Cout, Ho, Wo] with
+ * Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1 (likewise Wo). Parameters
+ * 'weight' [Cout, Cin/groups, kh, kw] and, unless `bias: false`, 'bias' [Cout], initialised
+ * from the seed (PyTorch's default scheme unless `scheme` says otherwise).
+ * @example new Conv2d(1, 6, 5, { seed: 0 }) // LeNet-5's first layer: [N, 1, 28, 28] → [N, 6, 24, 24]
+ */
 export class Conv2d extends Module {
   private readonly hasBias: boolean;
   private readonly geometry: { stride: number | Pair; padding: number | Pair; dilation: number | Pair; groups: number };
 
   constructor(
+    /** Cin, the channels of the input (axis 1); an integer ≥ 1. */
     readonly inChannels: number,
+    /** Cout, the channels of the output, one filter each; an integer ≥ 1. */
     readonly outChannels: number,
+    /** [kh, kw] of each filter, or one number for a square kernel. */
     readonly kernelSize: number | Pair,
     options: Conv2dLayerOptions,
   ) {

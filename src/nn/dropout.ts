@@ -16,6 +16,13 @@ import { Tensor } from '../tensor/tensor.js';
 import { Module, type ForwardContext } from './module.js';
 import { floatDTypeArgument, intArgument, shapeArgument } from '../tensor/arguments.js';
 
+/**
+ * Inverted dropout (torch.nn.Dropout) with masks keyed by (seed, layerId, sample id, element)
+ * rather than drawn from a global generator (see the file comment). In train mode with p > 0,
+ * forward needs `{ seed, sampleIds }` in its context (one id per row of axis 0) and throws a
+ * ValueError without them; in eval mode it is the identity. Inside vmap, the mask follows
+ * vmap's `randomness` option.
+ */
 export class Dropout extends Module {
   /**
    * @param p probability of dropping an element

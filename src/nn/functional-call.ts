@@ -21,6 +21,16 @@ export function parametersByName(model: Module): Record<string, Tensor> {
   return Object.fromEntries(model.namedParameters());
 }
 
+/**
+ * `model.forward(x, context)` with `params[name]` standing in for each parameter, by qualified
+ * name (torch.func.functional_call): gradients flow to the tensors of `params`, and the model's
+ * own tensors are neither used nor modified. Every parameter must be given, with its shape and
+ * dtype; a missing or unknown name throws a ValueError, a wrong shape a ShapeError, a wrong
+ * dtype a DTypeError. Buffers are the model's own.
+ * @example
+ * const params = parametersByName(model);
+ * const g = grad((p: Record<string, Tensor>) => crossEntropy(functionalCall(model, p, x), y))(params);
+ */
 export function functionalCall(model: Module, params: Readonly<Record<string, Tensor>>, x: Tensor, context?: ForwardContext): Tensor {
   moduleArgument('functionalCall', model);
   tensorArgument('functionalCall', x, 'the input to be a Tensor');

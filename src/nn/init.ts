@@ -15,9 +15,24 @@ import { foldIn, makeKey, type Key } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { floatDTypeArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
+/**
+ * How a layer's weights are drawn (see the file comment): 'pytorch' is torch.nn.Linear's and
+ * Conv2d's default U(±1/√fan_in), 'kaiming' is N(0, 2/fan_in), 'xavier' is
+ * U(±√(6/(fan_in + fan_out))). Biases are U(±1/√fan_in) under 'pytorch', zeros otherwise.
+ */
 export type InitScheme = 'pytorch' | 'kaiming' | 'xavier';
 
-export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+/**
+ * fan_in and fan_out of a weight [out, in, k…]: in·Πk and out·Πk, as
+ * torch.nn.init._calculate_fan_in_and_fan_out. Throws a ValueError for a rank below 2.
+ * @example fans([6, 1, 5, 5]) // { fanIn: 25, fanOut: 150 }
+ */
+export function fans(shape: readonly number[]): {
+  /** in·Πk: the inputs that feed one output element. */
+  fanIn: number;
+  /** out·Πk: the outputs that one input element feeds. */
+  fanOut: number;
+} {
   shapeArgument('init', shape, 'the weight shape');
   if (shape.length < 2) throw new ValueError(`init: fan-in needs a weight of rank ≥ 2; got shape [${shape}]`);
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
@@ -60,7 +75,9 @@ export function initBias(size: number, weightShape: readonly number[], scheme: I
 export interface InitOptions {
   /** Seed of this layer's parameters. Required: there is no global random state. */
   seed: number;
+  /** How the weights (and biases) are drawn; default 'pytorch', torch.nn's default. */
   scheme?: InitScheme;
+  /** dtype of the parameters (default 'float32'). */
   dtype?: FloatDType;
 }
 
@@ -75,7 +92,22 @@ function schemeArgument(op: string, v: unknown): InitScheme {
  * The InitOptions of a layer with weights (`op` names the layer), checked: the seed, the
  * scheme and the dtype, with the keys of its weight and bias.
  */
-export function layerInit(op: string, options: InitOptions): { keys: { weight: Key; bias: Key }; scheme: InitScheme; dtype: FloatDType } {
+export function layerInit(
+  op: string,
+  options: InitOptions,
+): {
+  /** layerKeys(options.seed): the keys of the weight and the bias. */
+  keys: {
+    /** The key the weight is drawn from. */
+    weight: Key;
+    /** The key the bias is drawn from. */
+    bias: Key;
+  };
+  /** The scheme, 'pytorch' if none was given. */
+  scheme: InitScheme;
+  /** The dtype, 'float32' if none was given. */
+  dtype: FloatDType;
+} {
   optionsArgument(op, options, 'the options ({ seed, … })', true);
   if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
     throw new ValueError(`${op}: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${describeValue(options.seed)}`);
@@ -85,7 +117,12 @@ export function layerInit(op: string, options: InitOptions): { keys: { weight: K
 }
 
 /** Independent keys for the weight and the bias of a layer seeded with `seed`. */
-export function layerKeys(seed: number): { weight: Key; bias: Key } {
+export function layerKeys(seed: number): {
+  /** foldIn(makeKey(seed), 0): the key of the weight. */
+  weight: Key;
+  /** foldIn(makeKey(seed), 1): the key of the bias. */
+  bias: Key;
+} {
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new ValueError(`init: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${seed}`);
   }

@@ -9,13 +9,23 @@ import { initBias, initWeight, layerInit, type InitOptions } from './init.js';
 import { Module } from './module.js';
 import { boolArgument, intArgument } from '../tensor/arguments.js';
 
+/** Options of Linear: the initialisation (a required seed) and whether there is a bias. */
 export interface LinearOptions extends InitOptions {
+  /** Add a learnable bias [out] (default true). */
   bias?: boolean;
 }
 
+/**
+ * A fully connected layer (torch.nn.Linear): y = x Wᵀ + b for x [..., in] → [..., out].
+ * Parameters 'weight' [out, in] and, unless `bias: false`, 'bias' [out], initialised from the
+ * seed (PyTorch's default scheme unless `scheme` says otherwise).
+ * @example const fc = new Linear(784, 10, { seed: 0 }); fc.forward(x); // x [N, 784] → [N, 10]
+ */
 export class Linear extends Module {
   constructor(
+    /** The size of the input's last axis; an integer ≥ 1. */
     readonly inFeatures: number,
+    /** The size of the output's last axis; an integer ≥ 1. */
     readonly outFeatures: number,
     options: LinearOptions,
   ) {

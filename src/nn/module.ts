@@ -36,6 +36,25 @@ export function moduleArgument<M extends Module>(op: string, v: M, name = 'a Mod
   return v;
 }
 
+/**
+ * The base class of every layer and model, as torch.nn.Module is: a subclass registers its
+ * parameters, buffers and child modules in its constructor and implements `forward`.
+ * Parameters are leaf tensors that require grad; buffers are state that is not trained
+ * (BatchNorm's running statistics). Both are named, and ordered as the file comment says.
+ *
+ * A model can also run as a pure function of its parameters, as with
+ * torch.func.functional_call: see `withParameters`, `callWithVector` and functionalCall.
+ * @example
+ * class Affine extends Module {
+ *   constructor() {
+ *     super();
+ *     this.registerParameter('scale', ones([3]));
+ *   }
+ *   forward(x: Tensor): Tensor {
+ *     return x.mul(this.param('scale'));
+ *   }
+ * }
+ */
 export abstract class Module {
   /** Train mode (dropout active, BatchNorm on batch statistics) or eval mode. */
   training = true;
@@ -45,7 +64,10 @@ export abstract class Module {
   /** Stand-ins for own parameters during withParameters (null otherwise). */
   private overrides: Map<string, Tensor> | null = null;
 
-  /** The layer's computation. */
+  /**
+   * The layer's computation on input `x` (shape and dtype as each layer documents). `context`
+   * carries per-sample ids and the dropout seed, and containers pass it on to every child.
+   */
   abstract forward(x: Tensor, context?: ForwardContext): Tensor;
 
   /** A short description for printing, e.g. `Linear(784 → 256)`. */
@@ -67,6 +89,11 @@ export abstract class Module {
 
   // ---- registration (called from constructors) -----------------------------------------
 
+  /**
+   * Add a trained tensor under `name` (no '.', unique among this module's members), as
+   * torch.nn.Module.register_parameter does. A leaf that does not require grad is switched to
+   * requiring it. Returns `value`. Throws a ValueError for an invalid or repeated name.
+   */
   protected registerParameter(name: string, value: Tensor): Tensor {
     this.checkName(name);
     if (value.isLeaf && !value.requiresGrad) value.requireGrad();
@@ -74,12 +101,22 @@ export abstract class Module {
     return value;
   }
 
+  /**
+   * Add state that is saved and restored with the model but not trained (running statistics),
+   * as torch.nn.Module.register_buffer does. Returns `value`. Throws a ValueError for an
+   * invalid or repeated name.
+   */
   protected registerBuffer(name: string, value: Tensor): Tensor {
     this.checkName(name);
     this.ownBuffers.set(name, value);
     return value;
   }
 
+  /**
+   * Add a child module under `name`: its parameters and buffers become this module's, with
+   * qualified names `name.…`, and it follows train()/eval(). Returns `module`. Throws a
+   * ValueError for an invalid or repeated name.
+   */
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.checkName(name);
     this.childModules.set(name, module);
@@ -101,6 +138,7 @@ export abstract class Module {
     return value;
   }
 
+  /** An own buffer by name; throws a ValueError if there is none. */
   protected buffer(name: string): Tensor {
     const value = this.ownBuffers.get(name);
     if (!value) throw new ValueError(`${this.describe()}: no buffer '${name}'`);
@@ -123,6 +161,7 @@ export abstract class Module {
     return out;
   }
 
+  /** The direct child modules, in registration order (not their descendants). */
   children(): Module[] {
     return [...this.childModules.values()];
   }
@@ -134,6 +173,10 @@ export abstract class Module {
     );
   }
 
+  /**
+   * The parameters in the documented order (what an optimizer takes); the stand-ins while
+   * inside `withParameters`.
+   */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -145,6 +188,7 @@ export abstract class Module {
     );
   }
 
+  /** The buffers of this module and its descendants, in `namedBuffers()` order. */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, b]) => b);
   }
@@ -162,6 +206,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Eval mode for this module and every descendant, i.e. `train(false)`; returns this. */
   eval(): this {
     return this.train(false);
   }

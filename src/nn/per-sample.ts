@@ -27,7 +27,9 @@ import { getBackend } from '../kernels/registry.js';
 
 /** A batch: inputs, class targets (or any targets the loss understands), sample ids. */
 export interface Batch {
+  /** The model's input, batch axis first: [B, …] (e.g. [B, 1, 28, 28]). */
   x: Tensor;
+  /** One target per sample, B of them: class indices for the default cross-entropy loss. */
   targets: Tensor | Int32Array | readonly number[];
   /** Stable sample ids (dropout masks are keyed by them); default 0 … B−1. */
   sampleIds?: ArrayLike<number>;
@@ -106,9 +108,11 @@ function overlaps(a: TypedArray, b: TypedArray): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
+/** Options of perSampleGrads. */
 export interface PerSampleOptions {
   /** Write the per-sample gradients into this workspace (see PerSampleWorkspace). */
   workspace?: PerSampleWorkspace;
+  /** The per-sample losses [B] from the model's output (default crossEntropyLoss). */
   loss?: PerSampleLoss;
   /** Process the batch in chunks of this many samples, so B × P numbers need not exist at once. */
   chunkSize?: number;
@@ -116,6 +120,10 @@ export interface PerSampleOptions {
   normsOnly?: boolean;
 }
 
+/**
+ * What perSampleGrads returns: each sample's loss and gradient as if it were a batch of one
+ * (what torch.func's vmap(grad(f)) computes).
+ */
 export interface PerSampleResult {
   /** 'per-sample': row i is sample i's gradient as a batch of one (no interaction). */
   kind: 'per-sample';
@@ -203,6 +211,10 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
   };
 }
 
+/**
+ * What perSampleJacobian returns: the rows of the Jacobian of one batch forward's per-sample
+ * losses with respect to the parameters, samples coupled through the batch (BatchNorm in train mode).
+ */
 export interface JacobianResult {
   /** 'batch-jacobian': row i is ∂ℓᵢ/∂θ with ℓᵢ computed inside one batch forward. */
   kind: 'batch-jacobian';

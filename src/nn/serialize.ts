@@ -28,7 +28,9 @@ import { sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { moduleArgument, type Module } from './module.js';
 
+/** The 4 ASCII bytes every model file starts with. */
 export const MODEL_FILE_MAGIC = 'GSCP';
+/** The layout version at byte 4 (u32, little-endian); a file of another version is refused. */
 export const MODEL_FILE_VERSION = 1;
 /** The `format` field of the header. */
 export const MODEL_FILE_FORMAT = 'gradscope-model';
@@ -38,23 +40,34 @@ export const MODEL_FILE_ORDER = 'parameters then buffers; own members first, the
 const PREAMBLE_BYTES = 16;
 const ALIGN = 8;
 
+/** Whether an entry of a model file is a trained parameter or a buffer (running statistics). */
 export type EntryKind = 'parameter' | 'buffer';
 
+/** One tensor of a model file, as its JSON header describes it. */
 export interface ModelFileEntry {
   /** Qualified name, e.g. '0.weight' or 'body.1.running_mean'. */
   name: string;
+  /** Parameter or buffer: loading checks it against the model's member of that name. */
   kind: EntryKind;
+  /** The tensor's shape; its values are stored row-major. */
   shape: number[];
+  /** Element type of the stored values (4 bytes for float32 and int32, 8 for float64). */
   dtype: DType;
   /** Start of the values, in bytes from the start of the payload (a multiple of 8). */
   offset: number;
+  /** Bytes of the values: the shape's size times the dtype's width (no padding). */
   byteLength: number;
 }
 
+/** The JSON header of a model file (the layout is in the file comment). */
 export interface ModelFileHeader {
+  /** Always MODEL_FILE_FORMAT, 'gradscope-model'. */
   format: typeof MODEL_FILE_FORMAT;
+  /** Always MODEL_FILE_ORDER: the naming and ordering convention of the entries. */
   order: typeof MODEL_FILE_ORDER;
+  /** Parameters in namedParameters() order, then buffers in namedBuffers() order. */
   entries: ModelFileEntry[];
+  /** Bytes of the payload (every entry, each padded to a multiple of 8); the file ends right after it. */
   payloadByteLength: number;
   /** CRC-32 (IEEE) of the payload bytes. */
   payloadCrc32: number;
@@ -62,7 +75,9 @@ export interface ModelFileHeader {
 
 /** A decoded model file: its header and each entry's values (fresh arrays). */
 export interface ModelFileContents {
+  /** The checked header: names, kinds, shapes, dtypes and byte layout. */
   header: ModelFileHeader;
+  /** Each entry's values by qualified name, as a typed array of its dtype (row-major). */
   values: Map<string, TypedArray>;
 }
 

@@ -15,6 +15,7 @@ import { moduleArgument, type Module } from './module.js';
 import { GlobalAvgPool2d, MaxPool2d } from './pooling.js';
 import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
+/** The hidden-layer activation of `mlp`: ReLU, Tanh, Sigmoid, ELU (α = 1) or Softplus (β = 1, threshold 20). */
 export type Activation = 'relu' | 'tanh' | 'sigmoid' | 'elu' | 'softplus';
 
 const ACTIVATIONS: Record<Activation, () => Module> = {
@@ -25,8 +26,14 @@ const ACTIVATIONS: Record<Activation, () => Module> = {
   softplus: () => new Softplus(),
 };
 
+/** Options every zoo model takes. */
 export interface ZooOptions {
+  /**
+   * Seed of the whole model, an integer ≥ 0 below 2^53 / 1009 (required: there is no global
+   * random state); layer k is initialised from seed·1009 + k.
+   */
   seed: number;
+  /** dtype of every parameter and buffer (default 'float32'). */
   dtype?: FloatDType;
 }
 
@@ -46,7 +53,9 @@ function zooOptions(op: string, options: ZooOptions): { dtype: FloatDType; next:
   return { dtype: floatDTypeArgument(op, options.dtype, 'float32'), next: seeds(options.seed) };
 }
 
+/** Options of `mlp`. */
 export interface MLPOptions extends ZooOptions {
+  /** The activation after every hidden layer (default 'relu'); none after the output layer. */
   activation?: Activation;
   /** A BatchNorm1d after every hidden linear layer (before the activation). */
   batchNorm?: boolean;
@@ -83,7 +92,14 @@ export function mlp(sizes: readonly number[], options: MLPOptions): Sequential {
  * conv 6@5×5 → BN → ReLU → maxpool 2 → conv 16@5×5 → BN → ReLU → maxpool 2 → flatten (256)
  * → fc 120 → BN → ReLU → fc 84 → BN → ReLU → fc classes.
  */
-export function lenet5(options: ZooOptions & { classes?: number; batchNorm?: boolean }): Sequential {
+export function lenet5(
+  options: ZooOptions & {
+    /** Outputs of the last layer (default 10). */
+    classes?: number;
+    /** The BatchNorm layers (default true); false gives the plain conv–ReLU–pool LeNet-5. */
+    batchNorm?: boolean;
+  },
+): Sequential {
   const { dtype, next } = zooOptions('lenet5', options);
   const classes = intArgument('lenet5', 'classes', options.classes, 1, 10);
   const batchNorm = boolArgument('lenet5', 'batchNorm', options.batchNorm, true);
@@ -129,7 +145,16 @@ function basicBlock(cin: number, cout: number, stride: number, next: () => numbe
  * ResNet-8 for 1×28×28 inputs: stem conv 3×3 (width) → three basic blocks of widths
  * width, 2·width, 4·width (the last two with stride 2: 28 → 14 → 7) → global average pool → fc.
  */
-export function resnet8(options: ZooOptions & { classes?: number; width?: number; inChannels?: number }): Sequential {
+export function resnet8(
+  options: ZooOptions & {
+    /** Outputs of the last layer (default 10). */
+    classes?: number;
+    /** Channels of the stem and the first block (default 16). */
+    width?: number;
+    /** Channels of the input image (default 1). */
+    inChannels?: number;
+  },
+): Sequential {
   const { dtype, next } = zooOptions('resnet8', options);
   const classes = intArgument('resnet8', 'classes', options.classes, 1, 10);
   const width = intArgument('resnet8', 'width', options.width, 1, 16);

@@ -14,13 +14,17 @@ import type { Tensor } from '../tensor/tensor.js';
 
 /** What an estimator sees at each step. */
 export interface StepContext {
+  /** The model being trained; estimators read its parameters and evaluate gradients through it. */
   model: Module;
+  /** The training dataset; full-gradient passes (μ̃ of SVRG, SAGA's table) run over all of it. */
   data: Dataset;
-  /** 0-based epoch and global step. */
+  /** 0-based epoch. */
   epoch: number;
+  /** 0-based global step: the number of steps taken before this one, over all epochs. */
   step: number;
-  /** Step within the epoch and the epoch's number of steps. */
+  /** 0-based step within the epoch. */
   stepInEpoch: number;
+  /** Number of steps of this epoch, ceil(N / batch size of the epoch). */
   stepsInEpoch: number;
   /** Builds the batch of the given dataset indices (with the run's augmentation and seed rules). */
   makeBatch: (indices: readonly number[], seed?: number) => Batch;
@@ -32,7 +36,13 @@ export interface StepContext {
   indices?: readonly number[];
 }
 
+/**
+ * A gradient estimator: SGD, the SVRG family, streaming SVRG, SCSG or SAGA. It owns whatever
+ * state its estimate needs (a snapshot w̃ and μ̃, a mega-batch gradient, a table of block
+ * gradients), never the parameters: the update rule changes those.
+ */
 export interface Estimator {
+  /** The method's identifier in logs and results, e.g. 'sgd', 'b-svrg', 'scsg'. */
   readonly name: string;
   /** Called before the first step of each epoch (snapshots of the SVRG family). */
   startEpoch?(context: StepContext): void;
@@ -44,6 +54,11 @@ export interface Estimator {
   readonly lastLoss?: number;
   /** A JSON-serialisable copy of the internal state (snapshots, tables), for checkpoints. */
   saveState?(): unknown;
+  /**
+   * Replace the internal state with one returned by `saveState` (from the same kind of
+   * estimator, built with the same options). The SVRG family, the mega-batch estimators and
+   * SAGA throw ValueError when `state` is visibly not such a state.
+   */
   restoreState?(state: unknown): void;
   /**
    * Capture in memory everything `startEpoch` and `direction` may change and return a function
@@ -59,15 +74,23 @@ export interface Estimator {
 
 /** Turns a direction into a parameter change, in place (PyTorch SGD semantics). */
 export interface UpdateRule {
+  /** The rule's identifier in logs and results, e.g. 'sgd', 'sgd-momentum'. */
   readonly name: string;
   /** params ← params − lr·(transformed direction), under noGrad; bumps version counters. */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void;
+  /** A JSON-serialisable copy of the rule's state (e.g. momentum buffers), for checkpoints. */
   saveState(): unknown;
+  /** Replace the rule's state with one returned by `saveState` (SgdUpdate throws ValueError when it visibly is not one). */
   restoreState(state: unknown): void;
 }
 
 /** Learning rate and batch size of each step. */
 export interface Schedule {
+  /**
+   * The learning rate η of step `stepInEpoch` (0-based) of `epoch` (0-based), an epoch of
+   * `stepsInEpoch` steps; called once per step, just before the update.
+   */
   learningRate(epoch: number, stepInEpoch: number, stepsInEpoch: number): number;
+  /** The minibatch size of every step of `epoch` (0-based), an integer ≥ 1; fixed within an epoch. */
   batchSize(epoch: number): number;
 }

@@ -26,7 +26,16 @@ export function batchSize(batch: Batch): number {
 }
 
 /** g_B(w) as a flat vector, and the batch's mean loss at w. Running statistics update as in any train forward. */
-export function batchGradientAt(model: Module, batch: Batch, w: Tensor): { grad: Tensor; loss: number } {
+export function batchGradientAt(
+  model: Module,
+  batch: Batch,
+  w: Tensor,
+): {
+  /** g_B(w), flat [P] in w's dtype, detached. */
+  grad: Tensor;
+  /** The batch's mean cross-entropy at w. */
+  loss: number;
+} {
   const leaf = w.detach().requireGrad();
   const n = batchSize(batch);
   const sampleIds = batch.sampleIds ?? Array.from({ length: n }, (_, i) => i);
@@ -80,15 +89,19 @@ export function unflatten(model: Module, flat: Tensor): Tensor[] {
 
 /** A JSON-serialisable copy of a flat vector: dtype and the values as numbers. */
 export interface SavedVector {
+  /** dtype of the vector, restored exactly (float32 values round-trip through numbers losslessly). */
   dtype: 'float32' | 'float64';
+  /** The elements in order. */
   data: number[];
 }
 
+/** A flat vector as a SavedVector (null stays null), for estimators' saveState. */
 export function saveVector(t: Tensor | null): SavedVector | null {
   if (!t) return null;
   return { dtype: t.dtype as 'float32' | 'float64', data: Array.from(t.contiguous().toTypedArray()) };
 }
 
+/** The flat vector [length] a SavedVector describes, in its dtype (null stays null). */
 export function restoreVector(s: SavedVector | null): Tensor | null {
   if (!s) return null;
   const data: TypedArray = s.dtype === 'float32' ? Float32Array.from(s.data) : Float64Array.from(s.data);

@@ -11,6 +11,7 @@ export class OptimRng {
   /** How many numbers have been drawn (the counter of the next one). */
   state = 0;
 
+  /** A generator at counter 0 for an integer seed in [0, 2^53) (ValueError otherwise). */
   constructor(seed: number) {
     this.key = makeKey(seed);
   }

@@ -18,8 +18,12 @@ import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { intArgument } from '../tensor/arguments.js';
 
+/** Options of {@link SagaEstimator}. */
 export interface SagaOptions {
-  /** The fixed minibatches, as lists of dataset indices. */
+  /**
+   * The fixed minibatches, as lists of dataset indices: non-empty, no two identical. The loop's
+   * batches must be exactly these lists (same indices, same order).
+   */
   partition: readonly (readonly number[])[];
   /** Seed of the table-filling pass (dropout masks); default 0. */
   seed?: number;
@@ -27,7 +31,15 @@ export interface SagaOptions {
 
 const keyOf = (indices: readonly number[]) => indices.join(',');
 
+/**
+ * SAGA (Defazio, Bach & Lacoste-Julien 2014) over a fixed partition into minibatches:
+ * v = g_j(w) − T_j + T̄ for the presented block j, then T_j ← g_j(w). See the module comment
+ * for the unbiasedness condition and the cost. NOTE: `train` deals its batches from a fresh
+ * permutation every epoch, so they match a fixed partition at most in the epoch the partition
+ * was taken from; SAGA needs a loop that presents the partition's blocks themselves.
+ */
 export class SagaEstimator implements Estimator {
+  /** Always 'saga'. */
   readonly name = 'saga';
   private readonly blocks: number[][];
   private readonly blockOf = new Map<string, number>();
@@ -35,8 +47,10 @@ export class SagaEstimator implements Estimator {
   private table: (Tensor | null)[];
   private mean: Tensor | null = null;
   private spent = 0;
+  /** Mean loss of the last batch at w (before the step). */
   lastLoss = NaN;
 
+  /** Throws ValueError when the partition is empty, has an empty or repeated minibatch, or the seed is invalid. */
   constructor(options: SagaOptions) {
     if (!options || !Array.isArray(options.partition) || options.partition.length === 0) throw new ValueError('saga: partition must be a non-empty list of minibatches');
     this.blocks = options.partition.map((b) => [...b]);
@@ -50,10 +64,12 @@ export class SagaEstimator implements Estimator {
     this.table = this.blocks.map(() => null);
   }
 
+  /** Sample-gradient evaluations so far: N for the table fill plus |B_j| per step. */
   get cost(): number {
     return this.spent;
   }
 
+  /** Fills the table at the first epoch's start (later epochs keep it). */
   startEpoch(context: StepContext): void {
     if (!this.mean) this.fill(context);
   }
@@ -66,6 +82,10 @@ export class SagaEstimator implements Estimator {
     this.mean = noGrad(() => this.table.reduce((s, t) => s!.add(t!))!.div(this.blocks.length));
   }
 
+  /**
+   * v = g_j(w) − T_j + T̄ for the block j whose indices are `context.indices`, then
+   * T_j ← g_j(w). Throws ValueError when the loop passes no indices or they are not a block.
+   */
   direction(context: StepContext, batch: Batch): Tensor[] {
     if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
     const j = this.blockOf.get(keyOf(context.indices));
@@ -83,6 +103,7 @@ export class SagaEstimator implements Estimator {
     return unflatten(model, v);
   }
 
+  /** Captures the cost, T̄, the last loss and the list of table references; the returned function restores them. */
   rollbackPoint(): () => void {
     // The table's entries are replaced (table[j] = grad), so a copy of the list of references suffices.
     const { spent, mean, lastLoss } = this;
@@ -92,10 +113,19 @@ export class SagaEstimator implements Estimator {
     };
   }
 
-  saveState(): { cost: number; table: (SavedVector | null)[]; mean: SavedVector | null } {
+  /** The table, its mean and the cost counter as plain JSON. */
+  saveState(): {
+    /** Sample-gradient evaluations so far. */
+    cost: number;
+    /** T_k for each block k, flat (null before the table is filled). */
+    table: (SavedVector | null)[];
+    /** T̄ = (1/K) Σ_k T_k, flat (null before the table is filled). */
+    mean: SavedVector | null;
+  } {
     return { cost: this.spent, table: this.table.map(saveVector), mean: saveVector(this.mean) };
   }
 
+  /** Restore a `saveState` value; throws ValueError unless it is a SAGA state with one entry per block. */
   restoreState(state: unknown): void {
     const s = state as ReturnType<SagaEstimator['saveState']>;
     if (!s || typeof s !== 'object' || !Array.isArray(s.table) || s.table.length !== this.blocks.length) {

@@ -8,7 +8,12 @@
 import { ValueError } from '../tensor/errors.js';
 import type { Schedule } from './estimator.js';
 
+/**
+ * A learning rate η as a function of the position in training: 0-based epoch, 0-based step
+ * within the epoch and the epoch's number of steps (as Schedule.learningRate is called).
+ */
 export type LearningRateFn = (epoch: number, stepInEpoch: number, stepsInEpoch: number) => number;
+/** A batch size (an integer ≥ 1) as a function of the 0-based epoch (as Schedule.batchSize is called). */
 export type BatchSizeFn = (epoch: number) => number;
 
 function positive(owner: string, name: string, v: number): void {
@@ -98,7 +103,11 @@ export class TailAverage {
   private sum: Float64Array | null = null;
   private n = 0;
 
-  constructor(readonly start: number) {
+  /** Throws ValueError unless `start` is an integer ≥ 0. */
+  constructor(
+    /** First step (inclusive) whose iterate enters the average. */
+    readonly start: number,
+  ) {
     if (!(Number.isInteger(start) && start >= 0)) throw new ValueError(`TailAverage: start must be an integer ≥ 0; got ${start}`);
   }
 
@@ -111,6 +120,7 @@ export class TailAverage {
     this.n++;
   }
 
+  /** Number of iterates averaged so far. */
   get count(): number {
     return this.n;
   }

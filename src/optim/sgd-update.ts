@@ -18,22 +18,40 @@ import type { UpdateRule } from './estimator.js';
 import { restoreVector, saveVector, type SavedVector } from './gradient.js';
 import { boolArgument, numberArgument, optionsArgument } from '../tensor/arguments.js';
 
+/** Options of {@link SgdUpdate}, as torch.optim.SGD names them (camel-cased). */
 export interface SgdUpdateOptions {
+  /** Momentum factor μ ≥ 0 (default 0: no momentum buffers). */
   momentum?: number;
+  /** Dampening τ ≥ 0 of the momentum buffer's new term, buf = μ·buf + (1 − τ)·d (default 0). */
   dampening?: number;
+  /** L2 penalty λ ≥ 0 added to the direction, d = g + λ·w (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false); needs momentum > 0 and dampening 0. */
   nesterov?: boolean;
 }
 
+/**
+ * torch.optim.SGD's update rule (module comment): weight decay, then momentum (heavy-ball or
+ * Nesterov) on the estimator's direction, then w ← w − η·d in place.
+ */
 export class SgdUpdate implements UpdateRule {
+  /** 'sgd' without momentum, 'sgd-momentum' with it, 'sgd-nesterov' with Nesterov momentum. */
   readonly name: string;
+  /** Momentum factor μ. */
   readonly momentum: number;
+  /** Dampening τ. */
   readonly dampening: number;
+  /** Weight decay λ. */
   readonly weightDecay: number;
+  /** Whether the momentum is Nesterov's. */
   readonly nesterov: boolean;
   /** Momentum buffers, one per parameter (null before the first step). */
   private buffers: Tensor[] | null = null;
 
+  /**
+   * Throws ValueError when momentum, dampening or weightDecay is not a finite number ≥ 0, or
+   * Nesterov is asked for without momentum > 0 and dampening 0.
+   */
   constructor(options: SgdUpdateOptions = {}) {
     optionsArgument('SgdUpdate', options);
     this.momentum = numberArgument('SgdUpdate', 'momentum', options.momentum, 0);
@@ -49,6 +67,11 @@ export class SgdUpdate implements UpdateRule {
     this.name = this.momentum === 0 ? 'sgd' : this.nesterov ? 'sgd-nesterov' : 'sgd-momentum';
   }
 
+  /**
+   * One update of `params` in place with learning rate `lr`. Throws ValueError when the
+   * direction has a different number of tensors, lr is not finite, or the momentum buffers
+   * were built for a different number of parameters.
+   */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void {
     if (params.length !== direction.length) {
       throw new ValueError(`${this.name}: got ${direction.length} direction tensors for ${params.length} parameters`);
@@ -74,10 +97,15 @@ export class SgdUpdate implements UpdateRule {
     });
   }
 
-  saveState(): { buffers: (SavedVector | null)[] | null } {
+  /** The momentum buffers as plain JSON. */
+  saveState(): {
+    /** One flattened buffer per parameter (each with its `shape` added), or null before the first step or without momentum. */
+    buffers: (SavedVector | null)[] | null;
+  } {
     return { buffers: this.buffers ? this.buffers.map((b) => ({ ...saveVector(b.reshape([b.size]))!, shape: [...b.shape] })) : null };
   }
 
+  /** Restore the momentum buffers from a `saveState` value; throws ValueError when it has no `buffers` field. */
   restoreState(state: unknown): void {
     const s = state as { buffers: ((SavedVector & { shape: number[] }) | null)[] | null };
     if (!s || typeof s !== 'object' || !('buffers' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SgdUpdate state`);

@@ -10,16 +10,23 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, unflatten } from './gradient.js';
 
+/**
+ * Plain minibatch SGD as an Estimator: the direction is g_B(w) of the loop's batch, with no
+ * state beyond its cost counter. Pair it with {@link SgdUpdate} for momentum and weight decay.
+ */
 export class SgdEstimator implements Estimator {
+  /** Always 'sgd'. */
   readonly name = 'sgd';
   private spent = 0;
   /** Mean loss of the last batch at the parameters before the step. */
   lastLoss = NaN;
 
+  /** Sample-gradient evaluations so far: the sum of the batch sizes seen. */
   get cost(): number {
     return this.spent;
   }
 
+  /** g_B(w) at the model's current parameters, one tensor per parameter. */
   direction(context: StepContext, batch: Batch): Tensor[] {
     const { grad, loss } = batchGradientAt(context.model, batch, context.model.flattenParameters());
     this.spent += batchSize(batch);
@@ -27,6 +34,7 @@ export class SgdEstimator implements Estimator {
     return unflatten(context.model, grad);
   }
 
+  /** Saves the cost counter and last loss; the returned function puts them back. */
   rollbackPoint(): () => void {
     const { spent, lastLoss } = this;
     return () => {
@@ -35,10 +43,15 @@ export class SgdEstimator implements Estimator {
     };
   }
 
-  saveState(): { cost: number } {
+  /** The estimator's whole state: its cost counter. */
+  saveState(): {
+    /** Sample-gradient evaluations so far. */
+    cost: number;
+  } {
     return { cost: this.spent };
   }
 
+  /** Restore the cost counter from a `saveState` value. */
   restoreState(state: unknown): void {
     this.spent = (state as { cost: number }).cost;
   }

@@ -10,13 +10,29 @@
  *
  * The iterates of an interval of L steps are the points after each of its steps, w_1 … w_L
  * (w_L is the current point when the next snapshot is taken). The tracker is fed w_p, the
- * point before step p (p = 1 … L − 1), plus w_L at snapshot time.
+ * point before step p + 1 (p = 1 … L − 1), plus w_L at snapshot time.
  */
 import { ValueError } from '../tensor/errors.js';
 import type { OptimRng } from './rng.js';
 
-export type SnapshotPoint = 'last' | 'random' | { tail: number } | { ema: number };
+/**
+ * Which iterate of a snapshot interval becomes the next snapshot w̃ (Defazio & Bottou 2019's
+ * options): 'last', 'random', a tail average or an exponential moving average; see the
+ * module comment for the exact rules. Default in SvrgOptions: 'last'.
+ */
+export type SnapshotPoint =
+  | 'last'
+  | 'random'
+  | {
+      /** f in (0, 1]: average the last ⌈f·L⌉ iterates of the interval (0.1, 0.5, 1 in the paper). */
+      tail: number;
+    }
+  | {
+      /** β in [0, 1): w̄ ← β·w̄ + (1 − β)·w after every step, carried across intervals. */
+      ema: number;
+    };
 
+/** Throws ValueError, prefixed with `owner`, unless `point` is a valid SnapshotPoint (tail in (0, 1], ema in [0, 1)). */
 export function checkSnapshotPoint(point: SnapshotPoint, owner: string): void {
   if (point === 'last' || point === 'random') return;
   if (typeof point === 'object' && 'tail' in point && point.tail > 0 && point.tail <= 1) return;
@@ -24,11 +40,17 @@ export function checkSnapshotPoint(point: SnapshotPoint, owner: string): void {
   throw new ValueError(`${owner}: snapshot point must be 'last', 'random', { tail: f } with 0 < f ≤ 1 or { ema: β } with 0 ≤ β < 1; got ${JSON.stringify(point)}`);
 }
 
+/** A SnapshotTracker's state as plain JSON (part of SvrgEstimator's saveState). */
 export interface TrackerState {
+  /** Iterates seen in this interval by the 'random' reservoir. */
   seen: number;
+  /** Float64 sum of the tail iterates so far ({ tail }), null before the first. */
   sum: number[] | null;
+  /** Number of iterates in `sum`. */
   count: number;
+  /** The iterate the 'random' reservoir holds, null before the first. */
   chosen: number[] | null;
+  /** The running EMA ({ ema }), null before the first snapshot. */
   ema: number[] | null;
 }
 
@@ -40,7 +62,9 @@ export class SnapshotTracker {
   private chosen: Float64Array | null = null;
   private ema: Float64Array | null = null;
 
+  /** A tracker for `point`; 'random' draws from `rng` (the owning estimator's stream). */
   constructor(
+    /** The rule that picks the snapshot. */
     readonly point: SnapshotPoint,
     private readonly rng: OptimRng,
   ) {}
@@ -99,11 +123,13 @@ export class SnapshotTracker {
     };
   }
 
+  /** The tracker's state as plain JSON. */
   saveState(): TrackerState {
     const arr = (a: Float64Array | null) => (a ? Array.from(a) : null);
     return { seen: this.seen, sum: arr(this.sum), count: this.count, chosen: arr(this.chosen), ema: arr(this.ema) };
   }
 
+  /** Restore a state returned by `saveState` (its fields are not validated). */
   restoreState(s: TrackerState): void {
     const arr = (a: number[] | null) => (a ? Float64Array.from(a) : null);
     this.seen = s.seen;

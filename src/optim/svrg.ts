@@ -43,18 +43,42 @@ import { OptimRng } from './rng.js';
 import { checkSnapshotPoint, SnapshotTracker, type SnapshotPoint, type TrackerState } from './snapshot-point.js';
 import { boolArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
 
+/**
+ * A member of the SVRG family, by its control-variate coefficient c: 'svrg' and 'b-svrg'
+ * (c = 1; the same estimator, B-SVRG naming its use with a decaying learning rate), 'bp-svrg'
+ * (c = −1, Jin, Lin & Zhang 2019, reconstructed) and 'alpha-svrg' (c = α(t), Yin et al. 2023).
+ */
 export type SvrgVariant = 'svrg' | 'b-svrg' | 'bp-svrg' | 'alpha-svrg';
 
 /** α(t) of α-SVRG: a constant, or α₀ decaying linearly to 0 at global step `totalSteps`. */
-export type AlphaSchedule = number | { initial: number; totalSteps: number };
+export type AlphaSchedule =
+  | number
+  | {
+      /** α₀, the coefficient at step 0 (finite; 1 is full SVRG, 0 is SGD). */
+      initial: number;
+      /** T > 0: α(t) = α₀·max(0, 1 − t/T), so c is 0 from global step T on. */
+      totalSteps: number;
+    };
 
+/**
+ * Options of {@link SvrgEstimator} (and of svrg, bSvrg, bpSvrg, alphaSvrg, which fix
+ * `variant` and `alpha`). Invalid values throw ValueError in the constructor.
+ */
 export interface SvrgOptions {
   /** Default 'svrg'. */
   variant?: SvrgVariant;
   /** α-SVRG's coefficient (required for 'alpha-svrg', rejected otherwise). */
   alpha?: AlphaSchedule;
   /** Snapshot interval; default one epoch. */
-  interval?: { epochs: number } | { steps: number };
+  interval?:
+    | {
+        /** Take a snapshot every this many epochs (an integer ≥ 1), at the start of the epoch. */
+        epochs: number;
+      }
+    | {
+        /** Take a snapshot every this many steps (an integer ≥ 1), counted across epoch boundaries. */
+        steps: number;
+      };
   /** Which iterate of the interval becomes w̃; default 'last'. */
   point?: SnapshotPoint;
   /** Seed/transform/dropout locking and BN reset; default true. */
@@ -65,19 +89,38 @@ export interface SvrgOptions {
   seed?: number;
 }
 
+/** What SvrgEstimator.saveState returns: plain JSON, restored exactly by restoreState. */
 interface SvrgState {
+  /** Sample-gradient evaluations so far. */
   cost: number;
+  /** Counter of the estimator's random stream (OptimRng.state). */
   rng: number;
+  /** The snapshot w̃ (flat), null before the first snapshot. */
   wTilde: SavedVector | null;
+  /** μ̃ = ∇F(w̃) (flat), null before the first snapshot. */
   mu: SavedVector | null;
+  /** The coefficient c fixed at the last snapshot. */
   coefficient: number;
+  /** Epoch of the last snapshot (for epoch intervals). */
   snapshotEpoch: number;
+  /** Steps taken since the last snapshot. */
   stepsSinceSnapshot: number;
+  /** The snapshot-point tracker's partial sums and choices for the current interval. */
   tracker: TrackerState;
 }
 
+/**
+ * The SVRG family as one estimator (see the module comment):
+ * `v = g_I(w) − c·(g_I(w̃) − μ̃)` with c = 1 (SVRG, B-SVRG), −1 (BP-SVRG) or α(t) (α-SVRG).
+ * The helpers svrg, bSvrg, bpSvrg and alphaSvrg build the usual configurations.
+ */
 export class SvrgEstimator implements Estimator {
+  /** The variant, used as the estimator's name ('svrg', 'b-svrg', 'bp-svrg', 'alpha-svrg'). */
   readonly name: SvrgVariant;
+  /**
+   * Whether transforms, dropout masks and BatchNorm statistics are locked between the
+   * evaluations at w and at w̃ (SvrgOptions.locking).
+   */
   readonly locking: boolean;
   private readonly interval: { epochs: number } | { steps: number };
   private readonly alpha: AlphaSchedule | undefined;
@@ -93,6 +136,7 @@ export class SvrgEstimator implements Estimator {
   /** Mean loss of the last batch at w (before the step). */
   lastLoss = NaN;
 
+  /** Throws ValueError for an unknown variant, a misplaced or invalid alpha, or an invalid interval, point, chunkSize or seed. */
   constructor(options: SvrgOptions = {}) {
     optionsArgument('svrg', options);
     this.name = options.variant ?? 'svrg';
@@ -116,12 +160,20 @@ export class SvrgEstimator implements Estimator {
     this.tracker = new SnapshotTracker(point, this.rng);
   }
 
+  /** Sample-gradient evaluations so far: N per snapshot, plus |I| (c = 0) or 2|I| per step. */
   get cost(): number {
     return this.spent;
   }
 
   /** The current snapshot w̃, μ̃ = ∇F(w̃) (flat) and coefficient c; null before the first. */
-  get snapshot(): { wTilde: Tensor; mu: Tensor; coefficient: number } | null {
+  get snapshot(): {
+    /** The snapshot point w̃, flat [P] in the parameters' dtype. */
+    wTilde: Tensor;
+    /** μ̃ = ∇F(w̃) over the whole dataset, flat [P]. */
+    mu: Tensor;
+    /** The coefficient c in use until the next snapshot. */
+    coefficient: number;
+  } | null {
     return this.wTilde && this.mu ? { wTilde: this.wTilde, mu: this.mu, coefficient: this.coefficient } : null;
   }
 
@@ -140,11 +192,16 @@ export class SvrgEstimator implements Estimator {
     }
   }
 
+  /** With an epoch interval, takes the snapshot (w̃, μ̃, c) when one is due; otherwise does nothing. */
   startEpoch(context: StepContext): void {
     if (!('epochs' in this.interval)) return;
     if (!this.wTilde || context.epoch - this.snapshotEpoch >= this.interval.epochs) this.takeSnapshot(context);
   }
 
+  /**
+   * v = g_I(w) − c·(g_I(w̃) − μ̃) for the loop's batch I, one tensor per parameter; takes the
+   * first snapshot, or a step-interval one that is due, before computing it.
+   */
   direction(context: StepContext, batch: Batch): Tensor[] {
     const { model } = context;
     if (!this.wTilde || ('steps' in this.interval && this.stepsSinceSnapshot >= this.interval.steps)) this.takeSnapshot(context);
@@ -168,6 +225,7 @@ export class SvrgEstimator implements Estimator {
     return unflatten(model, v);
   }
 
+  /** Captures counters, references to w̃ and μ̃, the random stream and the tracker; the returned function restores them. */
   rollbackPoint(): () => void {
     // wTilde and mu are replaced, never written in place: their references are the state.
     const { spent, wTilde, mu, coefficient, snapshotEpoch, stepsSinceSnapshot, lastLoss } = this;
@@ -180,6 +238,7 @@ export class SvrgEstimator implements Estimator {
     };
   }
 
+  /** The whole state (snapshot, μ̃, counters, random stream, tracker) as plain JSON. */
   saveState(): SvrgState {
     return {
       cost: this.spent,
@@ -193,6 +252,7 @@ export class SvrgEstimator implements Estimator {
     };
   }
 
+  /** Restore a `saveState` value; throws ValueError when `state` is not an SVRG state. */
   restoreState(state: unknown): void {
     const s = state as SvrgState;
     if (!s || typeof s !== 'object' || typeof s.cost !== 'number' || !('wTilde' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SVRG state`);

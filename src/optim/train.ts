@@ -24,39 +24,63 @@ import { checkResumeFits } from './train-state.js';
 
 /** Where the loop is, as hooks see it. */
 export interface StepInfo {
+  /** 0-based epoch. */
   epoch: number;
+  /** Global step: the number of steps taken so far (the next step to run, for onPosition). */
   step: number;
+  /** 0-based step within the epoch (stepsInEpoch at onEpochEnd). */
   stepInEpoch: number;
+  /** Steps in this epoch, ceil(N / batch size of the epoch). */
   stepsInEpoch: number;
   /** Fraction of the epoch done before this step, in [0, 1). */
   position: number;
   /** Sample-gradient evaluations spent so far. */
   cost: number;
+  /** The model being trained, at the parameters before this step (after the epoch's last, at onEpochEnd). */
   model: Module;
 }
 
 /** Everything needed to continue a run exactly: a plain JSON-serialisable value. */
 export interface TrainState {
+  /** Marks the value as a training state; checkTrainState refuses anything else. */
   format: 'gradscope-train-state';
+  /** Version of this layout; this gradscope reads 1. */
   version: 1;
   /** The next global step to run. */
   step: number;
+  /** The epoch to resume in (0-based; equal to the run's epochs when it is finished). */
   epoch: number;
+  /** The step within `epoch` to resume at (0 for the states train writes, taken at epoch ends). */
   stepInEpoch: number;
+  /** Each parameter's values, flat row-major, in `model.parameters()` order. */
   parameters: number[][];
+  /** Each buffer (BatchNorm running statistics) as [qualified name, values], from `model.saveStats()`. */
   buffers: [string, number[]][];
+  /** The update rule's `saveState()`. */
   update: unknown;
+  /** The estimator's `saveState()`, or null when it has none. */
   estimator: unknown;
+  /** Minibatch loss before each step so far, from step 0 (length = step). */
   losses: number[];
 }
 
+/** Options of {@link train}; `estimator`, `update`, `schedule`, `epochs` and `seed` are required. */
 export interface TrainOptions {
+  /** The gradient estimator (SgdEstimator, SvrgEstimator, …); its state persists across calls. */
   estimator: Estimator;
+  /** The update rule applied to each direction, e.g. SgdUpdate. */
   update: UpdateRule;
+  /** Learning rate per step and batch size per epoch. */
   schedule: Schedule;
+  /** Epoch to stop before (an integer ≥ 0): the run covers epochs [0, epochs), or [resume.epoch, epochs). */
   epochs: number;
   /** Seed of the batch order, dropout masks and augmentations. */
   seed: number;
+  /**
+   * Per-sample loss used to record a step's minibatch loss (default cross-entropy), in an extra
+   * forward pass, only when the estimator reports no `lastLoss`. It does not change what is
+   * differentiated: the built-in estimators report their own loss, so for them it has no effect.
+   */
   loss?: PerSampleLoss;
   /**
    * Builds a batch from dataset indices (default: data/sampler's makeBatch in the model's
@@ -65,28 +89,50 @@ export interface TrainOptions {
   makeBatch?: (data: Dataset, indices: readonly number[], seed: number) => Batch;
   /** Fractions of an epoch (e.g. [0.02, 0.11, 0.33, 0.66, 0.98]) at which `onPosition` runs. */
   positions?: readonly number[];
+  /**
+   * Called before the step at each of `positions` (position p is step ⌊p·stepsInEpoch⌋ of the
+   * epoch, at most the last; positions that land on the same step call it once).
+   */
   onPosition?: (info: StepInfo) => void;
+  /**
+   * Called after each epoch's last step, with `position` 1 and `meanLoss`, the mean minibatch
+   * loss of the steps this call ran in the epoch.
+   */
   onEpochEnd?: (info: StepInfo & { meanLoss: number }) => void;
   /** Called with the state after every `every` epochs (e.g. an atomic file write, see io/). */
-  checkpoint?: { every: number; save: (state: TrainState) => void };
+  checkpoint?: {
+    /** Save after epochs e with (e + 1) divisible by this, an integer ≥ 1. */
+    every: number;
+    /** Receives the state at the end of the epoch (stepInEpoch 0 of the next); may write it anywhere. */
+    save: (state: TrainState) => void;
+  };
   /** Continue from a saved state instead of starting fresh. */
   resume?: TrainState;
 }
 
+/** What {@link train} returns. */
 export interface TrainResult {
   /** Minibatch loss before each step. */
   losses: number[];
+  /** Global steps taken, those of a resumed state included. */
   steps: number;
+  /** The estimator's cost at the end (sample-gradient evaluations, restored ones included). */
   cost: number;
+  /** The final state, from which a longer run (more epochs) can resume. */
   state: TrainState;
 }
 
 /** Thrown at the first non-finite loss or direction, with where it happened. */
 export class NonFiniteError extends Error {
+  /** 'NonFiniteError'. */
   override name = 'NonFiniteError';
+  /** `detail` says which value was bad (the loss, or the parameter and element of the direction). */
   constructor(
+    /** Which value was not finite: the minibatch loss or the estimator's direction. */
     readonly what: 'loss' | 'gradient',
+    /** Global step that was refused (0-based); no update was made for it. */
     readonly step: number,
+    /** Epoch of that step (0-based). */
     readonly epoch: number,
     detail: string,
   ) {
@@ -144,7 +190,12 @@ function restore(model: Module, state: TrainState, options: TrainOptions, sample
 }
 
 /**
- * Train `model` on `data`.
+ * Train `model` on `data`: for each epoch, the batches of a seeded permutation (the last one
+ * may be smaller), and for each batch the estimator's direction, then the update rule's step
+ * with the schedule's learning rate. The model is put in train mode. Throws ValueError for an
+ * invalid `epochs` or a `resume` state that does not fit this model and run, and
+ * NonFiniteError at the first non-finite loss or direction (the refused step leaves the
+ * model's parameters and buffers and the estimator as they were).
  * @example
  * train(model, data, { estimator: new SgdEstimator(), update: new SgdUpdate({ momentum: 0.9 }), schedule: schedule(0.1, 128), epochs: 3, seed: 0 });
  */

@@ -12,11 +12,18 @@ import { perSampleView, randomnessError, vmapRandomness, type RandomnessFrame } 
 import { boolArgument, dtypeArgument, finiteArgument, intArgument, keyArgument, optionsArgument, shapeArgument } from './arguments.js';
 import { tensorArgument } from '../autograd/operands.js';
 
+/** Options every creation function accepts. */
 export interface CreateOptions {
+  /** Element type; default getDefaultDType() (float32 unless changed), or the input's for a typed array. */
   dtype?: DType;
+  /** Make the result a leaf that requires grad (a float dtype is then required); default false. */
   requiresGrad?: boolean;
 }
 
+/**
+ * Options of the random creation functions. One of `seed` and `key` is required: there is no
+ * global random state (JAX-style keys; element i of a draw depends only on the key and i).
+ */
 export interface RandomOptions extends CreateOptions {
   /** Integer seed in [0, 2^53). */
   seed?: number;
@@ -130,10 +137,12 @@ export function full(shape: Shape, value: number, options: CreateOptions = {}): 
   return finish('full', data, shape, options);
 }
 
+/** A tensor of `shape` filled with 0 (torch.zeros). */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
+/** A tensor of `shape` filled with 1 (torch.ones). */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 1, options);
 }

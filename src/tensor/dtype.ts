@@ -13,15 +13,23 @@
  */
 import { AllocationError, DTypeError, ValueError } from './errors.js';
 
+/** The differentiable dtypes: float32 (the default) and float64 (the reference). */
 export type FloatDType = 'float32' | 'float64';
+/**
+ * Every element type a tensor can have. There are no bool, int64 or float16 tensors:
+ * comparisons return 0/1 in the operands' dtype, and indices are int32.
+ */
 export type DType = FloatDType | 'int32';
 
+/** The storage of a float tensor. */
 export type FloatArray = Float32Array | Float64Array;
+/** The storage of a tensor of any dtype: Float32Array, Float64Array or Int32Array. */
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
 /** The default dtype of creation functions when none is given. */
 let defaultFloat: FloatDType = 'float32';
 
+/** The dtype creation functions use when none is given: 'float32' unless setDefaultDType changed it (torch.get_default_dtype). */
 export function getDefaultDType(): FloatDType {
   return defaultFloat;
 }
@@ -34,6 +42,7 @@ export function setDefaultDType(dtype: FloatDType): void {
   defaultFloat = dtype;
 }
 
+/** Whether `dtype` is float32 or float64 (a type guard). */
 export function isFloat(dtype: DType): dtype is FloatDType {
   return dtype !== 'int32';
 }
@@ -55,6 +64,7 @@ export function setMaxTensorBytes(bytes: number): void {
   maxTensorBytes = bytes;
 }
 
+/** The per-tensor allocation limit in bytes (4 GiB unless setMaxTensorBytes changed it; may be Infinity). */
 export function getMaxTensorBytes(): number {
   return maxTensorBytes;
 }

@@ -8,32 +8,39 @@
 
 /** A shape did not fit what an op needs (ranks, broadcasting, inner dimensions, …). */
 export class ShapeError extends Error {
+  /** Always 'ShapeError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'ShapeError';
 }
 
 /** A dtype did not fit what an op needs (mixed float32/float64, float op on int32, …). */
 export class DTypeError extends Error {
+  /** Always 'DTypeError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'DTypeError';
 }
 
 /** Any other invalid argument (bad axis, bad option value, …). */
 export class ValueError extends Error {
+  /** Always 'ValueError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'ValueError';
 }
 
 /** A tensor too large to allocate: over the size limit (setMaxTensorBytes) or refused by the engine. */
 export class AllocationError extends Error {
+  /** Always 'AllocationError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'AllocationError';
 }
 
 /** Autograd misuse: a freed graph, a saved tensor modified in place, grad of a non-scalar. */
 export class GradError extends Error {
+  /** Always 'GradError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'GradError';
 }
 
 /** A broken invariant: a bug in gradscope, never the caller's fault. */
 export class InternalError extends Error {
+  /** Always 'InternalError', so that `String(e)`, stack traces and `e.name` checks show the class. */
   override name = 'InternalError';
+  /** @param message What invariant broke; the message gets the `internal: ` prefix. */
   constructor(message: string) {
     super(`internal: ${message}`);
   }

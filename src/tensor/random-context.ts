@@ -6,14 +6,23 @@
 import { ValueError } from './errors.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * vmap's `randomness` option, as torch.func.vmap's: 'error' (the default) refuses a random
+ * draw inside f; 'same' makes one draw shared by every sample; 'different' gives sample i the
+ * draw of `foldIn(key, i)`, i counted over the whole batch, so results do not depend on
+ * chunkSize. randperm supports only 'same'.
+ */
 export type VmapRandomness = 'error' | 'same' | 'different';
 
 /** The innermost running vmap, as random functions need to know it. */
 export interface RandomnessFrame {
+  /** The vmap's randomness option. */
   readonly mode: VmapRandomness;
-  /** Samples in this (chunk of the) batch, and the index of its first sample. */
+  /** Samples in this (chunk of the) batch. */
   readonly size: number;
+  /** Index within the whole batch of this chunk's first sample. */
   readonly offset: number;
+  /** The vmap's level (a process-wide counter, so an inner vmap has a higher one), for wrapping per-sample draws. */
   readonly level: number;
 }
 
@@ -30,6 +39,7 @@ export function setVmapRandomness<T>(frame: RandomnessFrame, fn: () => T): T {
   }
 }
 
+/** The innermost running vmap's randomness frame, or null outside vmap. */
 export function vmapRandomness(): RandomnessFrame | null {
   return current;
 }

@@ -7,6 +7,7 @@
  */
 import { assertShape, assertValue, describeValue, formatShape } from './errors.js';
 
+/** Sizes of a tensor's axes, outermost first (`[]` for a 0-d tensor), as torch.Size. */
 export type Shape = readonly number[];
 
 /** Number of elements of a shape (1 for the 0-d shape `[]`). */
@@ -37,6 +38,7 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
   return true;
 }
 
+/** Whether two shapes have the same rank and sizes. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

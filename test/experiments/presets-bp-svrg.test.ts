@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hessianVectorProduct } from '../../src/analysis/objective.js';
 import { makeBatch } from '../../src/data/sampler.js';
-import type { PresetResult } from '../../src/experiments/preset.js';
-import { BUDGET, COST_FACTOR, METHODS, bpSvrgPreset, directionVariance, lossAndAccuracy, milestones, topHessianEigenvalue, trainRun, type TrainOutput } from '../../src/experiments/presets/bp-svrg.js';
-import { flatMlp, mnistSubsets } from '../../src/experiments/presets/variance-ratio.js';
+import type { PresetResult } from '../../packages/lab/src/experiments/preset.js';
+import { BUDGET, COST_FACTOR, METHODS, bpSvrgPreset, directionVariance, lossAndAccuracy, milestones, topHessianEigenvalue, trainRun, type TrainOutput } from '../../packages/lab/src/experiments/presets/bp-svrg.js';
+import { flatMlp, mnistSubsets } from '../../packages/lab/src/experiments/presets/variance-ratio.js';
 import { randn } from '../../src/tensor/creation.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
 

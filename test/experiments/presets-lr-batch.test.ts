@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PresetResult } from '../../src/experiments/preset.js';
-import { lrBatchRatioPreset, lrBatchVerdict } from '../../src/experiments/presets/lr-batch-ratio.js';
-import { BUDGET, ranks, spearman } from '../../src/experiments/presets/lr-batch-ratio-parts.js';
+import type { PresetResult } from '../../packages/lab/src/experiments/preset.js';
+import { lrBatchRatioPreset, lrBatchVerdict } from '../../packages/lab/src/experiments/presets/lr-batch-ratio.js';
+import { BUDGET, ranks, spearman } from '../../packages/lab/src/experiments/presets/lr-batch-ratio-parts.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
 
 describe('lr-batch-ratio: Spearman correlation and the verdict rule', () => {

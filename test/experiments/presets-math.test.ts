@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PresetResult } from '../../src/experiments/preset.js';
+import type { PresetResult } from '../../packages/lab/src/experiments/preset.js';
 import { meanSquareThreshold } from '../../src/analysis/stability.js';
 import { quadraticSum } from '../../src/data/synthetic.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
-import { quadraticSumsPreset, toStabilityProblem } from '../../src/experiments/presets/quadratic-sums.js';
-import { diagonalGram, diagonalInit, stabilityPreset, trainDiagonal } from '../../src/experiments/presets/stability.js';
-import { reluStabilityConfig } from '../../src/experiments/presets/stability-relu.js';
+import { quadraticSumsPreset, toStabilityProblem } from '../../packages/lab/src/experiments/presets/quadratic-sums.js';
+import { diagonalGram, diagonalInit, stabilityPreset, trainDiagonal } from '../../packages/lab/src/experiments/presets/stability.js';
+import { reluStabilityConfig } from '../../packages/lab/src/experiments/presets/stability-relu.js';
 
 describe('quadratic-sums preset (Patel 2017)', () => {
   const progress: number[] = [];

@@ -20,7 +20,7 @@ import {
   type RegressionData,
   type ReluNet,
   type ReluRunOutput,
-} from '../../src/experiments/presets/stability-relu.js';
+} from '../../packages/lab/src/experiments/presets/stability-relu.js';
 
 /** A tiny problem: m = 3 hidden units, d = 2, n = 4 inputs, labels from `labelNet` (interpolated by it). */
 function tiny(labelNet?: ReluNet): { net: ReluNet; data: RegressionData } {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PresetResult } from '../../src/experiments/preset.js';
-import { FACTORS, measureStreaming, METHODS, streamingSvrgPreset } from '../../src/experiments/presets/streaming-svrg.js';
-import { convergencePreset, errorAtCost } from '../../src/experiments/presets/convergence.js';
+import type { PresetResult } from '../../packages/lab/src/experiments/preset.js';
+import { FACTORS, measureStreaming, METHODS, streamingSvrgPreset } from '../../packages/lab/src/experiments/presets/streaming-svrg.js';
+import { convergencePreset, errorAtCost } from '../../packages/lab/src/experiments/presets/convergence.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
 
 describe('streaming-svrg preset (Defazio & Bottou Fig. 4): mechanics', () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PresetResult } from '../../src/experiments/preset.js';
+import type { PresetResult } from '../../packages/lab/src/experiments/preset.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
-import { checkBatchNorm, lockingPreset, measureLocking } from '../../src/experiments/presets/locking.js';
-import { mnistSubsets, POSITIONS, varianceRatioPreset } from '../../src/experiments/presets/variance-ratio.js';
+import { checkBatchNorm, lockingPreset, measureLocking } from '../../packages/lab/src/experiments/presets/locking.js';
+import { mnistSubsets, POSITIONS, varianceRatioPreset } from '../../packages/lab/src/experiments/presets/variance-ratio.js';
 
 describe('locking preset (Defazio & Bottou Fig. 1): mechanics', () => {
   const { train: data } = mnistSubsets(5, 64, 0);

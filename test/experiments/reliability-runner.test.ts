@@ -11,12 +11,12 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { parseSeeds, parseTaskTimeout, parseWorkers } from '../../src/cli/commands/run.js';
-import { engineSettings } from '../../src/experiments/engine-settings.js';
-import { LOCK_FILE } from '../../src/experiments/out-lock.js';
-import type { Preset, PresetResult } from '../../src/experiments/preset.js';
-import { existingResults, parseResults, runPresets, type RunEvent } from '../../src/experiments/runner.js';
-import { taskPool, workerPool } from '../../src/experiments/task-pool.js';
+import { parseSeeds, parseTaskTimeout, parseWorkers } from '../../packages/lab/src/cli/commands/run.js';
+import { engineSettings } from '../../packages/lab/src/experiments/engine-settings.js';
+import { LOCK_FILE } from '../../packages/lab/src/experiments/out-lock.js';
+import type { Preset, PresetResult } from '../../packages/lab/src/experiments/preset.js';
+import { existingResults, parseResults, runPresets, type RunEvent } from '../../packages/lab/src/experiments/runner.js';
+import { taskPool, workerPool } from '../../packages/lab/src/experiments/task-pool.js';
 import { currentBackendInfo, useBackend } from '../../src/kernels/registry.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gradscope-reliability-'));
@@ -259,7 +259,7 @@ describe('integer flags are plain decimal (D13–D21)', () => {
 
   it('the CLI refuses --out "" and --workers 1e1 at once, with exit code 2', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['packages/lab/bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
     const empty = cli('run', 'demo-sgd', '--out', '');
     expect(empty.status).toBe(2);
     expect(empty.stderr).toMatch(/run: --out must name a folder; got ""/);

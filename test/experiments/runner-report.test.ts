@@ -9,18 +9,18 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PRESETS, findPreset } from '../../src/experiments/registry.js';
-import { existingResults, parseResults, runPresets, stringifyResults, type RunEvent } from '../../src/experiments/runner.js';
-import { plotCsv } from '../../src/cli/report/csv.js';
-import { findResults } from '../../src/cli/report/index.js';
-import { progressReporter } from '../../src/cli/commands/progress.js';
-import { parseSeeds } from '../../src/cli/commands/run.js';
-import type { Preset } from '../../src/experiments/preset.js';
-import { decodeOutput, encodeOutput, taskKey } from '../../src/experiments/task-cache.js';
-import { inlinePool, workerPool } from '../../src/experiments/task-pool.js';
+import { PRESETS, findPreset } from '../../packages/lab/src/experiments/registry.js';
+import { existingResults, parseResults, runPresets, stringifyResults, type RunEvent } from '../../packages/lab/src/experiments/runner.js';
+import { plotCsv } from '../../packages/lab/src/cli/report/csv.js';
+import { findResults } from '../../packages/lab/src/cli/report/index.js';
+import { progressReporter } from '../../packages/lab/src/cli/commands/progress.js';
+import { parseSeeds } from '../../packages/lab/src/cli/commands/run.js';
+import type { Preset } from '../../packages/lab/src/experiments/preset.js';
+import { decodeOutput, encodeOutput, taskKey } from '../../packages/lab/src/experiments/task-cache.js';
+import { inlinePool, workerPool } from '../../packages/lab/src/experiments/task-pool.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
+const cli = (...args: string[]) => spawnSync(process.execPath, ['packages/lab/bin/gradscope.js', ...args], { cwd: root, encoding: 'utf8' });
 
 describe('gradscope run / report / list (CLI)', () => {
   let dir: string;
@@ -238,7 +238,7 @@ describe('task pools', () => {
 
   it('a worker pool runs a registered preset task, and a failing task rejects with its message', async () => {
     // From TypeScript sources there is no JavaScript worker script: use the built one (npm test builds first).
-    const pool = workerPool(2, { script: new URL('../../dist/experiments/task-worker.js', import.meta.url) });
+    const pool = workerPool(2, { script: new URL('../../packages/lab/dist/experiments/task-worker.js', import.meta.url) });
     try {
       const demo = findPreset('demo-sgd')!;
       const inputs = [{ seed: 1, lr: 0.1, size: 'smoke' }, { seed: 2, lr: 0.01, size: 'smoke' }, { seed: 3, lr: 0.1, size: 'smoke' }];

@@ -1,7 +1,7 @@
 /** Shared by the preset tests: the mechanics every preset result must satisfy, and a smoke run. */
 import { expect } from 'vitest';
-import type { Preset, PresetResult } from '../../src/experiments/preset.js';
-import { inlinePool } from '../../src/experiments/task-pool.js';
+import type { Preset, PresetResult } from '../../packages/lab/src/experiments/preset.js';
+import { inlinePool } from '../../packages/lab/src/experiments/task-pool.js';
 
 export function expectWellFormed(result: PresetResult, name: string): void {
   expect(result.preset).toBe(name);

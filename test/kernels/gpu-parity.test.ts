@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { Backend } from '../../src/kernels/backend.js';
 import { cpuBackend } from '../../src/kernels/cpu/index.js';
 import { createGpuBackend, type GpuBackend, type GpuMode } from '../../src/kernels/gpu/index.js';
+import { loadGpuJsModule } from '../../src/kernels/gpu/provide.js';
 import {
   currentBackendInfo,
   getBackend,
@@ -24,6 +25,9 @@ import {
 } from '../../src/kernels/registry.js';
 import { valuesOf } from '../arbitraries.js';
 import { PARITY_CASES, makeOperand, networkValueAndGrads, runParityCase, type ParityCase } from './parity-cases.js';
+
+// gpu.js is an optional peer dependency, loaded by name on first use (a dev dependency here).
+await loadGpuJsModule();
 
 /** float32 against float64 (the accumulation error of float32 sums over ≲ 100 terms ≈ 1e-6). */
 const RTOL = 1e-4;

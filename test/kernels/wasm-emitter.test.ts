@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { F32, FunctionBuilder, I32, ModuleBuilder, V128, sleb128, uleb128 } from '../../src/kernels/wasm/emitter.js';
 import { gemmModuleBytes, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports } from '../../src/kernels/wasm/gemm-module.js';
-import { enableRelaxedSimd } from '../../src/cli/engine-flags.js';
+import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 
 /** Read an unsigned LEB128 at `at`; returns [value, next position]. */
 function readU(bytes: Uint8Array, at: number): [number, number] {

@@ -11,7 +11,7 @@ import { cpuBackend } from '../../src/kernels/cpu/index.js';
 import { createWasmBackend, simdAvailable, wasmRuntime } from '../../src/kernels/wasm/index.js';
 import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
 import { WasmRuntime, relaxedSimdAvailable } from '../../src/kernels/wasm/runtime.js';
-import { enableRelaxedSimd } from '../../src/cli/engine-flags.js';
+import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 import { SMALL_PRODUCT, wasmMatmul, wasmMatmulApplies } from '../../src/kernels/wasm/matmul.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import type { Backend } from '../../src/kernels/backend.js';

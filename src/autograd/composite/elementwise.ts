@@ -8,18 +8,19 @@ import { where } from '../ops/where.js';
 import { floatOperand } from '../operands.js';
 import { numberArgument } from '../../tensor/arguments.js';
 
-/** x². */
+/** Elementwise x² (float x), as x·x; differentiable. */
 export function square(x: Tensor): Tensor {
   return mul(floatOperand('square', x), x);
 }
 
-/** 1/x. */
+/** Elementwise 1/x (float x), as 1 / x; differentiable; ±∞ at 0. */
 export function reciprocal(x: Tensor): Tensor {
   return div(1, floatOperand('reciprocal', x));
 }
 
 /**
- * Clamp into [min, max] (either bound may be null). The gradient is 1 inside the closed
+ * Clamp into [min, max] (either bound may be null for no bound), as torch.clamp; float x,
+ * number bounds. The gradient is 1 inside the closed
  * interval and 0 outside, as in PyTorch; NaN passes through.
  */
 export function clamp(x: Tensor, min: number | null, max: number | null): Tensor {

@@ -9,6 +9,10 @@ import { gather } from '../ops/gather.js';
 import { mean } from './reduce.js';
 import { logSoftmax } from './reduce.js';
 
+/**
+ * How a loss reduces its per-element values, as PyTorch's `reduction` argument: 'mean'
+ * (average, a 0-d tensor), 'sum' (total, 0-d) or 'none' (the unreduced losses).
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function reduce(op: string, losses: Tensor, reduction: Reduction): Tensor {

@@ -12,7 +12,10 @@ import { reshape } from '../ops/reshape.js';
 import { sum } from '../ops/sum.js';
 import { boolArgument, finiteArgument, optionsArgument } from '../../tensor/arguments.js';
 
-/** Mean over `axis` (all axes when null/undefined). */
+/**
+ * Arithmetic mean over `axis` (a number, a list, or all axes when null/undefined), as
+ * torch.mean(dim, keepdim); differentiable (sum divided by the count). Float x only.
+ */
 export function mean(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {
   floatOperand('mean', x);
   boolArgument('mean', 'keepdim', keepdim, false);
@@ -21,13 +24,19 @@ export function mean(x: Tensor, axis?: number | readonly number[] | null, keepdi
   return sum(x, axes, keepdim).div(count);
 }
 
+/** Options of `variance` (Tensor.var), as torch.var's `correction` and `keepdim`. */
 export interface VarOptions {
   /** Subtracted from the count in the divisor: 1 (default) is the unbiased estimate, 0 the biased one. */
   correction?: number;
+  /** Keep the reduced axes as size 1 (default false). */
   keepdim?: boolean;
 }
 
-/** Variance over `axis`: Σ(x − mean)² / (n − correction); correction 1 by default, as in PyTorch. */
+/**
+ * Variance over `axis` (all axes when null/undefined): Σ(x − mean)² / max(n − correction, 0),
+ * with correction 1 (unbiased) by default, as torch.var; differentiable. A divisor of 0 gives
+ * ∞ or NaN, as in PyTorch.
+ */
 export function variance(x: Tensor, axis?: number | readonly number[] | null, options: VarOptions = {}): Tensor {
   floatOperand('var', x);
   const { correction: c, keepdim: k } = optionsArgument('var', options);
@@ -41,7 +50,9 @@ export function variance(x: Tensor, axis?: number | readonly number[] | null, op
 
 /** The values and int32 indices of max/min. */
 export interface ValuesIndices {
+  /** The extreme values, differentiable (the gradient reaches the first extremum only). */
   values: Tensor;
+  /** int32 position of each extremum along the axis (the flat index for a full reduction); no gradient. */
   indices: Tensor;
 }
 

@@ -9,7 +9,10 @@ import { permute } from '../ops/permute.js';
 import { reshape } from '../ops/reshape.js';
 import { tensorArgument, tensorListArgument } from '../operands.js';
 
-/** Merge axes start…end (inclusive) into one. */
+/**
+ * Merge axes startAxis … endAxis (inclusive, negative counts from the end; default all) into
+ * one, as torch.flatten; a 0-d tensor becomes shape [1]. A reshape, so a view when possible.
+ */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
   if (tensorArgument('flatten', x).rank === 0) {
     normalizeAxis('flatten', startAxis, 0);
@@ -23,7 +26,10 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, s), merged, ...x.shape.slice(e + 1)]);
 }
 
-/** Swap two axes (a view). */
+/**
+ * Swap two axes (default the last two, −2 and −1), as torch.transpose; a view, differentiable.
+ * A 0-d or 1-d tensor called without axes is returned unchanged (like x.T).
+ */
 export function transpose(x: Tensor, axis0?: number, axis1?: number): Tensor {
   // With no axes, a 0-d or 1-d tensor is its own transpose (as x.T is in PyTorch and NumPy).
   tensorArgument('transpose', x);
@@ -39,7 +45,7 @@ export function transpose(x: Tensor, axis0?: number, axis1?: number): Tensor {
   return permute(x, dims);
 }
 
-/** Remove size-1 axes: all of them, or those listed (listed axes of another size are kept, as in PyTorch). */
+/** Remove size-1 axes: all of them, or those listed (listed axes of another size are kept, as in PyTorch). A reshape, so differentiable. */
 export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   const axes = axis === undefined ? null : normalizeAxes('squeeze', axis, tensorArgument('squeeze', x).rank);
   return reshape(
@@ -48,7 +54,7 @@ export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
   );
 }
 
-/** Insert a size-1 axis at position `axis` (−1 appends). */
+/** Insert a size-1 axis at position `axis` of the result (−1 appends), as torch.unsqueeze; a reshape. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = normalizeAxis('unsqueeze', axis, tensorArgument('unsqueeze', x).rank + 1);
   const shape = x.shape.slice();
@@ -56,7 +62,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
   return reshape(x, shape);
 }
 
-/** Stack same-shaped tensors along a new axis. */
+/** Stack same-shaped tensors along a new axis `axis` (default 0), as torch.stack; differentiable. */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   tensorListArgument('stack', tensors);
   assertValue(tensors.length > 0, () => 'stack: expected at least one tensor; got an empty list');

@@ -20,6 +20,7 @@ export const absOp = defineOp({
   batch: elementwiseBatch(([x]) => abs(x!)),
 });
 
+/** Elementwise |x| (float x); differentiable, with derivative sign(x) (0 at x = 0, as PyTorch). */
 export function abs(x: Tensor): Tensor {
   return apply(absOp, [floatOperand('abs', x)], undefined);
 }

@@ -13,6 +13,12 @@ export const addOp = defineOp({
   batch: elementwiseBatch(([a, b]) => add(a!, b!)),
 });
 
+/**
+ * Elementwise a + b with NumPy broadcasting, like torch.add without `alpha`. The operands are
+ * float tensors of one dtype (no promotion; a number takes the other operand's dtype).
+ * Differentiable in both; each gradient is summed back to its operand's shape.
+ * @example add(tensor([1, 2]), 10) // [11, 12]
+ */
 export function add(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(addOp, binaryOperands('add', a, b), undefined);
 }

@@ -11,7 +11,10 @@ import { apply, defineOp, type Batched } from '../op.js';
 import { avgPool2dOp } from './avg-pool2d.js';
 import { mergeBatchIntoLeading, splitLeading } from '../rules.js';
 
-export const avgPool2dBackwardOp = defineOp<AvgPoolGeometry & { inputShape: number[] }>({
+export const avgPool2dBackwardOp = defineOp<AvgPoolGeometry & {
+  /** Shape [N, C, H, W] of the pooled input, which is this op's output shape. */
+  inputShape: number[];
+}>({
   name: 'avgPool2dBackward',
   forward: ([g], attrs) => Tensor.fromData(getBackend().avgPool2dBackward(g!, attrs.inputShape, attrs, g!.dtype), attrs.inputShape),
   backward: (ctx, gradOut) => [apply(avgPool2dOp, [gradOut], ctx.attrs)],
@@ -25,6 +28,12 @@ export const avgPool2dBackwardOp = defineOp<AvgPoolGeometry & { inputShape: numb
   describe: (a) => `kernel=[${a.kernel}], input=[${a.inputShape}]`,
 });
 
+/**
+ * The transpose of avgPool2d: each element of g [N, C, Ho, Wo] spread evenly over its window
+ * (divided by the same count as the forward) into a tensor of `inputShape`. Linear and
+ * differentiable (its derivative is avgPool2d). Arguments are not validated: it is meant for
+ * backward rules.
+ */
 export function avgPool2dBackward(g: Tensor, inputShape: Shape, geometry: AvgPoolGeometry): Tensor {
   return apply(avgPool2dBackwardOp, [g], { ...geometry, inputShape: inputShape.slice() });
 }

@@ -28,15 +28,23 @@ export const avgPool2dOp = defineOp<AvgPoolGeometry>({
   describe: (g) => `kernel=[${g.kernel}], stride=[${g.stride}], padding=[${g.padding}]${g.countIncludePad ? '' : ', excludePad'}`,
 });
 
+/** Geometry of avgPool2d, as torch.nn.functional.avg_pool2d (a number means both H and W). */
 export interface AvgPool2dOptions {
-  /** Default: the kernel size. */
+  /** Step of the window, integers ≥ 1. Default: the kernel size (non-overlapping windows). */
   stride?: number | Pair;
+  /** Implicit zeros on each side of H and W, at most half the kernel; default 0. */
   padding?: number | Pair;
   /** Count padded zeros in the divisor (PyTorch's default, true). */
   countIncludePad?: boolean;
 }
 
-/** @example avgPool2d(x, 2) // 2×2 windows, stride 2 */
+/**
+ * Average pooling over `kernel` windows ([kh, kw], or one number for both) of x [N, C, H, W]
+ * (float), giving [N, C, Ho, Wo]. Linear and differentiable to any order (its backward is
+ * avgPool2dBackward). Throws ValueError for a bad geometry, ShapeError if x is not 4-D or the
+ * window does not fit.
+ * @example avgPool2d(x, 2) // 2×2 windows, stride 2
+ */
 export function avgPool2d(x: Tensor, kernel: number | Pair, options: AvgPool2dOptions = {}): Tensor {
   floatOperand('avgPool2d', x);
   options = optionsArgument('avgPool2d', options);

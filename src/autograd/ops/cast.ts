@@ -12,7 +12,10 @@ import { elementwiseBatch, sumTangents } from '../rules.js';
 import { tensorArgument } from '../operands.js';
 import { dtypeArgument } from '../../tensor/arguments.js';
 
-export const castOp = defineOp<{ dtype: DType }>({
+export const castOp = defineOp<{
+  /** The dtype converted to. */
+  dtype: DType;
+}>({
   name: 'cast',
   forward: ([x], { dtype }) => {
     const data = allocate(dtype, x!.size);

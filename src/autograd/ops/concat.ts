@@ -13,7 +13,10 @@ import { tensorListArgument } from '../operands.js';
 import { zeros } from '../../tensor/creation.js';
 import { toFrontExpanded } from '../rules.js';
 
-export const concatOp = defineOp<{ axis: number }>({
+export const concatOp = defineOp<{
+  /** The joining axis, normalised to 0 … rank−1. */
+  axis: number;
+}>({
   name: 'concat',
   forward: (inputs, { axis }) => {
     const shape = inputs[0]!.shape.slice();
@@ -55,7 +58,13 @@ export const concatOp = defineOp<{ axis: number }>({
   describe: ({ axis }) => `axis=${axis}`,
 });
 
-/** @example concat([ones([2, 1]), zeros([2, 2])], 1) // shape [2, 3] */
+/**
+ * Join tensors of one dtype and rank along an existing `axis` (default 0), as torch.cat; all
+ * other axes must match. Differentiable in every input. Returns the tensor itself for a list
+ * of one; throws ValueError for an empty list or 0-d tensors (use stack), ShapeError or
+ * DTypeError on a mismatch.
+ * @example concat([ones([2, 1]), zeros([2, 2])], 1) // shape [2, 3]
+ */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   tensorListArgument('concat', tensors);
   assertValue(tensors.length > 0, () => 'concat: expected at least one tensor; got an empty list');

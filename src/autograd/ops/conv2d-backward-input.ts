@@ -13,7 +13,10 @@ import { conv2dBackwardWeight } from './conv2d-backward-weight.js';
 import { conv2dOp, describeGeometry } from './conv2d.js';
 import { mergeBatchIntoChannels, mergeBatchIntoLeading, splitChannels, splitLeading, sumTangents } from '../rules.js';
 
-export const conv2dBackwardInputOp = defineOp<Conv2dGeometry & { inputShape: number[] }>({
+export const conv2dBackwardInputOp = defineOp<Conv2dGeometry & {
+  /** Shape [N, Cin, H, W] of the conv2d input, which is the shape of this op's output. */
+  inputShape: number[];
+}>({
   name: 'conv2dBackwardInput',
   forward: ([g, w], attrs) =>
     Tensor.fromData(getBackend().conv2dBackwardInput(g!, w!, attrs.inputShape, attrs, g!.dtype), attrs.inputShape),
@@ -48,6 +51,12 @@ export const conv2dBackwardInputOp = defineOp<Conv2dGeometry & { inputShape: num
   describe: (a) => `${describeGeometry(a)}, input=[${a.inputShape}]`,
 });
 
+/**
+ * The gradient of conv2d with respect to its input: the transposed convolution of the output
+ * gradient g [N, Cout, Ho, Wo] with w, of shape `inputShape` (what torch calls
+ * conv_transpose2d with the forward's geometry). Differentiable in g and w to any order.
+ * Arguments are not validated: it is meant for backward rules, with conv2d's geometry.
+ */
 export function conv2dBackwardInput(g: Tensor, w: Tensor, inputShape: Shape, geometry: Conv2dGeometry): Tensor {
   return apply(conv2dBackwardInputOp, [g, w], { ...geometry, inputShape: inputShape.slice() });
 }

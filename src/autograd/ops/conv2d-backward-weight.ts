@@ -13,7 +13,10 @@ import { conv2dBackwardInput } from './conv2d-backward-input.js';
 import { conv2dOp, describeGeometry } from './conv2d.js';
 import { mergeBatchIntoChannels, splitLeading, sumTangents } from '../rules.js';
 
-export const conv2dBackwardWeightOp = defineOp<Conv2dGeometry & { weightShape: number[] }>({
+export const conv2dBackwardWeightOp = defineOp<Conv2dGeometry & {
+  /** Shape [Cout, Cin/groups, kh, kw] of the conv2d weight, which is this op's output shape. */
+  weightShape: number[];
+}>({
   name: 'conv2dBackwardWeight',
   forward: ([x, g], attrs) =>
     Tensor.fromData(getBackend().conv2dBackwardWeight(x!, g!, attrs.weightShape, attrs, x!.dtype), attrs.weightShape),
@@ -44,6 +47,11 @@ export const conv2dBackwardWeightOp = defineOp<Conv2dGeometry & { weightShape: n
   describe: (a) => `${describeGeometry(a)}, weight=[${a.weightShape}]`,
 });
 
+/**
+ * The gradient of conv2d with respect to its weight, from the input x [N, Cin, H, W] and the
+ * output gradient g [N, Cout, Ho, Wo], summed over N, of shape `weightShape`. Differentiable
+ * in x and g to any order. Arguments are not validated: it is meant for backward rules.
+ */
 export function conv2dBackwardWeight(x: Tensor, g: Tensor, weightShape: Shape, geometry: Conv2dGeometry): Tensor {
   return apply(conv2dBackwardWeightOp, [x, g], { ...geometry, weightShape: weightShape.slice() });
 }

@@ -72,14 +72,26 @@ function sharedInputBatch(x: Tensor, w: Tensor, attrs: Conv2dGeometry, size: num
   return { value: sorted, dim: 1 };
 }
 
+/** The geometry as `stride=[…], padding=[…], dilation=[…], groups=…`, for graph exports. */
 export function describeGeometry(g: Conv2dGeometry): string {
   return `stride=[${g.stride}], padding=[${g.padding}], dilation=[${g.dilation}], groups=${g.groups}`;
 }
 
+/**
+ * Geometry of conv2d, as in torch.nn.functional.conv2d. A number applies to both height and
+ * width; a pair is `[h, w]`.
+ */
 export interface Conv2dOptions {
+  /** Step of the sliding window, integers ≥ 1; default 1. */
   stride?: number | Pair;
+  /** Zeros added on each side of H and W (before and after), integers ≥ 0; default 0. */
   padding?: number | Pair;
+  /** Spacing between kernel taps (à trous), integers ≥ 1; default 1. */
   dilation?: number | Pair;
+  /**
+   * Number of channel groups, an integer ≥ 1 dividing both Cin and Cout; default 1.
+   * groups = Cin with Cout = k·Cin is a depthwise convolution.
+   */
   groups?: number;
 }
 
@@ -110,7 +122,11 @@ export function conv2dGeometry(op: string, x: readonly number[], w: readonly num
 }
 
 /**
- * 2-D convolution (cross-correlation), NCHW.
+ * 2-D convolution (cross-correlation, no kernel flip), NCHW, as torch.nn.functional.conv2d
+ * without bias: x [N, Cin, H, W] and w [Cout, Cin/groups, kh, kw] of one float dtype give
+ * [N, Cout, Ho, Wo] with Ho = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1.
+ * Differentiable in x and w to any order. Throws ShapeError when the shapes do not fit the
+ * groups or the kernel does not fit the padded input, ValueError for a bad geometry.
  * @example conv2d(x, w, { stride: 2, padding: 1 }) // x [N, Cin, H, W], w [Cout, Cin, k, k]
  */
 export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {

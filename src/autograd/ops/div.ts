@@ -27,6 +27,12 @@ export const divOp = defineOp({
   batch: elementwiseBatch(([a, b]) => div(a!, b!)),
 });
 
+/**
+ * Elementwise true division a / b with NumPy broadcasting. The operands are float tensors of
+ * one dtype (no promotion; a number takes the other operand's dtype). Differentiable in both.
+ * Division by 0 follows IEEE 754 (±∞, or NaN for 0/0), as torch.div does for floats.
+ * @example div(1, tensor([2, 4])) // [0.5, 0.25]
+ */
 export function div(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(divOp, binaryOperands('div', a, b), undefined);
 }

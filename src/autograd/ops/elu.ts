@@ -14,7 +14,10 @@ import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
 import { finiteArgument } from '../../tensor/arguments.js';
 
-export const eluOp = defineOp<{ alpha: number }>({
+export const eluOp = defineOp<{
+  /** α, the value the negative branch saturates to (−α as x → −∞). */
+  alpha: number;
+}>({
   name: 'elu',
   forward: ([x], { alpha }) => mapTensor('elu', x!, alpha),
   save: ([x]) => [x!],
@@ -34,6 +37,10 @@ function slope(x: Tensor, alpha: number): Tensor {
   return where(positive, 1, negativePart.exp().mul(alpha));
 }
 
+/**
+ * Elementwise ELU: x for x > 0, α(eˣ − 1) otherwise (torch.nn.functional.elu); differentiable.
+ * `alpha` (default 1) must be finite; throws ValueError otherwise.
+ */
 export function elu(x: Tensor, alpha = 1): Tensor {
   return apply(eluOp, [floatOperand('elu', x)], { alpha: finiteArgument('elu', 'alpha', alpha) });
 }

@@ -17,6 +17,7 @@ export const expOp = defineOp({
   batch: elementwiseBatch(([x]) => exp(x!)),
 });
 
+/** Elementwise eˣ (float x); differentiable, with the output saved for backward. */
 export function exp(x: Tensor): Tensor {
   return apply(expOp, [floatOperand('exp', x)], undefined);
 }

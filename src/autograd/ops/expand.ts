@@ -11,7 +11,10 @@ import { apply, defineOp } from '../op.js';
 import { tensorArgument } from '../operands.js';
 import { linearJvp, toFront } from '../rules.js';
 
-export const expandOp = defineOp<{ shape: number[] }>({
+export const expandOp = defineOp<{
+  /** The broadcast target shape, with any −1 already replaced by the input's size. */
+  shape: number[];
+}>({
   name: 'expand',
   forward: ([x], { shape }) => Tensor.viewOf(x!, shape, broadcastStrides(x!.shape, x!.strides, shape), x!.offset),
   backward: (_ctx, gradOut) => [gradOut],
@@ -27,7 +30,13 @@ export const expandOp = defineOp<{ shape: number[] }>({
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 
-/** @example tensor([1, 2]).expand([3, 2]) // [[1, 2], [1, 2], [1, 2]] */
+/**
+ * Broadcast x to `shape` (new leading axes, size-1 axes stretched; −1 keeps x's size), as
+ * torch.expand: a view with stride 0 on the broadcast axes, so do not write into it in place.
+ * Differentiable (the gradient is summed over the broadcast axes). Throws ShapeError if x
+ * does not broadcast to `shape`.
+ * @example tensor([1, 2]).expand([3, 2]) // [[1, 2], [1, 2], [1, 2]]
+ */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   tensorArgument('expand', x);
   assertShape(Array.isArray(shape), () => `expand: expected the target shape as a list of integers; got ${describeValue(shape)}`);

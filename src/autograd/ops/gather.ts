@@ -12,7 +12,12 @@ import { scatterAdd } from './scatter-add.js';
 import { indexArgument, tensorArgument } from '../operands.js';
 import { toFrontExpanded } from '../rules.js';
 
-export const gatherOp = defineOp<{ axis: number; index: Tensor }>({
+export const gatherOp = defineOp<{
+  /** The indexed axis, normalised to 0 … rank−1. */
+  axis: number;
+  /** int32 indices along `axis`, same rank as x; a constant (never differentiated). */
+  index: Tensor;
+}>({
   name: 'gather',
   forward: ([x], { axis, index }) => Tensor.fromData(getBackend().gather(x!, axis, index, x!.dtype), index.shape),
   backward: (ctx, gradOut) => [scatterAdd(gradOut, ctx.attrs.axis, ctx.attrs.index, ctx.inputShapes[0]!)],
@@ -52,7 +57,14 @@ export function checkIndex(op: string, shape: readonly number[], axis: number, i
   return ax;
 }
 
-/** @example tensor([[1, 2], [3, 4]]).gather(1, tensor([[1], [0]], { dtype: 'int32' })) // [[2], [3]] */
+/**
+ * torch.gather: `out[i][j] = x[i][index[i][j]]` for axis 1 (and likewise for any axis). The
+ * index is int32 with x's rank and no larger than x on the other axes; the output has the
+ * index's shape. Differentiable in x (repeated indices accumulate in the gradient, via
+ * scatterAdd). Throws DTypeError for a non-int32 index, ShapeError for an ill-fitting one,
+ * and ValueError for an index outside [0, x.shape[axis]) (negative indices included).
+ * @example tensor([[1, 2], [3, 4]]).gather(1, tensor([[1], [0]], { dtype: 'int32' })) // [[2], [3]]
+ */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = checkIndex('gather', tensorArgument('gather', x).shape, axis, index);
   // A 0-d tensor gathers as the 1-element vector it is (torch: x.gather(0, tensor(0)) is x).

@@ -19,6 +19,10 @@ export const identityOp = defineOp({
   batch: elementwiseBatch(([x]) => identity(x!)),
 });
 
+/**
+ * x as a new graph node over the same storage (no copy); differentiable with derivative 1.
+ * The function transforms use it to give each transform its own node for an argument.
+ */
 export function identity(x: Tensor): Tensor {
   return apply(identityOp, [tensorArgument('identity', x)], undefined);
 }

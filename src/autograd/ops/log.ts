@@ -18,6 +18,10 @@ export const logOp = defineOp({
   batch: elementwiseBatch(([x]) => log(x!)),
 });
 
+/**
+ * Elementwise natural logarithm ln x (float x); differentiable (1/x). log 0 = −∞ and the log
+ * of a negative number is NaN, as in IEEE 754.
+ */
 export function log(x: Tensor): Tensor {
   return apply(logOp, [floatOperand('log', x)], undefined);
 }

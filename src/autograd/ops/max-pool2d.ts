@@ -21,10 +21,13 @@ import { optionsArgument, pairArgument } from '../../tensor/arguments.js';
 import { applyNonDiff, type NonDiffOpDef } from '../op.js';
 import { mergeBatchIntoLeading, splitLeading } from '../rules.js';
 
+/** Geometry of maxPool2d, as torch.nn.functional.max_pool2d (a number means both H and W). */
 export interface PoolOptions {
-  /** Default: the kernel size. */
+  /** Step of the window, integers ≥ 1. Default: the kernel size (non-overlapping windows). */
   stride?: number | Pair;
+  /** Implicit −∞ padding on each side of H and W, at most half the kernel; default 0. */
   padding?: number | Pair;
+  /** Spacing between window taps, integers ≥ 1; default 1. */
   dilation?: number | Pair;
 }
 
@@ -69,10 +72,22 @@ export const maxPool2dIndicesOp: NonDiffOpDef<PoolGeometry> = {
 };
 
 /**
- * Max pooling; returns the values and the int32 indices (flat within each plane).
+ * Max pooling of x [N, C, H, W] (float) over `kernel` windows, like
+ * torch.nn.functional.max_pool2d(return_indices=True). Differentiable in x to any order (the
+ * gradient goes to each window's first maximum). Throws ValueError for a bad geometry,
+ * ShapeError if x is not 4-D or the window does not fit.
  * @example const { values } = maxPool2d(x, 2);
  */
-export function maxPool2d(x: Tensor, kernel: number | Pair, options: PoolOptions = {}): { values: Tensor; indices: Tensor } {
+export function maxPool2d(
+  x: Tensor,
+  kernel: number | Pair,
+  options: PoolOptions = {},
+): {
+  /** The window maxima, [N, C, Ho, Wo]. */
+  values: Tensor;
+  /** int32 [N, C, Ho, Wo]: the flat index h·W + w of each maximum within its (n, c) plane, as torch's. */
+  indices: Tensor;
+} {
   floatOperand('maxPool2d', x);
   const g = poolGeometry('maxPool2d', x.shape, kernel, options);
   const outShape = poolOutputShape(x.shape, g);

@@ -28,6 +28,10 @@ export const maximumOp = defineOp({
   batch: elementwiseBatch(([a, b]) => maximum(a!, b!)),
 });
 
+/**
+ * Elementwise max(a, b) with broadcasting (torch.maximum); differentiable in both operands,
+ * the gradient split ½/½ at ties. NaN in either operand propagates.
+ */
 export function maximum(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(maximumOp, binaryOperands('maximum', a, b), undefined);
 }

@@ -28,6 +28,10 @@ export const minimumOp = defineOp({
   batch: elementwiseBatch(([a, b]) => minimum(a!, b!)),
 });
 
+/**
+ * Elementwise min(a, b) with broadcasting (torch.minimum); differentiable in both operands,
+ * the gradient split ½/½ at ties. NaN in either operand propagates.
+ */
 export function minimum(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(minimumOp, binaryOperands('minimum', a, b), undefined);
 }

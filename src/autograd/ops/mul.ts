@@ -17,6 +17,11 @@ export const mulOp = defineOp({
   batch: elementwiseBatch(([a, b]) => mul(a!, b!)),
 });
 
+/**
+ * Elementwise (Hadamard) product a·b with NumPy broadcasting. The operands are float tensors
+ * of one dtype (no promotion; a number takes the other operand's dtype). Differentiable in both.
+ * @example mul(tensor([1, 2, 3]), 2) // [2, 4, 6]
+ */
 export function mul(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(mulOp, binaryOperands('mul', a, b), undefined);
 }

@@ -13,6 +13,7 @@ export const negOp = defineOp({
   batch: elementwiseBatch(([x]) => neg(x!)),
 });
 
+/** Elementwise −x; differentiable. Like every differentiable op, refuses an int32 x (DTypeError). */
 export function neg(x: Tensor): Tensor {
   return apply(negOp, [floatOperand('neg', x)], undefined);
 }

@@ -14,7 +14,12 @@ import { apply, defineOp } from '../op.js';
 import { numberArgument } from '../../tensor/arguments.js';
 import { shiftedBatch } from '../rules.js';
 
-export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
+export const padOp = defineOp<{
+  /** `[before, after]` element counts for every axis (full rank; unpadded axes are [0, 0]). */
+  widths: [number, number][];
+  /** The constant written into the padding. */
+  value: number;
+}>({
   name: 'pad',
   forward: ([x], { widths, value }) => {
     const shape = x!.shape.map((d, i) => d + widths[i]![0] + widths[i]![1]);
@@ -37,7 +42,13 @@ export const padOp = defineOp<{ widths: [number, number][]; value: number }>({
   describe: ({ widths, value }) => `widths=${JSON.stringify(widths)}${value !== 0 ? `, value=${value}` : ''}`,
 });
 
-/** @example tensor([1, 2]).pad([[1, 2]]) // [0, 1, 2, 0, 0] */
+/**
+ * Constant padding: `widths[i] = [before, after]` elements of `value` (default 0) added on
+ * axis i, in NumPy's np.pad order (first axis first; axes past the list are not padded —
+ * note torch.nn.functional.pad lists the LAST axis first). Returns a new contiguous tensor;
+ * differentiable in x. Throws ValueError for negative or non-integer widths.
+ * @example tensor([1, 2]).pad([[1, 2]]) // [0, 1, 2, 0, 0]
+ */
 export function pad(x: Tensor, widths: readonly (readonly [number, number])[], value = 0): Tensor {
   floatOperand('pad', x);
   assertValue(Array.isArray(widths), () => `pad: expected widths as a list of [before, after] pairs; got ${describeValue(widths)}`);

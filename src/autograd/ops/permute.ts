@@ -9,7 +9,10 @@ import { apply, defineOp } from '../op.js';
 import { tensorArgument } from '../operands.js';
 import { linearJvp, shiftAxes, shiftedBatch } from '../rules.js';
 
-export const permuteOp = defineOp<{ dims: number[] }>({
+export const permuteOp = defineOp<{
+  /** The permutation, normalised to 0 … rank−1: output axis i is input axis dims[i]. */
+  dims: number[];
+}>({
   name: 'permute',
   forward: ([x], { dims }) =>
     Tensor.viewOf(
@@ -29,7 +32,12 @@ export const permuteOp = defineOp<{ dims: number[] }>({
   describe: ({ dims }) => `dims=[${dims}]`,
 });
 
-/** @example randn([2, 3, 4], { seed: 0 }).permute([2, 0, 1]).shape // [4, 2, 3] */
+/**
+ * Reorder the axes: output axis i is input axis `dims[i]` (negative axes allowed), as
+ * torch.permute. A view (strides permuted, nothing copied); differentiable. Throws ValueError
+ * unless `dims` is a permutation of all rank axes.
+ * @example randn([2, 3, 4], { seed: 0 }).permute([2, 0, 1]).shape // [4, 2, 3]
+ */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   tensorArgument('permute', x);
   assertValue(Array.isArray(dims), () => `permute: expected dims as a list of axes; got ${describeValue(dims)}`);

@@ -9,7 +9,10 @@ import { elementwiseBatch } from '../rules.js';
 import { mapTensor } from './_kernels.js';
 import { numberArgument } from '../../tensor/arguments.js';
 
-export const powScalarOp = defineOp<{ exponent: number }>({
+export const powScalarOp = defineOp<{
+  /** The constant exponent p, any number (±∞ and NaN follow Math.pow). */
+  exponent: number;
+}>({
   name: 'powScalar',
   forward: ([x], { exponent }) => mapTensor('powScalar', x!, exponent),
   save: ([x]) => [x!],
@@ -27,6 +30,10 @@ function slope(x: Tensor, p: number): Tensor | number {
   return p === 0 ? 0 : powScalar(x, p - 1).mul(p);
 }
 
+/**
+ * Elementwise xᵖ for a constant number p (float x); differentiable in x only (p·xᵖ⁻¹, and 0
+ * for p = 0). Negative bases with non-integer p give NaN, as Math.pow does.
+ */
 export function powScalar(x: Tensor, exponent: number): Tensor {
   return apply(powScalarOp, [floatOperand('pow', x)], { exponent: numberArgument('pow', 'the exponent', exponent) });
 }

@@ -37,6 +37,11 @@ function slopeB(a: Tensor, b: Tensor, y: Tensor): Tensor {
   return y.mul(where(a.eq(0).mul(b.ge(0)), 1, a).log());
 }
 
+/**
+ * Elementwise aᵇ with broadcasting; differentiable in both operands (∂/∂b = aᵇ·ln a needs
+ * a > 0, and takes PyTorch's values at a = 0). A number exponent dispatches to powScalar.
+ * @example pow(tensor([1, 2, 3]), 2) // [1, 4, 9]
+ */
 export function pow(a: Tensor | number, b: Tensor | number): Tensor {
   if (a instanceof Tensor && typeof b === 'number') return powScalar(a, b);
   return apply(powOp, binaryOperands('pow', a, b), undefined);

@@ -24,6 +24,7 @@ export const reluOp = defineOp({
   batch: elementwiseBatch(([x]) => relu(x!)),
 });
 
+/** Elementwise max(x, 0) (float x); differentiable, with derivative 0 at x = 0 (PyTorch's choice). */
 export function relu(x: Tensor): Tensor {
   return apply(reluOp, [floatOperand('relu', x)], undefined);
 }

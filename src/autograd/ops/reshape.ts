@@ -10,7 +10,10 @@ import { apply, defineOp } from '../op.js';
 import { linearJvp, shiftedBatch } from '../rules.js';
 import { tensorArgument } from '../operands.js';
 
-export const reshapeOp = defineOp<{ shape: number[] }>({
+export const reshapeOp = defineOp<{
+  /** The target shape, with any −1 already resolved. */
+  shape: number[];
+}>({
   name: 'reshape',
   forward: ([x], { shape }) => {
     const strides = viewStrides(x!.shape, x!.strides, shape);
@@ -25,7 +28,12 @@ export const reshapeOp = defineOp<{ shape: number[] }>({
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 
-/** @example arange(6).reshape([2, -1]) // shape [2, 3] */
+/**
+ * The same elements in row-major order under a new shape (one entry may be −1, inferred);
+ * a view when the strides allow it (as torch.reshape), otherwise a contiguous copy. Returns x
+ * itself when the shape is unchanged. Differentiable; throws ShapeError if the sizes differ.
+ * @example arange(6).reshape([2, -1]) // shape [2, 3]
+ */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = inferReshape('reshape', tensorArgument('reshape', x).shape, shape);
   if (shapesEqual(target, x.shape)) return x;

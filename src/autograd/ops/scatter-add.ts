@@ -12,7 +12,14 @@ import { batchFirstWithIndex, checkIndex, gather } from './gather.js';
 import { tensorArgument } from '../operands.js';
 import { shapeArgument } from '../../tensor/arguments.js';
 
-export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: number[] }>({
+export const scatterAddOp = defineOp<{
+  /** The scattered axis, normalised to 0 … rank−1. */
+  axis: number;
+  /** int32 target positions along `axis`, with src's shape; a constant (never differentiated). */
+  index: Tensor;
+  /** Shape of the zero-initialised output. */
+  shape: number[];
+}>({
   name: 'scatterAdd',
   forward: ([src], { axis, index, shape }) =>
     Tensor.fromData(getBackend().scatterAdd(src!, axis, index, shape, src!.dtype), shape),
@@ -26,6 +33,13 @@ export const scatterAddOp = defineOp<{ axis: number; index: Tensor; shape: numbe
   describe: ({ axis, shape }) => `axis=${axis}, shape=[${shape}]`,
 });
 
+/**
+ * The transpose of gather: zeros of `shape` with each `src` element added at its `index`
+ * position along `axis` (duplicates accumulate), like `torch.zeros(shape).scatter_add(axis,
+ * index, src)` but out of place. `src` and the int32 `index` share one shape. Differentiable
+ * in src (the gradient is gather of gradOut). Throws ValueError for an index outside
+ * [0, shape[axis]).
+ */
 export function scatterAdd(src: Tensor, axis: number, index: Tensor, shape: Shape): Tensor {
   tensorArgument('scatterAdd', src, 'src to be a Tensor');
   shape = shapeArgument('scatterAdd', shape);

@@ -17,6 +17,7 @@ export const sigmoidOp = defineOp({
   batch: elementwiseBatch(([x]) => sigmoid(x!)),
 });
 
+/** Elementwise logistic σ(x) = 1 / (1 + e⁻ˣ) (float x); differentiable, σ(x)·(1 − σ(x)). */
 export function sigmoid(x: Tensor): Tensor {
   return apply(sigmoidOp, [floatOperand('sigmoid', x)], undefined);
 }

@@ -14,8 +14,11 @@ import { shiftedBatch } from '../rules.js';
 
 /** Where a slice starts and how it steps, per axis (full rank). */
 export interface SliceAttrs {
+  /** First selected index on each axis (already clamped into 0 … size). */
   starts: number[];
+  /** Step on each axis (≥ 1). */
   steps: number[];
+  /** Number of selected elements on each axis: the shape of the slice. */
   shape: number[];
 }
 
@@ -31,6 +34,7 @@ export function shiftSlice({ starts, steps, shape }: SliceAttrs, size: number): 
  */
 export type SliceSpec = readonly [start: number | null, stop: number | null, step?: number] | null;
 
+/** The slice primitive: a strided view of x described by SliceAttrs (see `slice` for the user-facing form). */
 export const sliceOp = defineOp<SliceAttrs>({
   name: 'slice',
   forward: ([x], { starts, steps, shape }) => {
@@ -66,7 +70,10 @@ function resolve(spec: SliceSpec, size: number, axis: number): { start: number; 
 }
 
 /**
- * `specs[i]` slices axis i; axes without a spec are kept whole.
+ * Basic slicing, Python's `x[start:stop:step, …]` with step ≥ 1: `specs[i]` slices axis i,
+ * and axes without a spec are kept whole. A view (offset and strides adjusted, no copy);
+ * differentiable (the gradient is scattered back by unslice). Throws ValueError for more specs
+ * than axes, a malformed spec, non-integer bounds or a step < 1.
  * @example arange(10).slice([[1, 8, 3]]) // [1, 4, 7]
  */
 export function slice(x: Tensor, specs: readonly SliceSpec[]): Tensor {

@@ -11,7 +11,12 @@ import { mapTensor } from './_kernels.js';
 import { where } from './where.js';
 import { finiteArgument } from '../../tensor/arguments.js';
 
-export const softplusOp = defineOp<{ beta: number; threshold: number }>({
+export const softplusOp = defineOp<{
+  /** β > 0, the sharpness: softplus tends to relu as β → ∞. */
+  beta: number;
+  /** Where βx exceeds this the op returns x itself (linear regime, no overflow of e^{βx}). */
+  threshold: number;
+}>({
   name: 'softplus',
   forward: ([x], { beta, threshold }) => mapTensor('softplus', x!, beta, threshold),
   save: ([x]) => [x!],
@@ -30,6 +35,11 @@ function slope(x: Tensor, { beta, threshold }: { beta: number; threshold: number
   return where(bx.gt(threshold), 1, bx.sigmoid());
 }
 
+/**
+ * Elementwise softplus (1/β)·ln(1 + e^{βx}), and x itself where βx > threshold, exactly as
+ * torch.nn.functional.softplus; differentiable (σ(βx)). Defaults β = 1, threshold = 20;
+ * throws ValueError unless β > 0 and both are finite.
+ */
 export function softplus(x: Tensor, beta = 1, threshold = 20): Tensor {
   finiteArgument('softplus', 'beta', beta);
   finiteArgument('softplus', 'threshold', threshold);

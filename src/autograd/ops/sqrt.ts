@@ -17,6 +17,7 @@ export const sqrtOp = defineOp({
   batch: elementwiseBatch(([x]) => sqrt(x!)),
 });
 
+/** Elementwise √x (float x); differentiable, 1/(2√x), which is +∞ at 0. NaN below 0. */
 export function sqrt(x: Tensor): Tensor {
   return apply(sqrtOp, [floatOperand('sqrt', x)], undefined);
 }

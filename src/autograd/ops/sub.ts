@@ -16,6 +16,11 @@ export const subOp = defineOp({
   batch: elementwiseBatch(([a, b]) => sub(a!, b!)),
 });
 
+/**
+ * Elementwise a − b with NumPy broadcasting. The operands are float tensors of one dtype (no
+ * promotion; a number takes the other operand's dtype). Differentiable in both (∂/∂b = −1).
+ * @example sub(tensor([[1, 2]]), tensor([[1], [2]])) // shape [2, 2]
+ */
 export function sub(a: Tensor | number, b: Tensor | number): Tensor {
   return apply(subOp, binaryOperands('sub', a, b), undefined);
 }

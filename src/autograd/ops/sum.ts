@@ -10,7 +10,12 @@ import { apply, defineOp } from '../op.js';
 import { linearJvp, shiftAxes, shiftedBatch } from '../rules.js';
 import { boolArgument } from '../../tensor/arguments.js';
 
-export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
+export const sumOp = defineOp<{
+  /** The summed axes, normalised to 0 … rank−1 (all axes for a full reduction). */
+  axes: number[];
+  /** Keep the summed axes as size 1 (torch's keepdim) rather than dropping them. */
+  keepdim: boolean;
+}>({
   name: 'sum',
   forward: ([x], { axes, keepdim }) => {
     const data = getBackend().reduce('sum', x!, axes, x!.dtype);
@@ -26,7 +31,9 @@ export const sumOp = defineOp<{ axes: number[]; keepdim: boolean }>({
 });
 
 /**
- * Sum over `axis` (a number, a list, or null/undefined for all axes).
+ * Sum over `axis` (a number, a list, or null/undefined for all axes; negative axes count from
+ * the end), dropping the summed axes unless `keepdim`; like torch.sum(dim, keepdim).
+ * Differentiable: the gradient is gradOut broadcast back over the summed axes. Float x only.
  * @example tensor([[1, 2], [3, 4]]).sum(0) // [4, 6]
  */
 export function sum(x: Tensor, axis?: number | readonly number[] | null, keepdim = false): Tensor {

@@ -20,6 +20,7 @@ export const tanhOp = defineOp({
   batch: elementwiseBatch(([x]) => tanh(x!)),
 });
 
+/** Elementwise hyperbolic tangent (float x); differentiable, 1 − tanh²(x). */
 export function tanh(x: Tensor): Tensor {
   return apply(tanhOp, [floatOperand('tanh', x)], undefined);
 }

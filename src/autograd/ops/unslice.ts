@@ -12,7 +12,12 @@ import { apply, defineOp } from '../op.js';
 import { shiftedBatch } from '../rules.js';
 import { shiftSlice, sliceOp, type SliceAttrs } from './slice.js';
 
-export const unsliceOp = defineOp<{ shape: number[]; slice: SliceAttrs }>({
+export const unsliceOp = defineOp<{
+  /** Shape of the full (zero-filled) output: the shape of the tensor that was sliced. */
+  shape: number[];
+  /** The slice whose positions receive g. */
+  slice: SliceAttrs;
+}>({
   name: 'unslice',
   forward: ([g], { shape, slice }) => {
     const data = allocate(g!.dtype, sizeOf(shape));
@@ -32,6 +37,11 @@ export const unsliceOp = defineOp<{ shape: number[]; slice: SliceAttrs }>({
   describe: ({ shape }) => `shape=[${shape}]`,
 });
 
+/**
+ * The transpose of slice: zeros of `shape` with g written at the positions `slice` selects
+ * (g has shape `slice.shape`). Differentiable (its derivative is the slice again); it is
+ * slice's backward, kept primitive so slicing is differentiable to any order.
+ */
 export function unslice(g: Tensor, shape: Shape, slice: SliceAttrs): Tensor {
   return apply(unsliceOp, [g], { shape: shape.slice(), slice });
 }

@@ -13,7 +13,10 @@ import { apply, defineOp } from '../op.js';
 import { alignForBroadcast, sumTangents } from '../rules.js';
 import { broadcastView } from './_kernels.js';
 
-export const whereOp = defineOp<{ cond: Tensor }>({
+export const whereOp = defineOp<{
+  /** The selector, any dtype, broadcast with a and b: nonzero picks a, zero picks b. Never differentiated. */
+  cond: Tensor;
+}>({
   name: 'where',
   forward: ([a, b], { cond }) => {
     const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, a!.shape), b!.shape);
@@ -42,6 +45,12 @@ export const whereOp = defineOp<{ cond: Tensor }>({
   },
 });
 
+/**
+ * Elementwise selection: a where `cond` is nonzero, else b, with cond, a and b broadcast
+ * together (torch.where / jnp.where). Differentiable in a and b (the gradient is routed, not
+ * masked, so a NaN in the untaken branch does not leak); cond may have any dtype.
+ * @example where(x.gt(0), x, 0) // relu
+ */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   tensorArgument('where', cond, 'the condition to be a Tensor');
   const [ta, tb] = binaryOperands('where', a, b);

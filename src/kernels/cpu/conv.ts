@@ -34,6 +34,7 @@ import { workspace } from './workspace.js';
 
 // ---- the three convolutions --------------------------------------------------------------
 
+/** Backend.conv2d: Y = W_g · col per image and group, accumulated in float64. */
 export function conv2d(x: View, w: View, g: Conv2dGeometry, dtype: DType): TypedArray {
   const d = convDims(x.shape, w.shape, g);
   const out = allocate(dtype, d.N * d.Cout * d.P);
@@ -56,6 +57,7 @@ export function conv2d(x: View, w: View, g: Conv2dGeometry, dtype: DType): Typed
   return finish(out, acc);
 }
 
+/** Backend.conv2dBackwardInput: col2im(W_gᵀ · G) per image and group, accumulated in float64. */
 export function conv2dBackwardInput(gy: View, w: View, inputShape: Shape, g: Conv2dGeometry, dtype: DType): TypedArray {
   const d = convDims(inputShape, w.shape, g);
   const out = allocate(dtype, sizeOf(inputShape));
@@ -89,6 +91,7 @@ export function conv2dBackwardInput(gy: View, w: View, inputShape: Shape, g: Con
   return finish(out, acc);
 }
 
+/** Backend.conv2dBackwardWeight: Σ_n G · colᵀ per group, accumulated in float64. */
 export function conv2dBackwardWeight(x: View, gy: View, weightShape: Shape, g: Conv2dGeometry, dtype: DType): TypedArray {
   const d = convDims(x.shape, weightShape, g);
   const out = allocate(dtype, sizeOf(weightShape));

@@ -9,16 +9,24 @@ import { BINARY, UNARY, type BinaryFn, type UnaryFn } from '../scalar.js';
 import { compileLoop, type LoopOperand } from './loops.js';
 
 /** A fresh contiguous output operand for a result of `shape`. */
-export function contiguousOutput(shape: readonly number[], dtype: DType): LoopOperand & { data: TypedArray } {
+export function contiguousOutput(
+  shape: readonly number[],
+  dtype: DType,
+): LoopOperand & {
+  /** The new zeroed array of sizeOf(shape) elements of `dtype`, which the caller returns. */
+  data: TypedArray;
+} {
   return { data: allocate(dtype, sizeOf(shape)), offset: 0, strides: contiguousStrides(shape) };
 }
 
+/** Backend.map: one compiled loop per scalar function, p and q defaulting to 0. */
 export function map(fn: UnaryFn, x: View, dtype: DType, p = 0, q = 0): TypedArray {
   const out = contiguousOutput(x.shape, dtype);
   compileLoop(`map:${fn}`, 1, 'OUT = f(IN0, p, q)', UNARY[fn])(x.shape, out, [x], p, q);
   return out.data;
 }
 
+/** Backend.zip: one compiled loop per scalar function, into `into` when given. */
 export function zip(fn: BinaryFn, a: View, b: View, dtype: DType, into?: TypedArray): TypedArray {
   const out = into ? { data: into, offset: 0, strides: contiguousStrides(a.shape) } : contiguousOutput(a.shape, dtype);
   compileLoop(`zip:${fn}`, 2, 'OUT = f(IN0, IN1)', BINARY[fn])(a.shape, out, [a, b]);
@@ -33,12 +41,14 @@ export function outerRows(g: View, a: View, dtype: DType, into?: TypedArray): Ty
   return zip('mul', gv, av, dtype, into);
 }
 
+/** Backend.where: `out = cond !== 0 ? a : b`, elementwise. */
 export function where(cond: View, a: View, b: View, dtype: DType): TypedArray {
   const out = contiguousOutput(a.shape, dtype);
   compileLoop('where', 3, 'OUT = IN0 !== 0 ? IN1 : IN2')(a.shape, out, [cond, a, b]);
   return out.data;
 }
 
+/** Backend.copyInto: `dst = src` element by element, through both views' strides. */
 export function copyInto(src: View, dst: View): void {
   compileLoop('copy', 1, 'OUT = IN0')(src.shape, dst, [src]);
 }

@@ -38,9 +38,13 @@ import type { TypedArray } from '../../tensor/dtype.js';
 
 /** A matrix read in place: element (i, j) is data[offset + i·rowStride + j·colStride]. */
 export interface StridedMatrix {
+  /** The storage the matrix lives in (float32 or float64; read as numbers). */
   readonly data: TypedArray;
+  /** Index in `data` of element (0, 0). */
   readonly offset: number;
+  /** Step in `data` from row i to row i + 1 (0 broadcasts one row). */
   readonly rowStride: number;
+  /** Step in `data` from column j to column j + 1. */
   readonly colStride: number;
 }
 
@@ -78,7 +82,14 @@ const NR = 3;
  * 255–4096 gives the same speed within the machine's noise (±5 %): the JavaScript micro-kernel
  * is bound by instructions, not by memory. Only very thin blocks hurt, hence evenBlock below.
  */
-export const blocking = { kc: 512, mc: 128, nc: 255 };
+export const blocking = {
+  /** KC: depth of the K slice that one packed A block and one packed B block span. */
+  kc: 512,
+  /** MC: rows of A per packed block. */
+  mc: 128,
+  /** NC: columns of B per packed block. */
+  nc: 255,
+};
 
 /**
  * The packed A and B blocks live in this one buffer, fixed for the life of the program.

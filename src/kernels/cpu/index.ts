@@ -10,6 +10,7 @@ import { matmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d } from './pool.js';
 import { argReduce, reduce } from './reduce.js';
 
+/** The 'cpu' backend: always registered, and the fallback of the wasm and GPU.js backends. */
 export const cpuBackend: Backend = {
   name: 'cpu',
   map,

@@ -17,6 +17,10 @@ function outOfRange(op: string, i: number, size: number, axis: number): ValueErr
   return new ValueError(`${op}: index ${i} is out of range for axis ${axis} of size ${size}`);
 }
 
+/**
+ * Backend.gather (torch.gather): `out[…i…] = x[… index[…i…] along axis …]`. Throws a
+ * ValueError for an index outside [0, x.shape[axis]).
+ */
 export function gather(x: View, axis: number, index: View, dtype: DType): TypedArray {
   const shape = index.shape;
   const rank = shape.length;
@@ -47,6 +51,10 @@ export function gather(x: View, axis: number, index: View, dtype: DType): TypedA
   return out;
 }
 
+/**
+ * Backend.scatterAdd (Tensor.scatter_add_ into zeros of `shape`): src[…i…] is added at
+ * index[…i…] along `axis`. Throws a ValueError for an index outside [0, shape[axis]).
+ */
 export function scatterAdd(src: View, axis: number, index: View, shape: Shape, dtype: DType): TypedArray {
   const out = allocate(dtype, sizeOf(shape));
   const walk = index.shape;

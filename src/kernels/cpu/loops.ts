@@ -22,8 +22,11 @@ import type { Shape } from '../../tensor/shape.js';
 
 /** One operand of a loop: where its element [0,…,0] is and how to step along each axis. */
 export interface LoopOperand {
+  /** The storage the operand's elements live in. */
   readonly data: TypedArray;
+  /** Index in `data` of element [0, …, 0]. */
   readonly offset: number;
+  /** Step in `data` along each axis of the loop's shape (0 broadcasts). */
   readonly strides: readonly number[];
 }
 
@@ -32,7 +35,15 @@ export interface LoopOperand {
  * and drop size-1 axes. Shorter loop nests with longer inner loops are much faster, and a
  * fully contiguous set of operands becomes a single flat loop.
  */
-export function coalesce(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function coalesce(
+  shape: Shape,
+  strides: readonly (readonly number[])[],
+): {
+  /** The merged shape, without size-1 axes (empty for a single element). */
+  shape: number[];
+  /** Each operand's strides over the merged shape, in the order given. */
+  strides: number[][];
+} {
   const operands = strides.length;
   const outShape: number[] = [];
   const outStrides: number[][] = [];
@@ -80,6 +91,12 @@ export type CompiledLoop = (
 
 const cache = new Map<string, CompiledLoop>();
 
+/**
+ * The loop for `body` over `arity` inputs, compiled once per (`key`, arity) with `new Function`
+ * and cached: `fn`'s source is pasted in as `f` so that V8 can inline it, and inner loops
+ * where every input steps by 1 or 0 get specialised branches. `key` must name `body` and
+ * `fn` uniquely (e.g. 'map:exp').
+ */
 export function compileLoop(key: string, arity: number, body: string, fn?: (...args: number[]) => number): CompiledLoop {
   const cacheKey = `${key}/${arity}`;
   const hit = cache.get(cacheKey);

@@ -19,6 +19,10 @@ import { workspace } from './workspace.js';
  */
 const SMALL_PRODUCT = 160;
 
+/**
+ * Backend.matmul: a [...batch, M, K] · b [...batch, K, N], one GEMM per batch matrix (a dot
+ * loop for tiny ones), accumulated in float64 and rounded once to `dtype`.
+ */
 export function matmul(a: View, b: View, dtype: DType): TypedArray {
   const rank = a.shape.length;
   const M = a.shape[rank - 2]!;

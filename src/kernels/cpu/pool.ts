@@ -65,7 +65,17 @@ function planeOffset(v: View, plane: number, C: number): number {
   return v.offset + n * v.strides[0]! + (plane - n * C) * v.strides[1]!;
 }
 
-export function maxPool2d(x: View, g: PoolGeometry, dtype: DType): { values: TypedArray; indices: Int32Array } {
+/** Backend.maxPool2d: each window's maximum and the flat in-plane index of its first occurrence. */
+export function maxPool2d(
+  x: View,
+  g: PoolGeometry,
+  dtype: DType,
+): {
+  /** The maxima, [N, C, Ho, Wo]. */
+  values: TypedArray;
+  /** The flat index h·W + w of each maximum within its (n, c) plane of x. */
+  indices: Int32Array;
+} {
   const p = planPool(x.shape, g);
   const values = allocate(dtype, p.planes * p.Ho * p.Wo);
   const indices = new Int32Array(values.length);
@@ -188,6 +198,7 @@ function windowCounts(p: PoolPlan, g: AvgPoolGeometry): Float64Array {
   return counts;
 }
 
+/** Backend.avgPool2d: each window's mean (zero padding; divisor as `countIncludePad` says). */
 export function avgPool2d(x: View, g: AvgPoolGeometry, dtype: DType): TypedArray {
   const p = planPool(x.shape, g);
   const counts = windowCounts(p, g);
@@ -224,6 +235,7 @@ export function avgPool2d(x: View, g: AvgPoolGeometry, dtype: DType): TypedArray
   return out;
 }
 
+/** Backend.avgPool2dBackward: each gy element divided by its window's divisor and added onto the window's taps. */
 export function avgPool2dBackward(gy: View, inputShape: Shape, g: AvgPoolGeometry, dtype: DType): TypedArray {
   const p = planPool(inputShape, g);
   const counts = windowCounts(p, g);

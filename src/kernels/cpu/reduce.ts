@@ -21,6 +21,7 @@ const BODY: Record<ReduceFn, string> = {
 
 const INITIAL: Record<ReduceFn, number> = { sum: 0, max: -Infinity, min: Infinity };
 
+/** Backend.reduce: the input walked in its own order into an output with stride 0 on the reduced axes. */
 export function reduce(fn: ReduceFn, x: View, axes: readonly number[], dtype: DType): TypedArray {
   const outShape = reducedShape(x.shape, axes, false);
   // Accumulate in float64; the accumulator's strides skip the reduced axes.

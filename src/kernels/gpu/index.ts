@@ -22,10 +22,11 @@
  * the environment variable GRADSCOPE_GPU_MODE. 'webgpu' is not offered: GPU.js returns a
  * Promise from every webgpu kernel call, and the Backend interface is synchronous.
  *
- * This module imports gpu.js (≈60–130 ms and a probe for the native `gl` module in Node), so
- * the registry loads it only when the 'gpu' backend is first asked for (`useBackend('gpu')`).
+ * gpu.js is an optional peer dependency, loaded by provide.ts (≈60–130 ms and a probe for the
+ * native `gl` module in Node) only when the 'gpu' backend is first asked for
+ * (`useBackend('gpu')`); createGpuBackend expects it loaded.
  */
-import { GPU, Input } from 'gpu.js';
+import type { GPU } from 'gpu.js';
 import type { DType } from '../../tensor/dtype.js';
 import { ValueError } from '../../tensor/errors.js';
 import { sizeOf } from '../../tensor/shape.js';
@@ -33,13 +34,16 @@ import type { Backend } from '../backend.js';
 import { conv2dOutputShape } from '../geometry.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from './env.js';
+import { gpuJs } from './gpujs.js';
 import { KernelCache, modeOf, type KernelStats } from './kernel-cache.js';
 import { GpuKernels } from './ops.js';
 
 /** GPU.js modes this backend can run (all synchronous). */
 export const GPU_MODES = ['cpu', 'webasm', 'headlessgl', 'webgl', 'webgl2'] as const;
+/** One of GPU_MODES: where GPU.js runs the kernels (JavaScript, WebAssembly, or GLSL via headless-gl / WebGL). */
 export type GpuMode = (typeof GPU_MODES)[number];
 
+/** Options of createGpuBackend. */
 export interface GpuBackendOptions {
   /** A GPU.js mode, or 'auto' (default; GRADSCOPE_GPU_MODE when set). */
   mode?: GpuMode | 'auto';
@@ -47,7 +51,12 @@ export interface GpuBackendOptions {
   cacheSize?: number;
 }
 
+/**
+ * The GPU.js backend: float32 matmul, convolutions and pooling on GPU.js (for arrays below 2^24
+ * elements), everything else on the cpu kernels.
+ */
 export interface GpuBackend extends Backend {
+  /** Always 'gpu'. */
   readonly name: 'gpu';
   /**
    * The GPU.js mode the kernels actually ran in (from `kernel.kernel.constructor.name`), e.g.
@@ -73,6 +82,7 @@ function parseMode(requested: string): GpuMode | 'auto' {
  * with the mode that kernel really ran in. 'auto' tries GPU.js's own choice, then 'cpu'.
  */
 function openGpu(mode: GpuMode | 'auto'): { gpu: GPU; mode: string } {
+  const { GPU, Input } = gpuJs();
   const attempts = mode === 'auto' ? (['gpu', 'cpu'] as const) : [mode];
   const problems: string[] = [];
   for (const attempt of attempts) {
@@ -97,8 +107,8 @@ function openGpu(mode: GpuMode | 'auto'): { gpu: GPU; mode: string } {
 }
 
 /**
- * A GPU.js backend.
- * @example registerBackend(createGpuBackend({ mode: 'cpu' })); setBackend('gpu');
+ * A GPU.js backend; gpu.js must be loaded first (provide.ts's loadGpuJsModule or provideGpuJs).
+ * @example await loadGpuJsModule(); registerBackend(createGpuBackend({ mode: 'cpu' })); setBackend('gpu');
  */
 export function createGpuBackend(options: GpuBackendOptions = {}): GpuBackend {
   const requested = parseMode(options.mode ?? readEnv('GRADSCOPE_GPU_MODE') ?? 'auto');

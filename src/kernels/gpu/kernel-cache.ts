@@ -34,6 +34,7 @@ export interface KernelStats {
   compileMs: number;
   /** Later calls. */
   runs: number;
+  /** Time of later calls, in milliseconds (the kernel alone, as GPU.js returns it). */
   runMs: number;
   /** Kernels currently cached. */
   cached: number;
@@ -42,6 +43,10 @@ export interface KernelStats {
 /** The GPU.js output size [x, y, z]: x varies fastest. */
 export type OutputSize = [number, number, number];
 
+/**
+ * The compiled kernels of one GPU.js instance, keyed by (kind, output size, constants), with
+ * least-recently-used eviction beyond `limit` (see the file comment).
+ */
 export class KernelCache {
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   private readonly counters = { compiles: 0, compileMs: 0, runs: 0, runMs: 0 };
@@ -91,10 +96,12 @@ export class KernelCache {
     return flatten(result, output, kind);
   }
 
+  /** The counters so far, and how many kernels are cached now. */
   stats(): KernelStats {
     return { ...this.counters, cached: this.kernels.size };
   }
 
+  /** Destroy every cached kernel (its GPU resources) and empty the cache; the counters stay. */
   destroy(): void {
     for (const kernel of this.kernels.values()) kernel.destroy();
     this.kernels.clear();

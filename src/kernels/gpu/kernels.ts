@@ -22,7 +22,16 @@
 
 /** The part of GPU.js's kernel `this` these kernels use. */
 export interface KernelThis<C> {
-  readonly thread: { readonly x: number; readonly y: number; readonly z: number };
+  /** Which output element this call computes. */
+  readonly thread: {
+    /** Index along the output's fastest axis. */
+    readonly x: number;
+    /** Index along the middle axis. */
+    readonly y: number;
+    /** Index along the slowest axis. */
+    readonly z: number;
+  };
+  /** The constants baked into the compiled kernel (shapes, geometry). */
   readonly constants: C;
 }
 
@@ -31,11 +40,13 @@ export type Grid = number[][][];
 
 // ---- matmul ----------------------------------------------------------------------------
 
+/** The constants of matmulKernel. */
 export interface MatmulConstants {
   /** Inner dimension. */
   K: number;
-  /** 1 if the operand has one matrix per batch entry, 0 if one matrix is shared by all. */
+  /** 1 if a has one matrix per batch entry, 0 if one matrix is shared by all. */
   aStep: number;
+  /** Likewise for b. */
   bStep: number;
 }
 
@@ -57,24 +68,39 @@ export function matmulKernel(this: KernelThis<MatmulConstants>, a: Grid, b: Grid
 
 /** Everything a convolution kernel needs, all integers (see convConstants in ops.ts). */
 export interface ConvConstants {
+  /** Batch size. */
   N: number;
+  /** Input channels. */
   Cin: number;
+  /** Output channels. */
   Cout: number;
   /** Input channels per group (= weight.shape[1]). */
   Cg: number;
   /** Output channels per group. */
   CoutG: number;
+  /** Input height. */
   H: number;
+  /** Input width. */
   W: number;
+  /** Kernel height. */
   KH: number;
+  /** Kernel width. */
   KW: number;
+  /** Output height. */
   Ho: number;
+  /** Output width. */
   Wo: number;
+  /** Stride along H. */
   sh: number;
+  /** Stride along W. */
   sw: number;
+  /** Padding along H (each side). */
   ph: number;
+  /** Padding along W (each side). */
   pw: number;
+  /** Dilation along H. */
   dh: number;
+  /** Dilation along W. */
   dw: number;
 }
 
@@ -178,17 +204,29 @@ export function conv2dBackwardWeightKernel(this: KernelThis<ConvConstants>, x: G
 
 /** Window geometry of a pooling kernel over planes of H × W. */
 export interface PoolConstants {
+  /** Input height. */
   H: number;
+  /** Input width. */
   W: number;
+  /** Window height. */
   KH: number;
+  /** Window width. */
   KW: number;
+  /** Output height. */
   Ho: number;
+  /** Output width. */
   Wo: number;
+  /** Stride along H. */
   sh: number;
+  /** Stride along W. */
   sw: number;
+  /** Padding along H (each side). */
   ph: number;
+  /** Padding along W (each side). */
   pw: number;
+  /** Dilation along H. */
   dh: number;
+  /** Dilation along W. */
   dw: number;
 }
 

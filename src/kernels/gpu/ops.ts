@@ -6,7 +6,8 @@
  * Float32Array. Layout of every 4-D NCHW operand as GPU.js sees it: `[N·C][H][W]`, i.e.
  * `Input(data, [W, H, N·C])`; outputs likewise `[W, H, N·C]`.
  */
-import { Input } from 'gpu.js';
+import type { Input } from 'gpu.js';
+import { gpuJs } from './gpujs.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { conv2dOutputShape, poolOutputShape, type AvgPoolGeometry, type Conv2dGeometry, type PoolGeometry } from '../geometry.js';
@@ -29,7 +30,7 @@ type Dims4 = readonly [number, number, number, number];
 /** A GPU.js argument over packed data of size [x, y(, z)]. */
 function grid(data: Float32Array, size: [number, number] | [number, number, number]): Input {
   // gpu.js's typings ask for number[]; a Float32Array is what it actually uploads fastest.
-  return new Input(data as unknown as number[], size);
+  return new (gpuJs().Input)(data as unknown as number[], size);
 }
 
 /** A packed NCHW tensor as a `[N·C][H][W]` grid. */
@@ -101,23 +102,34 @@ export class GpuKernels {
     ]);
   }
 
+  /** Backend.conv2d in float32: x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw] → [N, Cout, Ho, Wo]. */
   conv2d(x: View, w: View, g: Conv2dGeometry): Float32Array {
     const c = convConstants(x.shape, w.shape, g);
     return this.cache.run('conv2d', conv2dKernel, [c.Wo, c.Ho, c.N * c.Cout], c, [planes(x), planes(w)]);
   }
 
+  /** Backend.conv2dBackwardInput in float32: gy [N, Cout, Ho, Wo] → the gradient of x, inputShape. */
   conv2dBackwardInput(gy: View, w: View, inputShape: Shape, g: Conv2dGeometry): Float32Array {
     const c = convConstants(inputShape, w.shape, g);
     return this.cache.run('conv2dBackwardInput', conv2dBackwardInputKernel, [c.W, c.H, c.N * c.Cin], c, [planes(gy), planes(w)]);
   }
 
+  /** Backend.conv2dBackwardWeight in float32: x, gy [N, Cout, Ho, Wo] → the gradient of w, weightShape. */
   conv2dBackwardWeight(x: View, gy: View, weightShape: Shape, g: Conv2dGeometry): Float32Array {
     const c = convConstants(x.shape, weightShape, g);
     return this.cache.run('conv2dBackwardWeight', conv2dBackwardWeightKernel, [c.KW, c.KH, c.Cout * c.Cg], c, [planes(x), planes(gy)]);
   }
 
   /** Indices from the kernel; values read from x at those indices (so exactly x's values). */
-  maxPool2d(x: View, g: PoolGeometry): { values: Float32Array; indices: Int32Array } {
+  maxPool2d(
+    x: View,
+    g: PoolGeometry,
+  ): {
+    /** The maxima, [N, C, Ho, Wo]. */
+    values: Float32Array;
+    /** The flat index h·W + w of each maximum within its (n, c) plane of x. */
+    indices: Int32Array;
+  } {
     const [N, C] = x.shape as Dims4;
     const c = poolConstants(x.shape, g);
     const found = this.cache.run('maxPool2d', maxPoolIndexKernel, [c.Wo, c.Ho, N * C], c, [planes(x)]);
@@ -135,12 +147,14 @@ export class GpuKernels {
     return { values, indices };
   }
 
+  /** Backend.avgPool2d in float32, the divisor of each window precomputed on the CPU. */
   avgPool2d(x: View, g: AvgPoolGeometry): Float32Array {
     const [N, C] = x.shape as Dims4;
     const c = poolConstants(x.shape, g);
     return this.cache.run('avgPool2d', avgPoolKernel, [c.Wo, c.Ho, N * C], c, [planes(x), poolDivisor(c, g.countIncludePad)]);
   }
 
+  /** Backend.avgPool2dBackward in float32, gathered per input element. */
   avgPool2dBackward(gy: View, inputShape: Shape, g: AvgPoolGeometry): Float32Array {
     const [N, C] = inputShape as Dims4;
     const c = poolConstants(inputShape, g);

@@ -43,6 +43,7 @@ export function packFloat32(view: View): Float32Array {
 
 /** A batched matrix operand, packed as `count` contiguous rows×cols matrices. */
 export interface PackedBatch {
+  /** The `count` matrices, each row-major and contiguous, one after another. */
   data: Float32Array;
   /** 1 or the batch size. */
   count: number;

@@ -126,6 +126,7 @@ function outputTables(g: number, channelsPerGroup: number, channels: number, d: 
 
 // ---- the three convolutions (null: too large for the memory; the caller falls back) -------
 
+/** Backend.conv2d on the GEMM module, per group; null when the product does not fit the memory (the caller falls back to cpu). */
 export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, w.shape, geometry);
   const out = allocate(dtypeOf(x.data), d.N * d.Cout * d.P);
@@ -139,6 +140,7 @@ export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, g
   return out;
 }
 
+/** Backend.conv2dBackwardWeight on the GEMM module, per group; null when the product does not fit the memory. */
 export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: View, gy: View, weightShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, weightShape, geometry);
   const out = allocate(dtypeOf(x.data), d.Cout * d.kdim);
@@ -155,6 +157,7 @@ export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: Vi
   return out;
 }
 
+/** Backend.conv2dBackwardInput on the GEMM module, per group; null when the product does not fit the memory. */
 export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(inputShape, w.shape, geometry);
   const dx = allocate(dtypeOf(gy.data), d.N * d.Cin * d.H * d.W);

@@ -23,11 +23,15 @@
  *   f.localGet(a).localGet(b).i32Add().localSet(a)     ;; a = a + b
  */
 
-/** Value types (§5.3.1). */
+/** Value types (§5.3.1): the encoding of i32. */
 export const I32 = 0x7f;
+/** The encoding of the value type f32. */
 export const F32 = 0x7d;
+/** The encoding of the value type f64. */
 export const F64 = 0x7c;
+/** The encoding of the value type v128 (SIMD). */
 export const V128 = 0x7b;
+/** One of the value types a parameter, result or local can have. */
 export type ValueType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 
 const SECTION = { type: 1, import: 2, function: 3, export: 7, code: 10 } as const;
@@ -76,13 +80,17 @@ function vector(items: number[][]): number[] {
  * declares one and returns its index.
  */
 export class FunctionBuilder {
+  /** The instructions so far (without the final `end`, which encode() adds). */
   readonly bytes: number[] = [];
   /** Types of the declared (non-parameter) locals, in order. */
   readonly locals: ValueType[] = [];
 
   constructor(
+    /** The name the function is exported under. */
     readonly name: string,
+    /** Types of the parameters: locals 0 … params.length − 1. */
     readonly params: readonly ValueType[],
+    /** Types of the results (none by default). */
     readonly results: readonly ValueType[] = [],
   ) {}
 
@@ -108,10 +116,15 @@ export class FunctionBuilder {
   }
 
   // ---- control (a block's branch target is its end; a loop's is its start) -------------------
+  /** `block`: opens a block whose branch target is its `end`. */
   block(): this { return this.op(0x02, 0x40); } // 0x40: the block yields no value
+  /** `loop`: opens a loop whose branch target is its start. */
   loop(): this { return this.op(0x03, 0x40); }
+  /** `if`: pops a condition and runs the following instructions when it is non-zero. */
   if(): this { return this.op(0x04, 0x40); }
+  /** `else`: the alternative of the innermost `if`. */
   else(): this { return this.op(0x05); }
+  /** `end`: closes the innermost block, loop or if. */
   end(): this { return this.op(0x0b); }
   /**
    * `do { body } while (--counter !== 0)`, skipped when the local `counter` starts at 0: a
@@ -126,43 +139,69 @@ export class FunctionBuilder {
   }
   /** Branch to the `depth`-th enclosing block or loop (0 = innermost). */
   br(depth: number): this { return this.op(0x0c, ...uleb128(depth)); }
+  /** `br_if`: pops a condition; when it is non-zero, branches as `br(depth)`. */
   brIf(depth: number): this { return this.op(0x0d, ...uleb128(depth)); }
+  /** `return`: leaves the function. */
   return(): this { return this.op(0x0f); }
+  /** `call`: calls the function with index `functionIndex` in the module (ModuleBuilder.add). */
   call(functionIndex: number): this { return this.op(0x10, ...uleb128(functionIndex)); }
   /** Pops c, b, a; pushes a if c ≠ 0, else b. */
   select(): this { return this.op(0x1b); }
 
   // ---- locals ------------------------------------------------------------------------------
+  /** `local.get`: pushes local (or parameter) `i`. */
   localGet(i: number): this { return this.op(0x20, ...uleb128(i)); }
+  /** `local.set`: pops a value into local `i`. */
   localSet(i: number): this { return this.op(0x21, ...uleb128(i)); }
+  /** `local.tee`: stores the top of the stack into local `i` and keeps it on the stack. */
   localTee(i: number): this { return this.op(0x22, ...uleb128(i)); }
 
   // ---- scalar memory and arithmetic ----------------------------------------------------------
+  /** `f32.load`: pops an address; pushes the f32 at address + `offset` bytes. */
   f32Load(offset = 0): this { return this.op(0x2a, ...this.memarg(2, offset)); }
+  /** `f64.load`: pops an address; pushes the f64 at address + `offset` bytes. */
   f64Load(offset = 0): this { return this.op(0x2b, ...this.memarg(3, offset)); }
+  /** `f32.store`: pops a value and an address; stores the f32 at address + `offset` bytes. */
   f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
+  /** `f64.store`: pops a value and an address; stores the f64 at address + `offset` bytes. */
   f64Store(offset = 0): this { return this.op(0x39, ...this.memarg(3, offset)); }
+  /** `i32.const`: pushes the int32 `value`. */
   i32Const(value: number): this { return this.op(0x41, ...sleb128(value)); }
+  /** `i32.eqz`: pops a; pushes 1 if a = 0, else 0. */
   i32Eqz(): this { return this.op(0x45); }
+  /** `i32.ne`: pops b, a; pushes 1 if a ≠ b, else 0. */
   i32Ne(): this { return this.op(0x47); }
+  /** `i32.lt_s`: pops b, a; pushes 1 if a < b (signed), else 0. */
   i32LtS(): this { return this.op(0x48); }
+  /** `i32.gt_s`: pops b, a; pushes 1 if a > b (signed), else 0. */
   i32GtS(): this { return this.op(0x4a); }
+  /** `i32.add`: pops b, a; pushes a + b (mod 2^32). */
   i32Add(): this { return this.op(0x6a); }
+  /** `i32.sub`: pops b, a; pushes a − b (mod 2^32). */
   i32Sub(): this { return this.op(0x6b); }
+  /** `i32.mul`: pops b, a; pushes a · b (mod 2^32). */
   i32Mul(): this { return this.op(0x6c); }
+  /** `i32.and`: pops b, a; pushes their bitwise and. */
   i32And(): this { return this.op(0x71); }
+  /** `i32.shr_u`: pops b, a; pushes a shifted right by b bits, zero-filling. */
   i32ShrU(): this { return this.op(0x76); }
+  /** `f32.add`: pops b, a; pushes a + b. */
   f32Add(): this { return this.op(0x92); }
+  /** `f32.mul`: pops b, a; pushes a · b. */
   f32Mul(): this { return this.op(0x94); }
+  /** `f64.add`: pops b, a; pushes a + b. */
   f64Add(): this { return this.op(0xa0); }
+  /** `f64.mul`: pops b, a; pushes a · b. */
   f64Mul(): this { return this.op(0xa2); }
 
   // ---- 128-bit SIMD (four f32 or two f64 lanes) -------------------------------------------------
+  /** `v128.load`: pops an address; pushes the 16 bytes at address + `offset`. */
   v128Load(offset = 0): this { return this.simd(0x00, ...this.memarg(4, offset)); }
   /** Load one f32 and repeat it in all four lanes. */
   v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
   /** Load one f64 and repeat it in both lanes. */
   v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.memarg(3, offset)); }
+  /** `v128.store`: pops a vector and an address; stores it at address + `offset`. */
   v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
   /**
    * i8x16.shuffle: pops b, a and pushes 16 bytes picked from the 32 of a ‖ b (lanes 0–15 are a,
@@ -174,8 +213,11 @@ export class FunctionBuilder {
     }
     return this.simd(0x0d, ...lanes);
   }
+  /** `f32x4.splat`: pops an f32; pushes it in all four lanes. */
   f32x4Splat(): this { return this.simd(0x13); }
+  /** `f32x4.add`: lane-wise a + b of the two vectors popped. */
   f32x4Add(): this { return this.simd(0xe4); }
+  /** `f32x4.mul`: lane-wise a · b of the two vectors popped. */
   f32x4Mul(): this { return this.simd(0xe6); }
   /**
    * a·b + c on four f32 lanes (the relaxed-SIMD proposal: fused into one FMA instruction where
@@ -183,7 +225,9 @@ export class FunctionBuilder {
    * without relaxed SIMD reject a module that uses it.
    */
   f32x4RelaxedMadd(): this { return this.simd(0x105); }
+  /** `f64x2.add`: lane-wise a + b of the two vectors popped. */
   f64x2Add(): this { return this.simd(0xf0); }
+  /** `f64x2.mul`: lane-wise a · b of the two vectors popped. */
   f64x2Mul(): this { return this.simd(0xf2); }
   /** a·b + c on two f64 lanes (relaxed SIMD, as f32x4RelaxedMadd). */
   f64x2RelaxedMadd(): this { return this.simd(0x107); }
@@ -204,8 +248,9 @@ export class FunctionBuilder {
 
 /** Linear memory imported from JavaScript as `env.memory`. */
 export interface MemoryImport {
-  /** Initial and maximum size in 64 KiB pages. */
+  /** Initial size in 64 KiB pages. */
   initialPages: number;
+  /** Maximum size in 64 KiB pages (required for a shared memory). */
   maximumPages: number;
   /** A shared memory (threads); needs a maximum. */
   shared: boolean;

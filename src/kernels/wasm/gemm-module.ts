@@ -51,7 +51,9 @@ import { FunctionBuilder, I32, ModuleBuilder, V128, type MemoryImport } from './
 
 /** The shape of the register tile: MR rows by NR = 4·NV columns; K steps per loop turn. */
 export interface TileShape {
+  /** MR, rows of C per tile (the numbers of A per step of a sliver). */
   mr: number;
+  /** NV, vectors per row of the tile: NR = 4·NV columns for float32, 2·NV for float64. */
   nv: number;
   /** Steps of K per turn of the main loop (1, 2 or 4; default 1), the rest one at a time. */
   unroll?: number;
@@ -77,7 +79,12 @@ const LANES: Record<FloatDType, Lanes> = {
 };
 
 /** The element size and lanes of a tile shape's type. */
-export function lanesOf(shape: TileShape): { bytes: number; lanes: number } {
+export function lanesOf(shape: TileShape): {
+  /** Bytes per element: 4 (float32) or 8 (float64). */
+  bytes: number;
+  /** Elements per 128-bit vector: 4 or 2. */
+  lanes: number;
+} {
   return LANES[shape.dtype ?? 'float32'];
 }
 
@@ -338,12 +345,26 @@ export function relaxedSimdProbeBytes(): Uint8Array<ArrayBuffer> {
 
 /** The exports of an instantiated GEMM module. */
 export interface GemmExports {
+  /**
+   * The micro-kernel: C[MR × NR] = A sliver · B sliver over `kc` steps (or C += … where
+   * `accumulate` ≠ 0); `a`, `b`, `c` are byte addresses and C's rows are `ldc` bytes apart.
+   */
   tile(kc: number, a: number, b: number, c: number, ldc: number, accumulate: number): void;
+  /**
+   * C = A·B on packed operands at byte addresses `a`, `b`, `c` (layout in the file comment),
+   * for the B slivers [n0, n1) only: K in slices of KC, A in blocks of mcTiles slivers.
+   */
   gemm(K: number, KC: number, a: number, b: number, c: number, mTiles: number, nTiles: number, n0: number, n1: number, mcTiles: number): void;
-  /** The packers (byte addresses), present where MR (for A) or NR (for B) is a multiple of 4. */
+  /**
+   * The packers (byte addresses), present where MR (for A) or NR (for B) is a multiple of 4.
+   * packCopyA: an A sliver from Aᵀ row-major (each step's MR numbers adjacent).
+   */
   packCopyA?: SliverPacker;
+  /** An A sliver from A row-major (each of its MR rows contiguous along K), transposed in registers. */
   packTransposeA?: SliverPacker;
+  /** A B sliver from B row-major (each step's NR numbers adjacent). */
   packCopyB?: SliverPacker;
+  /** A B sliver from Bᵀ row-major (each of its NR columns contiguous along K), transposed in registers. */
   packTransposeB?: SliverPacker;
 }
 

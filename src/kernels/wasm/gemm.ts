@@ -29,11 +29,21 @@ import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
 
 /** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
 export interface TableMatrix {
+  /** The storage the elements are read from (of the product's float type). */
   readonly data: TypedArray;
+  /** Offset in `data` of row i's contribution, one entry per row. */
   readonly rows: Int32Array;
+  /** Offset in `data` of column j's contribution, one entry per column. */
   readonly cols: Int32Array;
   /** Set when the tables are arithmetic: rows[i] = offset + i·rowStride, cols[j] = j·colStride. */
-  readonly strides?: { readonly offset: number; readonly rowStride: number; readonly colStride: number };
+  readonly strides?: {
+    /** Index in `data` of element (0, 0). */
+    readonly offset: number;
+    /** Step in `data` between rows. */
+    readonly rowStride: number;
+    /** Step in `data` between columns (1 lets the SIMD packers take whole slivers). */
+    readonly colStride: number;
+  };
 }
 
 /** The table form of the strided matrix data[offset + i·rowStride + j·colStride], m × n. */
@@ -60,7 +70,12 @@ export function transposed(x: TableMatrix): TableMatrix {
  * NOTE: exported so that the micro-benchmark can tune them; 128–512 for kc and 16–64 for
  * mcTiles measured within noise of each other on the reference machine.
  */
-export const blocking = { kc: 256, mcTiles: 32 };
+export const blocking = {
+  /** KC: steps of K per packed slice. */
+  kc: 256,
+  /** A slivers per block (each MR rows), kept in L2 while the B slivers stream past. */
+  mcTiles: 32,
+};
 
 /** Where the padded product sits in memory, for `copyOut`. */
 export interface Product {
@@ -74,13 +89,21 @@ export interface Product {
 
 /** One call of the module's `gemm` over the B slivers [n0, n1): what a thread receives. */
 export interface GemmCall {
+  /** Depth of the product (columns of A, rows of B). */
   K: number;
+  /** Steps of K per packed slice (blocking.kc, or less). */
   KC: number;
+  /** Byte address of packed A in the runtime's memory. */
   a: number;
+  /** Byte address of packed B. */
   b: number;
+  /** Byte address of C, padded to whole tiles. */
   c: number;
+  /** A slivers: ⌈M / MR⌉. */
   mTiles: number;
+  /** B slivers: ⌈N / NR⌉ (the range a thread takes is a part of these). */
   nTiles: number;
+  /** A slivers per cache block (blocking.mcTiles). */
   mcTiles: number;
 }
 

@@ -35,7 +35,9 @@ import { startThreadsFromEnv, threadedRunner } from './threads.js';
 export { setMemoryAllocator, simdAvailable, wasmMemoryProblem, wasmRuntime, type MemoryAllocator } from './runtime.js';
 export { setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
 
+/** The WebAssembly SIMD backend (see the file comment). */
 export interface WasmBackend extends Backend {
+  /** Always 'wasm'. */
   readonly name: 'wasm';
 }
 
@@ -51,6 +53,11 @@ export function wasmUnavailableReason(): string | null {
   return memoryUnavailableReason();
 }
 
+/**
+ * The 'wasm' backend: the cpu backend's kernels with matmul, the convolutions and outerRows
+ * replaced by the WebAssembly ones, each falling back to cpu per call. Starts the threads of
+ * GRADSCOPE_THREADS (a failure only warns). Call it only where wasmUnavailableReason() is null.
+ */
 export function createWasmBackend(): WasmBackend {
   const warn = (message: string) => console.warn(message);
   try {

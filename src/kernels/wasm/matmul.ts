@@ -51,6 +51,10 @@ export function wasmMatmulApplies(a: View, b: View): boolean {
   return M * N * K > SMALL_PRODUCT && M > 1 && N > 1;
 }
 
+/**
+ * Backend.matmul on the GEMM module: one product per batch matrix, or one stacked product when
+ * every batch shares B. Null when a product does not fit the memory (the caller falls back to cpu).
+ */
 export function wasmMatmul(rt: WasmRuntime, run: GemmRunner, a: View, b: View): TypedArray | null {
   const rank = a.shape.length;
   const M = a.shape[rank - 2]!;

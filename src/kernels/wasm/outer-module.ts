@@ -68,5 +68,6 @@ export function outerModuleBytes(memory: MemoryImport): Uint8Array<ArrayBuffer> 
 
 /** The exports of an instantiated outer-product module. */
 export interface OuterExports {
+  /** `o[b, n, k] = g[b, n] · a[b, k]` on contiguous float32 arrays at byte addresses g, a, o (see the file comment). */
   outer(B: number, N: number, K: number, g: number, a: number, o: number): void;
 }

@@ -17,6 +17,7 @@ import type { FloatArray, FloatDType } from '../../tensor/dtype.js';
 import { AllocationError } from '../../tensor/errors.js';
 import { gemmModuleBytes, lanesOf, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
 
+/** Bytes in one WebAssembly memory page (64 KiB), the unit memories are created and grown in. */
 export const PAGE_BYTES = 65536;
 /** Bytes reserved at address 0 for the thread control area. */
 export const CONTROL_BYTES = 4096;
@@ -77,7 +78,9 @@ function validates(probe: () => Uint8Array<ArrayBuffer>): () => boolean {
 
 /** How memories are created and grown; both throw (a RangeError) when the engine cannot. */
 export interface MemoryAllocator {
+  /** A new memory (`new WebAssembly.Memory(descriptor)` by default). */
   create(descriptor: WebAssembly.MemoryDescriptor): WebAssembly.Memory;
+  /** Grow `memory` by `pages` pages of 64 KiB (`memory.grow(pages)` by default). */
   grow(memory: WebAssembly.Memory, pages: number): void;
 }
 
@@ -178,12 +181,22 @@ export function memoryUnavailableReason(): string | null {
   return spare ? null : noMemory();
 }
 
+/**
+ * One element type's WebAssembly side: a linear memory (laid out as the file comment says), the
+ * GEMM module compiled for its register tile, and an instance of it over that memory. The
+ * backend keeps one per dtype (`wasmRuntime(dtype)`); `setWasmThreads` starts its workers on the
+ * float32 one unless given another.
+ */
 export class WasmRuntime {
+  /** The linear memory holding the control area, the packed operands and the result; it only grows. */
   readonly memory: WebAssembly.Memory;
+  /** Whether `memory` is shared (backed by a SharedArrayBuffer), which threads need. */
   readonly shared: boolean;
   /** The compiled GEMM module (workers instantiate it too). */
   readonly module: WebAssembly.Module;
+  /** The main thread's instance of `module`: the micro-kernel, the GEMM loops and the packers. */
   readonly exports: GemmExports;
+  /** The register tile (and element type) the module was compiled for. */
   readonly tile: TileShape;
   /** Bytes per element of the tile's type (4 or 8). */
   readonly elementBytes: number;

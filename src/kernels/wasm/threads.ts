@@ -52,6 +52,7 @@ const ARGS = 1;
 /** Below this many multiply-adds one thread is faster than waking others (≈ 20–50 µs each). */
 const PARALLEL_MIN_MACS = 1 << 21;
 
+/** Options of `setWasmThreads`. */
 export interface ThreadOptions {
   /** How long to wait for a worker to take a job before computing its part alone (ms). Default 2000. */
   timeoutMs?: number;

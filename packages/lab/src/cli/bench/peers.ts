@@ -1,0 +1,94 @@
+/**
+ * The peers: TensorFlow.js with its pure-JS 'cpu' backend and its WebAssembly backend (SIMD
+ * build, one thread — its threaded build does not start in Node). They are devDependencies,
+ * loaded only here and only when `gradscope bench` runs, so `gradscope --help` never pays for
+ * them.
+ */
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { getBackend, listBackends, setBackend, setWasmThreads } from 'gradscope';
+import type { Row } from './rows.js';
+import { gradscopeBuilders } from './gradscope-rows.js';
+import type { Impl } from './impl.js';
+import { tfjsBuilders, type Tfjs } from './tfjs-rows.js';
+
+/** The wasm backend's threads for a row: its `threads` while it runs, one thread otherwise. */
+const rowThreads = {
+  beforeRow: async (row: Row) => {
+    if (getBackend().name === 'wasm' && row.kind === 'matmul' && (row.threads ?? 1) > 1) await setWasmThreads(row.threads!);
+  },
+  afterRow: async () => {
+    if (getBackend().name === 'wasm') await setWasmThreads(1);
+  },
+};
+
+/** gradscope on whichever backend is current when the benchmark starts (its default). */
+export function gradscopeImpl(): Impl {
+  const backend = getBackend().name;
+  return {
+    name: 'gradscope',
+    activate: async () => setBackend(backend),
+    builders: gradscopeBuilders,
+    ...rowThreads,
+  };
+}
+
+/**
+ * gradscope on its other CPU backends, for the table's comparison of all CPU paths: when the
+ * default is 'wasm', 'gradscope-cpu' (pure TypeScript); when it is 'cpu', 'gradscope-wasm'
+ * where WebAssembly SIMD exists. Kernel, training and batch-gradient rows.
+ */
+export function otherCpuBackendImpls(): Impl[] {
+  const current = getBackend().name;
+  return ['cpu', 'wasm']
+    .filter((name) => name !== current && listBackends().includes(name))
+    .map((name) => ({
+      name: `gradscope-${name}`,
+      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet', 'grad'] as const,
+      activate: async () => setBackend(name),
+      builders: gradscopeBuilders,
+      ...rowThreads,
+    }));
+}
+
+export interface TfjsPeers {
+  impls: Impl[];
+  version: string;
+  wasmSimd: boolean;
+}
+
+const MISSING = (what: string) =>
+  `bench: cannot load ${what}. The peers are devDependencies of gradscope: run \`npm install\` in the ` +
+  `gradscope checkout (it installs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm), then try again.`;
+
+async function load<T>(name: string, loader: () => Promise<T>): Promise<T> {
+  try {
+    return await loader();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new Error(MISSING(name));
+    throw error;
+  }
+}
+
+export async function loadTfjsPeers(): Promise<TfjsPeers> {
+  const tf: Tfjs = await load('@tensorflow/tfjs', () => import('@tensorflow/tfjs'));
+  const wasm = await load('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));
+  // Production mode: no debug checks, and no "install tfjs-node" banner on first use.
+  tf.enableProdMode();
+  // The .wasm binaries sit next to the package's main file, in its dist/ folder.
+  const dist = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm'));
+  wasm.setWasmPaths(`${dist}/`);
+  const wasmSimd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+  const builders = tfjsBuilders(tf);
+  const peer = (backend: 'cpu' | 'wasm'): Impl => ({
+    name: `tfjs-${backend}`,
+    activate: async () => {
+      if (!(await tf.setBackend(backend))) throw new Error(`bench: tfjs could not start its '${backend}' backend`);
+      await tf.ready();
+    },
+    builders,
+    liveTensors: () => tf.memory().numTensors,
+  });
+  return { impls: [peer('cpu'), peer('wasm')], version: tf.version.tfjs, wasmSimd };
+}
