@@ -115,3 +115,29 @@ export {
   type ReluTeacherOptions,
 } from './data/synthetic.js';
 export { customOp, type CustomOpBackwardContext, type CustomOpDefinition } from './autograd/custom-op.js';
+
+// Types that the signatures above mention: exported so that users can name them and the API
+// reference can document them. Classes among them (Storage, Node, Context, WasmRuntime,
+// OptimRng) are exported as types only: gradscope constructs them.
+export type { Storage, View } from './tensor/storage.js';
+export type { Shape } from './tensor/shape.js';
+export type { FloatArray, TypedArray } from './tensor/dtype.js';
+export type { BatchArgs, Batched, Context, JvpArgs, Node } from './autograd/op.js';
+export type { GradientOptions } from './autograd/engine.js';
+export type { PyTree } from './autograd/pytree.js';
+export type { OutputWorkspace } from './autograd/vmap-workspace.js';
+export type { SliceAttrs } from './autograd/ops/slice.js';
+export type { ReplaceLeaves } from './autograd/jacobians.js';
+export type { AnyFn, ArgAt, AuxOf, OutOf, TensorFn, WithAux, WithAuxFalse, WithAuxTrue } from './autograd/transforms.js';
+export type { AvgPoolGeometry, Conv2dGeometry, Pair, PoolGeometry } from './kernels/geometry.js';
+export type { Arena } from './kernels/backend.js';
+export type { BackendFactory } from './kernels/registry.js';
+export type { ArgReduceFn, BINARY, BinaryFn, ReduceFn, UNARY, UnaryFn } from './kernels/scalar.js';
+export type { ThreadOptions } from './kernels/wasm/threads.js';
+export type { WasmRuntime } from './kernels/wasm/runtime.js';
+export type { GemmExports, SliverPacker, TileShape } from './kernels/wasm/gemm-module.js';
+export type { OptimRng } from './optim/rng.js';
+export type { SavedVector } from './optim/gradient.js';
+export type { TrackerState } from './optim/snapshot-point.js';
+export type { SvrgState } from './optim/svrg.js';
+export type { MegaState } from './optim/streaming.js';

@@ -54,7 +54,7 @@ export type GradOf<T> = T extends Tensor
       : never;
 
 /** The type of parameter I of the parameter list P (never for a non-number I). */
-type ArgAt<P extends readonly unknown[], I> = I extends number ? P[I] : never;
+export type ArgAt<P extends readonly unknown[], I> = I extends number ? P[I] : never;
 
 /** What grad(f, { argnums: N }) returns for parameters P: one argument's structure, or a tuple over argnums. */
 export type GradsOf<P extends readonly unknown[], N> = N extends number
@@ -92,9 +92,15 @@ export interface GradOptions<N extends Argnums = Argnums> extends TransformOptio
 }
 
 /** Options O with `hasAux: true`: selects the overloads whose f returns [output, aux]. */
-type WithAuxTrue<O> = O & { hasAux: true };
+export type WithAuxTrue<O> = O & {
+  /** f returns [output, aux]. */
+  hasAux: true;
+};
 /** Options O with hasAux absent or false: selects the overloads whose f returns the output alone. */
-type WithAuxFalse<O> = O & { hasAux?: false };
+export type WithAuxFalse<O> = O & {
+  /** f returns the output alone (the default). */
+  hasAux?: false;
+};
 
 // ---- tracing the arguments -----------------------------------------------------------------
 

@@ -44,7 +44,7 @@ export interface CacheDirEnvironment {
   /** Environment variables read (GRADSCOPE_CACHE_DIR, XDG_CACHE_HOME, LOCALAPPDATA); default process.env. */
   env?: Record<string, string | undefined>;
   /** Platform whose rules apply ('win32' uses LOCALAPPDATA and skips the POSIX ownership checks); default process.platform. */
-  platform?: NodeJS.Platform;
+  platform?: string;
   /** Home directory for `~/.cache/gradscope`; default os.homedir(). */
   homedir?: string;
   /** Parent of the per-user fallback folder `gradscope-cache-<uid>`; default os.tmpdir(). */

@@ -83,7 +83,7 @@ function digestOf(buf: Buffer): Buffer {
 }
 
 /** Serialize image data (with checksum) to a buffer. */
-export function encodeCache(data: ImageData): Buffer {
+export function encodeCache(data: ImageData): Uint8Array {
   const per = data.rows * data.cols;
   const buf = Buffer.alloc(HEADER + payloadSize(data.count, per));
   buf.writeUInt32LE(MAGIC, 0);
@@ -135,7 +135,8 @@ function readHeader(head: Buffer): { count: number; rows: number; cols: number; 
 }
 
 /** Parse a cache buffer, saying what is wrong when the magic, version, size, checksum or a field is. */
-export function decodeCacheChecked(buf: Buffer): CacheRead {
+export function decodeCacheChecked(bytes: Uint8Array): CacheRead {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const invalid = (problem: string): CacheRead => ({ data: null, problem });
   const h = readHeader(buf);
   if (typeof h === 'string') return invalid(h);
@@ -175,8 +176,8 @@ export function decodeCacheChecked(buf: Buffer): CacheRead {
 }
 
 /** Parse a cache buffer; null when the magic, version, size, checksum or a field is wrong. */
-export function decodeCache(buf: Buffer): ImageData | null {
-  return decodeCacheChecked(buf).data;
+export function decodeCache(bytes: Uint8Array): ImageData | null {
+  return decodeCacheChecked(bytes).data;
 }
 
 /** Write `data` to `path` atomically (temporary file in the same folder, then rename). */

@@ -53,7 +53,7 @@ const MAX_BYTES = 1 << 30;
 const CLASSES = 10;
 
 /** Read a whole data file (a regular file), gunzipping it when it starts with the gzip magic. */
-export function readDataFile(file: string, op: string): Buffer {
+export function readDataFile(file: string, op: string): Uint8Array {
   let raw: Buffer;
   try {
     if (!statSync(file).isFile()) throw new DataFileError(`${op}: '${file}' is not a regular file`, file);

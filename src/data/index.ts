@@ -2,6 +2,7 @@
  * Data: datasets, splits, samplers, augmentations and synthetic problems; the npm-package
  * loaders (loadMnist, loadFashionMnist) and the loaders for files in a folder of the user's
  * (loadMnistFiles, loadFashionMnistFiles, loadCifar10Files).
+ * @module
  */
 export type { Batch, Dataset, Sample } from './dataset.js';
 export * from './augment.js';

@@ -1,6 +1,7 @@
 /**
  * gradscope's file-system helpers (Node only; import from 'gradscope/io'): model files,
  * training checkpoints, atomic writes.
+ * @module
  */
 export { loadModel, readModelFile, saveModel } from './model-file.js';
 export { fileCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-file.js';

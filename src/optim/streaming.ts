@@ -49,7 +49,7 @@ export interface MegaBatchOptions {
 }
 
 /** What the mega-batch estimators' saveState returns: plain JSON, restored exactly by restoreState. */
-interface MegaState {
+export interface MegaState {
   /** Sample-gradient evaluations so far. */
   cost: number;
   /** Counter of the estimator's random stream (OptimRng.state). */

@@ -90,7 +90,7 @@ export interface SvrgOptions {
 }
 
 /** What SvrgEstimator.saveState returns: plain JSON, restored exactly by restoreState. */
-interface SvrgState {
+export interface SvrgState {
   /** Sample-gradient evaluations so far. */
   cost: number;
   /** Counter of the estimator's random stream (OptimRng.state). */

@@ -1,7 +1,7 @@
 /**
  * The peers: TensorFlow.js with its pure-JS 'cpu' backend and its WebAssembly backend (SIMD
- * build, one thread — its threaded build does not start in Node). They are devDependencies,
- * loaded only here and only when `gradscope bench` runs, so `gradscope --help` never pays for
+ * build, one thread — its threaded build does not start in Node). They are optional peer
+ * dependencies of gradscope-lab (dev dependencies of the repository), loaded only here and only when `gradscope bench` runs, so `gradscope --help` never pays for
  * them.
  */
 import { createRequire } from 'node:module';
@@ -58,8 +58,9 @@ export interface TfjsPeers {
 }
 
 const MISSING = (what: string) =>
-  `bench: cannot load ${what}. The peers are devDependencies of gradscope: run \`npm install\` in the ` +
-  `gradscope checkout (it installs @tensorflow/tfjs and @tensorflow/tfjs-backend-wasm), then try again.`;
+  `bench: cannot load ${what}. The peers are optional peer dependencies of gradscope-lab: install them with ` +
+  `\`npm install @tensorflow/tfjs@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0\` (in a gradscope checkout, \`npm install\` ` +
+  `already does), then try again.`;
 
 async function load<T>(name: string, loader: () => Promise<T>): Promise<T> {
   try {

@@ -29,7 +29,7 @@ const USAGE = {
       GRADSCOPE_BACKEND=cpu|wasm|gpu chooses the backend for every command; GRADSCOPE_WASM=off
       disables the WebAssembly backend; GRADSCOPE_THREADS=2 runs its products on two threads.`,
   bench: `  gradscope bench [--json FILE] [--quick] [--only ROWS]
-      Time gradscope against TensorFlow.js (its cpu and wasm backends, devDependencies) in one
+      Time gradscope against TensorFlow.js (its cpu and wasm backends, optional peers) in one
       process: matmul, convolution and training-step rows, median of several runs after
       warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
       speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
