@@ -1,5 +1,5 @@
 /**
- * The dependency rules of DESIGN.md, checked on the source text:
+ * The dependency rules of docs/design.md, checked on the source text:
  * - the core (tensor, kernels, autograd, nn, optim, analysis) imports no Node built-ins, so it
  *   can be bundled for a browser or a worker;
  * - arrows point one way: kernels know nothing of autograd, autograd nothing of GPU.js.

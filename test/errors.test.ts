@@ -1,5 +1,5 @@
 /**
- * Bad input gets a clear error naming the op, what was expected and what was given (DESIGN.md
+ * Bad input gets a clear error naming the op, what was expected and what was given (docs/design.md
  * "Errors"). Messages are checked with regexes, as tfjs does, and error classes with
  * toThrow(Class).
  */

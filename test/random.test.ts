@@ -1,5 +1,5 @@
 /**
- * Counter-based randomness (DESIGN.md §7): Threefry-2x32-20 known-answer vectors, determinism,
+ * Counter-based randomness (docs/design.md §7): Threefry-2x32-20 known-answer vectors, determinism,
  * independence of derived keys, shape-independence of element i, and rough distribution checks
  * (bounds are several standard errors wide, so they fail for a wrong distribution, not by chance:
  * each check at 5–6 standard errors has a false-alarm rate below 1e-6, and the seeds are fixed).

@@ -1,5 +1,5 @@
 /**
- * Gradient statistics of the SGD and SVRG-family estimators (RESEARCH.md §1, §5).
+ * Gradient statistics of the SGD and SVRG-family estimators (docs/research.md §1, §5).
  *
  * An estimator is described by its *rows*: one flat vector eᵢ per sample (or per minibatch of a
  * fixed partition), all of which average to the quantity being estimated. Its variance over

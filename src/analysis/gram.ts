@@ -1,6 +1,6 @@
 /**
  * The output-gradient (Gauss–Newton) matrix of a scalar-output model and its spectrum through
- * the n × n Gram matrix (Wu & Su 2023, RESEARCH.md §4).
+ * the n × n Gram matrix (Wu & Su 2023, docs/research.md §4).
  *
  * With J the n × P matrix whose row i is ∇_θ f(xᵢ),
  *   G = Jᵀ J / n   (P × P; the Hessian of ½·mean (f − y)² at an interpolating minimum),

@@ -1,5 +1,5 @@
 /**
- * The three width measures of Jastrzębski et al. 2018 (RESEARCH.md §2) from one H·v operator,
+ * The three width measures of Jastrzębski et al. 2018 (docs/research.md §2) from one H·v operator,
  * sharing the operator applications where the estimators allow it:
  *
  *   λ_max(H)   the largest algebraic eigenvalue, by Lanczos (`iterations` products);

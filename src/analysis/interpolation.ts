@@ -1,5 +1,5 @@
 /**
- * Loss along the line between two parameter vectors (Jastrzębski et al. 2018, RESEARCH.md §2):
+ * Loss along the line between two parameter vectors (Jastrzębski et al. 2018, docs/research.md §2):
  *
  *   L(α) = F((1 − α) w_A + α w_B),   e.g. α ∈ linspace(−0.5, 1.5, 21),
  *

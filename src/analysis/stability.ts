@@ -1,5 +1,5 @@
 /**
- * Linear stability of SGD at a minimum (Patel 2017; Wu & Su 2023; RESEARCH.md §3–4).
+ * Linear stability of SGD at a minimum (Patel 2017; Wu & Su 2023; docs/research.md §3–4).
  *
  * Problem: a quadratic sum fᵢ(x) = ½ (x − x*)ᵀ Hᵢ (x − x*), H = (1/n) Σ Hᵢ, or SGD linearized
  * at an interpolating minimum of the square loss (Hᵢ = jᵢ jᵢᵀ, jᵢ = ∇_θ f(xᵢ)). The SGD error

@@ -1,5 +1,5 @@
 /**
- * Per-step variance of the mega-batch SVRG estimators (streaming SVRG, SCSG; RESEARCH.md §1,
+ * Per-step variance of the mega-batch SVRG estimators (streaming SVRG, SCSG; docs/research.md §1,
  * Defazio & Bottou 2019 §6, Fig. 4), from per-sample gradient rows at w and at the snapshot w̃.
  *
  * The step direction after a mega-batch M (|M| = B) is

@@ -1,6 +1,6 @@
 /**
  * Where the batch axis is, tensor by tensor, on the batch side of a per-sample graph
- * (DESIGN.md §6). `perSampleGradients` is right only when every tensor between the batch input
+ * (docs/design.md §6). `perSampleGradients` is right only when every tensor between the batch input
  * and the losses keeps samples apart: slice i along one known axis depends on sample i alone.
  * This module proves that, op by op, in the forward direction, or says why it cannot:
  *

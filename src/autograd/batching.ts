@@ -1,5 +1,5 @@
 /**
- * The batching interpreter behind vmap (DESIGN.md "Transforms").
+ * The batching interpreter behind vmap (docs/design.md "Transforms").
  *
  * Inside `vmap`, the function sees each batched argument as a `BatchedTensor`: a tensor whose
  * shape is one sample's, standing for a physical tensor with one more axis (the batch axis,

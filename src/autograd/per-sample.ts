@@ -1,5 +1,5 @@
 /**
- * Native per-sample gradients (DESIGN.md §6): the gradient of every sample's own loss with
+ * Native per-sample gradients (docs/design.md §6): the gradient of every sample's own loss with
  * respect to every parameter, in ONE backward pass — not a loop over samples.
  *
  * Seeding backward with the per-sample loss vector ℓ [B] and cotangent 1 gives, at every

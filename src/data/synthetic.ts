@@ -1,5 +1,5 @@
 /**
- * Seeded synthetic problems (RESEARCH.md §3–4). Every draw comes from the Threefry key of the
+ * Seeded synthetic problems (docs/research.md §3–4). Every draw comes from the Threefry key of the
  * seed: stream k is foldIn(makeKey(seed), k) and element i of a stream uses counter i, so a
  * problem is a pure function of its options. Features are float64, sample ids are 0 … n−1.
  *

@@ -1,5 +1,5 @@
 /**
- * Atomic file writes (DESIGN.md, Errors): the bytes go to a temporary file in the target's own
+ * Atomic file writes (docs/design.md, Errors): the bytes go to a temporary file in the target's own
  * directory, which is flushed to disk and then renamed over the target. A rename within one
  * file system replaces the target in one step, so `path` always holds either the previous
  * complete file or the new complete one — never a half-written one — and the temporary file

@@ -2,7 +2,7 @@
  * Model files on disk: `saveModel` / `loadModel` write and read the bytes of
  * `serializeModel` (src/nn/serialize.ts, which documents the format).
  *
- * Saving is atomic (DESIGN.md, Errors): the bytes go to a temporary file in the target's own
+ * Saving is atomic (docs/design.md, Errors): the bytes go to a temporary file in the target's own
  * directory, which is flushed to disk and then renamed over the target. A rename within one
  * file system replaces the target in one step, so `path` always holds either the previous
  * complete file or the new complete one — never a half-written one — and the temporary file

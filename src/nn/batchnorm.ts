@@ -9,7 +9,7 @@
  * with momentum m = 0.1 and ε = 1e-5 by default, γ = 1 and β = 0 initially (affine), running
  * statistics 0 and 1. In train mode the gradient includes the paths through μ_B and σ²_B (so
  * samples of a batch interact). The running statistics are buffers: `saveStats()` /
- * `restoreStats()` on any module keep them as a value (DESIGN.md §8).
+ * `restoreStats()` on any module keep them as a value (docs/design.md §8).
  */
 import { noGrad } from '../autograd/mode.js';
 import { ones, zeros } from '../tensor/creation.js';

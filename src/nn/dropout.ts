@@ -1,5 +1,5 @@
 /**
- * Dropout with keyed masks (DESIGN.md §7): in train mode element j of sample i is kept iff
+ * Dropout with keyed masks (docs/design.md §7): in train mode element j of sample i is kept iff
  * u < 1 − p, where u is the uniform number of counter j under the key
  * foldIn(foldIn(makeKey(seed), layerId), sampleId) — a pure function of (seed, layer id,
  * sample id, element). A sample therefore gets the same mask whenever the same seed is used,

@@ -2,7 +2,7 @@
  * The Module tree: layers own named parameters (trained) and buffers (state such as
  * BatchNorm's running statistics), and child modules.
  *
- * Order (DESIGN.md §10): `namedParameters()` lists a module's own parameters in registration
+ * Order (docs/design.md §10): `namedParameters()` lists a module's own parameters in registration
  * order, then each child's, depth first, in registration order — PyTorch's order, and the
  * oracle's `param_order`. The flattened parameter vector (flattenParameters) is the
  * concatenation of each parameter's row-major data in that order.
@@ -216,7 +216,7 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
-  // ---- running statistics (DESIGN.md §8) -------------------------------------------------
+  // ---- running statistics (docs/design.md §8) -------------------------------------------------
 
   /**
    * The values of every buffer (BatchNorm running statistics) as copies, keyed by qualified

@@ -14,7 +14,7 @@
  *                                          `offset` (relative to P, a multiple of 8)
  *
  * Entries are the parameters in `namedParameters()` order, then the buffers in
- * `namedBuffers()` order (own members first, then children depth first: DESIGN.md §10), so
+ * `namedBuffers()` order (own members first, then children depth first: docs/design.md §10), so
  * a file lists a model the way `namedParameters()` and the oracle's `param_order` do.
  *
  * Loading validates everything before it writes anything: every name, kind, shape and dtype

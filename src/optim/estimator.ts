@@ -1,5 +1,5 @@
 /**
- * Optimizers are estimator × update rule × schedule (DESIGN.md §9). This file is the contract
+ * Optimizers are estimator × update rule × schedule (docs/design.md §9). This file is the contract
  * between them and the training loop.
  *
  * An estimator turns (model, minibatch) into a direction — one tensor per parameter, in

@@ -1,6 +1,6 @@
 /**
  * Gradient evaluations shared by the estimators. Everything is a flat parameter vector (the
- * documented parameter order, DESIGN.md §10) in the model's dtype:
+ * documented parameter order, docs/design.md §10) in the model's dtype:
  *
  *   g_B(w) = ∇_w (1/|B|) Σ_{i∈B} ℓ(f(x_i; w), y_i)     (mean cross-entropy, duplicates counted)
  *

@@ -1,4 +1,4 @@
-/** Optimizers: estimator × update rule × schedule (DESIGN.md §9). */
+/** Optimizers: estimator × update rule × schedule (docs/design.md §9). */
 export type { Estimator, Schedule, StepContext, UpdateRule } from './estimator.js';
 export { SgdEstimator } from './sgd.js';
 export { SvrgEstimator, svrg, bSvrg, bpSvrg, alphaSvrg, type AlphaSchedule, type SvrgOptions, type SvrgVariant } from './svrg.js';

@@ -1,5 +1,5 @@
 /**
- * Mega-batch variants of SVRG (RESEARCH.md §1): the snapshot gradient is estimated on a
+ * Mega-batch variants of SVRG (docs/research.md §1): the snapshot gradient is estimated on a
  * mega-batch M instead of the full data.
  *
  * Streaming SVRG: every m steps, draw M (|M| = factor·b, factor 10–32, indices drawn uniformly

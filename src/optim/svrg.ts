@@ -1,5 +1,5 @@
 /**
- * The SVRG family (RESEARCH.md §1, §5; DESIGN.md §9): one control-variate estimator
+ * The SVRG family (docs/research.md §1, §5; docs/design.md §9): one control-variate estimator
  *
  *   v = g_I(w) − c·(g_I(w̃) − μ̃),    μ̃ = ∇F(w̃) = (1/N) Σ_i ∇f_i(w̃)
  *

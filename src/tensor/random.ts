@@ -1,5 +1,5 @@
 /**
- * Counter-based, keyed randomness (DESIGN.md §7).
+ * Counter-based, keyed randomness (docs/design.md §7).
  *
  * A random number is a pure function of a key and a counter: Threefry-2x32 with 20 rounds
  * (Salmon et al. 2011, "Parallel random numbers: as easy as 1, 2, 3"; the generator JAX

@@ -1,5 +1,5 @@
 /**
- * Gradient statistics of the SGD / SVRG family (RESEARCH.md §1, §5) and the loss along a line
+ * Gradient statistics of the SGD / SVRG family (docs/research.md §1, §5) and the loss along a line
  * (§2), in float64: variances against a naive loop, the exact identities
  * V_SVRG + V_BP = 2V(w) + 2V(w̃) and (1/n) Σ‖gᵢ‖² = M2² + V, the snapshot cases, BatchNorm
  * in train mode through a minibatch partition, and the running statistics left untouched.

@@ -1,5 +1,5 @@
 /**
- * Linear stability of SGD (RESEARCH.md §3–4): the mean-square operator T against gradient
+ * Linear stability of SGD (docs/research.md §3–4): the mean-square operator T against gradient
  * descent at S = n, the threshold η*(S) and its dependence on heterogeneity, seeded
  * simulations on both sides of the threshold (mean-square and almost-sure notions), and the
  * Gram-matrix spectrum of the output gradients against an explicitly formed G.

@@ -1,5 +1,5 @@
 /**
- * Backend parity for the compute-bound kernels (DESIGN.md §5): every backend runs the shared
+ * Backend parity for the compute-bound kernels (docs/design.md §5): every backend runs the shared
  * catalogue (parity-cases.ts) in float32 and must match the CPU backend in float64 within
  * float32 tolerances; then the autograd ops give the same values and gradients under
  * setBackend('gpu') as under 'cpu'.

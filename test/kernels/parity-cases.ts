@@ -1,7 +1,7 @@
 /**
  * The shared parity catalogue for the compute-bound kernels — matmul, conv2d (with both
  * backward convolutions), maxPool2d, avgPool2d (with its backward) — that every backend must
- * pass against the CPU backend in float64 (DESIGN.md §5).
+ * pass against the CPU backend in float64 (docs/design.md §5).
  *
  * Cases are chosen to break index arithmetic: odd and prime sizes, batch 1, groups,
  * depthwise, stride (also larger than the kernel), dilation, padding (also larger than the

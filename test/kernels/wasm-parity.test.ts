@@ -1,5 +1,5 @@
 /**
- * The WebAssembly SIMD backend against the pure-TypeScript reference (DESIGN.md §5): the
+ * The WebAssembly SIMD backend against the pure-TypeScript reference (docs/design.md §5): the
  * shared catalogue (parity-cases.ts) plus products sized to take the wasm path — odd sizes,
  * every transpose variant, tiny and tall-skinny shapes, several K and M cache blocks, stacked
  * batches — in float32, within float32 tolerances of the float64 CPU results; the autograd ops

@@ -2,7 +2,7 @@
  * BatchNorm against a hand-written reference with PyTorch's semantics: the BIASED batch
  * variance normalizes, the UNBIASED one enters running_var, running ← (1 − m)·running + m·batch
  * with m = 0.1 and ε = 1e-5 by default; eval mode uses the running statistics. Then the
- * explicit state of DESIGN.md §8: saveStats/restoreStats bit for bit, withFrozenStats, and
+ * explicit state of docs/design.md §8: saveStats/restoreStats bit for bit, withFrozenStats, and
  * clear, all-or-nothing errors from restoreStats.
  */
 import { describe, expect, it } from 'vitest';

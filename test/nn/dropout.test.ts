@@ -1,5 +1,5 @@
 /**
- * Keyed dropout (DESIGN.md §7), as fast-check properties: a sample's mask is a pure function
+ * Keyed dropout (docs/design.md §7), as fast-check properties: a sample's mask is a pure function
  * of (seed, layer id, sample id, element), so it does not depend on what else is in the batch
  * or in which order; other seeds / ids give other masks; kept elements are scaled by 1/(1 − p)
  * and kept with frequency 1 − p; eval mode is the identity; misuse throws clearly.

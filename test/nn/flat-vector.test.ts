@@ -1,5 +1,5 @@
 /**
- * The flattened parameter vector (DESIGN.md §10): order, round trip, and the functional call
+ * The flattened parameter vector (docs/design.md §10): order, round trip, and the functional call
  * through it — gradients and HVPs with respect to the vector agree with the ordinary ones.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The Module tree: the documented order of parameters and buffers (DESIGN.md §10, PyTorch
+ * The Module tree: the documented order of parameters and buffers (docs/design.md §10, PyTorch
  * names), train/eval propagation, parameter counts, the functional call `withParameters`
  * (a flat vector split into views stands in for the parameters; its gradient must be the
  * concatenated ordinary gradients and match a plain-JS finite difference), `assignParameters`

@@ -1,5 +1,5 @@
 /**
- * The estimators (DESIGN.md §9) on a tiny float64 problem: SVRG's direction at w = w̃ is μ̃,
+ * The estimators (docs/design.md §9) on a tiny float64 problem: SVRG's direction at w = w̃ is μ̃,
  * unbiasedness over a full partition at a fixed point, BP-SVRG's 4× variance at w = w̃,
  * dropout locking, BatchNorm reset, snapshot points, cost counting, determinism, save/restore.
  */

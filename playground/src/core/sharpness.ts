@@ -1,5 +1,5 @@
 /**
- * The sharpness panel (Jastrzębski et al. 2018, RESEARCH.md §2): SGD with two ratios of
+ * The sharpness panel (Jastrzębski et al. 2018, docs/research.md §2): SGD with two ratios of
  * learning rate to batch size η/B, from the same initialisation, on the bundled MNIST subset.
  *
  * - The top Hessian eigenvalue λ₁ of the training loss (on a fixed batch of training digits;

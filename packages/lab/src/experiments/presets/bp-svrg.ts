@@ -1,6 +1,6 @@
 /**
  * bp-svrg: Jin, Lin & Zhang 2019, "Towards better generalization: BP-SVRG in training deep
- * neural networks" (RESEARCH.md §5), in small form on MNIST.
+ * neural networks" (docs/research.md §5), in small form on MNIST.
  *
  * Four methods train the same MLP from the same initialization with the same batch order
  * (paired seeds), all with the same step-decay learning-rate schedule (η₀, ×0.1 at 1/2 and
@@ -15,7 +15,7 @@
  *               milestones scaled by 3, i.e. the same schedule as a function of evaluations).
  *
  * NOTE: BP-SVRG is RECONSTRUCTED from the paper's description ("we perform a sign switch on
- * B-SVRG"); the full text was not available to us (RESEARCH.md §5). It is unbiased, and at
+ * B-SVRG"); the full text was not available to us (docs/research.md §5). It is unbiased, and at
  * w = w̃ its direction's variance is exactly 4× SGD's over a fixed partition
  * (v − μ̃ = 2(g_I − μ̃)), which this preset measures through the estimator's own `direction`.
  *

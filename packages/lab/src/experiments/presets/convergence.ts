@@ -1,5 +1,5 @@
 /**
- * convergence: Defazio & Bottou 2019, §7 and Fig. 5 (RESEARCH.md §1), in small form.
+ * convergence: Defazio & Bottou 2019, §7 and Fig. 5 (docs/research.md §1), in small form.
  *
  * SGD, SVRG and SCSG train the same MLP on a seeded MNIST subset with the same update rule
  * (momentum 0.9), learning rate and step-decay schedule (÷10 at 50 % and 75 % of the epochs, as

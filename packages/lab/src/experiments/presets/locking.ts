@@ -1,5 +1,5 @@
 /**
- * locking: Defazio & Bottou 2019, Fig. 1 (RESEARCH.md §1, "practical complications").
+ * locking: Defazio & Bottou 2019, Fig. 1 (docs/research.md §1, "practical complications").
  *
  * At the first step of an epoch the iterate equals the snapshot (w = w̃), so the SVRG direction
  * v_I = g_I(w) − g_I(w̃) + μ̃ is exactly μ̃ for every minibatch I — zero variance — provided the

@@ -1,6 +1,6 @@
 /**
  * lr-batch-ratio: Jastrzębski et al. 2018, "Width of minima reached by stochastic gradient
- * descent is influenced by learning rate to batch size ratio", Fig. 1–4 (RESEARCH.md §2), in
+ * descent is influenced by learning rate to batch size ratio", Fig. 1–4 (docs/research.md §2), in
  * small form on Fashion-MNIST.
  *
  * A batch-normalised ReLU MLP (784-100-100-100-10, four linear layers, at full size; 784-32-32-10

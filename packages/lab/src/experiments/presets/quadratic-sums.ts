@@ -1,5 +1,5 @@
 /**
- * Patel 2017 (RESEARCH.md §3): on quadratic sums, the MEAN-SQUARE divergence threshold of SGD
+ * Patel 2017 (docs/research.md §3): on quadratic sums, the MEAN-SQUARE divergence threshold of SGD
  * depends on the batch size S and on the heterogeneity of the per-sample Hessians Aᵢ, not only
  * on the mean Hessian A; as S → n (without replacement) it tends to gradient descent's 2/λ_max(A).
  *

@@ -1,5 +1,5 @@
 /**
- * The two-layer ReLU part of the stability preset (Wu & Su 2023, RESEARCH.md §4).
+ * The two-layer ReLU part of the stability preset (Wu & Su 2023, docs/research.md §4).
  *
  * Student f(x) = Σ_j a_j·relu(w_jᵀx) (width m, no biases), trained with the square loss
  * L = ½·mean (f − y)² on n points labelled by a narrower ReLU teacher (reluTeacher), with n

@@ -1,5 +1,5 @@
 /**
- * Wu & Su 2023 (RESEARCH.md §4): at an interpolating minimum of the square loss H = G = JᵀJ/n;
+ * Wu & Su 2023 (docs/research.md §4): at an interpolating minimum of the square loss H = G = JᵀJ/n;
  * GD is linearly stable iff λ_max(G) ≤ 2/η, while batch-1 SGD stability forces Tr G ≤ 2/η. For a
  * diagonal linear network f(x) = ⟨a ⊙ b, x⟩, Tr G ≥ 2‖a ⊙ b‖₁·(feature scale), so stable SGD
  * minima have small ℓ₁ norm (sparse, better test error).

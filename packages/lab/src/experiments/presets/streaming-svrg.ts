@@ -1,5 +1,5 @@
 /**
- * streaming-svrg: Defazio & Bottou 2019, §6 and Fig. 4 (RESEARCH.md §1), in small form.
+ * streaming-svrg: Defazio & Bottou 2019, §6 and Fig. 4 (docs/research.md §1), in small form.
  *
  * The mega-batch variants of SVRG replace the full-data snapshot gradient μ̃ by g̃ = g_M(w̃) on a
  * mega-batch M (|M| = B, 10–32 × b) and take a short inner loop of steps

@@ -1,5 +1,5 @@
 /**
- * variance-ratio: Defazio & Bottou 2019, Fig. 2–3 (RESEARCH.md §1), in small form.
+ * variance-ratio: Defazio & Bottou 2019, Fig. 2–3 (docs/research.md §1), in small form.
  *
  * SVRG (snapshot every epoch, last iterate, locking on, momentum 0.9) trains an MLP on a seeded
  * MNIST subset. At the positions 2, 11, 33, 66, 98 % of every epoch (train's onPosition hook,
@@ -16,7 +16,7 @@
  * also LeNet-5 (without BatchNorm, float32) and ResNet-8 of width 8 (BatchNorm, float32), on a smaller
  * subset because a convolutional SVRG epoch costs more. ResNet-8's samples interact through
  * BatchNorm in train mode, so its rows are the gradients of a fixed partition of the
- * evaluation batch into minibatches of 8 (RESEARCH.md §1), evaluated in train mode with frozen
+ * evaluation batch into minibatches of 8 (docs/research.md §1), evaluated in train mode with frozen
  * statistics; every other model's rows are per-sample gradients.
  *
  * The epoch has enough steps that 2 % is a step after the snapshot (step ≥ 1), not the
