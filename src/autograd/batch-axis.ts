@@ -150,6 +150,29 @@ const onAxes = (op: string, allowed: readonly number[], inputs: readonly number[
   return axes[inputs[0]!]!;
 };
 
+/**
+ * BatchNorm in train mode (and its fused gradient): statistics over every axis but the
+ * channel axis 1 couple whatever lies along them — the batch, on axis 0, above all. A batch
+ * on the channel axis, or on γ, is not followed (the backward's packed output merges axes).
+ */
+const batchStatistics = (op: string): Rule => (_node, axes) => {
+  const onData = axes.slice(0, op === 'batchNormTrain' ? 1 : 2).filter((a): a is number => a !== null && a !== undefined);
+  if (onData.some((a) => a !== 1)) return mixed(op, 'its batch statistics sum over the batch axis');
+  return lost(op, 'it normalises per channel, and the batch is on the channel axis or on γ/β');
+};
+
+/**
+ * Row-wise ops over [N, C] (cross-entropy and its gradient): the softmax runs along the classes
+ * (axis 1), so samples stay apart only when the batch is on axis 0 — of the logits, and of the
+ * per-sample factors [N] of the gradient — and the output's batch axis is then 0.
+ */
+const rowwise = (op: string): Rule => (_node, axes) => {
+  for (const a of axes) {
+    if (a !== null && a !== undefined && a !== 0) return mixed(op, `its softmax runs along the classes, and the batch is on axis ${a}`);
+  }
+  return 0;
+};
+
 /** A user-defined primitive: nothing is known about how it treats the batch. */
 const customOp: Rule = (node) => lost(node.op.name, 'a custom op has no batch-axis rule here; use vmap(grad(…)) for its per-sample gradients');
 
@@ -163,6 +186,7 @@ export const BATCH_AXIS_RULES = {
   sqrt: same,
   abs: same,
   relu: same,
+  reluBackward: same,
   sigmoid: same,
   tanh: same,
   elu: same,
@@ -177,6 +201,8 @@ export const BATCH_AXIS_RULES = {
   minimum: elementwise,
   where: elementwise,
   sum,
+  crossEntropy: rowwise('crossEntropy'),
+  crossEntropyBackward: rowwise('crossEntropyBackward'),
   matmul,
   conv2d: onAxes('conv2d', [0]),
   conv2dBackwardInput: onAxes('conv2dBackwardInput', [0]),
@@ -184,6 +210,9 @@ export const BATCH_AXIS_RULES = {
   conv2dBackwardWeight: () => mixed('conv2dBackwardWeight', 'it sums over the samples'),
   avgPool2d: onAxes('avgPool2d', [0, 1]),
   avgPool2dBackward: onAxes('avgPool2dBackward', [0, 1]),
+  // Per plane, like average pooling: the batch may be on N or C (the indices are per plane too).
+  maxPool2d: onAxes('maxPool2d', [0, 1]),
+  maxPool2dBackward: onAxes('maxPool2dBackward', [0, 1]),
   reshape,
   permute,
   expand,
@@ -199,6 +228,8 @@ export const BATCH_AXIS_RULES = {
   concat,
   gather: indexed('gather'),
   scatterAdd: indexed('scatterAdd'),
+  batchNormTrain: batchStatistics('batchNormTrain'),
+  batchNormTrainBackward: batchStatistics('batchNormTrainBackward'),
 } satisfies Record<OpName, Rule>;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * How a primitive op is defined and applied (DESIGN.md §1–3).
+ * How a primitive op is defined and applied (docs/design.md §1–3).
  *
  * A primitive is one object: `forward` computes the value from input values with the
  * kernels, `save` declares which tensors `backward` will need, and `backward` maps the
@@ -10,7 +10,7 @@
  * Backward rules return gradients in the output's (broadcast) shape or the input's shape; the
  * engine sums broadcast axes away once (`unbroadcast`), so no rule repeats that logic.
  *
- * Two more rules make the other transforms (DESIGN.md "Transforms"): `jvp`, the forward-mode
+ * Two more rules make the other transforms (docs/design.md "Transforms"): `jvp`, the forward-mode
  * derivative (the output's tangent from the inputs' tangents), and `batch`, how the op runs on
  * inputs that carry an extra batch axis (vmap). Both are written with ordinary Tensor ops, so
  * every transform composes with every other to any order. `apply` hands an op to the batching
@@ -34,6 +34,7 @@ export type OpName =
   | 'sqrt'
   | 'abs'
   | 'relu'
+  | 'reluBackward'
   | 'sigmoid'
   | 'tanh'
   | 'elu'
@@ -48,12 +49,16 @@ export type OpName =
   | 'minimum'
   | 'where'
   | 'sum'
+  | 'crossEntropy'
+  | 'crossEntropyBackward'
   | 'matmul'
   | 'conv2d'
   | 'conv2dBackwardInput'
   | 'conv2dBackwardWeight'
   | 'avgPool2d'
   | 'avgPool2dBackward'
+  | 'maxPool2d'
+  | 'maxPool2dBackward'
   | 'reshape'
   | 'permute'
   | 'expand'
@@ -62,7 +67,9 @@ export type OpName =
   | 'pad'
   | 'concat'
   | 'gather'
-  | 'scatterAdd';
+  | 'scatterAdd'
+  | 'batchNormTrain'
+  | 'batchNormTrainBackward';
 
 /** The name of a user-defined primitive (custom-op.ts): never one of the built-in names. */
 export type CustomOpName = `custom:${string}`;
@@ -94,7 +101,7 @@ export interface OpDef<A> {
   /**
    * Batching (vmap): the op on inputs where `dims[i]` is input i's batch axis (null: input i
    * is not batched). Returns the batched output and its batch axis. Written with Tensor ops
-   * on the physical (batched) tensors; see batch-rules.ts for the shared helpers.
+   * on the physical (batched) tensors; see rules.ts for the shared helpers.
    */
   batch(args: BatchArgs<A>): Batched;
   /** Text describing attrs in graph exports (e.g. `axes=[0]`). */

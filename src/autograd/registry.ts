@@ -8,12 +8,16 @@ import { absOp } from './ops/abs.js';
 import { addOp } from './ops/add.js';
 import { avgPool2dBackwardOp } from './ops/avg-pool2d-backward.js';
 import { avgPool2dOp } from './ops/avg-pool2d.js';
+import { batchNormTrainBackwardOp } from './ops/batch-norm-backward.js';
+import { batchNormTrainOp } from './ops/batch-norm.js';
 import { castOp } from './ops/cast.js';
 import { concatOp } from './ops/concat.js';
 import { conv2dBackwardInputOp } from './ops/conv2d-backward-input.js';
 import { conv2dBackwardWeightOp } from './ops/conv2d-backward-weight.js';
 import { conv2dOp } from './ops/conv2d.js';
 import { copyOp } from './ops/copy.js';
+import { crossEntropyBackwardOp } from './ops/cross-entropy-backward.js';
+import { crossEntropyOp } from './ops/cross-entropy.js';
 import { divOp } from './ops/div.js';
 import { eluOp } from './ops/elu.js';
 import { expOp } from './ops/exp.js';
@@ -22,6 +26,8 @@ import { gatherOp } from './ops/gather.js';
 import { identityOp } from './ops/identity.js';
 import { logOp } from './ops/log.js';
 import { matmulOp } from './ops/matmul.js';
+import { maxPool2dBackwardOp } from './ops/max-pool2d-backward.js';
+import { maxPool2dOp } from './ops/max-pool2d.js';
 import { maximumOp } from './ops/maximum.js';
 import { minimumOp } from './ops/minimum.js';
 import { mulOp } from './ops/mul.js';
@@ -30,6 +36,7 @@ import { padOp } from './ops/pad.js';
 import { permuteOp } from './ops/permute.js';
 import { powScalarOp } from './ops/pow-scalar.js';
 import { powOp } from './ops/pow.js';
+import { reluBackwardOp } from './ops/relu-backward.js';
 import { reluOp } from './ops/relu.js';
 import { reshapeOp } from './ops/reshape.js';
 import { scatterAddOp } from './ops/scatter-add.js';
@@ -67,6 +74,8 @@ export const OPS = {
   abs: absOp,
   /** max(x, 0); d/dx = [x > 0]. */
   relu: reluOp,
+  /** relu's backward g·[y > 0] in one pass; linear in g, y an attr (never differentiated). */
+  reluBackward: reluBackwardOp,
   /** σ(x) = 1/(1 + e⁻ˣ); d/dx = σ(1 − σ), from the saved output. */
   sigmoid: sigmoidOp,
   /** tanh x; d/dx = 1 − tanh² x, from the saved output. */
@@ -95,6 +104,10 @@ export const OPS = {
   where: whereOp,
   /** Σ over `axes`, optionally keeping them as size 1; attrs `{ axes, keepdim }`. */
   sum: sumOp,
+  /** Per-sample −log softmax(x)[t] of logits [N, C] and int32 targets [N] (an attr), fused. */
+  crossEntropy: crossEntropyOp,
+  /** crossEntropy's gradient g·(softmax(x) − onehot(t)), fused; differentiable in x and g. */
+  crossEntropyBackward: crossEntropyBackwardOp,
   /** Batched matrix product over the last two axes, leading axes broadcast. */
   matmul: matmulOp,
   /** 2-D cross-correlation, NCHW, with stride/padding/dilation/groups attrs. */
@@ -107,6 +120,10 @@ export const OPS = {
   avgPool2d: avgPool2dOp,
   /** avgPool2d's transpose: each gradient spread evenly over its window. */
   avgPool2dBackward: avgPool2dBackwardOp,
+  /** The window maxima at indices the max-pool kernel found (linear in x given them); attrs add `indices`. */
+  maxPool2d: maxPool2dOp,
+  /** maxPool2d's transpose: each gradient added at its window's saved maximum. */
+  maxPool2dBackward: maxPool2dBackwardOp,
   /** New shape over the same row-major elements (a view when strides allow). */
   reshape: reshapeOp,
   /** Axis permutation (a view). */
@@ -125,4 +142,8 @@ export const OPS = {
   gather: gatherOp,
   /** gather's transpose: values added into zeros at int32 index positions. */
   scatterAdd: scatterAddOp,
+  /** BatchNorm's train-mode normalization, fused; attrs `{ eps, affine }`. */
+  batchNormTrain: batchNormTrainOp,
+  /** batchNormTrain's three gradients in one packed vector [∂x | ∂γ | ∂β]. */
+  batchNormTrainBackward: batchNormTrainBackwardOp,
 } satisfies Record<OpName, OpDef<any>>;

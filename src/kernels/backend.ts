@@ -1,5 +1,5 @@
 /**
- * The one interface every backend implements (DESIGN.md §4). Kernels are few and generic:
+ * The one interface every backend implements (docs/design.md §4). Kernels are few and generic:
  * they know shapes, strides and typed arrays, nothing of gradients or tensors.
  *
  * Conventions shared by every method:
@@ -7,7 +7,9 @@
  *   row-major arrays of the requested dtype that the caller owns.
  * - Binary kernels receive operands already broadcast to the output shape (by strides), so no
  *   backend ever implements broadcasting rules itself.
- * - Sums accumulate in float64 whatever the storage dtype.
+ * - Reductions accumulate in float64 whatever the storage dtype. Products (matmul and
+ *   convolution) accumulate in float64 on the cpu backend, and in the storage dtype on the wasm
+ *   and GPU.js backends (a float32 product there sums in float32, as PyTorch's CPU kernels do).
  */
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import type { Shape } from '../tensor/shape.js';
@@ -103,11 +105,62 @@ export interface Backend {
     indices: Int32Array;
   };
 
+  /**
+   * Gradient of maxPool2d: gy [N, C, Ho, Wo] added into zeros of `inputShape` at the flat
+   * in-plane index h·W + w that maxPool2d gave for each output (`indices`, int32, gy's shape);
+   * gradients that meet at one input (overlapping windows) are summed.
+   */
+  maxPool2dBackward(gy: View, indices: View, inputShape: Shape, geometry: PoolGeometry, dtype: DType): TypedArray;
+
   /** Average pooling with zero padding → [N, C, Ho, Wo]. */
   avgPool2d(x: View, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
 
   /** Gradient of avgPool2d: gy [N, C, Ho, Wo] → inputShape (it is avgPool2d's transpose). */
   avgPool2dBackward(gy: View, inputShape: Shape, geometry: AvgPoolGeometry, dtype: DType): TypedArray;
+
+  // ---- softmax cross-entropy (logits x [N, C], int32 class targets [N]) ----------------
+
+  /**
+   * Per-sample cross-entropy, fused: loss[i] = log Σⱼ exp(x[i, j] − mᵢ) − (x[i, tᵢ] − mᵢ) → [N],
+   * with mᵢ the row's maximum (0 where that is not finite), the sum accumulated in float64.
+   * Throws a ValueError for a target outside [0, C).
+   */
+  crossEntropy(x: View, targets: View, dtype: DType): TypedArray;
+
+  /**
+   * Its gradient for the per-sample factors g [N]: out[i, j] = g[i]·(softmax(x[i])ⱼ − [j = tᵢ]),
+   * contiguous [N, C]. Throws a ValueError for a target outside [0, C).
+   */
+  crossEntropyBackward(x: View, targets: View, g: View, dtype: DType): TypedArray;
+
+  // ---- normalization (x [N, C, …], statistics per channel over every other axis) -------
+
+  /**
+   * BatchNorm in train mode, fused: y = (x − μ)/√(σ² + ε)·γ + β with the batch mean μ and
+   * BIASED variance σ² of each channel (accumulated in float64), γ and β [C] views or null
+   * (1 and 0). Returns y (x's shape, contiguous) and the statistics.
+   */
+  batchNormForward(
+    x: View,
+    weight: View | null,
+    bias: View | null,
+    eps: number,
+    dtype: DType,
+  ): {
+    /** The normalized (and scaled, shifted) output, x's shape, contiguous, of `dtype`. */
+    y: TypedArray;
+    /** The batch mean of each channel, [C], in float64. */
+    mean: Float64Array;
+    /** The biased batch variance Σ(x − μ)²/n of each channel, [C], in float64. */
+    variance: Float64Array;
+  };
+
+  /**
+   * The gradient of batchNormForward for the output gradient gy (x's shape), with μ and σ²
+   * recomputed from x, packed into one array: ∂/∂x (x's size, row-major), then — only when
+   * `weight` is given — ∂/∂γ and ∂/∂β ([C] each).
+   */
+  batchNormBackward(x: View, gy: View, weight: View | null, eps: number, dtype: DType): TypedArray;
 }
 
 /**

@@ -38,11 +38,25 @@ export const UNARY = {
   sign: function sign(x: number, _p: number, _q: number): number {
     return x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : x;
   },
-  /** NOTE: `x > 0 ? x : 0` would turn NaN into 0; this form lets NaN through. */
+  /**
+   * max(x, 0), with relu(NaN) = NaN and relu(−0) = +0, as `x <= 0 ? 0 : x`.
+   * NOTE: that branch mispredicts on random signs (a hidden layer's pre-activations: ≈ 40 % of
+   * relu's time). t = x·[x > 0] + 0 is x or +0 without a branch except where it gives NaN —
+   * x = NaN (keep it) or x = −∞ (0·∞; relu is 0) — which is rare and predicted. On random-sign
+   * float64 data up to 1.25× faster than the branch (bench/micro/elementwise.mjs; less when the
+   * sibling hardware thread is busy). On contiguous float32 data the CPU backend uses the
+   * bit-level form in SIGN_MASKS instead.
+   */
   relu: function relu(x: number, _p: number, _q: number): number {
-    return x <= 0 ? 0 : x;
+    const t = x * +(x > 0) + 0;
+    return t === t ? t : x === -Infinity ? 0 : x;
   },
-  /** Two branches so that exp never overflows: for x < 0 use e^x / (1 + e^x). */
+  /**
+   * Two branches so that exp never overflows: for x < 0 use e^x / (1 + e^x).
+   * NOTE: a branch-free form with the same results, (s + (1 − s)·e) / (1 + e) with s = [x ≥ 0]
+   * and e = e^−|x|, measured no faster on random signs (0.95–1.05×): Math.exp's own argument
+   * reduction branches on the range of x either way, and costs ten times the select.
+   */
   sigmoid: function sigmoid(x: number, _p: number, _q: number): number {
     if (x >= 0) return 1 / (1 + Math.exp(-x));
     const e = Math.exp(x);
@@ -124,7 +138,37 @@ export const BINARY = {
   ge: function ge(a: number, b: number): number {
     return +(a >= b);
   },
+  /**
+   * relu's backward: the gradient g where the saved output y is > 0, else g·0 — exactly
+   * `g · (y > 0)` of a separate comparison and product, in one pass (no mask array).
+   */
+  reluBackward: function reluBackward(g: number, y: number): number {
+    return g * +(y > 0);
+  },
 } as const;
+
+/**
+ * Bit-level forms of the unary functions that only keep or clear ALL of a float32's bits, for
+ * backends that can read a float32 array's words as integers. Each entry gives, from the 32
+ * bits of x, a mask to AND them with: all ones keeps x, zero gives +0. Integer ops on the bits
+ * never branch and need no float conversion: on random-sign float32 data this runs relu
+ * 1.15–1.25× faster than the branch `x <= 0 ? 0 : x` and than UNARY.relu's float form (which
+ * is the faster one for float64, whose two words make the bit form slower). The results are
+ * identical, NaN and −0 included (test/kernels/elementwise-loops.test.ts checks every special
+ * value).
+ */
+export const SIGN_MASKS = {
+  /**
+   * relu: clear a negative float32 (sign bit set and not NaN; −0 and −∞ included) to +0.
+   * NaN is |bits| > 0x7f800000, the bits of +∞.
+   */
+  relu: function reluMask(bits: number): number {
+    return ~((bits >> 31) & (((bits & 0x7fffffff) - 0x7f800001) >> 31));
+  },
+} as const;
+
+/** The name of a unary function with a bit-level form (a key of SIGN_MASKS). */
+export type SignMaskFn = keyof typeof SIGN_MASKS;
 
 /** The name of a unary scalar function (a key of UNARY), as `Backend.map` takes it. */
 export type UnaryFn = keyof typeof UNARY;

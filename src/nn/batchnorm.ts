@@ -10,8 +10,13 @@
  * statistics 0 and 1. In train mode the gradient includes the paths through μ_B and σ²_B (so
  * samples of a batch interact). The running statistics are buffers: `saveStats()` /
  * `restoreStats()` on any module keep them as a value (docs/design.md §8).
+ *
+ * Train mode is one fused primitive, batchNormTrain (src/autograd/ops/batch-norm.ts): two
+ * passes over the data forward and two backward, differentiable to any order; it also returns
+ * μ_B and σ²_B for the running statistics. Eval mode stays elementwise on the buffers.
  */
 import { noGrad } from '../autograd/mode.js';
+import { batchNormTrain } from '../autograd/ops/batch-norm.js';
 import { ones, zeros } from '../tensor/creation.js';
 import type { FloatDType } from '../tensor/dtype.js';
 import { ValueError, assertShape, formatShape } from '../tensor/errors.js';
@@ -86,11 +91,8 @@ abstract class BatchNorm extends Module {
       this.ranks.includes(this.input(x).rank) && x.shape[1] === this.numFeatures,
       () => `${this.describe()}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1; got ${formatShape(x.shape)}`,
     );
-    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     // Per-channel statistics broadcast as [1, C, 1, …].
     const channelShape = x.shape.map((d, i) => (i === 1 ? d : 1));
-    let mean: Tensor;
-    let variance: Tensor;
     if (this.training) {
       if (x.isBatched && !this.perSampleStatistics) {
         throw new ValueError(
@@ -101,14 +103,16 @@ abstract class BatchNorm extends Module {
       }
       const n = x.size / this.numFeatures;
       assertShape(n > 1, () => `${this.describe()}: train mode needs more than one value per channel; got input ${formatShape(x.shape)}`);
-      mean = x.mean(axes, true);
-      variance = x.var(axes, { correction: 0, keepdim: true });
+      // One fused primitive (src/autograd/ops/batch-norm.ts): two passes forward, two backward.
+      const { output, mean, variance } = this.affine
+        ? batchNormTrain(x, this.param('weight'), this.param('bias'), this.eps)
+        : batchNormTrain(x, null, null, this.eps);
       // Per-sample statistics inside vmap describe one sample each: not the running average's.
       if (!x.isBatched) this.updateRunningStats(mean, variance, n);
-    } else {
-      mean = this.buffer('running_mean').reshape(channelShape);
-      variance = this.buffer('running_var').reshape(channelShape);
+      return output;
     }
+    const mean = this.buffer('running_mean').reshape(channelShape);
+    const variance = this.buffer('running_var').reshape(channelShape);
     const normalized = x.sub(mean).div(variance.add(this.eps).sqrt());
     if (!this.affine) return normalized;
     return normalized.mul(this.param('weight').reshape(channelShape)).add(this.param('bias').reshape(channelShape));

@@ -127,7 +127,7 @@ describe('perSampleGrads', () => {
   it('refuses BatchNorm in train mode (samples interact) and says what to use', () => {
     const model = mlp([4, 5, 3], { seed: 1, batchNorm: true, ...f64 });
     expect(() => perSampleGrads(model, { x: randn([3, 4], { seed: 1, ...f64 }), targets: [0, 1, 2] })).toThrow(
-      /samples interact through 'sum' \(it reduces over the batch axis\).*perSampleJacobian/,
+      /samples interact through 'batchNormTrain' \(its batch statistics sum over the batch axis\).*perSampleJacobian/,
     );
   });
 });

@@ -1,13 +1,14 @@
 /**
- * Losses, as composites (their gradients follow from the primitives).
+ * Losses, as composites (their gradients follow from the primitives). Cross-entropy's
+ * per-sample losses are one fused primitive (ops/cross-entropy.ts), the reduction on top of
+ * them a composite.
  */
 import { DTypeError, ValueError, assertShape, describeValue, formatShape } from '../../tensor/errors.js';
 import { shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
-import { gather } from '../ops/gather.js';
+import { crossEntropyRows } from '../ops/cross-entropy.js';
 import { mean } from './reduce.js';
-import { logSoftmax } from './reduce.js';
 
 /**
  * How a loss reduces its per-element values, as PyTorch's `reduction` argument: 'mean'
@@ -56,7 +57,9 @@ function classTargets(targets: Tensor | Int32Array | readonly number[]): Tensor 
 
 /**
  * Cross-entropy of logits [N, C] against integer class targets [N]:
- * ℓₙ = −log softmax(logitsₙ)[targetₙ], reduced by mean (default), sum, or none.
+ * ℓₙ = −log softmax(logitsₙ)[targetₙ], reduced by mean (default), sum, or none. Stable for
+ * any magnitude of logits (each row is shifted by its maximum), differentiable to any order
+ * (HVPs through it work), and with 'none' sample-separable, so perSampleGrads takes it.
  * @example crossEntropy(logits, [3, 0, 1])
  */
 export function crossEntropy(
@@ -71,16 +74,15 @@ export function crossEntropy(
     () => `crossEntropy: expected logits [N, C] and targets [N]; got ${formatShape(logits.shape)} and ${formatShape(t.shape)}`,
   );
   const classes = logits.shape[1]!;
-  // Per-sample targets inside vmap have no readable values here; gather's kernel checks their
-  // range on the batched indices instead (an out-of-range class is still an error).
+  // Per-sample targets inside vmap have no readable values here; the kernel checks their
+  // range on the batched targets instead (an out-of-range class is still an error).
   const values = t.isBatched ? new Int32Array(0) : t.toTypedArray();
   const bad = values.findIndex((k) => !(k >= 0 && k < classes));
   if (bad >= 0) {
     const given = Array.isArray(targets) ? (targets as number[])[bad] : values[bad];
     throw new ValueError(`crossEntropy: target ${given} is out of range for ${classes} classes (expected 0 … ${classes - 1}), at index ${bad}`);
   }
-  const picked = gather(logSoftmax(logits, 1), 1, t.reshape([t.size, 1])).reshape([t.size]);
-  return reduce('crossEntropy', picked.neg(), reduction);
+  return reduce('crossEntropy', crossEntropyRows(logits, t), reduction);
 }
 
 /** Mean squared error: (a − b)² reduced by mean (default, over all elements), sum, or none. */

@@ -1,12 +1,13 @@
 /**
  * Elementwise kernels of the CPU backend: map, zip, where and strided copy. Each is one
- * compiled loop (see loops.ts) around a scalar function of kernels/scalar.ts.
+ * compiled loop (see loops.ts) around a scalar function of kernels/scalar.ts; relu on
+ * contiguous float32 data runs on the bits of its floats instead (SIGN_MASKS).
  */
 import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
-import { BINARY, UNARY, type BinaryFn, type UnaryFn } from '../scalar.js';
-import { compileLoop, type LoopOperand } from './loops.js';
+import { BINARY, SIGN_MASKS, UNARY, type BinaryFn, type SignMaskFn, type UnaryFn } from '../scalar.js';
+import { compileLoop, isRowMajor, type LoopOperand } from './loops.js';
 
 /** A fresh contiguous output operand for a result of `shape`. */
 export function contiguousOutput(
@@ -21,9 +22,44 @@ export function contiguousOutput(
 
 /** Backend.map: one compiled loop per scalar function, p and q defaulting to 0. */
 export function map(fn: UnaryFn, x: View, dtype: DType, p = 0, q = 0): TypedArray {
+  if (Object.hasOwn(SIGN_MASKS, fn)) {
+    const viaBits = mapBits(fn as SignMaskFn, x, dtype);
+    if (viaBits) return viaBits;
+  }
   const out = contiguousOutput(x.shape, dtype);
   compileLoop(`map:${fn}`, 1, 'OUT = f(IN0, p, q)', UNARY[fn])(x.shape, out, [x], p, q);
   return out.data;
+}
+
+/** A bit-level loop: reads the input's 32-bit words from `x` at `offset`, writes `y` from 0. */
+type BitLoop = (x: Int32Array, offset: number, y: Int32Array, n: number) => void;
+
+const bitLoops = new Map<SignMaskFn, BitLoop>();
+
+/** The compiled bit loop of `fn`, its mask function pasted in (as loops.ts does) so that V8 inlines it. */
+function bitLoop(fn: SignMaskFn): BitLoop {
+  const hit = bitLoops.get(fn);
+  if (hit) return hit;
+  const src = `const keep = ${SIGN_MASKS[fn].toString()};
+    return function bits(x, offset, y, n) { for (let j = 0; j < n; j++) { const b = x[offset + j]; y[j] = b & keep(b); } };`;
+  const made = new Function(src)() as BitLoop;
+  bitLoops.set(fn, made);
+  return made;
+}
+
+/**
+ * `fn` over a contiguous float32 input through its bit-level form (SIGN_MASKS), or null where
+ * that does not apply (float64, a strided view, a dtype change) and the scalar loop runs. The
+ * words are read and written through Int32Array views of the same memory: no copy.
+ */
+function mapBits(fn: SignMaskFn, x: View, dtype: DType): TypedArray | null {
+  if (!(x.data instanceof Float32Array && dtype === 'float32' && isRowMajor(x.shape, x.strides))) return null;
+  const n = sizeOf(x.shape);
+  const out = allocate(dtype, n);
+  if (n === 0) return out;
+  const src = new Int32Array(x.data.buffer, x.data.byteOffset, x.data.length);
+  bitLoop(fn)(src, x.offset, new Int32Array(out.buffer, out.byteOffset, n), n);
+  return out;
 }
 
 /** Backend.zip: one compiled loop per scalar function, into `into` when given. */

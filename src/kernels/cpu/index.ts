@@ -3,11 +3,13 @@
  * and the one that works everywhere (Node, browsers, workers), in float32 and float64.
  */
 import type { Backend } from '../backend.js';
+import { batchNormBackward, batchNormForward } from './batch-norm.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
+import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { copyInto, map, outerRows, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
-import { avgPool2d, avgPool2dBackward, maxPool2d } from './pool.js';
+import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { argReduce, reduce } from './reduce.js';
 
 /** The 'cpu' backend: always registered, and the fallback of the wasm and GPU.js backends. */
@@ -27,6 +29,11 @@ export const cpuBackend: Backend = {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   maxPool2d,
+  maxPool2dBackward,
   avgPool2d,
   avgPool2dBackward,
+  crossEntropy,
+  crossEntropyBackward,
+  batchNormForward,
+  batchNormBackward,
 };

@@ -1,13 +1,17 @@
 /**
- * Max and average pooling on the CPU (NCHW), forward and average-pool backward. The max-pool
- * gradient needs no kernel of its own: autograd routes it with scatterAdd through the indices.
+ * Max and average pooling on the CPU (NCHW): both forwards, the average-pool backward and the
+ * max-pool backward (each output gradient added onto the input position its window's maximum
+ * came from, through the saved indices).
  *
- * All three walk the same loop nest: every (image, channel) plane, every output position, and
+ * All of them walk the same loop nest: every (image, channel) plane, every output position, and
  * the window's taps that fall inside the input. Which taps those are depends only on the output
  * row (for kh) and column (for kw), so the ranges are computed once per call; the loops then
- * do no bounds tests and no index decoding per element.
+ * do no bounds tests and no index decoding per element. The 2×2 window without padding — the
+ * pooling of nearly every CNN — has loops of its own with the four taps written out, and for
+ * stride 2 over rows that are contiguous in memory, running offsets instead of multiplications.
  */
 import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { ValueError } from '../../tensor/errors.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { poolOutputShape, type AvgPoolGeometry, type PoolGeometry } from '../geometry.js';
@@ -93,6 +97,10 @@ export function maxPool2d(
  * (≈ 2–4× faster than the general loop, whose cost for tiny windows is loop control).
  */
 function maxPool2x2(x: View, p: PoolPlan, sh: number, sw: number, values: TypedArray, indices: Int32Array): void {
+  if (sh === 2 && sw === 2 && x.strides[3] === 1) {
+    maxPool2x2Stride2(x, p, values, indices);
+    return;
+  }
   const xd = x.data;
   const hs = x.strides[2]!;
   const ws = x.strides[3]!;
@@ -125,6 +133,50 @@ function maxPool2x2(x: View, p: PoolPlan, sh: number, sw: number, values: TypedA
         }
         values[o] = best;
         indices[o] = h * W + w + at;
+      }
+    }
+  }
+}
+
+/**
+ * 2×2 windows at stride 2 over rows contiguous in memory (W stride 1): the window's top-left
+ * tap and its in-plane index advance by 2 per output column, so the loop is additions only.
+ * Same comparisons, in the same order, as maxPool2x2.
+ *
+ * NOTE: what remains is mostly branch mispredictions (which of four random values is the
+ * largest is unpredictable), ≈ 2 ns per window here; without a select instruction JavaScript
+ * cannot avoid them.
+ */
+function maxPool2x2Stride2(x: View, p: PoolPlan, values: TypedArray, indices: Int32Array): void {
+  const xd = x.data;
+  const hs = x.strides[2]!;
+  const { planes, C, W, Ho, Wo } = p;
+  let o = 0;
+  for (let plane = 0; plane < planes; plane++) {
+    const base = planeOffset(x, plane, C);
+    for (let oh = 0; oh < Ho; oh++) {
+      let s = base + 2 * oh * hs; // the window's top-left tap in x
+      let at = 2 * oh * W; // its index within the plane
+      for (const end = o + Wo; o < end; o++, s += 2, at += 2) {
+        let best = xd[s]!;
+        let index = at;
+        const b = xd[s + 1]!;
+        if (!(b <= best) && best === best) {
+          best = b;
+          index = at + 1;
+        }
+        const c = xd[s + hs]!;
+        if (!(c <= best) && best === best) {
+          best = c;
+          index = at + W;
+        }
+        const d = xd[s + hs + 1]!;
+        if (!(d <= best) && best === best) {
+          best = d;
+          index = at + W + 1;
+        }
+        values[o] = best;
+        indices[o] = index;
       }
     }
   }
@@ -201,8 +253,12 @@ function windowCounts(p: PoolPlan, g: AvgPoolGeometry): Float64Array {
 /** Backend.avgPool2d: each window's mean (zero padding; divisor as `countIncludePad` says). */
 export function avgPool2d(x: View, g: AvgPoolGeometry, dtype: DType): TypedArray {
   const p = planPool(x.shape, g);
-  const counts = windowCounts(p, g);
   const out = allocate(dtype, p.planes * p.Ho * p.Wo);
+  if (isPlain2x2Stride2(g) && x.strides[3] === 1) {
+    avgPool2x2Stride2(x, p, out);
+    return out;
+  }
+  const counts = windowCounts(p, g);
   const xd = x.data;
   const hs = x.strides[2]!;
   const ws = x.strides[3]!;
@@ -238,6 +294,11 @@ export function avgPool2d(x: View, g: AvgPoolGeometry, dtype: DType): TypedArray
 /** Backend.avgPool2dBackward: each gy element divided by its window's divisor and added onto the window's taps. */
 export function avgPool2dBackward(gy: View, inputShape: Shape, g: AvgPoolGeometry, dtype: DType): TypedArray {
   const p = planPool(inputShape, g);
+  if (isPlain2x2Stride2(g) && gy.strides[3] === 1) {
+    const out = allocate(dtype, sizeOf(inputShape));
+    avgPool2x2Stride2Backward(gy, p, out);
+    return out;
+  }
   const counts = windowCounts(p, g);
   // Accumulate in float64 (windows overlap when stride < kernel), round once at the end.
   const acc = new Float64Array(sizeOf(inputShape));
@@ -274,4 +335,109 @@ export function avgPool2dBackward(gy: View, inputShape: Shape, g: AvgPoolGeometr
   const out = allocate(dtype, acc.length);
   out.set(acc);
   return out;
+}
+
+/** 2×2 windows, stride 2, no padding, no dilation: each input belongs to at most one window. */
+function isPlain2x2Stride2(g: PoolGeometry): boolean {
+  const [kh, kw] = g.kernel;
+  return kh === 2 && kw === 2 && g.stride[0] === 2 && g.stride[1] === 2 && g.padding[0] === 0 && g.padding[1] === 0 && g.dilation[0] === 1 && g.dilation[1] === 1;
+}
+
+/**
+ * avgPool2d for 2×2 windows at stride 2 over rows contiguous in memory: every window lies
+ * inside the input, so every divisor is 4 (with or without countIncludePad). The sum runs in
+ * the general loop's order (0 + top-left + top-right + bottom-left + bottom-right), so the
+ * results are the same to the bit.
+ */
+function avgPool2x2Stride2(x: View, p: PoolPlan, out: TypedArray): void {
+  const xd = x.data;
+  const hs = x.strides[2]!;
+  const { planes, C, Ho, Wo } = p;
+  let o = 0;
+  for (let plane = 0; plane < planes; plane++) {
+    const base = planeOffset(x, plane, C);
+    for (let oh = 0; oh < Ho; oh++) {
+      let s = base + 2 * oh * hs;
+      for (const end = o + Wo; o < end; o++, s += 2) out[o] = (0 + xd[s]! + xd[s + 1]! + xd[s + hs]! + xd[s + hs + 1]!) / 4;
+    }
+  }
+}
+
+/**
+ * avgPool2dBackward for 2×2 windows at stride 2 (gy's rows contiguous): the windows do not
+ * overlap, so each input position gets at most one share, gy/4, written straight into the
+ * output (0 + share, as the general loop's float64 sum of one term, rounded once to the
+ * output's type); positions in no window (an odd last row or column) stay 0.
+ */
+function avgPool2x2Stride2Backward(gy: View, p: PoolPlan, out: TypedArray): void {
+  const gd = gy.data;
+  const gh = gy.strides[2]!;
+  const { planes, C, H, W, Ho, Wo } = p;
+  for (let plane = 0; plane < planes; plane++) {
+    const base = planeOffset(gy, plane, C);
+    for (let oh = 0; oh < Ho; oh++) {
+      let s = base + oh * gh;
+      let t = plane * H * W + 2 * oh * W;
+      for (let ow = 0; ow < Wo; ow++, s++, t += 2) {
+        const share = 0 + gd[s]! / 4;
+        out[t] = share;
+        out[t + 1] = share;
+        out[t + W] = share;
+        out[t + W + 1] = share;
+      }
+    }
+  }
+}
+
+// ---- max-pool backward ---------------------------------------------------------------------
+
+/**
+ * Backend.maxPool2dBackward: dx of `inputShape` with gy [N, C, Ho, Wo] added, element by
+ * element, at the flat in-plane index h·W + w that maxPool2d saved for it (`indices`, same
+ * layout as gy) — scatterAdd along the flattened plane, the transpose of gathering the maxima.
+ * Where windows overlap (stride < kernel) an input can collect several gradients; they are
+ * added in row-major order of gy in the output's type, exactly as scatterAdd adds them, so the
+ * result equals the gather/scatterAdd formulation to the bit. Throws a ValueError for an index
+ * outside [0, H·W).
+ */
+export function maxPool2dBackward(gy: View, indices: View, inputShape: Shape, g: PoolGeometry, dtype: DType): TypedArray {
+  const [N, C, H, W] = inputShape as [number, number, number, number];
+  const [, , Ho, Wo] = poolOutputShape(inputShape, g) as [number, number, number, number];
+  const out = allocate(dtype, N * C * H * W);
+  const HW = H * W;
+  const L = Ho * Wo;
+  const gd = gy.data;
+  const id = indices.data;
+  const [gs0, gs1, gs2, gs3] = gy.strides as [number, number, number, number];
+  const [is0, is1, is2, is3] = indices.strides as [number, number, number, number];
+  const flat = (s: readonly number[]) => s[3] === 1 && s[2] === Wo;
+  const flatPlanes = flat(gy.strides) && flat(indices.strides);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      const plane = (n * C + c) * HW;
+      let g0 = gy.offset + n * gs0 + c * gs1;
+      let i0 = indices.offset + n * is0 + c * is1;
+      if (flatPlanes) {
+        // The common case (both contiguous within a plane): one flat loop over the plane.
+        for (const end = i0 + L; i0 < end; i0++, g0++) {
+          const i = id[i0]!;
+          if (!(i >= 0 && i < HW)) throw indexOutOfRange(i, HW);
+          out[plane + i] += gd[g0]!;
+        }
+        continue;
+      }
+      for (let oh = 0; oh < Ho; oh++, g0 += gs2, i0 += is2) {
+        for (let ow = 0, gi = g0, ii = i0; ow < Wo; ow++, gi += gs3, ii += is3) {
+          const i = id[ii]!;
+          if (!(i >= 0 && i < HW)) throw indexOutOfRange(i, HW);
+          out[plane + i] += gd[gi]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function indexOutOfRange(i: number, size: number): ValueError {
+  return new ValueError(`maxPool2dBackward: index ${i} is out of range for an input plane of ${size} elements`);
 }

@@ -105,10 +105,63 @@ export interface GemmCall {
   nTiles: number;
   /** A slivers per cache block (blocking.mcTiles). */
   mcTiles: number;
+  /** B slivers left for the threads to pack, each those of the blocks it claims (see DeferredPack); absent: B is packed. */
+  packB?: DeferredPack;
 }
 
-/** Runs a GemmCall over all its B slivers (on one thread, or split over threads). */
-export type GemmRunner = (rt: WasmRuntime, call: GemmCall) => void;
+/**
+ * The B slivers of a split product that `multiply` leaves unpacked, so that each thread packs
+ * the slivers of the blocks it claims just before it multiplies them (threads.ts): packing
+ * then runs in parallel too, and each thread's slivers are in its own cache. Four kinds, all
+ * reading only the shared memory:
+ *  - kind 1 or 2: the whole slivers [0, slivers), by the module's packCopyB (1) or
+ *    packTransposeB (2) from the copy of B at `image` (line l, step p at image + l·lineBytes +
+ *    p·stepBytes; `strideBytes` is the packer's stride argument); the partial last sliver is
+ *    packed beforehand;
+ *  - kind 3: every sliver, in JavaScript, through B's tables copied into the memory: element
+ *    (p, j) is f32[data + steps[p] + lines[j]] with `steps` and `lines` Int32 indices of the
+ *    memory, j < `columns`;
+ *  - kind 4: the whole slivers [0, slivers), by the convolution module's packTableB
+ *    (conv-module.ts) from an image in memory: element (p, j) at byte image + lines[j] +
+ *    steps[p], `lines` and `steps` byte addresses of Int32 tables (conv.ts packs the edge
+ *    sliver beforehand).
+ */
+export interface DeferredPack {
+  /** 1: packCopyB from an image; 2: packTransposeB from an image; 3: through tables; 4: the convolution module's packTableB. */
+  readonly kind: 1 | 2 | 3 | 4;
+  /** Slivers left to the threads: [0, slivers). */
+  readonly slivers: number;
+  /** Columns of B (the last sliver holds columns − (slivers − 1)·NR of them, the rest zeros). */
+  readonly columns: number;
+  /** Kinds 1, 2, 4: byte address of B's copy in memory. */
+  readonly image: number;
+  /** Kinds 1, 2: bytes between lines (columns of B) of the image. */
+  readonly lineBytes: number;
+  /** Kinds 1, 2: bytes between steps (rows of B) of the image. */
+  readonly stepBytes: number;
+  /** Kinds 1, 2: the packer's stride argument (bytes). */
+  readonly strideBytes: number;
+  /** Kind 3: float index of B's data (its lowest referenced element). */
+  readonly data: number;
+  /** Kind 3: Int32 index of the column table (offset of column j, relative to `data`); kind 4: its byte address. */
+  readonly lines: number;
+  /** Kind 3: Int32 index of the row table (offset of step p); kind 4: its byte address. */
+  readonly steps: number;
+}
+
+/**
+ * Runs a GemmCall over all its B slivers (on one thread, or split over threads). A runner
+ * that splits products says how (threads.ts): `threadsFor` is how many threads a product of
+ * that size would run on — `multiply` then picks the orientation by padded work per thread and
+ * leaves B's packing to those threads (`packB`) — and `prepare` is called before packing starts
+ * (threads.ts wakes sleeping workers then, so that their wake-up overlaps the packing).
+ */
+export type GemmRunner = ((rt: WasmRuntime, call: GemmCall) => void) & {
+  /** Threads a product of `mTiles` A slivers, `nTiles` B slivers and depth K would run on (1 if absent). */
+  readonly threadsFor?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => number;
+  /** Called with the product's A slivers, B slivers and depth before packing starts. */
+  readonly prepare?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => void;
+};
 
 /** The single-threaded runner. */
 export const runOnOneThread: GemmRunner = (rt, g) =>
@@ -124,13 +177,19 @@ export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: Ta
   const MR = rt.tile.mr;
   const E = rt.elementBytes;
   const NR = lanesOf(rt.tile).lanes * rt.tile.nv;
-  // C = A·B or Cᵀ = Bᵀ·Aᵀ: whichever computes fewer padding entries (a 6×1000 product as 1000×6).
+  // C = A·B or Cᵀ = Bᵀ·Aᵀ: whichever computes fewer padding entries per thread (a 6×1000
+  // product as 1000×6 on one thread). Threads split the columns of what is computed, so a
+  // product with few columns one way may split only the other way. Either way every element
+  // of C is the same sum in the same order: the result does not depend on the choice.
   const padded = (rows: number, cols: number) => tiles(rows, MR) * MR * tiles(cols, NR) * NR;
-  const flip = padded(n, m) < padded(m, n);
+  const threadsOf = (rows: number, cols: number) => run.threadsFor?.(rt, tiles(rows, MR), tiles(cols, NR), k) ?? 1;
+  const flip = padded(n, m) / threadsOf(n, m) < padded(m, n) / threadsOf(m, n);
   if (flip) [m, n, a, b] = [n, m, transposed(b), transposed(a)];
 
   const mTiles = tiles(m, MR);
   const nTiles = tiles(n, NR);
+  const threads = threadsOf(m, n);
+  run.prepare?.(rt, mTiles, nTiles, k);
   // K in equal blocks of at most blocking.kc steps (784 = 2·392, not 512 + 272).
   const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
   const aBytes = align64(mTiles * MR * k * E);
@@ -154,10 +213,56 @@ export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: Ta
   }
   const ex = rt.exports;
   // A is copied and packed before B is copied into the same place.
-  pack(a, true, m, mTiles, MR, k, KC, mem, aAt / E, images ? wasmPacker(a, true, mem, imageAt, ex.packCopyA, ex.packTransposeA) : null);
-  pack(b, false, n, nTiles, NR, k, KC, mem, bAt / E, images ? wasmPacker(b, false, mem, imageAt, ex.packCopyB, ex.packTransposeB) : null);
-  run(rt, { K: k, KC, a: aAt, b: bAt, c: cAt, mTiles, nTiles, mcTiles: blocking.mcTiles });
+  pack(a, true, m, 0, mTiles, MR, k, KC, mem, aAt / E, images ? wasmPacker(a, true, mem, imageAt, ex.packCopyA, ex.packTransposeA) : null);
+  const bPacker = images ? wasmPacker(b, false, mem, imageAt, ex.packCopyB, ex.packTransposeB) : null;
+  const packB = threads > 1 ? deferB(rt, b, n, k, NR, imageAt, bPacker) : undefined;
+  // What is not left to the threads: all of B, or the partial last sliver of an image.
+  pack(b, false, n, packB?.slivers ?? 0, packB?.kind === 3 ? packB.slivers : nTiles, NR, k, KC, mem, bAt / E, bPacker);
+  run(rt, { K: k, KC, a: aAt, b: bAt, c: cAt, mTiles, nTiles, mcTiles: blocking.mcTiles, ...(packB && { packB }) });
   return { c: cAt / E, ldc: nTiles * NR, transposed: flip };
+}
+
+/**
+ * How a split product's threads pack B (see DeferredPack), or undefined if the main thread
+ * packs it all: by the module's packers from the image `w` already copied in, else through
+ * the tables, copied into the memory past `at` with the span of data they reach — where that
+ * span is a float32 array at most twice B's size (not a thin slice of a large array) and the
+ * memory can hold it.
+ */
+function deferB(rt: WasmRuntime, b: TableMatrix, n: number, k: number, NR: number, at: number, w: WasmPacker | null): DeferredPack | undefined {
+  const none = { image: 0, lineBytes: 0, stepBytes: 0, strideBytes: 0, data: 0, lines: 0, steps: 0 };
+  if (w) {
+    const kind = w.sliver === rt.exports.packCopyB ? 1 : 2;
+    return { ...none, kind, slivers: Math.floor(n / NR), columns: n, image: w.image, lineBytes: w.lineBytes, stepBytes: w.stepBytes, strideBytes: w.strideBytes };
+  }
+  if (!(b.data instanceof Float32Array) || NR !== 8) return undefined;
+  const [rowLo, rowHi] = range(b.rows);
+  const [colLo, colHi] = range(b.cols);
+  const lo = rowLo + colLo;
+  const span = rowHi + colHi - lo + 1;
+  if (lo < 0 || span > 2 * n * k + 64) return undefined;
+  const data = align64(at) / 4;
+  const lines = align64(4 * (data + span)) / 4;
+  const steps = align64(4 * (lines + n)) / 4;
+  if (!rt.reserve(4 * (steps + k))) return undefined;
+  const mem = rt.elements() as Float32Array;
+  const ints = new Int32Array(mem.buffer);
+  mem.set(b.data.subarray(lo, lo + span), data);
+  ints.set(b.cols, lines);
+  for (let p = 0; p < k; p++) ints[steps + p] = b.rows[p]! - lo;
+  return { ...none, kind: 3, slivers: tiles(n, NR), columns: n, data, lines, steps };
+}
+
+/** [min, max] of a non-empty table. */
+function range(table: Int32Array): [number, number] {
+  let lo = table[0]!;
+  let hi = lo;
+  for (let i = 1; i < table.length; i++) {
+    const v = table[i]!;
+    if (v < lo) lo = v;
+    else if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 /**
@@ -248,16 +353,18 @@ export function copyOutContiguous(rt: WasmRuntime, p: Product, m: number, n: num
 }
 
 /**
- * Pack `x` into slivers of R lines (its rows if `byRows`, else its columns), K block after K
- * block, starting at float index `dst`:
+ * Pack slivers [first, last) of `x` into slivers of R lines (its rows if `byRows`, else its
+ * columns), K block after K block, in the layout that starts at float index `dst`:
  *   block pc, sliver s, step p, line r  →  mem[dst + pc·tileCount·R + s·kc·R + p·R + r]
- * Lines past `lineCount` are zeros. Whole slivers go to the module's packer `w` if given.
+ * (tileCount = ⌈lineCount / R⌉). Lines past `lineCount` are zeros. Whole slivers go to the
+ * module's packer `w` if given.
  */
 function pack(
   x: TableMatrix,
   byRows: boolean,
   lineCount: number,
-  tileCount: number,
+  first: number,
+  last: number,
   R: number,
   K: number,
   KC: number,
@@ -268,15 +375,16 @@ function pack(
   const lineAt = byRows ? x.rows : x.cols;
   const stepAt = byRows ? x.cols : x.rows;
   const src = x.data;
+  const tileCount = tiles(lineCount, R);
   for (let pc = 0; pc < K; pc += KC) {
     const kc = Math.min(KC, K - pc);
-    for (let s = 0; s < tileCount; s++, dst += kc * R) {
-      const first = s * R;
-      const count = Math.min(R, lineCount - first);
-      if (w && count === R) w.sliver(4 * dst, w.image + first * w.lineBytes + pc * w.stepBytes, w.strideBytes, kc);
-      else if (count === 8 && R === 8) pack8(src, lineAt, first, stepAt, pc, kc, mem, dst);
-      else if (count === 4 && R === 4) pack4(src, lineAt, first, stepAt, pc, kc, mem, dst);
-      else packPartial(src, lineAt, first, count, stepAt, pc, kc, R, mem, dst);
+    for (let s = first, d = dst + pc * tileCount * R + first * kc * R; s < last; s++, d += kc * R) {
+      const line = s * R;
+      const count = Math.min(R, lineCount - line);
+      if (w && count === R) w.sliver(4 * d, w.image + line * w.lineBytes + pc * w.stepBytes, w.strideBytes, kc);
+      else if (count === 8 && R === 8) pack8(src, lineAt, line, stepAt, pc, kc, mem, d);
+      else if (count === 4 && R === 4) pack4(src, lineAt, line, stepAt, pc, kc, mem, d);
+      else packPartial(src, lineAt, line, count, stepAt, pc, kc, R, mem, d);
     }
   }
 }

@@ -6,7 +6,8 @@
  * Everything else delegates to the pure-TypeScript backend:
  *
  * - elementwise ops, reductions, indexing, copies and pooling are memory-bound; a round trip
- *   through WebAssembly memory would only add two copies to them;
+ *   through WebAssembly memory would only add two copies to them (except 2×2 stride-2 max
+ *   pooling, which is bound by branch mispredictions in JavaScript: pool.ts);
  * - very small products, matrix-vector products and depthwise convolutions stay there too
  *   (packing and copy-out cost more than they save; see matmul.ts and conv.ts).
  *
@@ -29,6 +30,7 @@ import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
+import { wasmMaxPool2d, wasmMaxPoolApplies } from './pool.js';
 import { memoryUnavailableReason, simdAvailable, tryWasmRuntime, wasmRuntime } from './runtime.js';
 import { startThreadsFromEnv, threadedRunner } from './threads.js';
 
@@ -97,6 +99,12 @@ export function createWasmBackend(): WasmBackend {
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
       return (rt && wasmConv2dBackwardWeight(rt, threadedRunner, x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+    },
+    // 2×2 stride-2 max pooling without branches on the convolution module (pool.ts); any
+    // other window on the cpu kernel.
+    maxPool2d: (x, g, dtype) => {
+      const rt = isFloat(dtype) && wasmMaxPoolApplies(x.shape, g) ? tryWasmRuntime(dtype) : null;
+      return (rt && wasmMaxPool2d(rt, x, g)) || cpu.maxPool2d(x, g, dtype);
     },
   };
 }

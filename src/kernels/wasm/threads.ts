@@ -1,21 +1,44 @@
 /**
  * Optional threads for the WebAssembly GEMM: worker threads that instantiate the same module
- * over the same shared memory and each compute a range of B slivers (columns of C).
+ * over the same shared memory and compute blocks of B slivers (columns of C) of a product.
  *
  * Opt-in: `await setWasmThreads(2)` or the environment variable GRADSCOPE_THREADS=2 (Node).
  * The Backend interface is synchronous, so a product is split like this:
  *
+ *   0. before packing, the main thread wakes any worker that sleeps (`prepare`), so that its
+ *      wake-up (20–400 µs out of Atomics.wait on the reference machine) overlaps the packing;
  *   1. the main thread packs A and B (gemm.ts) into the shared memory;
- *   2. for each worker it writes the call's arguments and the worker's column range into the
- *      worker's slot of the control area, marks the job POSTED and wakes it (Atomics.notify);
- *   3. it computes its own range, then waits for each worker (Atomics.wait on the slot's state).
+ *   2. it writes the call's arguments into the job area of the control area, sets the claim
+ *      counter to 0 and marks each worker's slot POSTED (notifying a worker that sleeps);
+ *   3. every thread, the main one included, claims the next block of `chunk` B slivers
+ *      (Atomics.add on the counter) and computes it, until none is left;
+ *   4. the main thread then takes back each job a worker has not taken (POSTED → CANCELLED)
+ *      and waits only for the workers that are computing a block.
+ *
+ * Claiming blocks instead of handing out fixed halves is what keeps two threads from ever being
+ * slower than one: a worker that is late (asleep, or preempted on a busy machine) simply gets
+ * fewer blocks, and one that never comes costs the main thread nothing but the post. Each
+ * element of C is still computed by one thread with the same kernel and the same order of
+ * sums, so the result is bit-identical to one thread whoever computes which block.
+ *
+ * Waking a worker out of Atomics.wait costs 20–400 µs on the reference machine (median ≈ 50),
+ * as much as each thread's half of the MLP's 128×256×256 products (≈ 250 µs): with the old
+ * fixed halves, posted after packing to a sleeping worker, two threads made a 784-256-256-10
+ * gradient slower than one (bench/micro/wasm-threads.mjs handoff). Now the main thread wakes
+ * the worker before it packs (`prepare`), the woken worker polls for the job, a worker polls
+ * for SPIN_MS after each job (a product that follows at once finds it awake), and the main
+ * thread polls briefly for a worker finishing its last block: a hand-off to a worker that is
+ * awake costs ≈ 1 µs. Polling stops as soon as a worker finds it lost the CPU (a busy machine),
+ * where a sleeping thread is scheduled sooner than a polling one. Products too small to gain
+ * (`splitPlan`) are not split at all, and after a stall (a worker held a block long after the
+ * main thread's were done: preempted) products are not split for a while.
  *
  * A worker that does not answer must not hang the caller. A job therefore has a state that
  * both sides change with compare-and-swap: the worker moves POSTED → TAKEN before it touches
- * memory, and DONE when finished; a main thread whose wait times out moves POSTED → CANCELLED.
- * If that succeeds the worker never started, so the main thread computes the range itself,
- * switches threads off and warns once (a late worker sees CANCELLED and skips the job). If it
- * fails, the worker has taken the job and is computing a bounded amount of work: wait for it.
+ * memory, and DONE when finished; the main thread, once no block is left, moves POSTED →
+ * CANCELLED (a late worker sees CANCELLED and skips the job). A worker that has taken none of
+ * the jobs posted to it for `timeoutMs` is taken for hung: threads switch off and one warning
+ * goes to stderr. One that took its job is computing a bounded amount of work: wait for it.
  *
  * Where (off by default everywhere; `setWasmThreads` rejects with the reason where impossible):
  * - Node ≥ 20.16: workers from worker_threads, reached through the `getBuiltinModule` of
@@ -30,7 +53,8 @@
 import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
 import { runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
-import type { GemmExports } from './gemm-module.js';
+import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
+import { lanesOf, type GemmExports } from './gemm-module.js';
 import { wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /** Job states in a slot (Int32 words of the control area at the start of memory). */
@@ -41,23 +65,77 @@ const DONE = 3;
 const CANCELLED = 4;
 const EXIT = 5;
 
-/** Control area: word 0 counts ready workers; slot w (≥ 1) starts at word 16·w. */
+/**
+ * Control area: word 0 counts ready workers, word 1 is the claim counter (the next block of
+ * the current product), words 16–47 hold the current product's job (JOB_ARGS); the slot of
+ * worker w (≥ 1) starts at word 16·(w + 2).
+ */
 const READY_WORD = 0;
+const NEXT_WORD = 1;
+const JOB = 16;
 const SLOT_WORDS = 16;
+const FIRST_SLOT = 2;
 const MAX_WORKERS = 32;
-/** Within a slot: state, then the gemm arguments K, KC, a, b, c, mTiles, nTiles, n0, n1, mcTiles. */
+/** Within a slot: the job state, and 1 while the worker sleeps in Atomics.wait (0 while it polls). */
 const STATE = 0;
-const ARGS = 1;
+const ASLEEP = 1;
+/**
+ * The job, in this order from word JOB: the gemm's arguments with the block size in B slivers
+ * (`chunk`), then how the threads pack B (gemm.ts's DeferredPack; kind 0: B is packed).
+ */
+const JOB_ARGS = [
+  'K', 'KC', 'a', 'b', 'c', 'mTiles', 'nTiles', 'chunk', 'mcTiles', 'nr', 'bytes',
+  'kind', 'slivers', 'columns', 'image', 'lineBytes', 'stepBytes', 'strideBytes', 'data', 'lines', 'steps',
+] as const;
+const slotAt = (w: number) => (w + FIRST_SLOT) * SLOT_WORDS;
 
-/** Below this many multiply-adds one thread is faster than waking others (≈ 20–50 µs each). */
-const PARALLEL_MIN_MACS = 1 << 21;
+/**
+ * How long (ms) a worker polls for its next job after the last one before it sleeps: long
+ * enough to catch a product that follows at once (the two products of a matmul's backward
+ * pass), no longer. The next product wakes a sleeping worker before packing (`prepare`), and a
+ * worker woken that way polls for up to WOKEN_POLL_MS for the job.
+ *
+ * Polling longer backfires on a machine that is not idle: a polling thread is always runnable,
+ * so it takes turns with the main thread (a thread polling beside a one-thread LeNet-5 training
+ * step made it 1.5–2× slower while another process ran) and is itself descheduled when its job
+ * comes (polling 2 ms after each job, the main thread computed 80–90 % of the blocks itself and
+ * two threads ran at 0.5–0.7× one). So a worker that finds it lost the CPU while polling (two
+ * looks at the clock more than PREEMPTED_MS apart) stops polling for CONTENDED_MS: it sleeps
+ * between jobs, and a sleeping thread is scheduled as soon as it is woken.
+ */
+export const SPIN_MS = 0.05;
+const WOKEN_POLL_MS = 1;
+const PREEMPTED_MS = 0.3;
+const CONTENDED_MS = 200;
+/**
+ * How long (ms) the main thread polls for a worker finishing its last block before it sleeps
+ * until the worker's notify: a worker that is computing finishes within a block's time; one
+ * that does not is not running (a busy machine preempted it), and polling would only take
+ * the CPU it needs.
+ */
+const MAIN_SPIN_MS = 0.2;
+/**
+ * A stall: the main thread waited for a worker more than STALL_MS plus STALL_FRACTION of the
+ * time the product took until then (a running worker finishes its last block well within
+ * that). Each split product decays a score by STALL_DECAY and a stall adds 1; at STALL_SCORE
+ * (two stalls among the last few split products) splitting stops for a backoff that starts at
+ * MIN_BACKOFF_MS, doubles with each one up to MAX_BACKOFF_MS, and halves with each clean split.
+ */
+const STALL_MS = 0.1;
+const STALL_FRACTION = 0.5;
+const STALL_DECAY = 0.7;
+const STALL_SCORE = 1.6;
+const MIN_BACKOFF_MS = 10;
+const MAX_BACKOFF_MS = 2000;
 
 /** Options of `setWasmThreads`. */
 export interface ThreadOptions {
-  /** How long to wait for a worker to take a job before computing its part alone (ms). Default 2000. */
+  /** How long a worker may take none of the jobs posted to it before it is taken for hung and threads switch off (ms). Default 2000. */
   timeoutMs?: number;
   /** Testing only: every worker sleeps this long before taking a job (simulates a hung worker). */
   stallMs?: number;
+  /** How long a worker polls for its next job before it sleeps, in ms (default SPIN_MS; 0: sleep at once). */
+  spinMs?: number;
   /** Where the one-time warning goes (default console.warn, i.e. stderr). */
   warn?: (message: string) => void;
 }
@@ -65,9 +143,13 @@ export interface ThreadOptions {
 /** What a worker is handed when it starts. */
 interface WorkerData {
   module: WebAssembly.Module;
+  /** The convolution module of the same runtime (conv-module.ts), whose packers the threads run for a convolution's B. */
+  convModule?: WebAssembly.Module;
   memory: WebAssembly.Memory;
   slot: number;
   stallMs: number;
+  /** How long the worker polls for the next job before it sleeps (ms; default 0). */
+  spinMs?: number;
 }
 
 /**
@@ -76,35 +158,126 @@ interface WorkerData {
  * constants come in `k`, and `receive` is the platform's few lines that hand it its
  * WorkerData (Node: `workerData`; browser: the first message).
  */
-function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Record<string, number>): void {
-  receive(({ module, memory, slot, stallMs }) => {
+function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Record<string, number>, blocks: typeof runBlocks): void {
+  receive(({ module, convModule, memory, slot, stallMs, spinMs = 0 }) => {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
+    const conv = convModule && (new WebAssembly.Instance(convModule, { env: { memory } }).exports as unknown as ConvExports);
     const ctl = new Int32Array(memory.buffer, 0, k.CONTROL_WORDS!);
-    const state = slot * k.SLOT_WORDS! + k.STATE!;
-    const args = slot * k.SLOT_WORDS! + k.ARGS!;
+    const state = (slot + k.FIRST_SLOT!) * k.SLOT_WORDS! + k.STATE!;
+    const asleep = (slot + k.FIRST_SLOT!) * k.SLOT_WORDS! + k.ASLEEP!;
+    let f32 = new Float32Array(memory.buffer);
     Atomics.add(ctl, k.READY_WORD!, 1);
     Atomics.notify(ctl, k.READY_WORD!);
+    // Poll until then (performance.now()) before sleeping; the last look at the clock; no
+    // polling before then, after this thread found itself preempted while polling.
+    let pollUntil = performance.now() + spinMs;
+    let polled = 0;
+    let contendedUntil = 0;
     for (;;) {
       const now = Atomics.load(ctl, state);
       if (now === k.EXIT) return;
       if (now !== k.POSTED) {
-        Atomics.wait(ctl, state, now); // until the main thread changes the state
+        const t = performance.now();
+        if (t < pollUntil) {
+          // Poll: the next product usually comes soon. A poll that lost the CPU for a while (a
+          // busy machine) stops: a thread that keeps polling there is descheduled when the job
+          // comes, and one that sleeps is woken at once.
+          if (polled > 0 && t - polled > k.PREEMPTED_MS!) {
+            pollUntil = 0;
+            contendedUntil = t + k.CONTENDED_MS!;
+          }
+          polled = t;
+          for (let i = 0; i < 1000 && Atomics.load(ctl, state) === now; i++);
+          continue;
+        }
+        // NOTE: ASLEEP is set before the wait checks the state, and the main thread sets the
+        // state before it reads ASLEEP (all sequentially consistent), so a job posted
+        // meanwhile either fails the wait's check or finds ASLEEP = 1 and notifies.
+        Atomics.store(ctl, asleep, 1);
+        const woken = Atomics.wait(ctl, state, now); // until the main thread changes the state or wakes us
+        Atomics.store(ctl, asleep, 0);
+        // Woken on purpose (`prepare`): the job follows once the main thread has packed.
+        const awake = performance.now();
+        pollUntil = awake < contendedUntil ? 0 : awake + (woken === 'ok' ? k.WOKEN_POLL_MS! : spinMs);
+        polled = 0;
         continue;
       }
       // Testing only: pretend to be a hung worker for stallMs.
       if (stallMs > 0) Atomics.wait(ctl, k.READY_WORD!, Atomics.load(ctl, k.READY_WORD!), stallMs);
-      // Take the job — unless the main thread gave up on us and cancelled it meanwhile.
+      // Take the job — unless the main thread finished it alone and cancelled it meanwhile.
       if (Atomics.compareExchange(ctl, state, k.POSTED!, k.TAKEN!) !== k.POSTED) continue;
-      const a = ctl.subarray(args, args + 10);
-      exports.gemm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!, a[7]!, a[8]!, a[9]!);
+      if (f32.length * 4 !== memory.buffer.byteLength) f32 = new Float32Array(memory.buffer); // the memory grew
+      blocks(ctl, f32, new Int32Array(f32.buffer), exports, conv, k.JOB!, k.NEXT_WORD!);
       Atomics.store(ctl, state, k.DONE!);
-      Atomics.notify(ctl, state);
+      Atomics.notify(ctl, state); // a main thread that gave up polling sleeps on it
+      const done = performance.now();
+      pollUntil = done < contendedUntil ? 0 : done + spinMs;
+      polled = 0;
     }
   });
 }
 
-const CONTROL_WORDS = (MAX_WORKERS + 1) * SLOT_WORDS;
-const LAYOUT = JSON.stringify({ CONTROL_WORDS, SLOT_WORDS, STATE, ARGS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
+/**
+ * Claim blocks of the job in the control area (from word `job`, laid out as JOB_ARGS) until
+ * none is left: for each, pack its B slivers if the job leaves them to the threads, then
+ * multiply them. Returns how many blocks this thread computed. Run by the main thread and by
+ * every worker (as source text: it may use nothing outside itself).
+ */
+function runBlocks(ctl: Int32Array, f32: Float32Array, i32: Int32Array, x: GemmExports, conv: ConvExports | undefined, job: number, next: number): number {
+  const [K, KC, a, b, c, mTiles, nTiles, chunk, mcTiles, nr, E] = ctl.subarray(job, job + 11) as unknown as number[];
+  const [kind, slivers, columns, image, lineBytes, stepBytes, strideBytes, data, lines, steps] = ctl.subarray(job + 11, job + 21) as unknown as number[];
+  const packer = kind === 1 ? x.packCopyB! : x.packTransposeB!;
+  let blocks = 0;
+  for (let n0 = Atomics.add(ctl, next, 1) * chunk!; n0 < nTiles!; n0 = Atomics.add(ctl, next, 1) * chunk!, blocks++) {
+    const n1 = Math.min(nTiles!, n0 + chunk!);
+    const packed = Math.min(n1, slivers!);
+    for (let pc = 0; kind !== 0 && pc < K!; pc += KC!) {
+      const kc = Math.min(KC!, K! - pc);
+      if (kind === 4) {
+        // The convolution module's table packer: the block's whole slivers of this K block at once.
+        if (packed > n0) conv!.packTableB(b! + E! * (pc * nTiles! * nr! + n0 * kc * nr!), image!, lines! + 4 * n0 * nr!, steps! + 4 * pc, kc, packed - n0);
+        continue;
+      }
+      for (let s = n0; s < packed; s++) {
+        // Sliver s of K block pc (gemm-module.ts's layout), as byte and float addresses.
+        const dst = b! + E! * (pc * nTiles! * nr! + s * kc * nr!);
+        if (kind !== 3) {
+          packer(dst, image! + s * nr! * lineBytes! + pc * stepBytes!, strideBytes!, kc);
+          continue;
+        }
+        const count = Math.min(nr!, columns! - s * nr!);
+        const l = lines! + s * nr!;
+        let d = dst >> 2;
+        if (count === 8) {
+          // NOTE: the 8 line offsets in locals, as gemm.ts's pack8: one table read per step.
+          const l0 = data! + i32[l]!, l1 = data! + i32[l + 1]!, l2 = data! + i32[l + 2]!, l3 = data! + i32[l + 3]!;
+          const l4 = data! + i32[l + 4]!, l5 = data! + i32[l + 5]!, l6 = data! + i32[l + 6]!, l7 = data! + i32[l + 7]!;
+          for (let p = pc; p < pc + kc; p++, d += 8) {
+            const st = i32[steps! + p]!;
+            f32[d] = f32[l0 + st]!;
+            f32[d + 1] = f32[l1 + st]!;
+            f32[d + 2] = f32[l2 + st]!;
+            f32[d + 3] = f32[l3 + st]!;
+            f32[d + 4] = f32[l4 + st]!;
+            f32[d + 5] = f32[l5 + st]!;
+            f32[d + 6] = f32[l6 + st]!;
+            f32[d + 7] = f32[l7 + st]!;
+          }
+          continue;
+        }
+        for (let p = pc; p < pc + kc; p++, d += nr!) {
+          const st = data! + i32[steps! + p]!;
+          for (let r = 0; r < nr!; r++) f32[d + r] = r < count ? f32[st + i32[l + r]!]! : 0;
+        }
+      }
+    }
+    x.gemm(K!, KC!, a!, b!, c!, mTiles!, nTiles!, n0, n1, mcTiles!);
+  }
+  return blocks;
+}
+
+const CONTROL_WORDS = (MAX_WORKERS + 1 + FIRST_SLOT) * SLOT_WORDS;
+const LAYOUT = JSON.stringify({ PREEMPTED_MS, CONTENDED_MS, WOKEN_POLL_MS, CONTROL_WORDS, SLOT_WORDS, FIRST_SLOT, STATE, ASLEEP, JOB, NEXT_WORD, READY_WORD, POSTED, TAKEN, DONE, EXIT });
 /**
  * Node's way to hand the worker its data: worker_threads' `workerData`, reached through the
  * `getBuiltinModule` of the worker's own process object (Node ≥ 20.16, as on the main side),
@@ -123,9 +296,9 @@ function nodeReceive(scope: { process?: { getBuiltinModule?: (id: string) => unk
   };
 }
 /** Node: a script (eval: true) that runs the same whether Node evaluates it as CommonJS or as an ES module. */
-const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT});`;
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT}, ${runBlocks.toString()});`;
 /** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
-const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT});`;
+const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT}, ${runBlocks.toString()});`;
 
 /** A started worker, whatever the platform. */
 interface Thread {
@@ -204,6 +377,14 @@ interface Pool {
   timeoutMs: number;
   warn: (message: string) => void;
   ready: boolean;
+  /** Per worker (index w − 1): when the first of the jobs it has not taken in a row was posted, or null. */
+  missedSince: (number | null)[];
+  /** No product is split before this time (performance.now()), after a stall; 0: none. */
+  backoffUntil: number;
+  /** How long the next backoff stops splitting (see STALL_SCORE). */
+  backoffMs: number;
+  /** Recent stalls, decayed (see STALL_SCORE). */
+  stallScore: number;
 }
 
 /** Atomics.waitAsync (ES2024; in Node since 16), typed here because the project targets ES2022. */
@@ -221,8 +402,8 @@ export function wasmThreads(): number {
 
 function shutDown(p: Pool): void {
   for (let w = 1; w <= p.workers.length; w++) {
-    Atomics.store(p.ctl, w * SLOT_WORDS + STATE, EXIT);
-    Atomics.notify(p.ctl, w * SLOT_WORDS + STATE);
+    Atomics.store(p.ctl, slotAt(w) + STATE, EXIT);
+    Atomics.notify(p.ctl, slotAt(w) + STATE);
   }
   for (const worker of p.workers) worker.terminate();
   if (pool === p) pool = null;
@@ -248,12 +429,15 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
   if (!runtime.shared) throw new ValueError('setWasmThreads: threads need a shared WebAssembly.Memory (SharedArrayBuffer), which this platform does not allow');
   const ctl = new Int32Array(runtime.memory.buffer, 0, CONTROL_WORDS);
   ctl.fill(0);
-  const p: Pool = { rt: runtime, workers: [], ctl, timeoutMs: options.timeoutMs ?? 2000, warn: options.warn ?? ((m) => console.warn(m)), ready: false };
+  const tile = runtime.tile;
+  const convModule = new WebAssembly.Module(convModuleBytes(tile.dtype ?? 'float32', tile.mr, tile.nv * lanesOf(tile).lanes, runtime.shared));
+  const p: Pool = { rt: runtime, workers: [], ctl, timeoutMs: options.timeoutMs ?? 2000, warn: options.warn ?? ((m) => console.warn(m)), ready: false, missedSince: [], backoffUntil: 0, backoffMs: MIN_BACKOFF_MS, stallScore: 0 };
   pool = p;
   const failed = new Promise<never>((_, reject) => {
     for (let slot = 1; slot < threads; slot++) {
-      const data: WorkerData = { module: runtime.module, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0 };
+      const data: WorkerData = { module: runtime.module, convModule, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0, spinMs: options.spinMs ?? SPIN_MS };
       p.workers.push(spawn(data, (message) => reject(new ValueError(`setWasmThreads: a worker failed: ${message}`))));
+      p.missedSince.push(null);
     }
   });
   // Wait for the workers to count themselves ready, without blocking the event loop.
@@ -278,52 +462,197 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
 }
 
 /**
- * The backend's GemmRunner: the main thread plus the workers when a pool is ready and the
- * product is large enough, else one thread.
+ * When and how finely a product is split. NOTE: exported so that the micro-benchmark can sweep
+ * them (bench/micro/wasm-threads.mjs); the values are its crossovers on the reference machine.
  */
-export const threadedRunner: GemmRunner = (rt, call) => {
-  const p = pool;
-  const macs = call.mTiles * call.nTiles * call.K * rt.tile.mr * rt.tile.nv * 4;
-  if (!p || !p.ready || p.rt !== rt || macs < PARALLEL_MIN_MACS || call.nTiles < 2) {
-    runOnOneThread(rt, call);
-    return;
-  }
-  const parts = Math.min(p.workers.length + 1, call.nTiles);
-  // Column ranges [bounds[i], bounds[i+1]); the main thread takes part 0.
-  const bounds = Array.from({ length: parts + 1 }, (_, i) => Math.round((i * call.nTiles) / parts));
-  for (let w = 1; w < parts; w++) post(p, w, call, bounds[w]!, bounds[w + 1]!);
-  rt.exports.gemm(call.K, call.KC, call.a, call.b, call.c, call.mTiles, call.nTiles, bounds[0]!, bounds[1]!, call.mcTiles);
-  for (let w = 1; w < parts; w++) collect(p, w, call, bounds[w]!, bounds[w + 1]!);
+export const splitting = {
+  /**
+   * Work (multiply-adds, B packing included: see `packWeight`) each thread must get for a
+   * split to pay when the workers are awake (polling): below it the hand-off and the worker
+   * reading operands packed in the other core's cache cost more than it saves (products of
+   * 0.25–2 Mi multiply-adds ran at 0.8–1.1× on two threads, 3.75 Mi at 1.1–1.2×, 8 Mi at 1.8×).
+   */
+  minMacsPerThread: 1 << 19,
+  /**
+   * The same when a worker sleeps: it must first wake up (20–400 µs, not all of it hidden
+   * behind the packing), and a product that takes the main thread little longer than that waits
+   * for the late worker's block at the end: with 3 ms of other work between products, split
+   * products of up to 8 Mi multiply-adds ran at 0.4–0.9× one thread, 24.5 Mi at 1.4×.
+   */
+  minMacsPerThreadAsleep: 1 << 23,
+  /**
+   * Multiply-adds one number of B counts for, since the threads of a split product also pack B
+   * (a packed number costs about as much as 4–30 multiply-adds of the micro-kernel: SIMD
+   * copies for a matmul, table lookups for a convolution's im2col panels).
+   */
+  packWeight: 8,
+  /**
+   * B slivers (NR columns of C each) in a block, at least; blocks start at multiples of it, so
+   * that no two threads write one 64-byte line of a row of C (a float32 sliver row is 32 bytes).
+   */
+  unit: 2,
+  /**
+   * Blocks per thread: enough that a late thread leaves the rest to the others and costs at
+   * most a small block at the end, few enough that each block streams packed A through the
+   * cache once for many columns.
+   */
+  blocksPerThread: 6,
 };
 
-function post(p: Pool, w: number, call: GemmCall, n0: number, n1: number): void {
-  const base = w * SLOT_WORDS;
-  const args = [call.K, call.KC, call.a, call.b, call.c, call.mTiles, call.nTiles, n0, n1, call.mcTiles];
-  for (let i = 0; i < args.length; i++) p.ctl[base + ARGS + i] = args[i]!;
-  Atomics.store(p.ctl, base + STATE, POSTED);
-  Atomics.notify(p.ctl, base + STATE);
+/** How a product is split: the threads that take part (1: not split) and the B slivers per block. */
+export interface SplitPlan {
+  /** Threads that take part, the main thread included (1: the product runs on one thread). */
+  threads: number;
+  /** B slivers per claimed block (a multiple of `splitting.unit`, or all of them on one thread). */
+  chunk: number;
 }
 
-function collect(p: Pool, w: number, call: GemmCall, n0: number, n1: number): void {
-  const at = w * SLOT_WORDS + STATE;
-  const deadline = Date.now() + p.timeoutMs;
+/**
+ * How a product of `mTiles` × `nTiles` register tiles (`tile.mr` × `tile.nr` numbers each) over
+ * `K` steps is split over at most `threads` threads: not at all if a thread would get less
+ * work than `splitting.minMacsPerThread` (`minMacsPerThreadAsleep` unless the workers are
+ * `awake`) or fewer than `splitting.unit` slivers; else into blocks of whole 64-byte-aligned
+ * column ranges of C, about `splitting.blocksPerThread` per thread, which the threads claim.
+ * @example splitPlan(32, 32, 256, 2, { mr: 4, nr: 8 }) // { threads: 2, chunk: 4 }: 8 blocks of 4 slivers
+ */
+export function splitPlan(mTiles: number, nTiles: number, K: number, threads: number, tile: { mr: number; nr: number }, awake = true): SplitPlan {
+  const { minMacsPerThread, minMacsPerThreadAsleep, packWeight, unit, blocksPerThread } = splitting;
+  const macs = mTiles * nTiles * K * tile.mr * tile.nr + packWeight * nTiles * K * tile.nr;
+  const perThread = awake ? minMacsPerThread : minMacsPerThreadAsleep;
+  const used = Math.max(1, Math.min(threads, Math.floor(macs / perThread), Math.floor(nTiles / unit)));
+  if (used === 1) return { threads: 1, chunk: nTiles };
+  return { threads: used, chunk: Math.max(unit, Math.ceil(nTiles / (used * blocksPerThread) / unit) * unit) };
+}
+
+/** The pool, if products of `rt` run on it now (not while it backs off after a stall). */
+function poolFor(rt: WasmRuntime): Pool | null {
+  const p = pool;
+  return p && p.ready && p.rt === rt && (p.backoffUntil === 0 || performance.now() >= p.backoffUntil) ? p : null;
+}
+
+/**
+ * What the split products did, for the micro-benchmark (bench/micro/wasm-threads.mjs):
+ * products split, blocks in all and those the main thread computed, how long the main thread
+ * waited for workers after its own blocks, and the stalls (a worker held a block long after:
+ * preempted), after each of which products are not split for a while.
+ */
+export const threadStats = { split: 0, blocks: 0, mainBlocks: 0, waitedMs: 0, stalls: 0 };
+
+/** The plan for a product on pool `p` now: the higher threshold if one of its workers sleeps. */
+function planFor(p: Pool, rt: WasmRuntime, mTiles: number, nTiles: number, K: number): SplitPlan {
+  let awake = true;
+  for (let w = 1; w <= p.workers.length && awake; w++) awake = Atomics.load(p.ctl, slotAt(w) + ASLEEP) === 0;
+  return splitPlan(mTiles, nTiles, K, p.workers.length + 1, { mr: rt.tile.mr, nr: sliverWidth(rt) }, awake);
+}
+
+/** B columns per sliver (NR). */
+const sliverWidth = (rt: WasmRuntime) => rt.tile.nv * lanesOf(rt.tile).lanes;
+
+/**
+ * The backend's GemmRunner: the main thread and the workers claim blocks of the product when a
+ * pool is ready and the product is large enough (`splitPlan`), else one thread.
+ */
+export const threadedRunner: GemmRunner = Object.assign(
+  (rt: WasmRuntime, call: GemmCall) => {
+    const p = poolFor(rt);
+    const plan = p ? planFor(p, rt, call.mTiles, call.nTiles, call.K) : null;
+    if (!call.packB && (!p || !plan || plan.threads === 1)) {
+      runOnOneThread(rt, call);
+      return;
+    }
+    // The job, in the runtime's control area (also when a pool that stopped leaves the main
+    // thread to pack B itself).
+    const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
+    const job: Record<(typeof JOB_ARGS)[number], number> = {
+      ...call,
+      chunk: plan?.chunk ?? call.nTiles,
+      nr: sliverWidth(rt),
+      bytes: rt.elementBytes,
+      kind: 0, slivers: 0, columns: 0, image: 0, lineBytes: 0, stepBytes: 0, strideBytes: 0, data: 0, lines: 0, steps: 0,
+      ...call.packB,
+    };
+    JOB_ARGS.forEach((name, i) => (ctl[JOB + i] = job[name]));
+    Atomics.store(ctl, NEXT_WORD, 0);
+    const posted = performance.now();
+    const helpers = p && plan ? plan.threads : 1;
+    for (let w = 1; w < helpers; w++) post(p!, w);
+    const buffer = rt.memory.buffer;
+    const own = runBlocks(ctl, new Float32Array(buffer), new Int32Array(buffer), rt.exports, call.packB?.kind === 4 ? convExports(rt) : undefined, JOB, NEXT_WORD);
+    if (helpers === 1) return;
+    const computed = performance.now();
+    let hung = false;
+    for (let w = 1; w < helpers; w++) hung = finish(p!, w, posted) || hung;
+    const waited = performance.now() - computed;
+    threadStats.split++;
+    threadStats.mainBlocks += own;
+    threadStats.blocks += Math.ceil(call.nTiles / plan!.chunk);
+    threadStats.waitedMs += waited;
+    // A stall: a worker held a block long after ours were done (preempted on a busy machine).
+    // Once stalls come often (STALL_SCORE), split nothing for a while, longer each time, so
+    // that a loaded machine costs a few such waits rather than one per product; a stray one
+    // costs only itself.
+    const stalled = waited > STALL_MS + STALL_FRACTION * (computed - posted);
+    p!.stallScore = STALL_DECAY * p!.stallScore + (stalled ? 1 : 0);
+    if (stalled) threadStats.stalls++;
+    if (p!.stallScore >= STALL_SCORE) {
+      p!.backoffUntil = computed + p!.backoffMs;
+      p!.backoffMs = Math.min(MAX_BACKOFF_MS, 2 * p!.backoffMs);
+      p!.stallScore = 0;
+    } else if (!stalled) p!.backoffMs = Math.max(MIN_BACKOFF_MS, p!.backoffMs / 2);
+    if (hung) {
+      if (!warned) {
+        warned = true;
+        p!.warn(`gradscope: a wasm worker thread did not answer within ${p!.timeoutMs} ms; running on one thread from now on`);
+      }
+      shutDown(p!);
+    }
+  },
+  {
+    /** Threads a product of this size runs on now: see splitPlan. */
+    threadsFor(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): number {
+      const p = poolFor(rt);
+      return p ? planFor(p, rt, mTiles, nTiles, K).threads : 1;
+    },
+    /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
+    prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): void {
+      const p = poolFor(rt);
+      const used = p ? planFor(p, rt, mTiles, nTiles, K).threads : 1;
+      for (let w = 1; w < used; w++) {
+        if (Atomics.load(p!.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p!.ctl, slotAt(w) + STATE);
+      }
+    },
+  },
+);
+
+/** Mark worker w's job POSTED (the job is in the control area), waking it if it sleeps. */
+function post(p: Pool, w: number): void {
+  const at = slotAt(w);
+  Atomics.store(p.ctl, at + STATE, POSTED);
+  if (Atomics.load(p.ctl, at + ASLEEP) === 1) Atomics.notify(p.ctl, at + STATE);
+}
+
+/**
+ * Once no block is left: take back worker w's job if it has not taken it, else wait until it
+ * is done. True if the worker has now missed its jobs for longer than the timeout (hung).
+ */
+function finish(p: Pool, w: number, posted: number): boolean {
+  const at = slotAt(w) + STATE;
+  if (Atomics.compareExchange(p.ctl, at, POSTED, CANCELLED) === POSTED) {
+    // It never started: the other threads computed every block. Late, not necessarily hung.
+    const since = (p.missedSince[w - 1] ??= posted);
+    return performance.now() - since >= p.timeoutMs;
+  }
+  p.missedSince[w - 1] = null;
+  const pollUntil = performance.now() + MAIN_SPIN_MS;
   for (;;) {
     const state = Atomics.load(p.ctl, at);
     if (state === DONE) break;
-    if (state === POSTED && Date.now() >= deadline && Atomics.compareExchange(p.ctl, at, POSTED, CANCELLED) === POSTED) {
-      // The worker never took the job: compute its part here and stop using threads.
-      p.rt.exports.gemm(call.K, call.KC, call.a, call.b, call.c, call.mTiles, call.nTiles, n0, n1, call.mcTiles);
-      if (!warned) {
-        warned = true;
-        p.warn(`gradscope: a wasm worker thread did not answer within ${p.timeoutMs} ms; running on one thread from now on`);
-      }
-      shutDown(p);
-      return;
-    }
-    // POSTED (not yet late) or TAKEN: sleep until the state changes or the deadline.
-    Atomics.wait(p.ctl, at, state, state === POSTED ? Math.max(1, deadline - Date.now()) : 100);
+    // TAKEN: it is computing its last block. Poll a little, then sleep until its notify.
+    if (performance.now() < pollUntil) continue;
+    Atomics.wait(p.ctl, at, state, 100);
   }
   Atomics.store(p.ctl, at, IDLE);
+  return false;
 }
 
 /** GRADSCOPE_THREADS=n starts n − 1 workers when the backend module loads (Node). */

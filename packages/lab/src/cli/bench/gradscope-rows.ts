@@ -29,13 +29,16 @@ import { lenet5, mlpLayers } from './models.js';
 import {
   convOutSize,
   type ForwardRow,
+  type ImplRow,
   type GradRow,
   type HvpFwdRow,
   type HvpRow,
   type JvpRow,
   type PerSampleRow,
+  rowThreads,
   type TrainLenetRow,
   type TrainMlpRow,
+  type TrainZooRow,
   type VmapGradRow,
   type ZooModel,
 } from './rows.js';
@@ -124,14 +127,26 @@ function trainLenet(row: TrainLenetRow): Runnable {
   });
 }
 
-/** The zoo model of a grad / per-sample row, seed 0, in eval mode (BatchNorm on running statistics). */
-function zooModel(model: ZooModel, type: FloatDType = dtype): Module {
+/**
+ * The zoo model of a row, seed 0: in eval mode (BatchNorm on running statistics) for every row
+ * but the training steps of train-zoo rows.
+ */
+function zooModel(model: ZooModel, type: FloatDType = dtype, mode: 'eval' | 'train' = 'eval'): Module {
   const net = model.name === 'mlp' ? zooMlp(model.widths, { seed: 0, activation: 'relu', dtype: type }) : zooLenet5({ seed: 0, dtype: type });
-  return net.eval();
+  return mode === 'eval' ? net.eval() : net.train();
+}
+
+/**
+ * Threads are a wasm-backend setting, which the bench sets before the row (peers.ts); on any
+ * other backend a row that asks for more than one is unavailable.
+ */
+function requireThreads(row: ImplRow): void {
+  const backend = getBackend().name;
+  if (rowThreads(row) > 1 && backend !== 'wasm') throw new RowUnavailable(`the ${backend} backend runs on one thread`);
 }
 
 /** The rows that run a zoo model on a batch. */
-type ZooRow = GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
+type ZooRow = GradRow | TrainZooRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
 
 /** The batch of a grad / per-sample row: inputs (seed 1) and fixed targets. */
 function zooBatch(row: ZooRow, type: FloatDType = dtype): { x: Tensor; y: Int32Array } {
@@ -143,6 +158,7 @@ function zooBatch(row: ZooRow, type: FloatDType = dtype): { x: Tensor; y: Int32A
 
 /** One batch gradient: forward, mean cross-entropy, backward to every parameter, all read back. */
 function gradRow(row: GradRow): Runnable {
+  requireThreads(row);
   const model = zooModel(row.model, row.dtype);
   const params = model.parameters();
   const { x, y } = zooBatch(row, row.dtype);
@@ -152,6 +168,26 @@ function gradRow(row: GradRow): Runnable {
       const grads = gradients([loss], params);
       read(loss);
       grads.forEach((g) => read(g));
+    },
+    dispose: () => {},
+  };
+}
+
+/**
+ * One SGD step of a zoo model in train mode (BatchNorm normalises with the batch's statistics
+ * and updates its running ones): the batch gradient, then p ← p − lr·g in place, loss read back.
+ */
+function trainZooRow(row: TrainZooRow): Runnable {
+  requireThreads(row);
+  const model = zooModel(row.model, dtype, 'train');
+  const params = model.parameters();
+  const { x, y } = zooBatch(row);
+  return {
+    run: () => {
+      const loss = crossEntropy(model.forward(x), y);
+      const grads = gradients([loss], params);
+      noGrad(() => params.forEach((p, i) => p.add_(grads[i]!, -LEARNING_RATE)));
+      read(loss);
     },
     dispose: () => {},
   };
@@ -267,9 +303,8 @@ function hvpFwdRow(row: HvpFwdRow): Runnable {
 
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
-    // Threads are a wasm-backend setting (the bench sets them before the row; see peers.ts).
+    requireThreads(row);
     const backend = getBackend().name;
-    if ((row.threads ?? 1) > 1 && backend !== 'wasm') throw new RowUnavailable(`the ${backend} backend runs on one thread`);
     if (row.dtype === 'float64' && backend === 'gpu') throw new RowUnavailable('the gpu backend runs float64 on the pure-TypeScript kernels');
     const type = row.dtype ?? dtype;
     // Aᵀ·B multiplies a transposed view of a [k, m] tensor, as a backward pass does.
@@ -303,6 +338,7 @@ export const gradscopeBuilders: Builders = {
   'train-mlp': trainMlp,
   'train-lenet': trainLenet,
   grad: gradRow,
+  'train-zoo': trainZooRow,
   'per-sample': perSampleRow,
   hvp: hvpRow,
   'vmap-grad': vmapGradRow,

@@ -1,25 +1,33 @@
 /**
  * The peers: TensorFlow.js with its pure-JS 'cpu' backend and its WebAssembly backend (SIMD
- * build, one thread — its threaded build does not start in Node). They are optional peer
- * dependencies of gradscope-lab (dev dependencies of the repository), loaded only here and only when `gradscope bench` runs, so `gradscope --help` never pays for
- * them.
+ * build, one thread — its threaded build does not start in Node), and jax-js on its wasm device
+ * (one thread in Node). They are optional peer dependencies of gradscope-lab (dev dependencies
+ * of the repository), loaded only here and only when `gradscope bench` runs, so
+ * `gradscope --help` never pays for them.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { getBackend, listBackends, setBackend, setWasmThreads } from 'gradscope';
-import type { Row } from './rows.js';
+import { dirname, join } from 'node:path';
+import { getBackend, listBackends, setBackend, setWasmThreads, wasmThreads } from 'gradscope';
+import { rowThreads, type ImplRow } from './rows.js';
 import { gradscopeBuilders } from './gradscope-rows.js';
 import type { Impl } from './impl.js';
+import { jaxjsBuilders, jaxjsThreads, type Jax } from './jaxjs-rows.js';
+import { RowUnavailable, unavailableBuilders } from './runnable.js';
 import { tfjsBuilders, type Tfjs } from './tfjs-rows.js';
 
-/** The wasm backend's threads for a row: its `threads` while it runs, one thread otherwise. */
-const rowThreads = {
-  beforeRow: async (row: Row) => {
-    if (getBackend().name === 'wasm' && row.kind === 'matmul' && (row.threads ?? 1) > 1) await setWasmThreads(row.threads!);
+/**
+ * The wasm backend's threads for a row: its `threads` while it runs (matmul, grad and train-zoo
+ * rows say -2t), one thread otherwise; the table's `thr` column reads them back.
+ */
+const wasmRowThreads = {
+  beforeRow: async (row: ImplRow) => {
+    if (getBackend().name === 'wasm' && rowThreads(row) > 1) await setWasmThreads(rowThreads(row));
   },
   afterRow: async () => {
     if (getBackend().name === 'wasm') await setWasmThreads(1);
   },
+  threads: () => (getBackend().name === 'wasm' ? wasmThreads() : 1),
 };
 
 /** gradscope on whichever backend is current when the benchmark starts (its default). */
@@ -29,7 +37,7 @@ export function gradscopeImpl(): Impl {
     name: 'gradscope',
     activate: async () => setBackend(backend),
     builders: gradscopeBuilders,
-    ...rowThreads,
+    ...wasmRowThreads,
   };
 }
 
@@ -44,10 +52,10 @@ export function otherCpuBackendImpls(): Impl[] {
     .filter((name) => name !== current && listBackends().includes(name))
     .map((name) => ({
       name: `gradscope-${name}`,
-      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet', 'grad'] as const,
+      kinds: ['matmul', 'conv', 'train-mlp', 'train-lenet', 'train-zoo', 'grad'] as const,
       activate: async () => setBackend(name),
       builders: gradscopeBuilders,
-      ...rowThreads,
+      ...wasmRowThreads,
     }));
 }
 
@@ -92,4 +100,60 @@ export async function loadTfjsPeers(): Promise<TfjsPeers> {
     liveTensors: () => tf.memory().numTensors,
   });
   return { impls: [peer('cpu'), peer('wasm')], version: tf.version.tfjs, wasmSimd };
+}
+
+/** The jax-js version the bench is written against (its API is young: pin it). */
+export const JAXJS_VERSION = '0.1.25';
+
+export interface JaxjsPeer {
+  impl: Impl;
+  /** Its package version, or null when it is not installed. */
+  version: string | null;
+}
+
+function packageVersion(main: string): string | null {
+  try {
+    // The package's exports do not include package.json: read it beside dist/.
+    return (JSON.parse(readFileSync(join(dirname(main), '..', 'package.json'), 'utf8')) as { version?: string }).version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * jax-js (`@jax-js/jax`) on its wasm device, imported here only. Unlike tfjs it is not needed for
+ * the bench to run: where it is missing, or its wasm device does not start, every jax-js row is
+ * reported with the reason.
+ */
+export async function loadJaxjsPeer(): Promise<JaxjsPeer> {
+  let jax: Jax;
+  try {
+    jax = await import('@jax-js/jax');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    const reason = `@jax-js/jax is not installed (an optional peer: npm install @jax-js/jax@${JAXJS_VERSION})`;
+    return {
+      impl: {
+        name: 'jax-js',
+        activate: async () => {
+          throw new RowUnavailable(reason);
+        },
+        builders: unavailableBuilders(reason),
+      },
+      version: null,
+    };
+  }
+  const version = packageVersion(createRequire(import.meta.url).resolve('@jax-js/jax'));
+  const impl: Impl = {
+    name: 'jax-js',
+    activate: async () => {
+      const devices = await jax.init('wasm');
+      if (!devices.includes('wasm')) throw new RowUnavailable('its wasm device did not start');
+      jax.defaultDevice('wasm');
+    },
+    builders: jaxjsBuilders(jax),
+    threads: () => jaxjsThreads(),
+  };
+  return { impl, version };
 }

@@ -4,6 +4,21 @@
  * comes from the same shapes.
  */
 import { convTrainFlops, lenetForwardFlops, lenetStepFlops, matmulFlops, mlpForwardFlops, mlpStepFlops } from './flops.js';
+import { peakCallFlops } from './peak.js';
+
+/**
+ * The machine's WebAssembly SIMD limit (peak.ts): `iterations` rounds of `accumulators`
+ * independent f32x4 multiply-add chains, on `threads` threads at once (one call each). Not an
+ * implementation's row: it is measured once, and the other rows are reported as a percentage
+ * of it.
+ */
+export interface PeakRow {
+  kind: 'peak';
+  name: string;
+  threads: number;
+  iterations: number;
+  accumulators: number;
+}
 
 /** C[m, n] = A[m, k] @ B[k, n] in float32 (or float64, see `dtype`). */
 export interface MatmulRow {
@@ -62,7 +77,8 @@ export interface TrainLenetRow {
 
 /**
  * A model of the nn zoo (src/nn/zoo.ts), float32, seed 0: `mlp(widths, { activation: 'relu' })`
- * or `lenet5()` (with BatchNorm) in eval mode. Same layer shapes as models.ts.
+ * or `lenet5()` (with BatchNorm), in eval mode except in train-zoo rows. Same layer shapes as
+ * models.ts.
  */
 export type ZooModel = { name: 'mlp'; widths: number[] } | { name: 'lenet5' };
 
@@ -77,6 +93,22 @@ export interface GradRow {
   dtype?: 'float64';
   batch: number;
   model: ZooModel;
+  /** As MatmulRow.threads: gradscope's wasm backend with setWasmThreads(threads). */
+  threads?: number;
+}
+
+/**
+ * One SGD step of a zoo model in train mode (BatchNorm on the batch's statistics, its running
+ * statistics updated): forward, mean cross-entropy, backward to every parameter, p ← p − lr·g
+ * in place, the loss read back.
+ */
+export interface TrainZooRow {
+  kind: 'train-zoo';
+  name: string;
+  batch: number;
+  model: ZooModel;
+  /** As MatmulRow.threads. */
+  threads?: number;
 }
 
 /**
@@ -147,10 +179,18 @@ export interface HvpFwdRow {
   model: ZooModel;
 }
 
-export type Row = MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
+export type Row = PeakRow | MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | TrainZooRow | GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
 export type RowKind = Row['kind'];
 /** The row type of one kind, for tables keyed by kind. */
 export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
+/** The rows the implementations run (every kind but the machine's peak). */
+export type ImplRow = Exclude<Row, PeakRow>;
+export type ImplRowKind = ImplRow['kind'];
+
+/** Threads the row asks for (1 unless it says otherwise). */
+export function rowThreads(row: Row): number {
+  return 'threads' in row ? (row.threads ?? 1) : 1;
+}
 
 /** Output height/width of a stride-1 convolution row. */
 export function convOutSize(row: ConvRow): number {
@@ -159,6 +199,9 @@ export function convOutSize(row: ConvRow): number {
 
 export function rowFlops(row: Row): number {
   switch (row.kind) {
+    case 'peak':
+      // Every thread makes one call.
+      return row.threads * peakCallFlops(row.iterations, row.accumulators);
     case 'matmul':
       return (row.repeat ?? 1) * matmulFlops(row.m, row.k, row.n);
     case 'conv': {
@@ -170,11 +213,13 @@ export function rowFlops(row: Row): number {
     case 'train-lenet':
       return lenetStepFlops(row.batch);
     case 'grad':
+    case 'train-zoo':
     case 'per-sample':
     case 'hvp':
     case 'vmap-grad':
     case 'hvp-fwd':
-      // Per-sample and HVP rows count the batch gradient's FLOPs too, so GFLOP/s compare directly.
+      // Per-sample and HVP rows count the batch gradient's FLOPs too, so GFLOP/s compare directly;
+      // a training step counts the same (the update and BatchNorm are not matmuls).
       return zooGradFlops(row.batch, row.model);
     case 'forward':
     case 'jvp':
@@ -193,9 +238,19 @@ export function zooGradFlops(batch: number, model: ZooModel): number {
   return model.name === 'mlp' ? mlpStepFlops(batch, model.widths) : lenetStepFlops(batch);
 }
 
+/** The MLP of every MLP row: 784-256-256-10 with ReLU. */
+const MLP = [784, 256, 256, 10];
+/** Peak kernel: 12 chains (peak.ts says why), 2²⁵ iterations (≈ 3.2 GFLOP, ≈ 50 ms at the expected peak). */
+const PEAK_ITERATIONS = 2 ** 25;
+const PEAK_ACCUMULATORS = 12;
+
 /** The rows `gradscope bench` runs, in order (names are stable: JSON consumers key on them). */
 export const ROWS: readonly Row[] = [
+  // The machine's WebAssembly SIMD limit, one thread and two (the reference of the % columns).
+  { kind: 'peak', name: 'peak-simd128', threads: 1, iterations: PEAK_ITERATIONS, accumulators: PEAK_ACCUMULATORS },
+  { kind: 'peak', name: 'peak-simd128-2t', threads: 2, iterations: PEAK_ITERATIONS, accumulators: PEAK_ACCUMULATORS },
   { kind: 'matmul', name: 'matmul-f32-1024', m: 1024, k: 1024, n: 1024 },
+  // gradscope on two threads against the peers on one (tfjs-wasm's threaded build does not start in Node).
   { kind: 'matmul', name: 'matmul-f32-1024-2t', m: 1024, k: 1024, n: 1024, threads: 2 },
   { kind: 'matmul', name: 'matmul-f32-1024-At', m: 1024, k: 1024, n: 1024, transposeA: true },
   { kind: 'matmul', name: 'matmul-f32-64x784x256', m: 64, k: 784, n: 256 },
@@ -204,24 +259,42 @@ export const ROWS: readonly Row[] = [
   { kind: 'conv', name: 'conv-lenet-1', batch: 64, size: 28, inChannels: 1, outChannels: 6, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-lenet-2', batch: 64, size: 12, inChannels: 6, outChannels: 16, kernel: 5, padding: 0 },
   { kind: 'conv', name: 'conv-32x32x16', batch: 32, size: 32, inChannels: 16, outChannels: 32, kernel: 3, padding: 1 },
-  { kind: 'train-mlp', name: 'train-mlp', batch: 128, widths: [784, 256, 256, 10] },
+  { kind: 'train-mlp', name: 'train-mlp', batch: 128, widths: MLP },
   { kind: 'train-lenet', name: 'train-lenet', batch: 128 },
-  { kind: 'grad', name: 'grad-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
-  { kind: 'per-sample', name: 'per-sample-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  // Issue #17: LeNet-5 with BatchNorm in train mode (batch statistics), one thread and two.
+  { kind: 'train-zoo', name: 'train-lenet-bn', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'train-zoo', name: 'train-lenet-bn-2t', batch: 128, model: { name: 'lenet5' }, threads: 2 },
+  { kind: 'grad', name: 'grad-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
+  { kind: 'grad', name: 'grad-mlp-2t', batch: 128, model: { name: 'mlp', widths: MLP }, threads: 2 },
+  { kind: 'per-sample', name: 'per-sample-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
+  // Per-sample gradients at larger batches, each beside the batch gradient of the same batch.
+  { kind: 'grad', name: 'grad-mlp-b512', batch: 512, model: { name: 'mlp', widths: MLP } },
+  { kind: 'per-sample', name: 'per-sample-mlp-b512', batch: 512, model: { name: 'mlp', widths: MLP } },
+  { kind: 'grad', name: 'grad-mlp-b1024', batch: 1024, model: { name: 'mlp', widths: MLP } },
+  { kind: 'per-sample', name: 'per-sample-mlp-b1024', batch: 1024, model: { name: 'mlp', widths: MLP } },
   { kind: 'grad', name: 'grad-lenet', batch: 128, model: { name: 'lenet5' } },
+  { kind: 'grad', name: 'grad-lenet-2t', batch: 128, model: { name: 'lenet5' }, threads: 2 },
   { kind: 'per-sample', name: 'per-sample-lenet', batch: 128, model: { name: 'lenet5' } },
-  { kind: 'hvp', name: 'hvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'hvp', name: 'hvp-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
   { kind: 'hvp', name: 'hvp-lenet', batch: 128, model: { name: 'lenet5' } },
-  { kind: 'grad', name: 'grad-mlp-f64', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] }, dtype: 'float64' },
-  // The transforms (vmap, forward-mode jvp): gradscope only.
-  { kind: 'vmap-grad', name: 'vmap-grad-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'grad', name: 'grad-mlp-f64', batch: 128, model: { name: 'mlp', widths: MLP }, dtype: 'float64' },
+  // The transforms (vmap, forward-mode jvp).
+  { kind: 'vmap-grad', name: 'vmap-grad-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
   { kind: 'vmap-grad', name: 'vmap-grad-lenet', batch: 128, model: { name: 'lenet5' } },
-  { kind: 'forward', name: 'forward-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
-  { kind: 'jvp', name: 'jvp-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
-  { kind: 'hvp-fwd', name: 'hvp-fwd-mlp', batch: 128, model: { name: 'mlp', widths: [784, 256, 256, 10] } },
+  { kind: 'forward', name: 'forward-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
+  { kind: 'jvp', name: 'jvp-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
+  { kind: 'hvp-fwd', name: 'hvp-fwd-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);
+
+/** The peak rows: `--only` always measures them too, since the % columns and bars divide by them. */
+export const PEAK_ROWS: readonly PeakRow[] = ROWS.filter((r): r is PeakRow => r.kind === 'peak');
+
+/** The rows plus the peak rows they lack, in ROWS order. */
+export function withPeakRows(rows: readonly Row[]): Row[] {
+  return [...PEAK_ROWS.filter((p) => !rows.some((r) => r.name === p.name)), ...rows];
+}
 
 /**
  * The rows named in a comma-separated list (`gradscope bench --only grad-mlp,vmap-grad-mlp`),

@@ -1,15 +1,20 @@
 /**
- * runBench: every implementation over every row, in one process, timed the same way.
+ * runBench: the machine's SIMD peak, then every implementation over every row, in one
+ * process, timed the same way; then, where this process has relaxed SIMD only because the
+ * command turned it on, gradscope's rows again in a child process without it (norelaxed.ts).
  * Implementations run one after another (each activates its backend once); rows that an
  * implementation cannot run are kept in the result with a note, never dropped.
  */
 import { cpus } from 'node:os';
 import * as gradscope from 'gradscope';
 import * as registry from 'gradscope';
+import { relaxedSimdState, type RelaxedSimdState } from '../engine-flags.js';
 import { gpujsImpl } from './gpujs.js';
 import type { Impl } from './impl.js';
-import { gradscopeImpl, loadTfjsPeers, otherCpuBackendImpls } from './peers.js';
-import { ROWS, rowFlops, type Row } from './rows.js';
+import { runNoRelaxed } from './norelaxed.js';
+import { peakRunnable, peakSimdAvailable } from './peak.js';
+import { gradscopeImpl, loadJaxjsPeer, loadTfjsPeers, otherCpuBackendImpls } from './peers.js';
+import { ROWS, rowFlops, type ImplRow, type PeakRow, type Row } from './rows.js';
 import { RowUnavailable, buildRow, type Runnable } from './runnable.js';
 import { FULL_PLAN, QUICK_PLAN, measure, type TimingPlan } from './timing.js';
 
@@ -21,8 +26,12 @@ export interface Machine {
   date: string;
   /** The gradscope backend the `gradscope` rows ran on. */
   gradscopeBackend: string;
+  /** How this process has relaxed SIMD (engine-flags.ts): 'flag' when the command turned it on. */
+  relaxedSimd: RelaxedSimdState;
   tfjs?: string;
   tfjsWasmSimd?: boolean;
+  /** The @jax-js/jax version, null when it is not installed. */
+  jaxjs?: string | null;
 }
 
 export interface ResultRow {
@@ -34,6 +43,8 @@ export interface ResultRow {
   /** Timed runs behind the median (1 with no warm-up: a --quick single cold run). */
   runs?: number;
   warm?: boolean;
+  /** Threads it ran on (gradscope's wasm threads, the peak's workers; 1 for the peers). */
+  threads?: number;
   note?: string;
 }
 
@@ -42,8 +53,12 @@ export interface BenchResult {
   rows: ResultRow[];
 }
 
-/** 'backends': gradscope's CPU backends other than the default (gradscope-cpu or gradscope-wasm). */
-export type PeerName = 'tfjs' | 'gpujs' | 'backends';
+/**
+ * 'backends': gradscope's CPU backends other than the default (gradscope-cpu or gradscope-wasm);
+ * 'norelaxed': gradscope's rows again in a child process without relaxed SIMD.
+ */
+export type PeerName = 'tfjs' | 'jax-js' | 'gpujs' | 'backends' | 'norelaxed';
+export const PEER_NAMES: readonly PeerName[] = ['backends', 'tfjs', 'jax-js', 'gpujs', 'norelaxed'];
 
 export interface BenchOptions {
   quick?: boolean;
@@ -66,25 +81,59 @@ export function machineInfo(): Machine {
     platform: `${process.platform}-${process.arch}`,
     date: new Date().toISOString(),
     gradscopeBackend: gradscope.getBackend().name,
+    relaxedSimd: relaxedSimdState(),
   };
 }
 
 /**
  * Why an implementation could not run a row, for the table and the JSON: a missing tfjs kernel
- * reads `n/a: no Conv2DBackpropFilter`, a RowUnavailable `n/a: <its message>`; anything else
- * `error: <first line>`.
+ * reads `n/a: no Conv2DBackpropFilter`, a transform jax-js has no rule for `n/a: no vmap rule
+ * for pool`, a RowUnavailable `n/a: <its message>`; anything else `error: <first line>`.
  */
 export function unavailableNote(error: unknown): string {
   if (error instanceof RowUnavailable) return `n/a: ${error.message}`;
   const message = error instanceof Error ? error.message : String(error);
   const kernel = /Kernel '([^']+)' not registered/.exec(message);
-  return kernel ? `n/a: no ${kernel[1]}` : `error: ${message.split('\n')[0]}`;
+  if (kernel) return `n/a: no ${kernel[1]}`;
+  const rule = /^No (\w+) rule for: (\w+)/.exec(message);
+  if (rule) return `n/a: no ${rule[1]} rule for ${rule[2]}`;
+  return `error: ${message.split('\n')[0]}`;
 }
 
 const fmtMs = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
-function runOne(impl: Impl, row: Row, plan: TimingPlan, log: (line: string) => void): ResultRow {
+/** The machine's peak rows (peak.ts), on this thread and on worker threads; the impl names the kernel. */
+async function runPeak(row: PeakRow, plan: TimingPlan, log: (line: string) => void): Promise<ResultRow> {
+  const base = { name: row.name, threads: row.threads };
+  if (!peakSimdAvailable(row.accumulators)) {
+    log(`  ${row.name}: n/a: no WebAssembly SIMD`);
+    return { ...base, impl: 'wasm', medianMs: null, gflops: null, note: 'n/a: no WebAssembly SIMD' };
+  }
+  let runnable;
+  try {
+    runnable = await peakRunnable(row);
+  } catch (error) {
+    const note = unavailableNote(error);
+    log(`  ${row.name}: ${note}`);
+    return { ...base, impl: 'wasm', medianMs: null, gflops: null, note };
+  }
+  try {
+    const timing = measure(runnable.run, plan);
+    const gflops = rowFlops(row) / (timing.medianMs * 1e6);
+    log(`  ${row.name}: ${runnable.kernel}, ${fmtMs(timing.medianMs)} ms, ${gflops.toFixed(2)} GFLOP/s (median of ${timing.samplesMs.length})`);
+    return { ...base, impl: runnable.kernel, medianMs: timing.medianMs, gflops, runs: timing.samplesMs.length, warm: timing.warm };
+  } catch (error) {
+    const note = unavailableNote(error);
+    log(`  ${row.name}: ${note}`);
+    return { ...base, impl: runnable.kernel, medianMs: null, gflops: null, note };
+  } finally {
+    runnable.dispose();
+  }
+}
+
+function runOne(impl: Impl, row: ImplRow, plan: TimingPlan, log: (line: string) => void): ResultRow {
   const before = impl.liveTensors?.();
+  const threads = impl.threads?.(row) ?? 1;
   let runnable: Runnable;
   try {
     runnable = buildRow(impl.builders, row);
@@ -96,7 +145,7 @@ function runOne(impl: Impl, row: Row, plan: TimingPlan, log: (line: string) => v
     const timing = measure(runnable.run, plan);
     const gflops = rowFlops(row) / (timing.medianMs * 1e6);
     log(`  ${row.name}: ${fmtMs(timing.medianMs)} ms, ${gflops.toFixed(2)} GFLOP/s (median of ${timing.samplesMs.length}${timing.warm ? '' : ', no warm-up'})`);
-    outcome = { name: row.name, impl: impl.name, medianMs: timing.medianMs, gflops, runs: timing.samplesMs.length, warm: timing.warm };
+    outcome = { name: row.name, impl: impl.name, medianMs: timing.medianMs, gflops, runs: timing.samplesMs.length, warm: timing.warm, threads };
   } catch (error) {
     const note = unavailableNote(error);
     log(`  ${row.name}: ${note}`);
@@ -114,7 +163,7 @@ function runOne(impl: Impl, row: Row, plan: TimingPlan, log: (line: string) => v
 export async function runBench(options: BenchOptions = {}): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const rows = options.rows ?? ROWS;
-  const peers = options.peers ?? ['backends', 'tfjs', 'gpujs'];
+  const peers = options.peers ?? PEER_NAMES;
   const plan = options.plan ?? (options.quick ? QUICK_PLAN : FULL_PLAN);
   // Where GRADSCOPE_BACKEND picks a lazily loaded backend, wait for it (newer engines only).
   await (registry as { backendReady?: () => Promise<unknown> }).backendReady?.();
@@ -134,10 +183,21 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     machine.tfjs = tfjs.version;
     machine.tfjsWasmSimd = tfjs.wasmSimd;
   }
+  if (peers.includes('jax-js')) {
+    const jax = await loadJaxjsPeer();
+    impls.push(jax.impl);
+    machine.jaxjs = jax.version;
+  }
 
   const results: ResultRow[] = [];
+  // The machine's limit first, on a process that has not yet started any other threads.
+  const peakRows = rows.filter((r): r is PeakRow => r.kind === 'peak');
+  if (peakRows.length > 0) log(`bench: the machine's WebAssembly SIMD peak (${peakRows.length} row${peakRows.length === 1 ? '' : 's'})`);
+  for (const row of peakRows) results.push(await runPeak(row, plan, log));
+
+  const implRows = rows.filter((r): r is ImplRow => r.kind !== 'peak');
   for (const impl of impls) {
-    const mine = rows.filter((r) => !impl.kinds || impl.kinds.includes(r.kind));
+    const mine = implRows.filter((r) => !impl.kinds || impl.kinds.includes(r.kind));
     log(`bench: ${impl.name} (${mine.length} row${mine.length === 1 ? '' : 's'})`);
     let done: ResultRow[];
     try {
@@ -159,6 +219,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     }
     const name = impl.nameAfterRun?.() ?? impl.name;
     results.push(...done.map((r) => ({ ...r, impl: name })));
+    // gradscope's rows without relaxed SIMD, right after its own rows (same machine load).
+    if (impl === impls[0] && peers.includes('norelaxed')) {
+      results.push(...(await runNoRelaxed(rows, { quick: options.quick ?? false, log })));
+    }
   }
   // gradscope's default backend is current again for whatever runs next.
   await impls[0]!.activate();

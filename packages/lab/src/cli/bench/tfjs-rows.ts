@@ -16,6 +16,9 @@ export type Tfjs = typeof TF;
 
 const LEARNING_RATE = 0.01;
 
+/** Why a -2t model row is not run again: its one-thread row is the same work on the same thread. */
+const ONE_THREAD = 'one thread only (its threaded wasm build does not start in Node); see the one-thread row';
+
 /** One-hot float targets for the same fixed labels as the gradscope rows. */
 function targets(tf: Tfjs, batch: number, classes: number): TF.Tensor2D {
   const labels = Int32Array.from({ length: batch }, (_, i) => (i * 7) % classes);
@@ -200,7 +203,13 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     'train-lenet': (row) => trainLenet(tf, row),
     grad: (row) => {
       if (row.dtype === 'float64') throw new RowUnavailable('no float64');
+      if ((row.threads ?? 1) > 1) throw new RowUnavailable(ONE_THREAD);
       return gradRow(tf, row);
+    },
+    'train-zoo': () => {
+      // tfjs-wasm has no Conv2DBackpropFilter; tfjs-cpu takes ≈ 10 s a LeNet-5 step, and
+      // train-lenet already compares it.
+      throw new RowUnavailable('not measured (train-lenet and grad-lenet compare LeNet-5 with tfjs)');
     },
     hvp: () => {
       throw new RowUnavailable('not measured (gradscope-only row)');

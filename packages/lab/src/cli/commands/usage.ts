@@ -29,13 +29,18 @@ const USAGE = {
       GRADSCOPE_BACKEND=cpu|wasm|gpu chooses the backend for every command; GRADSCOPE_WASM=off
       disables the WebAssembly backend; GRADSCOPE_THREADS=2 runs its products on two threads.`,
   bench: `  gradscope bench [--json FILE] [--quick] [--only ROWS]
-      Time gradscope against TensorFlow.js (its cpu and wasm backends, optional peers) in one
-      process: matmul, convolution and training-step rows, median of several runs after
-      warm-up. Prints milliseconds, GFLOP/s and gradscope's speed-up over each peer, then the
-      speed bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer
-      repetitions; --only grad-mlp,vmap-grad-mlp runs just those rows (comma-separated names;
-      a bar is measured when its row and its baseline are both among them). Progress goes to
-      stderr.`,
+      Measure the machine's WebAssembly SIMD peak (peak-simd128, one thread and two), then
+      time gradscope against TensorFlow.js (its cpu and wasm backends) and jax-js (optional
+      peers) in one process: matmul, convolution, training-step and gradient rows, median of
+      several runs after warm-up; then gradscope's rows again in a child process without
+      relaxed SIMD (gradscope-norelaxed: what a library user on Node 20 gets). Prints
+      milliseconds, GFLOP/s, % of the peak and gradscope's speed-up over each peer, then the
+      bars as PASS/FAIL. --json writes the results to FILE; --quick runs fewer repetitions;
+      --only grad-mlp,vmap-grad-mlp runs just those rows and the peak rows (comma-separated
+      names; a bar is measured when its row and its baseline are both among them). Progress
+      goes to stderr. GRADSCOPE_BENCH_PEERS=tfjs,jax-js,backends,gpujs,norelaxed (or none)
+      limits what runs besides gradscope; GRADSCOPE_RELAXED_SIMD=off leaves relaxed SIMD off
+      (for any command).`,
   list: `  gradscope list
       The experiment presets (paper reproductions), one line each, and 'tour'.`,
   run: `  gradscope run <preset|tour> [--size smoke|full] [--seeds 1,2,3] [--out DIR] [--backend cpu|wasm|gpu]

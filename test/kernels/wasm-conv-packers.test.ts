@@ -1,0 +1,211 @@
+/**
+ * The WebAssembly convolution packers and col2im (src/kernels/wasm/conv-module.ts, driven by
+ * conv.ts) against the pure-TypeScript backend on random geometries — stride 1–3, padding
+ * 0–2, dilation 1–2, groups 1–3 (depthwise included), odd sizes so that edge slivers and
+ * sliver-straddling image rows occur — and operand layouts (contiguous, channels-last, at an
+ * offset, a broadcast output gradient): float64 to 1e-12, float32 within the float32
+ * tolerances of wasm-parity.test.ts against the float64 CPU results. The wasm kernels are
+ * called directly, so products below the backend's size crossover take the module path too;
+ * then many geometries in turn (the tables are cached per geometry), and the module's three
+ * packing paths (runs of adjacent lines, flagged adjacent steps, single numbers) on their own.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { cpuBackend } from '../../src/kernels/cpu/index.js';
+import { conv2dOutputShape, type Conv2dGeometry } from '../../src/kernels/geometry.js';
+import { simdAvailable } from '../../src/kernels/wasm/index.js';
+import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
+import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
+import { convExports } from '../../src/kernels/wasm/conv-module.js';
+import { wasmRuntime } from '../../src/kernels/wasm/runtime.js';
+import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
+import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
+import type { View } from '../../src/tensor/storage.js';
+import { mulberry32 } from '../arbitraries.js';
+
+enableRelaxedSimd();
+
+const TOLERANCE = { float32: { rtol: 1e-4, atol: 1e-5 }, float64: { rtol: 1e-12, atol: 1e-12 } } as const;
+
+interface ConvProblem {
+  x: [number, number, number, number];
+  w: [number, number, number, number];
+  g: Conv2dGeometry;
+  /** 0 contiguous, 1 channels-last, 2 at an offset; the output gradient: 3 means broadcast. */
+  xLayout: number;
+  gyLayout: number;
+  seed: number;
+}
+
+const int = (min: number, max: number) => fc.integer({ min, max });
+const pair = (min: number, max: number) => fc.tuple(int(min, max), int(min, max));
+
+const problem: fc.Arbitrary<ConvProblem> = fc
+  .record({
+    n: int(1, 4),
+    groups: int(1, 3),
+    cg: int(1, 4),
+    coutg: int(1, 9),
+    k: pair(1, 5),
+    stride: pair(1, 3),
+    padding: pair(0, 2),
+    dilation: pair(1, 2),
+    extra: pair(0, 12),
+    xLayout: int(0, 2),
+    gyLayout: int(0, 3),
+    seed: int(0, 1e6),
+  })
+  .map(({ n, groups, cg, coutg, k, stride, padding, dilation, extra, xLayout, gyLayout, seed }) => {
+    const size = (a: 0 | 1) => Math.max(1, dilation[a] * (k[a] - 1) + 1 - 2 * padding[a]) + extra[a];
+    return {
+      x: [n, groups * cg, size(0), size(1)],
+      w: [groups * coutg, cg, k[0], k[1]],
+      g: { stride, padding, dilation, groups },
+      xLayout,
+      gyLayout,
+      seed,
+    };
+  });
+
+/** A 4-D view of random values in [−1, 1) (float32-exact) in layout 0, 1 or 2; 3 broadcasts one value. */
+function operand(shape: readonly number[], dtype: FloatDType, layout: number, rng: () => number): View {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const Array_ = dtype === 'float64' ? Float64Array : Float32Array;
+  const value = () => Math.fround(2 * rng() - 1);
+  if (layout === 3) return { data: Array_.of(value()), shape: shape.slice(), strides: [0, 0, 0, 0], offset: 0 };
+  if (layout === 1) {
+    // channels-last storage [N, H, W, C]
+    const [, c, h, w] = shape as [number, number, number, number];
+    const data = new Array_(size).map(value);
+    return { data, shape: shape.slice(), strides: [h * w * c, 1, w * c, c], offset: 0 };
+  }
+  const offset = layout === 2 ? 7 : 0;
+  const data = new Array_(offset + size).fill(NaN);
+  for (let i = 0; i < size; i++) data[offset + i] = value();
+  const [, c, h, w] = shape as [number, number, number, number];
+  return { data, shape: shape.slice(), strides: [c * h * w, h * w, w, 1], offset };
+}
+
+/** The same view in float64 (what the reference computes on). */
+function asFloat64(v: View): View {
+  return { ...v, data: Float64Array.from(v.data) };
+}
+
+function expectClose(actual: TypedArray, expected: TypedArray, dtype: FloatDType, what: string): void {
+  const { rtol, atol } = TOLERANCE[dtype];
+  expect(actual, `${what}: type`).toBeInstanceOf(dtype === 'float64' ? Float64Array : Float32Array);
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const [a, e] = [actual[i]!, expected[i]!];
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
+  }
+}
+
+function check(p: ConvProblem, dtype: FloatDType): void {
+  const rng = mulberry32(p.seed);
+  const x = operand(p.x, dtype, p.xLayout, rng);
+  const w = operand(p.w, dtype, p.seed % 2, rng);
+  const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
+  const rt = wasmRuntime(dtype);
+  const what = `${dtype} x [${p.x}] w [${p.w}] ${JSON.stringify(p.g)} layouts ${p.xLayout}/${p.gyLayout}`;
+  const [x64, w64, gy64] = [x, w, gy].map(asFloat64) as [View, View, View];
+  expectClose(wasmConv2d(rt, runOnOneThread, x, w, p.g)!, cpuBackend.conv2d(x64, w64, p.g, 'float64'), dtype, `${what}: conv2d`);
+  expectClose(
+    wasmConv2dBackwardInput(rt, runOnOneThread, gy, w, p.x, p.g)!,
+    cpuBackend.conv2dBackwardInput(gy64, w64, p.x, p.g, 'float64'),
+    dtype,
+    `${what}: ∂/∂x`,
+  );
+  expectClose(
+    wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, p.w, p.g)!,
+    cpuBackend.conv2dBackwardWeight(x64, gy64, p.w, p.g, 'float64'),
+    dtype,
+    `${what}: ∂/∂w`,
+  );
+}
+
+describe.skipIf(!simdAvailable())('wasm convolution packers and col2im against the cpu backend', () => {
+  for (const dtype of ['float64', 'float32'] as const) {
+    it(`random geometries and layouts (${dtype})`, () => {
+      fc.assert(fc.property(problem, (p) => check(p, dtype)), { numRuns: 150 });
+    });
+  }
+
+  it('LeNet-5 shapes: 1→6 5×5 padding 2 on 28×28, 6→16 5×5 on 14×14 (both types)', () => {
+    for (const dtype of ['float64', 'float32'] as const) {
+      check({ x: [3, 1, 28, 28], w: [6, 1, 5, 5], g: { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: 1 }, dtype);
+      check({ x: [3, 6, 14, 14], w: [16, 6, 5, 5], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: 2 }, dtype);
+    }
+  });
+
+  it('stays right across many geometries in turn and back again (the tables are cached by geometry)', () => {
+    const shapes = Array.from({ length: 60 }, (_, i) => ({
+      x: [1 + (i % 3), 2, 5 + (i % 7), 6 + (i % 5)] as [number, number, number, number],
+      w: [3, 2, 3, 3] as [number, number, number, number],
+      g: { stride: [1 + (i % 2), 1] as [number, number], padding: [i % 2, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 1 },
+      xLayout: 0,
+      gyLayout: 0,
+      seed: i,
+    }));
+    for (const p of [...shapes, ...shapes.slice(0, 5)]) check(p, 'float64');
+  });
+});
+
+describe.skipIf(!simdAvailable())('the module packers on their own', () => {
+  /**
+   * Pack a table matrix (element (l, s) = image[lines[l] + steps[s]]) with packTableB and
+   * packEdgeB and compare with the layout gemm-module.ts reads: sliver t, step p, line r at
+   * (t·kc + p)·R + r.
+   */
+  function packAndCheck(dtype: FloatDType, lines: number[], steps: number[], flags: boolean): void {
+    const rt = wasmRuntime(dtype);
+    const E = rt.elementBytes;
+    const R = (16 / E) * rt.tile.nv; // NR
+    const ex = convExports(rt);
+    const imageFloats = 4096;
+    const image = 4096;
+    const linesAt = image + imageFloats * E;
+    const stepsAt = linesAt + 4 * lines.length;
+    const dst = stepsAt + 4 * steps.length + 64;
+    const slivers = Math.floor(lines.length / R);
+    const rest = lines.length - slivers * R;
+    expect(rt.reserve(dst + (slivers + 1) * steps.length * R * E)).toBe(true);
+    const mem = rt.elements();
+    const words = new Int32Array(rt.memory.buffer);
+    for (let i = 0; i < imageFloats; i++) mem[image / E + i] = i + 0.5;
+    words.set(lines.map((l) => l * E), linesAt / 4);
+    const stepWords = steps.map((s, p) => {
+      const adjacent = flags && p + 16 / E <= steps.length && Array.from({ length: 16 / E }, (_, i) => steps[p + i] === s + i).every(Boolean);
+      return s * E + (adjacent ? 1 : 0);
+    });
+    words.set(stepWords, stepsAt / 4);
+    const kc = steps.length;
+    if (slivers > 0) ex.packTableB(dst, image, linesAt, stepsAt, kc, slivers);
+    if (rest > 0) ex.packEdgeB(dst + slivers * kc * R * E, image, linesAt + 4 * slivers * R, stepsAt, kc, rest);
+    const out = rt.elements();
+    for (let t = 0; t <= slivers - (rest > 0 ? 0 : 1); t++) {
+      for (let p = 0; p < kc; p++) {
+        for (let r = 0; r < R; r++) {
+          const l = t * R + r;
+          const want = l < lines.length ? lines[l]! + steps[p]! + 0.5 : 0;
+          const got = out[dst / E + (t * kc + p) * R + r];
+          if (got !== want) expect.fail(`${dtype}: sliver ${t}, step ${p}, line ${r}: ${got}, expected ${want}`);
+        }
+      }
+    }
+  }
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`adjacent lines (runs), flagged adjacent steps (transposes) and single numbers (${dtype})`, () => {
+      const rng = mulberry32(dtype === 'float32' ? 1 : 2);
+      const run = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
+      // Lines in runs (one image row), then scattered; steps in runs with gaps, or scattered.
+      const lines = [...run(0, 16), ...run(40, 8), 100, 3, 77, 5, ...run(200, 13)];
+      const adjacentSteps = [...run(300, 9), ...run(500, 4), 700, ...run(800, 7)];
+      const scattered = Array.from({ length: 23 }, () => Math.floor(rng() * 3000));
+      for (const steps of [adjacentSteps, scattered]) {
+        for (const flags of [true, false]) packAndCheck(dtype, lines, steps, flags);
+      }
+    });
+  }
+});

@@ -1,0 +1,119 @@
+/**
+ * How the wasm backend splits a product over threads (threads.ts): which products are split
+ * at all (`splitPlan`, the measured threshold) and into which blocks; and that a split product
+ * — its B slivers packed by the threads that claim them, through the module's packers or
+ * through the tables of a convolution — is bit for bit the one-thread product. The threshold is
+ * lowered to split every product of the parity catalogue (odd sizes, partial slivers,
+ * transposed, permuted, offset and broadcast operands, all three convolutions), and raised to
+ * check that nothing is split.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
+import { splitPlan, splitting } from '../../src/kernels/wasm/threads.js';
+import { PARITY_CASES, makeOperand, runParityCase } from './parity-cases.js';
+
+const wasm = createWasmBackend();
+const canThread = simdAvailable() && wasmRuntime().shared && typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
+const defaults = { ...splitting };
+
+afterEach(async () => {
+  Object.assign(splitting, defaults);
+  await setWasmThreads(1);
+});
+
+describe('splitPlan: which products two threads share', () => {
+  // The float32 register tile: 4 rows × 8 columns.
+  const TILE = { mr: 4, nr: 8 };
+
+  it('keeps a product on one thread when a thread would get less than the threshold', () => {
+    // 64³ = 262 144 multiply-adds: one thread's worth at most.
+    expect(splitPlan(16, 8, 64, 2, TILE)).toEqual({ threads: 1, chunk: 8 });
+    // The MLP's smallest product, 128×256×10 (as 10×128: 3 A slivers, 16 B slivers).
+    expect(splitPlan(3, 16, 256, 2, TILE).threads).toBe(1);
+    expect(splitPlan(32, 32, 256, 1, TILE).threads, 'one thread asked for').toBe(1);
+  });
+
+  it('keeps a product on one thread when it has too few B slivers for two blocks', () => {
+    expect(splitPlan(1000, 3, 10_000, 2, TILE).threads).toBe(1);
+    expect(splitPlan(1000, 4, 10_000, 2, TILE)).toEqual({ threads: 2, chunk: 2 });
+  });
+
+  it('splits a large product into 64-byte-aligned blocks, several per thread', () => {
+    for (const [mTiles, nTiles, K] of [
+      [32, 32, 256], // 128×256×256 of the MLP
+      [32, 98, 256], // 128×784 · 784×256 as computed
+      [256, 128, 1024], // 1024³
+      [2, 9216, 25], // LeNet's first convolution: 6 × (128·576) over 25 taps
+    ] as const) {
+      const plan = splitPlan(mTiles, nTiles, K, 2, TILE);
+      expect(plan.threads, `${mTiles}×${nTiles}×${K}`).toBe(2);
+      expect(plan.chunk % splitting.unit, 'blocks start on a 64-byte boundary of each row of C').toBe(0);
+      expect(Math.ceil(nTiles / plan.chunk), 'at least two blocks per thread').toBeGreaterThanOrEqual(4);
+    }
+  });
+
+  it('asks more of a product when a worker sleeps (it must wake up first)', () => {
+    // LeNet-5's 128×256 · 256×120: 32 A slivers × 15 B slivers over K = 256.
+    expect(splitPlan(32, 15, 256, 2, TILE, true).threads, 'workers polling').toBe(2);
+    expect(splitPlan(32, 15, 256, 2, TILE, false).threads, 'a worker asleep').toBe(1);
+    // 128×784 · 784×256 of the MLP is worth waking a worker for, and so is LeNet's first
+    // convolution with its im2col panels (25 × 73 728 numbers of B to pack).
+    expect(splitPlan(32, 64, 784, 2, TILE, false).threads).toBe(2);
+    expect(splitPlan(2, 9216, 25, 2, TILE, false).threads).toBe(2);
+  });
+
+  it('uses no more threads than the product has work for', () => {
+    // Three threads' worth of multiply-adds on a pool of eight.
+    const plan = splitPlan(32, 32, 256 * 3, 8, TILE);
+    expect(plan.threads).toBeLessThanOrEqual(Math.floor(((32 * 32 * 32 + splitting.packWeight * 32 * 8) * 256 * 3) / splitting.minMacsPerThread));
+    expect(plan.threads).toBeGreaterThan(1);
+  });
+});
+
+describe.skipIf(!canThread)('a split product is the one-thread product, bit for bit', () => {
+  const cases = PARITY_CASES.filter((c) => c.kind === 'matmul' || c.kind === 'conv2d');
+
+  it.each([2, 3])('%i threads, every matmul and convolution of the catalogue split', async (threads) => {
+    const single = cases.map((c) => runParityCase(wasm, c, 'float32'));
+    // Split whatever has two blocks of B slivers, the workers awake or not.
+    splitting.minMacsPerThread = 1;
+    splitting.minMacsPerThreadAsleep = 1;
+    await setWasmThreads(threads, { spinMs: threads === 3 ? 0 : undefined });
+    expect(wasmThreads()).toBe(threads);
+    cases.forEach((c, i) => {
+      const split = runParityCase(wasm, c, 'float32');
+      for (const [name, values] of Object.entries(single[i]!)) {
+        expect(Array.from(split[name]!), `${c.name}: ${name}`).toEqual(Array.from(values));
+      }
+    });
+  });
+
+  it('LeNet-sized convolutions and MLP-sized products at the default threshold', async () => {
+    const x = makeOperand({ shape: [16, 6, 12, 12] }, 'float32', 'lenet/x');
+    const w = makeOperand({ shape: [16, 6, 5, 5] }, 'float32', 'lenet/w');
+    const gy = makeOperand({ shape: [16, 16, 8, 8] }, 'float32', 'lenet/gy');
+    const a = makeOperand({ shape: [128, 300], order: [1, 0] }, 'float32', 'mlp/a');
+    const b = makeOperand({ shape: [300, 203] }, 'float32', 'mlp/b');
+    const geometry = { stride: [1, 1], padding: [1, 2], dilation: [1, 1], groups: 1 } as const;
+    const all = () => [
+      wasm.conv2d(x, w, geometry, 'float32'),
+      wasm.conv2dBackwardWeight(x, gy, [16, 6, 5, 5], { ...geometry, padding: [0, 0] }, 'float32'),
+      wasm.conv2dBackwardInput(gy, w, [16, 6, 12, 12], { ...geometry, padding: [0, 0] }, 'float32'),
+      wasm.matmul(a, b, 'float32'),
+    ];
+    const single = all();
+    await setWasmThreads(2);
+    all().forEach((values, i) => expect(Array.from(values), `result ${i}`).toEqual(Array.from(single[i]!)));
+  });
+
+  it('nothing is split above the threshold, and the results are the same', async () => {
+    const single = cases.map((c) => runParityCase(wasm, c, 'float32'));
+    splitting.minMacsPerThread = Number.MAX_SAFE_INTEGER;
+    splitting.minMacsPerThreadAsleep = Number.MAX_SAFE_INTEGER;
+    await setWasmThreads(2);
+    cases.forEach((c, i) => {
+      const again = runParityCase(wasm, c, 'float32');
+      for (const [name, values] of Object.entries(single[i]!)) expect(Array.from(again[name]!), `${c.name}: ${name}`).toEqual(Array.from(values));
+    });
+  });
+});
