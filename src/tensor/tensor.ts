@@ -8,6 +8,7 @@
  */
 import * as F from '../autograd/functional.js';
 import type { Node } from '../autograd/op.js';
+import { addScaledInPlace } from '../kernels/cpu/elementwise.js';
 import { getBackend } from '../kernels/registry.js';
 import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
 import { GradError, ShapeError, ValueError, formatShape } from './errors.js';
@@ -238,8 +239,31 @@ export class Tensor implements View {
   add_(other: Tensor | number, alpha = 1): this {
     inPlaceOperand('add_', this, other);
     finiteArgument('add_', 'alpha', alpha);
+    // The optimizer's update p ← p + α·g on two contiguous float tensors of one shape, dtype and
+    // no shared storage: one pass, same rounding as the general path below.
+    if (other instanceof Tensor && this.canAddScaledInPlace(other)) {
+      this.assertWritable('add_');
+      addScaledInPlace(this.data as Float32Array | Float64Array, this.offset, other.data as Float32Array | Float64Array, other.offset, this.size, alpha);
+      this.storage.version++;
+      return this;
+    }
     const scaled = alpha === 1 ? other : typeof other === 'number' ? other * alpha : F.noGrad(() => F.mul(other, alpha));
     return this.writeFrom('add_', () => F.noGrad(() => F.add(this.detach(), scaled)).toTypedArray());
+  }
+
+  /** Whether add_(other) can take addScaledInPlace: both contiguous, one float dtype and shape, separate storage. */
+  private canAddScaledInPlace(other: Tensor): boolean {
+    const d = this.data;
+    return (
+      (d instanceof Float32Array || d instanceof Float64Array) &&
+      other.data.constructor === d.constructor &&
+      other.storage !== this.storage &&
+      !other.isBatched &&
+      this.isContiguous() &&
+      other.isContiguous() &&
+      this.shape.length === other.shape.length &&
+      this.shape.every((n, i) => n === other.shape[i])
+    );
   }
 
   /** this ← this · other. */

@@ -88,3 +88,20 @@ export function where(cond: View, a: View, b: View, dtype: DType): TypedArray {
 export function copyInto(src: View, dst: View): void {
   compileLoop('copy', 1, 'OUT = IN0')(src.shape, dst, [src]);
 }
+
+/**
+ * `dst[dstOffset + i] ← dst[dstOffset + i] + alpha·src[srcOffset + i]` for i < n, in place: the
+ * optimizer's update `p.add_(g, alpha)` on contiguous tensors of one float dtype, in one pass
+ * instead of a product, a sum and two copies. Rounds exactly as `add(dst, mul(src, alpha))` does:
+ * alpha takes the storage dtype, the product is rounded to it, then the sum (for float32 the
+ * double-precision product of two float32 values is exact, and rounding a double sum of two
+ * float32 values to float32 equals float32 addition).
+ */
+export function addScaledInPlace(dst: Float32Array | Float64Array, dstOffset: number, src: Float32Array | Float64Array, srcOffset: number, n: number, alpha: number): void {
+  if (dst instanceof Float32Array) {
+    const a = Math.fround(alpha);
+    for (let i = 0; i < n; i++) dst[dstOffset + i] = dst[dstOffset + i]! + Math.fround(a * src[srcOffset + i]!);
+  } else {
+    for (let i = 0; i < n; i++) dst[dstOffset + i] = dst[dstOffset + i]! + alpha * src[srcOffset + i]!;
+  }
+}
