@@ -241,7 +241,7 @@ export class Tensor implements View {
     finiteArgument('add_', 'alpha', alpha);
     // The optimizer's update p ← p + α·g on two contiguous float tensors of one shape, dtype and
     // no shared storage: one pass, same rounding as the general path below.
-    if (other instanceof Tensor && this.canAddScaledInPlace(other)) {
+    if (other instanceof Tensor && canAddScaledInPlace(this, other)) {
       this.assertWritable('add_');
       addScaledInPlace(this.data as Float32Array | Float64Array, this.offset, other.data as Float32Array | Float64Array, other.offset, this.size, alpha);
       this.storage.version++;
@@ -249,21 +249,6 @@ export class Tensor implements View {
     }
     const scaled = alpha === 1 ? other : typeof other === 'number' ? other * alpha : F.noGrad(() => F.mul(other, alpha));
     return this.writeFrom('add_', () => F.noGrad(() => F.add(this.detach(), scaled)).toTypedArray());
-  }
-
-  /** Whether add_(other) can take addScaledInPlace: both contiguous, one float dtype and shape, separate storage. */
-  private canAddScaledInPlace(other: Tensor): boolean {
-    const d = this.data;
-    return (
-      (d instanceof Float32Array || d instanceof Float64Array) &&
-      other.data.constructor === d.constructor &&
-      other.storage !== this.storage &&
-      !other.isBatched &&
-      this.isContiguous() &&
-      other.isContiguous() &&
-      this.shape.length === other.shape.length &&
-      this.shape.every((n, i) => n === other.shape[i])
-    );
   }
 
   /** this ← this · other. */
@@ -396,4 +381,19 @@ export class Tensor implements View {
   clone(): Tensor { return F.clone(this); }
   /** Convert to `dtype` (this itself if it already has it); to int32 truncates toward zero and refuses NaN/±∞/out-of-range; differentiable between float dtypes. */
   to(dtype: DType): Tensor { return F.cast(this, dtype); }
+}
+
+/** Whether target.add_(other) can take addScaledInPlace: both contiguous, one float dtype and shape, separate storage. */
+function canAddScaledInPlace(target: Tensor, other: Tensor): boolean {
+  const d = target.data;
+  return (
+    (d instanceof Float32Array || d instanceof Float64Array) &&
+    other.data.constructor === d.constructor &&
+    other.storage !== target.storage &&
+    !other.isBatched &&
+    target.isContiguous() &&
+    other.isContiguous() &&
+    target.shape.length === other.shape.length &&
+    target.shape.every((n, i) => n === other.shape[i])
+  );
 }
