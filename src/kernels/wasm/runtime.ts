@@ -48,7 +48,7 @@ export const simdAvailable = validates(simdProbeBytes);
 /**
  * Whether it also has relaxed SIMD (f32x4.relaxed_madd), cached after the first call: on in
  * Chromium ≥ 114 and Node ≥ 22; Node 20 needs --experimental-wasm-relaxed-simd, which the
- * gradscope command sets for itself (src/cli/engine-flags.ts).
+ * gradscope command sets for itself (packages/lab/src/cli/engine-flags.ts).
  */
 export const relaxedSimdAvailable = validates(relaxedSimdProbeBytes);
 
