@@ -243,7 +243,8 @@ export class Tensor implements View {
     // no shared storage: one pass, same rounding as the general path below.
     if (other instanceof Tensor && canAddScaledInPlace(this, other)) {
       this.assertWritable('add_');
-      addScaledInPlace(this.data as Float32Array | Float64Array, this.offset, other.data as Float32Array | Float64Array, other.offset, this.size, alpha);
+      const [dst, src] = [this.data as Float32Array | Float64Array, other.data as Float32Array | Float64Array];
+      if (!getBackend().addScaledInPlace?.(dst, this.offset, src, other.offset, this.size, alpha)) addScaledInPlace(dst, this.offset, src, other.offset, this.size, alpha);
       this.storage.version++;
       return this;
     }

@@ -7,7 +7,9 @@
  *
  * - elementwise ops, reductions, indexing, copies and pooling are memory-bound; a round trip
  *   through WebAssembly memory would only add two copies to them (except 2×2 stride-2 max
- *   pooling, which is bound by branch mispredictions in JavaScript: pool.ts);
+ *   pooling, which is bound by branch mispredictions in JavaScript: pool.ts; and the
+ *   optimizer's in-place update p ← p + α·g on float32, whose JavaScript loop needs a
+ *   Math.fround per element: axpy.ts);
  * - very small products, matrix-vector products and depthwise convolutions stay there too
  *   (packing and copy-out cost more than they save; see matmul.ts and conv.ts).
  *
@@ -28,6 +30,7 @@ import type { Backend } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
+import { WASM_AXPY_MIN_ELEMENTS, wasmAddScaledInPlace } from './axpy.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPoolApplies } from './pool.js';
@@ -80,6 +83,14 @@ export function createWasmBackend(): WasmBackend {
       return arena?.outerRows(g, a, into as Float32Array) ? into! : cpu.outerRows(g, a, dtype, into);
     },
     createArena: () => WasmArena.create(),
+
+    // The optimizer's p ← p + α·g: f32x4 on the float32 runtime from WASM_AXPY_MIN_ELEMENTS
+    // numbers up (axpy.ts, same rounding as the cpu loop); float64 and small tensors on cpu.
+    addScaledInPlace: (dst, dstOffset, src, srcOffset, n, alpha) => {
+      if (!(dst instanceof Float32Array) || !(src instanceof Float32Array) || n < WASM_AXPY_MIN_ELEMENTS) return false;
+      const rt = tryWasmRuntime('float32');
+      return rt !== null && wasmAddScaledInPlace(rt, dst, dstOffset, src, srcOffset, n, alpha);
+    },
 
     // Compute-bound kernels: the GEMM module of the operands' type. Null anywhere on the way
     // (not this path's kind of product; no memory for its runtime, or the product does not fit
