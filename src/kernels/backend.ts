@@ -68,12 +68,11 @@ export interface Backend {
   createArena?(): Arena | undefined;
 
   /**
-   * Optional: `dst[dstOffset + i] ← dst[dstOffset + i] + alpha·src[srcOffset + i]` for i < n in
-   * place, rounded as `add(dst, mul(src, alpha))` rounds (the optimizer's update
-   * `p.add_(g, alpha)` on contiguous tensors of one float dtype). Returns false where this
-   * backend does not take the call; Tensor.add_ then runs the pure-TypeScript loop.
+   * `dst[dstOffset + i] ← dst[dstOffset + i] + alpha·src[srcOffset + i]` for i < n in place,
+   * rounded as `add(dst, mul(src, alpha))` rounds: the optimizer's update `p.add_(g, alpha)` on
+   * contiguous tensors of one float dtype.
    */
-  addScaledInPlace?(dst: Float32Array | Float64Array, dstOffset: number, src: Float32Array | Float64Array, srcOffset: number, n: number, alpha: number): boolean;
+  addScaledInPlace(dst: Float32Array | Float64Array, dstOffset: number, src: Float32Array | Float64Array, srcOffset: number, n: number, alpha: number): void;
 
   /** Write `src` into the (possibly strided) view `dst`, element by element. Same shapes. */
   copyInto(src: View, dst: View): void;

@@ -8,7 +8,6 @@
  */
 import * as F from '../autograd/functional.js';
 import type { Node } from '../autograd/op.js';
-import { addScaledInPlace } from '../kernels/cpu/elementwise.js';
 import { getBackend } from '../kernels/registry.js';
 import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
 import { GradError, ShapeError, ValueError, formatShape } from './errors.js';
@@ -243,8 +242,7 @@ export class Tensor implements View {
     // no shared storage: one pass, same rounding as the general path below.
     if (other instanceof Tensor && canAddScaledInPlace(this, other)) {
       this.assertWritable('add_');
-      const [dst, src] = [this.data as Float32Array | Float64Array, other.data as Float32Array | Float64Array];
-      if (!getBackend().addScaledInPlace?.(dst, this.offset, src, other.offset, this.size, alpha)) addScaledInPlace(dst, this.offset, src, other.offset, this.size, alpha);
+      getBackend().addScaledInPlace(this.data as Float32Array | Float64Array, this.offset, other.data as Float32Array | Float64Array, other.offset, this.size, alpha);
       this.storage.version++;
       return this;
     }

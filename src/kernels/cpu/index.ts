@@ -6,7 +6,7 @@ import type { Backend } from '../backend.js';
 import { batchNormBackward, batchNormForward } from './batch-norm.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
-import { copyInto, map, outerRows, where, zip } from './elementwise.js';
+import { addScaledInPlace, copyInto, map, outerRows, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
@@ -22,6 +22,7 @@ export const cpuBackend: Backend = {
   argReduce,
   matmul,
   outerRows,
+  addScaledInPlace,
   copyInto,
   gather,
   scatterAdd,

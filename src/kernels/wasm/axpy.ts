@@ -17,6 +17,11 @@ import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
 /** Below this many elements the scalar loop is cheaper than the copies (and not worth a call). */
 export const WASM_AXPY_MIN_ELEMENTS = 4096;
 
+/** Whether the wasm backend runs this update here: float32 operands of WASM_AXPY_MIN_ELEMENTS numbers or more. */
+export function wasmAxpyApplies(dst: Float32Array | Float64Array, src: Float32Array | Float64Array, n: number): boolean {
+  return dst instanceof Float32Array && src instanceof Float32Array && n >= WASM_AXPY_MIN_ELEMENTS;
+}
+
 /** `axpy(d, s, n, alpha)`: d[i] ← d[i] + alpha·s[i] for i < n, float32 at byte addresses d, s (16-byte aligned). */
 function emitAxpy(): FunctionBuilder {
   const f = new FunctionBuilder('axpy', [I32, I32, I32, F32]);

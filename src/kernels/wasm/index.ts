@@ -30,7 +30,7 @@ import type { Backend } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
-import { WASM_AXPY_MIN_ELEMENTS, wasmAddScaledInPlace } from './axpy.js';
+import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPoolApplies } from './pool.js';
@@ -87,9 +87,8 @@ export function createWasmBackend(): WasmBackend {
     // The optimizer's p ← p + α·g: f32x4 on the float32 runtime from WASM_AXPY_MIN_ELEMENTS
     // numbers up (axpy.ts, same rounding as the cpu loop); float64 and small tensors on cpu.
     addScaledInPlace: (dst, dstOffset, src, srcOffset, n, alpha) => {
-      if (!(dst instanceof Float32Array) || !(src instanceof Float32Array) || n < WASM_AXPY_MIN_ELEMENTS) return false;
-      const rt = tryWasmRuntime('float32');
-      return rt !== null && wasmAddScaledInPlace(rt, dst, dstOffset, src, srcOffset, n, alpha);
+      const rt = wasmAxpyApplies(dst, src, n) ? tryWasmRuntime('float32') : null;
+      if (!(rt && wasmAddScaledInPlace(rt, dst as Float32Array, dstOffset, src as Float32Array, srcOffset, n, alpha))) cpu.addScaledInPlace(dst, dstOffset, src, srcOffset, n, alpha);
     },
 
     // Compute-bound kernels: the GEMM module of the operands' type. Null anywhere on the way
