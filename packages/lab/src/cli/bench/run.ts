@@ -7,7 +7,6 @@
  */
 import { cpus } from 'node:os';
 import * as gradscope from 'gradscope';
-import * as registry from 'gradscope';
 import { relaxedSimdState, type RelaxedSimdState } from '../engine-flags.js';
 import { gpujsImpl } from './gpujs.js';
 import type { Impl } from './impl.js';
@@ -165,8 +164,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   const rows = options.rows ?? ROWS;
   const peers = options.peers ?? PEER_NAMES;
   const plan = options.plan ?? (options.quick ? QUICK_PLAN : FULL_PLAN);
-  // Where GRADSCOPE_BACKEND picks a lazily loaded backend, wait for it (newer engines only).
-  await (registry as { backendReady?: () => Promise<unknown> }).backendReady?.();
+  // Where GRADSCOPE_BACKEND picks a lazily loaded backend, wait for it.
+  await gradscope.backendReady();
   const machine = machineInfo();
 
   const impls: Impl[] = [gradscopeImpl()];
