@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { oracleCommand } from '../packages/lab/src/cli/commands/oracle.js';
 import { compare } from '../packages/lab/src/cli/oracle/compare.js';
-import type { OracleCase } from '../packages/lab/src/cli/oracle/format.js';
+import type { FamilyName, OracleCase } from '../packages/lab/src/cli/oracle/format.js';
+import { parseOracleFile } from '../packages/lab/src/cli/oracle/validate.js';
 import { runCase } from '../packages/lab/src/cli/oracle/runner.js';
 import { tensor } from '../src/tensor/creation.js';
 
@@ -116,7 +117,53 @@ describe('oracle: malformed golden files are refused, never passed', () => {
   });
 });
 
+describe('oracle: the families of issue 18 are checked before anything runs', () => {
+  const first = (family: string): any => structuredClone(load(family)[0]);
+
+  it('every bundled file of the new families passes the schema', () => {
+    for (const family of ['ops_ext', 'layers_ext', 'optimizers_ext', 'interop']) {
+      expect(() => parseOracleFile(readFileSync(join(golden, `${family}.json`), 'utf8'), `${family}.json`, family as FamilyName)).not.toThrow();
+    }
+  });
+
+  it('refuses an ops_ext case without the HVP direction of a differentiable operand', () => {
+    const c = first('ops_ext');
+    delete c.inputs.v_x;
+    expect(() => run([c], 'ops_ext')).toThrow(/ops_ext\.json.*inputs\.v_x: missing/);
+  });
+
+  it('refuses an ops_ext input that is neither an operand, a direction nor the cotangent', () => {
+    const c = first('ops_ext');
+    c.inputs.y = c.inputs.x;
+    expect(() => run([c], 'ops_ext')).toThrow(/inputs\.y: unknown input/);
+  });
+
+  it('refuses a no_grad entry that is not an operand, and an unknown op', () => {
+    const c = first('ops_ext');
+    c.config.no_grad = ['weight'];
+    expect(() => run([c], 'ops_ext')).toThrow(/config\.no_grad: names 'weight', which is not an operand/);
+    const d = first('ops_ext');
+    d.config.op = 'sine';
+    expect(() => run([d], 'ops_ext')).toThrow(/config\.op: unknown op "sine"/);
+  });
+
+  it('accepts a boolean only as interop\'s expected error', () => {
+    const c = first('interop');
+    c.expected.error = 'no';
+    expect(() => run([c], 'interop')).toThrow(/interop\.json.*expected\.error: expected true or false/);
+    const d = first('ops_ext');
+    d.expected.error = false;
+    expect(() => run([d], 'ops_ext')).toThrow(/ops_ext\.json.*expected\.error: expected a tensor/);
+  });
+});
+
 describe('oracle compare', () => {
+  it('a boolean matches only the same boolean', () => {
+    expect(compare(true, true, 0, 0).ok).toBe(true);
+    expect(compare(false, true, 0, 0).ok).toBe(false);
+    expect(compare(1, true, 0, 0).ok).toBe(false);
+  });
+
   it('a plain number matches a scalar, not a tensor with dimensions', () => {
     expect(compare(1, { shape: [1], data: [1] }, 0, 0).ok).toBe(false);
     expect(compare(1, { shape: [], data: [1] }, 0, 0).ok).toBe(true);

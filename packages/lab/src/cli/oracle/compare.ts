@@ -14,8 +14,18 @@ export interface Comparison {
   problem?: string;
 }
 
-export function compare(actual: Tensor | number | undefined, expected: OracleTensor | number, rtol: number, atol: number): Comparison {
+export function compare(
+  actual: Tensor | number | boolean | undefined,
+  expected: OracleTensor | number | boolean,
+  rtol: number,
+  atol: number,
+): Comparison {
   if (actual === undefined) return { ok: false, maxAbs: NaN, maxRel: NaN, problem: 'not produced' };
+  // A boolean (interop's `error`: was the file refused?) matches only the same boolean.
+  if (typeof expected === 'boolean' || typeof actual === 'boolean') {
+    const ok = actual === expected;
+    return { ok, maxAbs: ok ? 0 : NaN, maxRel: ok ? 0 : NaN, problem: ok ? undefined : `${String(actual)} but expected ${String(expected)}` };
+  }
   const expShape = typeof expected === 'number' ? [] : expected.shape;
   const expData = typeof expected === 'number' ? [expected] : expected.data;
   const exact = typeof expected !== 'number' && expected.dtype === 'int64';

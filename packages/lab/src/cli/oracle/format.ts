@@ -4,9 +4,23 @@
  */
 import { type FloatDType, tensor, type Tensor, ValueError } from 'gradscope';
 
-export type FamilyName = 'ops' | 'conv_pool' | 'batchnorm' | 'models' | 'second_order' | 'optimizers' | 'transforms';
+export type FamilyName =
+  | 'ops'
+  | 'conv_pool'
+  | 'batchnorm'
+  | 'models'
+  | 'second_order'
+  | 'optimizers'
+  | 'transforms'
+  | 'ops_ext'
+  | 'layers_ext'
+  | 'optimizers_ext'
+  | 'interop';
 
-export const FAMILY_NAMES: readonly FamilyName[] = ['ops', 'conv_pool', 'batchnorm', 'models', 'second_order', 'optimizers', 'transforms'];
+export const FAMILY_NAMES: readonly FamilyName[] = [
+  'ops', 'conv_pool', 'batchnorm', 'models', 'second_order', 'optimizers', 'transforms',
+  'ops_ext', 'layers_ext', 'optimizers_ext', 'interop',
+];
 
 export interface OracleTensor {
   shape: number[];
@@ -21,7 +35,8 @@ export interface OracleCase {
   config: Record<string, any>;
   inputs: Record<string, OracleTensor>;
   params: Record<string, OracleTensor>;
-  expected: Record<string, OracleTensor | number>;
+  /** Tensors and scalars; `interop`'s `error` is a boolean (the file is refused or not). */
+  expected: Record<string, OracleTensor | number | boolean>;
   rtol: number;
   atol: number;
 }
@@ -58,7 +73,7 @@ function ownTensor(c: OracleCase, group: 'inputs' | 'params', name: string): Ora
 }
 
 /** What a family produced for a case: tensors or plain numbers, keyed like `expected`. */
-export type Results = Record<string, Tensor | number>;
+export type Results = Record<string, Tensor | number | boolean>;
 
 /** A family: which cases it can run, and how. */
 export interface Family {

@@ -6,8 +6,12 @@ import type { FloatDType } from 'gradscope';
 import { compare } from './compare.js';
 import { batchnormFamily } from './families/batchnorm.js';
 import { convPoolFamily } from './families/conv-pool.js';
+import { interopFamily } from './families/interop.js';
+import { layersExtFamily } from './families/layers-ext.js';
 import { modelsFamily } from './families/models.js';
+import { opsExtFamily } from './families/ops-ext.js';
 import { opsFamily } from './families/ops.js';
+import { optimizersExtFamily } from './families/optimizers-ext.js';
 import { optimizersFamily } from './families/optimizers.js';
 import { secondOrderFamily } from './families/second-order.js';
 import { transformsFamily } from './families/transforms.js';
@@ -27,6 +31,10 @@ export const FAMILIES: Partial<Record<FamilyName, Family>> = Object.freeze(
     second_order: secondOrderFamily,
     optimizers: optimizersFamily,
     transforms: transformsFamily,
+    ops_ext: opsExtFamily,
+    layers_ext: layersExtFamily,
+    optimizers_ext: optimizersExtFamily,
+    interop: interopFamily,
   }),
 );
 
@@ -42,14 +50,22 @@ const FLOAT32_TOLERANCE: Record<FamilyName, { rtol: number; atol: number }> = {
   optimizers: SECOND_ORDER_FLOAT32,
   // Per case: order 2 (hessians, jvp of grad) as second_order; see float32Tolerance.
   transforms: FIRST_ORDER_FLOAT32,
+  // Per value: the HVPs are second order; see float32Tolerance.
+  ops_ext: FIRST_ORDER_FLOAT32,
+  layers_ext: FIRST_ORDER_FLOAT32,
+  optimizers_ext: SECOND_ORDER_FLOAT32,
+  interop: FIRST_ORDER_FLOAT32,
 };
 
 /**
- * The float32 tolerance of a case: its family's, except that second-order transforms cases get
- * the second-order one, as the float64 tolerances of the format do (1e-8 → 1e-7 for order 2).
+ * The float32 tolerance of one expected value: its family's, except that second-order values
+ * get the second-order one, as the float64 tolerances of the format do (1e-8 → 1e-7 for order
+ * 2): every value of a second-order transforms case, and the `hvp…` values of ops_ext and
+ * layers_ext (their `out` and first-order gradients keep the first-order tolerance).
  */
-function float32Tolerance(c: OracleCase): { rtol: number; atol: number } {
+function float32Tolerance(c: OracleCase, key: string): { rtol: number; atol: number } {
   if (c.family === 'transforms' && c.config.derivative_order >= 2) return SECOND_ORDER_FLOAT32;
+  if ((c.family === 'ops_ext' || c.family === 'layers_ext') && key.startsWith('hvp')) return SECOND_ORDER_FLOAT32;
   return FLOAT32_TOLERANCE[c.family];
 }
 
@@ -89,7 +105,6 @@ export function runCase(c: OracleCase, dtype: FloatDType): CaseResult {
   if (!family || missing !== null) {
     return { family: c.family, name: c.name, status: 'skipped', reason: missing ?? undefined, failures: [] };
   }
-  const { rtol, atol } = dtype === 'float64' ? c : float32Tolerance(c);
   let results;
   try {
     results = family.run(c, dtype);
@@ -98,6 +113,7 @@ export function runCase(c: OracleCase, dtype: FloatDType): CaseResult {
   }
   const failures: ValueFailure[] = [];
   for (const [key, expected] of Object.entries(c.expected)) {
+    const { rtol, atol } = dtype === 'float64' ? c : float32Tolerance(c, key);
     const r = compare(Object.hasOwn(results, key) ? results[key] : undefined, expected, rtol, atol);
     if (!r.ok) failures.push({ family: c.family, caseName: c.name, key, maxAbs: r.maxAbs, maxRel: r.maxRel, problem: r.problem });
   }

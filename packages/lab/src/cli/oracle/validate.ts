@@ -91,6 +91,57 @@ const SCHEMAS: ReadonlyMap<FamilyName, ConfigSchema> = new Map<FamilyName, Confi
       required: ['program', 'transform', 'args', 'result', 'derivative_order'],
     },
   ],
+  [
+    'ops_ext',
+    {
+      allowed: new Set([
+        'op', 'operands', 'no_grad', 'approximate', 'beta', 'delta', 'dim', 'equation', 'ignore_index', 'keepdim',
+        'label_smoothing', 'log_target', 'max_val', 'min_val', 'negative_slope', 'ord', 'pos_weight', 'reduction', 'weight',
+      ]),
+      required: ['op', 'operands', 'no_grad'],
+      ops: new Set([
+        'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'erf', 'erfc', 'log1p', 'expm1', 'reciprocal',
+        'rsqrt', 'square', 'gelu', 'silu', 'mish', 'log_sigmoid', 'softsign', 'leaky_relu', 'hardtanh', 'atan2', 'cumsum',
+        'logcumsumexp', 'prod', 'norm', 'einsum', 'nll_loss', 'cross_entropy', 'binary_cross_entropy',
+        'binary_cross_entropy_with_logits', 'kl_div', 'huber_loss', 'smooth_l1_loss',
+      ]),
+    },
+  ],
+  [
+    'layers_ext',
+    {
+      allowed: new Set([
+        'op', 'activation', 'affine', 'average_attn_weights', 'batch_first', 'bias', 'causal', 'd_model', 'dilation',
+        'dim_feedforward', 'dropout', 'embed_dim', 'embedding_dim', 'eps', 'groups', 'key_padding_mask', 'layer_norm_eps',
+        'need_weights', 'nhead', 'norm_first', 'normalized_shape', 'num_channels', 'num_embeddings', 'num_groups', 'num_heads',
+        'num_params', 'out_channels', 'output_padding', 'padding', 'padding_idx', 'param_names', 'param_order', 'param_shapes',
+        'scale', 'self_attention', 'stride',
+      ]),
+      required: ['op'],
+      ops: new Set([
+        'layer_norm', 'group_norm', 'embedding', 'conv1d', 'conv_transpose2d', 'sdpa', 'multihead_attention',
+        'transformer_encoder_block',
+      ]),
+    },
+  ],
+  [
+    'optimizers_ext',
+    {
+      allowed: new Set([...MODEL_KEYS, 'optimizer', 'hyper', 'epochs', 'num_steps', 'dataset_size', 'clip', 'state_keys']),
+      required: ['layers', 'loss', 'param_order', 'optimizer', 'hyper', 'epochs', 'clip', 'state_keys'],
+    },
+  ],
+  [
+    'interop',
+    {
+      allowed: new Set([
+        'format', 'file_base64', 'file_size', 'defect', 'description', 'header_length', 'dtype', 'layout',
+        'header_keys_shuffled', 'metadata', 'tensor_index', 'model', 'layers', 'state_dict_order', 'param_order',
+        'buffer_order', 'input_shape_per_sample', 'num_classes', 'batchnorm_mode',
+      ]),
+      required: ['format', 'file_base64', 'file_size'],
+    },
+  ],
 ]);
 
 
@@ -119,10 +170,12 @@ function checkTensor(v: unknown, field: string, fail: Fail): OracleTensor {
   return v as unknown as OracleTensor;
 }
 
-function checkTensors(v: unknown, field: string, fail: Fail, allowNumbers: boolean): void {
+function checkTensors(v: unknown, field: string, fail: Fail, allowNumbers: boolean, allowBooleans = false): void {
   if (!isRecord(v)) fail(field, `expected an object of named tensors; got ${describe(v)}`);
   for (const [k, t] of Object.entries(v)) {
-    if (allowNumbers && typeof t === 'number') {
+    if (allowBooleans && k === 'error') {
+      if (typeof t !== 'boolean') fail(`${field}.${k}`, `expected true or false (is the file refused?); got ${describe(t)}`);
+    } else if (allowNumbers && typeof t === 'number') {
       if (!Number.isFinite(t)) fail(`${field}.${k}`, `expected a finite number; got ${t}`);
     } else {
       checkTensor(t, `${field}.${k}`, fail);
@@ -141,6 +194,7 @@ function checkConfig(c: Record<string, unknown>, family: FamilyName, fail: Fail)
   if (schema.ops && !(typeof config.op === 'string' && schema.ops.has(config.op))) {
     fail('config.op', `unknown op ${describe(config.op)} for family ${family}; expected one of ${[...schema.ops].join(', ')}`);
   }
+  if (family === 'ops_ext') checkOpsExtOperands(c, fail);
   if (family === 'ops') {
     // The operands are the op's inputs; anything else in `inputs` besides the cotangent is unused.
     const operands = config.operands;
@@ -165,13 +219,34 @@ function checkConfig(c: Record<string, unknown>, family: FamilyName, fail: Fail)
   // A program, a transform expression and a result layout: checked in validate-transforms.ts.
   if (family === 'transforms') checkTransformsCase(c, fail);
   if (Object.hasOwn(config, 'layers') && !Array.isArray(config.layers)) fail('config.layers', `expected a list of layers; got ${describe(config.layers)}`);
-  if (Object.hasOwn(config, 'param_order')) {
+  // interop's param_order names the tensors inside its file, not case params (it has none).
+  if (family !== 'interop' && Object.hasOwn(config, 'param_order')) {
     const order = config.param_order;
     if (!Array.isArray(order) || !order.every((n) => typeof n === 'string')) fail('config.param_order', `expected a list of names; got ${describe(order)}`);
     const params = c.params as Record<string, unknown>;
     for (const n of order as string[]) if (!Object.hasOwn(params, n)) fail('config.param_order', `names '${n}', which is not in params`);
     for (const k of Object.keys(params)) if (!(order as string[]).includes(k)) fail(`params.${k}`, `unknown parameter (not in config.param_order)`);
   }
+}
+
+/**
+ * ops_ext (README "Family 8"): the operands are inputs; `no_grad` names float operands that get
+ * no gradient; every other float operand has a direction `v_<name>` for the HVP; nothing else
+ * but the cotangent is in `inputs`.
+ */
+function checkOpsExtOperands(c: Record<string, unknown>, fail: Fail): void {
+  const config = c.config as Record<string, unknown>;
+  const inputs = c.inputs as Record<string, OracleTensor>;
+  const { operands, no_grad: noGrad } = config;
+  const names = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
+  if (!names(operands) || operands.length === 0) fail('config.operands', `expected a non-empty list of input names; got ${describe(operands)}`);
+  if (!names(noGrad)) fail('config.no_grad', `expected a list of operand names; got ${describe(noGrad)}`);
+  for (const n of operands) if (!Object.hasOwn(inputs, n)) fail('config.operands', `names '${n}', which is not in inputs`);
+  for (const n of noGrad) if (!operands.includes(n)) fail('config.no_grad', `names '${n}', which is not an operand`);
+  const differentiable = operands.filter((n) => inputs[n]!.dtype !== 'int64' && !noGrad.includes(n));
+  const allowed = new Set(['cotangent', ...operands, ...differentiable.map((n) => `v_${n}`)]);
+  for (const k of Object.keys(inputs)) if (!allowed.has(k)) fail(`inputs.${k}`, 'unknown input (not an operand, a direction v_<operand> or the cotangent)');
+  for (const k of allowed) if (!Object.hasOwn(inputs, k)) fail(`inputs.${k}`, 'missing');
 }
 
 /**
@@ -208,7 +283,8 @@ export function parseOracleFile(text: string, file: string, family: FamilyName):
     }
     checkTensors(raw.inputs, 'inputs', fail, false);
     checkTensors(raw.params, 'params', fail, false);
-    checkTensors(raw.expected, 'expected', fail, true);
+    // Only interop's `error` (was the file refused?) is a boolean.
+    checkTensors(raw.expected, 'expected', fail, true, raw.family === 'interop');
     if (Object.keys(raw.expected as object).length === 0) fail('expected', 'is empty: a case must expect at least one value');
     checkConfig(raw, family, fail);
   });
