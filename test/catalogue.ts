@@ -11,6 +11,8 @@
  *   (maximum/minimum) by at least 0.1, which is 10⁵ times the finite-difference step.
  */
 import { where, type Tensor } from '../src/index.js';
+import * as M from '../src/index.js';
+import { refErf, refErfc, refGelu } from './math-reference.js';
 
 /** Maps a raw value in [-10, 10] into an argument's safe domain. */
 export type Domain = (raw: number) => number;
@@ -116,6 +118,37 @@ export const CATALOGUE: readonly OpEntry[] = [
   unary('clamp(null, 1)', refClamp(null, 1), (x) => x.clamp(null, 1), awayFrom([1], 0.1)),
   unary('clamp(0, null)', refClamp(0, null), (x) => x.clamp(0, null), awayFrom([0], 0.1)),
 
+  // Math ops (docs/ops-math.md). erf, erfc and exact GELU are checked against the BigInt
+  // references of math-reference.ts, the others against Math's functions or their definition.
+  unary('sin', (x) => Math.sin(x), (x) => M.sin(x)),
+  unary('cos', (x) => Math.cos(x), (x) => M.cos(x)),
+  unary('tan', (x) => Math.tan(x), (x) => M.tan(x), interval(-1.2, 1.2)),
+  unary('asin', (x) => Math.asin(x), (x) => M.asin(x), interval(-0.9, 0.9)),
+  unary('acos', (x) => Math.acos(x), (x) => M.acos(x), interval(-0.9, 0.9)),
+  unary('atan', (x) => Math.atan(x), (x) => M.atan(x)),
+  unary('sinh', (x) => Math.sinh(x), (x) => M.sinh(x)),
+  unary('cosh', (x) => Math.cosh(x), (x) => M.cosh(x)),
+  unary('asinh', (x) => Math.asinh(x), (x) => M.asinh(x)),
+  unary('acosh', (x) => Math.acosh(x), (x) => M.acosh(x), interval(1.1, 20)),
+  unary('atanh', (x) => Math.atanh(x), (x) => M.atanh(x), interval(-0.9, 0.9)),
+  unary('erf', refErf, (x) => M.erf(x)),
+  unary('erfc', refErfc, (x) => M.erfc(x)),
+  unary('log1p', (x) => Math.log1p(x), (x) => M.log1p(x), interval(-0.9, 20)),
+  unary('expm1', (x) => Math.expm1(x), (x) => M.expm1(x)),
+  unary('rsqrt', (x) => 1 / Math.sqrt(x), (x) => M.rsqrt(x), interval(0.05, 20)),
+  unary('logSigmoid', (x) => -Math.log1p(Math.exp(-x)), (x) => M.logSigmoid(x)),
+  unary('gelu', refGelu, (x) => M.gelu(x)),
+  // ½x(1 + tanh u) = x/(1 + e^{−2u}): the form without cancellation for x ≪ 0.
+  unary('gelu(tanh)', (x) => x / (1 + Math.exp(-1.5957691216057308 * (x + 0.044715 * x ** 3))), (x) => M.gelu(x, 'tanh')),
+  unary('silu', (x) => x / (1 + Math.exp(-x)), (x) => M.silu(x)),
+  unary('mish', (x) => x * Math.tanh(Math.log1p(Math.exp(x))), (x) => M.mish(x)),
+  // softsign'' jumps at 0 (±2): kept off the kink for the second-order check.
+  unary('softsign', (x) => x / (1 + Math.abs(x)), (x) => M.softsign(x), awayFrom([0], 0.1)),
+  unary('leakyRelu', (x) => (x > 0 ? x : 0.01 * x), (x) => M.leakyRelu(x), awayFrom([0], 0.1)),
+  unary('leakyRelu(0.2)', (x) => (x > 0 ? x : 0.2 * x), (x) => M.leakyRelu(x, 0.2), awayFrom([0], 0.1)),
+  unary('hardtanh', refClamp(-1, 1), (x) => M.hardtanh(x), awayFrom([-1, 1], 0.1)),
+  unary('hardtanh(-0.5, 2)', refClamp(-0.5, 2), (x) => M.hardtanh(x, -0.5, 2), awayFrom([-0.5, 2], 0.1)),
+
   binary('add', (a, b) => a + b, (a, b) => a.add(b)),
   binary('sub', (a, b) => a - b, (a, b) => a.sub(b)),
   binary('mul', (a, b) => a * b, (a, b) => a.mul(b)),
@@ -123,6 +156,9 @@ export const CATALOGUE: readonly OpEntry[] = [
   binary('pow', (a, b) => Math.pow(a, b), (a, b) => a.pow(b), [interval(0.5, 3), interval(-3, 3)]),
   binary('maximum', (a, b) => Math.max(a, b), (a, b) => a.maximum(b), [grid(0.25), grid(-0.25)]),
   binary('minimum', (a, b) => Math.min(a, b), (a, b) => a.minimum(b), [grid(0.25), grid(-0.25)]),
+  // atan2 jumps by 2π across its branch cut (a = 0, b < 0): a is kept off 0, which also keeps
+  // the point (b, a) away from the origin.
+  binary('atan2', (a, b) => Math.atan2(a, b), (a, b) => M.atan2(a, b), [awayFrom([0], 0.5), anywhere]),
   {
     // where(cond, a, b): the condition is a float tensor tested with > 0, kept 0.5 away from 0
     // so that a perturbation never flips it (its derivative is then exactly 0, as gradscope says).
@@ -142,4 +178,11 @@ export const CATALOGUE: readonly OpEntry[] = [
   binary('gt', (a, b) => (a > b ? 1 : 0), (a, b) => a.gt(b), [grid(0), grid(0)], false),
   binary('ge', (a, b) => (a >= b ? 1 : 0), (a, b) => a.ge(b), [grid(0), grid(0)], false),
   { ...unary('sign', (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), (x) => x.sign(), (x) => Math.round(x / 4)), differentiable: false },
+  // Halves and integers as well as general values (x/2 rounded to quarters): ties to even for round.
+  { ...unary('floor', (x) => Math.floor(x), (x) => M.floor(x), (x) => Math.round(x * 2) / 4), differentiable: false },
+  { ...unary('ceil', (x) => Math.ceil(x), (x) => M.ceil(x), (x) => Math.round(x * 2) / 4), differentiable: false },
+  {
+    ...unary('round', (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x)), (x) => M.round(x), (x) => Math.round(x * 2) / 4),
+    differentiable: false,
+  },
 ];

@@ -79,6 +79,146 @@ export const UNARY = {
   powScalar: function powScalar(x: number, p: number, _q: number): number {
     return Math.pow(x, p);
   },
+  // ---- math ops (docs/ops-math.md): Math's own functions, except where noted ----
+  /** sin x. */
+  sin: function sin(x: number, _p: number, _q: number): number {
+    return Math.sin(x);
+  },
+  /** cos x. */
+  cos: function cos(x: number, _p: number, _q: number): number {
+    return Math.cos(x);
+  },
+  /** tan x. */
+  tan: function tan(x: number, _p: number, _q: number): number {
+    return Math.tan(x);
+  },
+  /** arcsin x: NaN outside [−1, 1]. */
+  asin: function asin(x: number, _p: number, _q: number): number {
+    return Math.asin(x);
+  },
+  /** arccos x: NaN outside [−1, 1]. */
+  acos: function acos(x: number, _p: number, _q: number): number {
+    return Math.acos(x);
+  },
+  /** arctan x. */
+  atan: function atan(x: number, _p: number, _q: number): number {
+    return Math.atan(x);
+  },
+  /** sinh x. */
+  sinh: function sinh(x: number, _p: number, _q: number): number {
+    return Math.sinh(x);
+  },
+  /** cosh x. */
+  cosh: function cosh(x: number, _p: number, _q: number): number {
+    return Math.cosh(x);
+  },
+  /** arsinh x. */
+  asinh: function asinh(x: number, _p: number, _q: number): number {
+    return Math.asinh(x);
+  },
+  /** arcosh x: NaN below 1. */
+  acosh: function acosh(x: number, _p: number, _q: number): number {
+    return Math.acosh(x);
+  },
+  /** artanh x: ±∞ at ±1, NaN outside [−1, 1]. */
+  atanh: function atanh(x: number, _p: number, _q: number): number {
+    return Math.atanh(x);
+  },
+  /** ln(1 + x), accurate near 0. */
+  log1p: function log1p(x: number, _p: number, _q: number): number {
+    return Math.log1p(x);
+  },
+  /** eˣ − 1, accurate near 0. */
+  expm1: function expm1(x: number, _p: number, _q: number): number {
+    return Math.expm1(x);
+  },
+  /** 1/√x: +∞ at 0, NaN below 0 (two roundings, ≤ 1.5 ulp). */
+  rsqrt: function rsqrt(x: number, _p: number, _q: number): number {
+    return 1 / Math.sqrt(x);
+  },
+  /**
+   * log σ(x) = min(x, 0) − ln(1 + e^−|x|): e^−|x| ≤ 1 never overflows, and no 1 − σ cancels.
+   */
+  logSigmoid: function logSigmoid(x: number, _p: number, _q: number): number {
+    return Math.min(x, 0) - Math.log1p(Math.exp(-Math.abs(x)));
+  },
+  /**
+   * GELU's tanh form ½x(1 + tanh u), u = √(2/π)(x + 0.044715x³), written x·σ(2u): the same value,
+   * but 1 + tanh u cancels for x ≪ 0 and σ(2u) = e^{2u}/(1 + e^{2u}) does not.
+   */
+  geluTanh: function geluTanh(x: number, _p: number, _q: number): number {
+    const u = 1.5957691216057308 * (x + 0.044715 * x * x * x); // 2·√(2/π)·(x + 0.044715x³)
+    if (u >= 0) return x / (1 + Math.exp(-u));
+    const e = Math.exp(u);
+    return (x * e) / (1 + e);
+  },
+  /**
+   * The error-function family in one body (scalar functions cannot call one another): p = 0
+   * gives erf x, p = 1 erfc x, p = 2 exact GELU x·Φ(x) = ½x·erfc(−x/√2). Relative error
+   * ≤ 1e-15 for erf and erfc over the whole line (erfc down to its underflow near x = 26.5);
+   * test/math-ops.test.ts checks it against an independent BigInt reference.
+   *
+   * |z| < ½: the Taylor series erf z = (2/√π) Σ (−1)ⁿ z^{2n+1} / (n!(2n+1)), 14 terms (the first
+   * one left out is below 2⁻⁶⁸ of the sum), and erfc = 1 − erf there (≥ 0.47: no cancellation).
+   * |z| ≥ ½: erfc a = t·exp(−a² + g(2t − 1)) with t = 3/(3 + a) (a = |z|), g a degree-27
+   * polynomial: the Chebyshev expansion of ln(erfc(a)/t) + a² in 2t − 1 ∈ (−1, 1], truncated
+   * where its coefficients fall below 1e-17, in monomial form (Σ|coefficient| = 2.1, so Horner
+   * adds ≤ 3e-16), each coefficient written with the fewest digits that keep it within 4e-19 of
+   * its exact value. The form is that of Numerical Recipes' erfccheb (3rd ed.), with K = 3 for
+   * its 2; the coefficients were computed for gradscope with mpmath (docs/ops-math.md has the
+   * script). Then erf = ±(1 − erfc), erfc(−a) = 2 − erfc(a): no subtraction cancels. e^{−a²} is
+   * taken as e^{−h²}·e^{−(a+h)(a−h)} with h = a rounded to 26 bits, so that h² is exact: a
+   * rounded a² would cost a relative error of a²·2⁻⁵³ (1e-13 at a = 26).
+   */
+  errorFunction: function errorFunction(x: number, p: number, _q: number): number {
+    const z = p === 2 ? x * -0.7071067811865476 : x;
+    const a = Math.abs(z);
+    if (a < 0.5) {
+      const z2 = z * z;
+      let term = 1;
+      let sum = 0;
+      for (let n = 1; n < 14; n++) {
+        term *= -z2 / n;
+        sum += term / (2 * n + 1);
+      }
+      const e = 1.1283791670955126 * (z + z * sum); // erf z (z + z·sum keeps erf(−0) = −0)
+      return p === 0 ? e : p === 1 ? 1 - e : 0.5 * x * (1 - e);
+    }
+    // Past 27.5 erfc has underflowed (erfc 26.6 ≈ 2e-309); the split below would give ∞ − ∞.
+    if (a > 27.5) return p === 0 ? (z > 0 ? 1 : -1) : p === 1 ? (z > 0 ? 0 : 2) : z > 0 ? 0 * x : x;
+    const t = 3 / (3 + a);
+    const u = 2 * t - 1;
+    const g = -1.0272158614211673 + u * (0.8225221340194065 + u * (0.21128598913594848 + u * (0.022541182217695264 +
+      u * (-0.020113320406139744 + u * (-0.011957869713248186 + u * (-8.3967003267646e-5 + u * (0.00280019636292743 +
+      u * (0.000927360787333763 + u * (-0.000450623451717915 + u * (-0.000375251692457169 + u * (2.1723887038899e-5 +
+      u * (0.000106714091798498 + u * (1.9474809629051e-5 + u * (-2.3860223020617e-5 + u * (-1.0275581777903e-5 +
+      u * (3.889427625323e-6 + u * (3.382433317129e-6 + u * (-2.22562152231e-7 + u * (-8.53997437148e-7 +
+      u * (-1.371031687315e-7 + u * (1.654013717246e-7 + u * (6.4262435123e-8 + u * (-2.20243569525e-8 +
+      u * (-1.4625769781e-8 + u * (1.402651657e-9 + u * (1.5355970915e-9 +
+      u * 3.0905274e-11))))))))))))))))))))))))));
+    const s = a * 134217729; // 2²⁷ + 1: Dekker's split
+    const h = s - (s - a);
+    const c = t * Math.exp(-h * h) * Math.exp(g - (a + h) * (a - h)); // erfc a
+    if (p === 0) return z >= 0 ? 1 - c : c - 1;
+    const erfcZ = z >= 0 ? c : 2 - c;
+    return p === 1 ? erfcZ : 0.5 * x * erfcZ;
+  },
+  /** floor x (not differentiable). */
+  floor: function floor(x: number, _p: number, _q: number): number {
+    return Math.floor(x);
+  },
+  /** ceil x (not differentiable). */
+  ceil: function ceil(x: number, _p: number, _q: number): number {
+    return Math.ceil(x);
+  },
+  /**
+   * x rounded to the nearest integer, halves to even as torch.round (Math.round rounds halves
+   * up: 2.5 → 3, −2.5 → −2); −0 stays −0, NaN and ±∞ pass through.
+   */
+  round: function round(x: number, _p: number, _q: number): number {
+    const r = Math.round(x);
+    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  },
 } as const;
 
 /** The binary scalar functions `(a, b) => y` that `Backend.zip` applies, by name; comparisons give 1 or 0. */
@@ -144,6 +284,10 @@ export const BINARY = {
    */
   reluBackward: function reluBackward(g: number, y: number): number {
     return g * +(y > 0);
+  },
+  /** atan2(a, b): the angle of the point (b, a) in (−π, π], as torch.atan2(input=a, other=b). */
+  atan2: function atan2(a: number, b: number): number {
+    return Math.atan2(a, b);
   },
 } as const;
 

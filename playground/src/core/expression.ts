@@ -9,7 +9,7 @@
  *   term  := unary (('*' | '/' | '@') unary)*        @ is matmul
  *   unary := '-' unary | power
  *   power := atom ('^' unary)?                       right-associative
- *   atom  := number | name | name '(' expr ')' | '(' expr ')'
+ *   atom  := number | name | name '(' expr ')' | name '(' expr ',' expr ')' | '(' expr ')'
  *
  * No `eval`: the parser builds a small tree and the evaluator calls gradscope's Tensor methods.
  * A non-scalar result is differentiated through its sum (and the page says so).
@@ -26,7 +26,39 @@
  */
 import { gradients, topologicalOrder, unbroadcast } from '../../../src/autograd/engine.js';
 import { noGrad, withGradMode } from '../../../src/autograd/mode.js';
-import { graphOf, tensor, type NestedArray, type Tensor } from '../../../src/index.js';
+import {
+  acos,
+  acosh,
+  asin,
+  asinh,
+  atan,
+  atan2,
+  atanh,
+  ceil,
+  cos,
+  cosh,
+  erf,
+  erfc,
+  expm1,
+  floor,
+  gelu,
+  graphOf,
+  hardtanh,
+  leakyRelu,
+  log1p,
+  logSigmoid,
+  mish,
+  round,
+  rsqrt,
+  silu,
+  sin,
+  sinh,
+  softsign,
+  tan,
+  tensor,
+  type NestedArray,
+  type Tensor,
+} from '../../../src/index.js';
 
 // ---- parsing ---------------------------------------------------------------------------------
 
@@ -34,6 +66,7 @@ export type Ast =
   | { kind: 'num'; value: number }
   | { kind: 'var'; name: string }
   | { kind: 'call'; fn: string; arg: Ast }
+  | { kind: 'call2'; fn: string; left: Ast; right: Ast }
   | { kind: 'neg'; arg: Ast }
   | { kind: 'bin'; op: '+' | '-' | '*' | '/' | '@' | '^'; left: Ast; right: Ast };
 
@@ -54,6 +87,41 @@ export const FUNCTIONS: Record<string, (t: Tensor) => Tensor> = {
   logsumexp: (t) => t.logsumexp(),
   softmax: (t) => t.softmax(-1),
   transpose: (t) => t.transpose(),
+  // The math ops of docs/ops-math.md (functions of gradscope, not Tensor methods).
+  sin,
+  cos,
+  tan,
+  asin,
+  acos,
+  atan,
+  sinh,
+  cosh,
+  asinh,
+  acosh,
+  atanh,
+  erf,
+  erfc,
+  log1p,
+  expm1,
+  reciprocal: (t) => t.reciprocal(),
+  rsqrt,
+  gelu: (t) => gelu(t),
+  geluTanh: (t) => gelu(t, 'tanh'),
+  silu,
+  mish,
+  logSigmoid,
+  softsign,
+  leakyRelu: (t) => leakyRelu(t),
+  hardtanh: (t) => hardtanh(t),
+  // Piecewise constant: zero gradient (they add no node to the graph).
+  floor,
+  ceil,
+  round,
+};
+
+/** Functions of two arguments, `name(a, b)`; either may be a plain number, not both. */
+export const FUNCTIONS2: Record<string, (a: Tensor | number, b: Tensor | number) => Tensor> = {
+  atan2,
 };
 
 export class ExpressionError extends Error {
@@ -77,7 +145,7 @@ function tokenize(text: string): Token[] {
       const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i))!;
       tokens.push({ type: 'name', value: m[0], at: i });
       i += m[0].length;
-    } else if ('+-*/@^()'.includes(c)) {
+    } else if ('+-*/@^(),'.includes(c)) {
       tokens.push({ type: 'sym', value: c, at: i });
       i++;
     } else {
@@ -137,7 +205,17 @@ export function parseExpression(text: string): Ast {
     if (t.type === 'name') {
       pos++;
       if (isSym('(')) {
-        if (!FUNCTIONS[t.value]) throw new ExpressionError(`unknown function '${t.value}'; known: ${Object.keys(FUNCTIONS).join(', ')}`);
+        if (FUNCTIONS2[t.value]) {
+          pos++;
+          const left = expr();
+          expect(',');
+          const right = expr();
+          expect(')');
+          return { kind: 'call2', fn: t.value, left, right };
+        }
+        if (!FUNCTIONS[t.value]) {
+          throw new ExpressionError(`unknown function '${t.value}'; known: ${[...Object.keys(FUNCTIONS), ...Object.keys(FUNCTIONS2)].join(', ')}`);
+        }
         pos++;
         const arg = expr();
         expect(')');
@@ -184,7 +262,7 @@ export function parseVariables(text: string): VariableSpec[] {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$/.exec(line);
     if (!m) throw new ExpressionError(`line ${k + 1}: expected 'name = [values]'`);
     const [, name, json] = m as unknown as [string, string, string];
-    if (FUNCTIONS[name]) throw new ExpressionError(`line ${k + 1}: '${name}' is a function name`);
+    if (FUNCTIONS[name] || FUNCTIONS2[name]) throw new ExpressionError(`line ${k + 1}: '${name}' is a function name`);
     let values: unknown;
     try {
       values = JSON.parse(json);
@@ -218,6 +296,12 @@ export function evaluate(ast: Ast, env: ReadonlyMap<string, Tensor>): Tensor | n
       const a = evaluate(ast.arg, env);
       if (typeof a === 'number') throw new ExpressionError(`${ast.fn}: apply it to a variable expression, not a plain number`);
       return FUNCTIONS[ast.fn]!(a);
+    }
+    case 'call2': {
+      const a = evaluate(ast.left, env);
+      const b = evaluate(ast.right, env);
+      if (typeof a === 'number' && typeof b === 'number') throw new ExpressionError(`${ast.fn}: apply it to a variable expression, not two plain numbers`);
+      return FUNCTIONS2[ast.fn]!(a, b);
     }
     case 'bin': {
       const a = evaluate(ast.left, env);
@@ -496,6 +580,8 @@ export function runExpression(variablesText: string, expressionText: string): Ex
 /** Example programs offered by the page. */
 export const EXAMPLES: { name: string; variables: string; expression: string }[] = [
   { name: 'x³ (gradient 3x², then 6x)', variables: 'x = [1, 2, 3]', expression: 'sum(x^3)' },
+  { name: 'd/dx sin x = cos x (then −sin x)', variables: 'x = [0, 0.5, 1, 1.5]', expression: 'sum(sin(x))' },
+  { name: 'GELU and the angle atan2(y, x)', variables: 'x = [-1.5, 0.5, 2]\ny = [1, -0.25, 0.75]', expression: 'sum(gelu(x) * atan2(y, x))' },
   { name: 'A neuron: sigmoid(x @ w + b)', variables: 'x = [[1, 2, 3]]\nw = [[0.5], [-0.3], [0.8]]\nb = [[0.1]]', expression: 'sigmoid(x @ w + b)' },
   { name: 'Fan-in: x used three times', variables: 'x = [0.5, -1, 2]', expression: 'sum(x * exp(x) + tanh(x))' },
   { name: 'Broadcasting: bias added to every row', variables: 'W = [[1, -2], [0.5, 1], [-1, 0.25]]\nb = [0.1, -0.2]', expression: 'mean(relu(W + b) ^ 2)' },

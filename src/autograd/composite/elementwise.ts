@@ -1,5 +1,8 @@
 /**
  * Elementwise composites: built from primitives, so they need no backward of their own.
+ * square (x·x) and reciprocal (1/x) are one correctly rounded operation each, so a kernel of
+ * their own would buy nothing in accuracy; their derivatives (2x, −1/x²) come from mul's and
+ * div's rules, to any order.
  */
 import type { Tensor } from '../../tensor/tensor.js';
 import { div } from '../ops/div.js';
