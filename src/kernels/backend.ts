@@ -17,6 +17,9 @@ import type { View } from '../tensor/storage.js';
 import type { AvgPoolGeometry, Conv2dGeometry, PoolGeometry } from './geometry.js';
 import type { ArgReduceFn, BinaryFn, ReduceFn, UnaryFn } from './scalar.js';
 
+/** The scans of Backend.scan: running sums, or running log-sum-exps. */
+export type ScanFn = 'sum' | 'logaddexp';
+
 /**
  * The kernels an engine backend provides ('cpu', 'wasm', 'gpu', or one registered with
  * registerBackend): the minitorch-style generic map / zip / reduce / matmul plus indexing,
@@ -46,6 +49,20 @@ export interface Backend {
 
   /** Index of the first extremum along `axis` (NaN counts as the extremum, as in PyTorch). */
   argReduce(fn: ArgReduceFn, x: View, axis: number): Int32Array;
+
+  /**
+   * Inclusive scan along `axis` (from the end when `reverse`), contiguous, x's shape:
+   * 'sum' out[k] = Σ_{j ≤ k} x[j] (cumsum); 'logaddexp' out[k] = log Σ_{j ≤ k} exp x[j] with a
+   * running maximum, so it neither overflows nor underflows (logcumsumexp). Accumulates in float64.
+   */
+  scan(fn: ScanFn, x: View, axis: number, reverse: boolean, dtype: DType): TypedArray;
+
+  /**
+   * The first-order linear recurrence h[k] = a[k]·h[k−1] + b[k], h[−1] = 0, along `axis`
+   * (h[k] = a[k]·h[k+1] + b[k], h[n] = 0, when `reverse`); a and b of one shape (a may be a
+   * broadcast view); contiguous result of b's shape, accumulated in float64 (cumprod, prod).
+   */
+  linearScan(a: View, b: View, axis: number, reverse: boolean, dtype: DType): TypedArray;
 
   /**
    * Batched matrix product. `a` is `[...batch, M, K]` and `b` is `[...batch, K, N]`, with the same

@@ -11,6 +11,7 @@ import { gather, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { argReduce, reduce } from './reduce.js';
+import { linearScan, scan } from './scan.js';
 
 /** The 'cpu' backend: always registered, and the fallback of the wasm and GPU.js backends. */
 export const cpuBackend: Backend = {
@@ -20,6 +21,8 @@ export const cpuBackend: Backend = {
   where,
   reduce,
   argReduce,
+  scan,
+  linearScan,
   matmul,
   outerRows,
   addScaledInPlace,
