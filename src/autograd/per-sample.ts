@@ -102,6 +102,20 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
     const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
     return grouped.reshape([B, cout, cg, kh, kw]);
   },
+  // A transposed convolution (convTranspose2d) of the batch g [B, Cout, Ho, Wo] with the
+  // weight: its weight gradient is conv2dBackwardWeight(gradOut, g), so the grouped rule of
+  // conv2d applies with gradOut [B, Cin, H, W] in the role of the input.
+  conv2dBackwardInput(node, i, gradOut, B, _allocate, axisOf) {
+    if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;
+    const [g, w] = node.ctx.saved;
+    const { inputShape: _, ...geometry } = node.ctx.attrs as Conv2dGeometry & { inputShape: number[] };
+    const [, cin, h, wd] = gradOut.shape as [number, number, number, number];
+    const [cout, cg, kh, kw] = w!.shape as [number, number, number, number];
+    const xs = gradOut.reshape([1, B * cin, h, wd]);
+    const gs = g!.reshape([1, B * cout, g!.shape[2]!, g!.shape[3]!]);
+    const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
+    return grouped.reshape([B, cout, cg, kh, kw]);
+  },
 };
 
 /** Elementwise ops: their rules return gradients in the output's broadcast shape. */
