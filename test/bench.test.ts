@@ -47,6 +47,9 @@ const TINY: Row[] = [
   { kind: 'hvp-fwd', name: 'tiny-hvp-fwd-mlp', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] } },
   { kind: 'train-zoo', name: 'tiny-train-lenet-bn', batch: 2, model: { name: 'lenet5' } },
   { kind: 'grad', name: 'tiny-grad-mlp-2t', batch: 4, model: { name: 'mlp', widths: [6, 5, 3] }, threads: 2 },
+  { kind: 'transformer-layer', name: 'tiny-layernorm', layer: 'layer-norm', batch: 2, seq: 3, dim: 4 },
+  { kind: 'transformer-layer', name: 'tiny-attention', layer: 'attention', batch: 2, seq: 3, dim: 4, heads: 2 },
+  { kind: 'transformer-layer', name: 'tiny-attention-causal', layer: 'attention', batch: 2, seq: 3, dim: 4, heads: 2, causal: true },
 ];
 
 /** The peak rows with few iterations (the kernel is the real one; a run takes microseconds). */
@@ -91,6 +94,9 @@ describe('bench rows', () => {
       'forward-mlp',
       'jvp-mlp',
       'hvp-fwd-mlp',
+      'layernorm-b32-t128-d64',
+      'attention-b32-h4-t128-d64',
+      'attention-causal-b32-h4-t128-d64',
     ]);
   });
 
@@ -149,6 +155,11 @@ describe('bench rows', () => {
     expect(flops['per-sample-mlp-b512']).toBe(flops['grad-mlp-b512']);
     expect(flops['per-sample-mlp-b1024']).toBe(flops['grad-mlp-b1024']);
     expect(convFlops({ batch: 1, inChannels: 4, outChannels: 2, outHeight: 3, outWidth: 3, kernel: 3, groups: 2 })).toBe(2 * 2 * 9 * 2 * 9);
+    // issue #18: attention forward (q kᵀ, A v) and backward (four more products) over 32·4
+    // slices of [128, 16]; LayerNorm has no matmul
+    expect(flops['attention-b32-h4-t128-d64']).toBe(6 * 32 * 4 * 2 * 128 * 128 * 16);
+    expect(flops['attention-causal-b32-h4-t128-d64']).toBe(flops['attention-b32-h4-t128-d64']);
+    expect(flops['layernorm-b32-t128-d64']).toBe(0);
   });
 });
 
@@ -256,6 +267,7 @@ describe('runBench', () => {
       (r) =>
         r.kind === 'conv' ||
         r.kind === 'train-mlp' ||
+        r.kind === 'transformer-layer' ||
         ['tiny-grad-mlp', 'tiny-grad-lenet', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64', 'tiny-grad-mlp-2t', 'tiny-train-lenet-bn', ...transforms].includes(r.name),
     );
     const result = await runBench({ rows, peers: ['tfjs'], plan: ONE_RUN });
@@ -269,6 +281,10 @@ describe('runBench', () => {
     expect(get('tiny-grad-mlp', 'tfjs-wasm')?.medianMs).toBeGreaterThan(0);
     expect(get('tiny-grad-lenet', 'tfjs-cpu')?.medianMs).toBeGreaterThan(0);
     expect(get('tiny-grad-lenet', 'tfjs-wasm')?.note).toBe('n/a: no Conv2DBackpropFilter');
+    // LayerNorm and attention (plain and causal), forward and backward, on both tfjs backends
+    for (const name of ['tiny-layernorm', 'tiny-attention', 'tiny-attention-causal']) {
+      for (const impl of ['tfjs-cpu', 'tfjs-wasm']) expect(get(name, impl), `${name} ${impl}`).toMatchObject({ medianMs: expect.any(Number), threads: 1 });
+    }
     // tfjs has no per-sample gradients: reported, not dropped
     for (const impl of ['tfjs-cpu', 'tfjs-wasm']) {
       expect(get('tiny-per-sample-mlp', impl)).toMatchObject({ medianMs: null, gflops: null, note: 'n/a: no per-sample gradients' });
@@ -345,7 +361,7 @@ describe('bench jax-js peer', () => {
   }, 20_000);
 
   it.skipIf(jax === null)(`runs the rows it can express on one thread and reports the others${noJax}`, async () => {
-    const names = ['tiny-matmul', 'tiny-conv', 'tiny-mlp', 'tiny-grad-mlp', 'tiny-grad-mlp-2t', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64', 'tiny-vmap-grad-mlp', 'tiny-forward-mlp', 'tiny-jvp-mlp', 'tiny-hvp-mlp', 'tiny-train-lenet-bn', 'tiny-lenet', 'tiny-grad-lenet', 'tiny-hvp-lenet', 'tiny-vmap-grad-lenet'];
+    const names = ['tiny-matmul', 'tiny-conv', 'tiny-mlp', 'tiny-grad-mlp', 'tiny-grad-mlp-2t', 'tiny-per-sample-mlp', 'tiny-matmul-f64', 'tiny-grad-mlp-f64', 'tiny-vmap-grad-mlp', 'tiny-forward-mlp', 'tiny-jvp-mlp', 'tiny-hvp-mlp', 'tiny-train-lenet-bn', 'tiny-lenet', 'tiny-grad-lenet', 'tiny-hvp-lenet', 'tiny-vmap-grad-lenet', 'tiny-layernorm', 'tiny-attention', 'tiny-attention-causal'];
     const rows = TINY.filter((r) => names.includes(r.name));
     const result = await runBench({ rows, peers: ['jax-js'], plan: ONE_RUN });
     const get = (name: string) => result.rows.find((r) => r.name === name && r.impl === 'jax-js');

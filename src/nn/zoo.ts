@@ -1,7 +1,9 @@
 /**
  * The model zoo: an MLP, LeNet-5 with BatchNorm and ReLU (the model of Defazio & Bottou's
- * experiments), and ResNet-8 for 28×28 inputs. Every model is built from one explicit seed;
- * layer k's parameters use seed·1009 + k, so two models with the same seed are identical.
+ * experiments), ResNet-8 for 28×28 inputs, and a tiny pre-norm Transformer that reads an image
+ * row by row. Every model is built from one explicit seed; layer k's parameters use
+ * seed·1009 + k (the Transformer's sublayers: seeds folded from its one seed, see
+ * nn/transformer.ts), so two models with the same seed are identical.
  */
 import type { FloatDType } from '../tensor/dtype.js';
 import { ValueError, describeValue } from '../tensor/errors.js';
@@ -13,6 +15,7 @@ import { Dropout } from './dropout.js';
 import { Linear } from './linear.js';
 import { moduleArgument, type Module } from './module.js';
 import { GlobalAvgPool2d, MaxPool2d } from './pooling.js';
+import { TinyTransformer, type TinyTransformerOptions } from './transformer.js';
 import { boolArgument, finiteArgument, floatDTypeArgument, intArgument, optionsArgument, shapeArgument } from '../tensor/arguments.js';
 
 /** The hidden-layer activation of `mlp`: ReLU, Tanh, Sigmoid, ELU (α = 1) or Softplus (β = 1, threshold 20). */
@@ -169,6 +172,19 @@ export function resnet8(
     new GlobalAvgPool2d(),
     new Linear(4 * width, classes, { seed: next(), dtype }),
   );
+}
+
+/**
+ * A tiny pre-norm Transformer classifier (docs/transformer.md): an MNIST image [B, 1, 28, 28]
+ * (or [B, 28, 28]) is read as a sequence of 28 rows of 28 pixels → Linear(28 → dModel) +
+ * learned positions → numLayers encoder blocks (pre-norm, GELU) → LayerNorm → mean over the
+ * rows → Linear(dModel → classes). Defaults: dModel 32, 4 heads, 2 blocks, feed-forward 64,
+ * 10 classes (19,306 parameters). See TinyTransformer for the parameter names.
+ * @example const model = tinyTransformer({ seed: 0 }); model.forward(images); // [B, 10]
+ */
+export function tinyTransformer(options: Omit<TinyTransformerOptions, 'dtype' | 'seed'> & ZooOptions): TinyTransformer {
+  const { dtype } = zooOptions('tinyTransformer', options);
+  return new TinyTransformer({ ...options, dtype });
 }
 
 /** One line per model: its layers' descriptions and the parameter count. */

@@ -24,6 +24,15 @@ export interface ConvShape {
   groups?: number;
 }
 
+/**
+ * Scaled dot-product attention forward and backward over `slices` independent (batch, head)
+ * slices of `seq` queries and keys with `headDim` features: forward q kᵀ and A v, backward
+ * dA = g vᵀ, dv = Aᵀ g, dq = dS k, dk = dSᵀ q — six products of 2·seq·seq·headDim each.
+ */
+export function attentionFlops(slices: number, seq: number, headDim: number): number {
+  return 6 * slices * matmulFlops(seq, headDim, seq);
+}
+
 /** Forward convolution: 2·N·Cout·Ho·Wo·(Cin/groups)·kh·kw. Each backward pass costs the same. */
 export function convFlops(s: ConvShape): number {
   return 2 * s.batch * s.outChannels * s.outHeight * s.outWidth * (s.inChannels / (s.groups ?? 1)) * s.kernel * s.kernel;

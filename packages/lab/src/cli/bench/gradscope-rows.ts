@@ -13,11 +13,13 @@ import {
   grad,
   gradients,
   jvp,
+  layerNorm,
   matmul,
   maxPool2d,
   noGrad,
   parametersByName,
   randn,
+  scaledDotProductAttention,
   tensor,
   valueAndGrad,
   vmap,
@@ -39,6 +41,7 @@ import {
   type TrainLenetRow,
   type TrainMlpRow,
   type TrainZooRow,
+  type TransformerLayerRow,
   type VmapGradRow,
   type ZooModel,
 } from './rows.js';
@@ -301,6 +304,36 @@ function hvpFwdRow(row: HvpFwdRow): Runnable {
   };
 }
 
+/**
+ * A Transformer layer on [batch, seq, dim] activations: the forward pass, then the gradients of
+ * every input for a fixed output gradient (seed 9), all read back. LayerNorm has a weight near 1
+ * and a bias near 0; attention splits dim into `heads` heads: q, k, v [batch, heads, seq, dim/heads].
+ */
+function transformerLayerRow(row: TransformerLayerRow): Runnable {
+  const { batch, seq, dim } = row;
+  let inputs: Tensor[];
+  let layer: (...inputs: Tensor[]) => Tensor;
+  if (row.layer === 'layer-norm') {
+    inputs = [randn([batch, seq, dim], { seed: 1, dtype }), randn([dim], { seed: 2, dtype, mean: 1, std: 0.1 }), randn([dim], { seed: 3, dtype, std: 0.1 })];
+    layer = (x, w, b) => layerNorm(x!, [dim], w!, b!);
+  } else {
+    const shape = [batch, row.heads!, seq, dim / row.heads!];
+    inputs = [1, 2, 3].map((seed) => randn(shape, { seed, dtype }));
+    layer = (q, k, v) => scaledDotProductAttention(q!, k!, v!, { isCausal: row.causal ?? false });
+  }
+  inputs.forEach((t) => t.requireGrad());
+  const gradOut = randn(row.layer === 'layer-norm' ? [batch, seq, dim] : [batch, row.heads!, seq, dim / row.heads!], { seed: 9, dtype });
+  return {
+    run: () => {
+      const y = layer(...inputs);
+      const grads = gradients([y], inputs, { gradOutputs: [gradOut] });
+      read(y);
+      grads.forEach(read);
+    },
+    dispose: () => {},
+  };
+}
+
 export const gradscopeBuilders: Builders = {
   matmul: (row) => {
     requireThreads(row);
@@ -345,4 +378,5 @@ export const gradscopeBuilders: Builders = {
   forward: forwardRow,
   jvp: jvpRow,
   'hvp-fwd': hvpFwdRow,
+  'transformer-layer': transformerLayerRow,
 };

@@ -19,7 +19,7 @@
 import type * as JAX from '@jax-js/jax';
 import { lenet5 as zooLenet5, mlp as zooMlp, type Module, randn, type Tensor } from 'gradscope';
 import { lenet5 } from './models.js';
-import { convOutSize, rowThreads, type ImplRow, type ZooModel } from './rows.js';
+import { convOutSize, rowThreads, type ImplRow, type TransformerLayerRow, type ZooModel } from './rows.js';
 import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
@@ -329,6 +329,49 @@ export function jaxjsBuilders(jax: Jax): Builders {
     },
     hvp: (row) => hvpRow(jax, row.model, row.batch),
     'hvp-fwd': (row) => hvpRow(jax, row.model, row.batch),
+    'transformer-layer': (row) => transformerLayerRow(jax, row),
+  };
+}
+
+/**
+ * A Transformer layer the JAX way: LayerNorm written out (mean, biased variance, 1/√(σ² + ε),
+ * weight and bias); attention as softmax(q kᵀ · scale [+ causal mask]) v on [B, N, L, H], the
+ * mask a constant of 0 and −∞. One jitted `vjp`: the forward pass and the gradient of every input
+ * for a fixed output gradient, read back.
+ * NOTE: not `nn.dotProductAttention`: in jax-js 0.1.25 it builds its einsum with iterator
+ * helpers (`matchAll(…).map`), which Node 20 lacks.
+ */
+function transformerLayerRow(jax: Jax, row: TransformerLayerRow): Runnable {
+  const { numpy: np, nn, jit, vjp } = jax;
+  const { batch, seq, dim } = row;
+  const heads = row.heads ?? 1;
+  const layerNorm = row.layer === 'layer-norm';
+  const shape = layerNorm ? [batch, seq, dim] : [batch, heads, seq, dim / heads];
+  const array = (s: number[], seed: number, mean = 0, std = 1) => toJax(jax, Float32Array.from(randn(s, { seed, mean, std }).toTypedArray()), s);
+  const inputs = layerNorm ? [array(shape, 1), array([dim], 2, 1, 0.1), array([dim], 3, 0, 0.1)] : [1, 2, 3].map((seed) => array(shape, seed));
+  const gradOut = array(shape, 9);
+  const scale = 1 / Math.sqrt(dim / heads);
+  const mask = row.causal ? toJax(jax, Float32Array.from({ length: seq * seq }, (_, n) => (n % seq > Math.floor(n / seq) ? -Infinity : 0)), [seq, seq]) : null;
+  const f = layerNorm
+    ? (x: Arr, w: Arr, b: Arr) => {
+        const centred = x.ref.sub(np.mean(x, -1, { keepdims: true }));
+        const variance = np.mean(np.square(centred.ref), -1, { keepdims: true });
+        return centred.mul(np.reciprocal(np.sqrt(variance.add(1e-5)))).mul(w).add(b);
+      }
+    : (q: Arr, k: Arr, v: Arr) => {
+        let scores = np.matmul(q, np.matrixTranspose(k)).mul(scale);
+        if (mask) scores = scores.add(mask.ref);
+        return np.matmul(nn.softmax(scores, -1), v);
+      };
+  const step = jit((a: Arr, b: Arr, c: Arr, g: Arr) => {
+    const [y, pullback] = vjp(f, [a, b, c]);
+    const grads = pullback(g) as Arr[];
+    pullback.dispose();
+    return [y, ...grads] as Arr[];
+  });
+  return {
+    run: () => step(inputs[0]!.ref, inputs[1]!.ref, inputs[2]!.ref, gradOut.ref).forEach(read),
+    dispose: disposer(jax, [...inputs, gradOut, ...(mask ? [mask] : [])], [step]),
   };
 }
 

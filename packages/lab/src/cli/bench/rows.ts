@@ -3,7 +3,7 @@
  * tfjs-cpu, tfjs-wasm, GPU.js) builds the same row from this description, and the FLOP count
  * comes from the same shapes.
  */
-import { convTrainFlops, lenetForwardFlops, lenetStepFlops, matmulFlops, mlpForwardFlops, mlpStepFlops } from './flops.js';
+import { attentionFlops, convTrainFlops, lenetForwardFlops, lenetStepFlops, matmulFlops, mlpForwardFlops, mlpStepFlops } from './flops.js';
 import { peakCallFlops } from './peak.js';
 
 /**
@@ -179,7 +179,43 @@ export interface HvpFwdRow {
   model: ZooModel;
 }
 
-export type Row = PeakRow | MatmulRow | ConvRow | TrainMlpRow | TrainLenetRow | TrainZooRow | GradRow | PerSampleRow | HvpRow | VmapGradRow | ForwardRow | JvpRow | HvpFwdRow;
+/**
+ * One layer a Transformer needs, on activations [batch, seq, dim] in float32: its forward pass,
+ * then its backward pass for a fixed output gradient (randn seed 9), every output read back.
+ * - 'layer-norm': LayerNorm over the last axis (dim) with weight and bias; gradients for x,
+ *   weight and bias.
+ * - 'attention': scaled dot-product attention softmax(q kᵀ/√(dim/heads) [+ causal mask]) v with
+ *   q, k, v [batch, heads, seq, dim/heads] (dim split into heads); gradients for q, k and v.
+ */
+export interface TransformerLayerRow {
+  kind: 'transformer-layer';
+  name: string;
+  layer: 'layer-norm' | 'attention';
+  batch: number;
+  seq: number;
+  /** The feature size: LayerNorm's normalized size; heads × the head size for attention. */
+  dim: number;
+  /** Attention heads (attention rows only). */
+  heads?: number;
+  /** The causal mask: key j > query i masked (attention rows only). */
+  causal?: boolean;
+}
+
+export type Row =
+  | PeakRow
+  | MatmulRow
+  | ConvRow
+  | TrainMlpRow
+  | TrainLenetRow
+  | TrainZooRow
+  | GradRow
+  | PerSampleRow
+  | HvpRow
+  | VmapGradRow
+  | ForwardRow
+  | JvpRow
+  | HvpFwdRow
+  | TransformerLayerRow;
 export type RowKind = Row['kind'];
 /** The row type of one kind, for tables keyed by kind. */
 export type RowOf<K extends RowKind> = Extract<Row, { kind: K }>;
@@ -225,6 +261,9 @@ export function rowFlops(row: Row): number {
     case 'jvp':
       // The jvp row counts the forward pass's FLOPs, for the same reason.
       return zooForwardFlops(row.batch, row.model);
+    case 'transformer-layer':
+      // LayerNorm has no matmul (its GFLOP/s reads 0: compare milliseconds).
+      return row.layer === 'attention' ? attentionFlops(row.batch * row.heads!, row.seq, row.dim / row.heads!) : 0;
   }
 }
 
@@ -284,6 +323,10 @@ export const ROWS: readonly Row[] = [
   { kind: 'forward', name: 'forward-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
   { kind: 'jvp', name: 'jvp-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
   { kind: 'hvp-fwd', name: 'hvp-fwd-mlp', batch: 128, model: { name: 'mlp', widths: MLP } },
+  // Issue #18: the layers a Transformer needs, at sequence 128 and d 64 (4 heads of 16), forward + backward.
+  { kind: 'transformer-layer', name: 'layernorm-b32-t128-d64', layer: 'layer-norm', batch: 32, seq: 128, dim: 64 },
+  { kind: 'transformer-layer', name: 'attention-b32-h4-t128-d64', layer: 'attention', batch: 32, seq: 128, dim: 64, heads: 4 },
+  { kind: 'transformer-layer', name: 'attention-causal-b32-h4-t128-d64', layer: 'attention', batch: 32, seq: 128, dim: 64, heads: 4, causal: true },
 ];
 
 export const ROW_NAMES: readonly string[] = ROWS.map((r) => r.name);

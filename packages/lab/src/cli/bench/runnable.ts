@@ -46,5 +46,6 @@ export function unavailableBuilders(reason: string): Builders {
     forward: unavailable,
     jvp: unavailable,
     'hvp-fwd': unavailable,
+    'transformer-layer': unavailable,
   };
 }

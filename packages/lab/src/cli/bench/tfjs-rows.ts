@@ -8,7 +8,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { lenet5, mlpLayers } from './models.js';
-import { convOutSize, type GradRow, type TrainLenetRow, type TrainMlpRow } from './rows.js';
+import { convOutSize, type GradRow, type TrainLenetRow, type TrainMlpRow, type TransformerLayerRow } from './rows.js';
 import { RowUnavailable, type Builders, type Runnable } from './runnable.js';
 import { consume } from './timing.js';
 
@@ -163,6 +163,45 @@ function gradRow(tf: Tfjs, row: GradRow): Runnable {
   });
 }
 
+/**
+ * A Transformer layer as a tfjs user writes it (tfjs has neither a LayerNorm op nor attention):
+ * LayerNorm from tf.moments and tf.rsqrt; attention from batched tf.matMul (kᵀ by transposeB)
+ * and tf.softmax, the causal mask added as a constant of 0 and −∞. Forward and the gradient of
+ * every input for a fixed output gradient (tf.valueAndGrads), read back.
+ */
+function transformerLayer(tf: Tfjs, row: TransformerLayerRow): Runnable {
+  const { batch, seq, dim } = row;
+  const heads = row.heads ?? 1;
+  const layerNorm = row.layer === 'layer-norm';
+  const shape = layerNorm ? [batch, seq, dim] : [batch, heads, seq, dim / heads];
+  const inputs = layerNorm
+    ? [tf.randomNormal(shape, 0, 1, 'float32', 1), tf.randomNormal([dim], 1, 0.1, 'float32', 2), tf.randomNormal([dim], 0, 0.1, 'float32', 3)]
+    : [1, 2, 3].map((seed) => tf.randomNormal(shape, 0, 1, 'float32', seed));
+  const gradOut = tf.randomNormal(shape, 0, 1, 'float32', 9);
+  const mask = row.causal ? tf.tensor2d(Float32Array.from({ length: seq * seq }, (_, n) => (n % seq > Math.floor(n / seq) ? -Infinity : 0)), [seq, seq]) : null;
+  const scale = 1 / Math.sqrt(dim / heads);
+  const f = layerNorm
+    ? (x: TF.Tensor, w: TF.Tensor, b: TF.Tensor) => {
+        const { mean, variance } = tf.moments(x, -1, true);
+        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), w), b);
+      }
+    : (q: TF.Tensor, k: TF.Tensor, v: TF.Tensor) => {
+        let scores = tf.mul(tf.matMul(q as TF.Tensor4D, k as TF.Tensor4D, false, true), scale);
+        if (mask) scores = tf.add(scores, mask);
+        return tf.matMul(tf.softmax(scores), v as TF.Tensor4D);
+      };
+  const forwardAndBackward = tf.valueAndGrads(f as (...args: TF.Tensor[]) => TF.Tensor);
+  return {
+    run: () =>
+      tf.tidy(() => {
+        const { value, grads } = forwardAndBackward(inputs, gradOut);
+        consume(value.dataSync());
+        for (const g of grads) consume(g.dataSync());
+      }),
+    dispose: () => tf.dispose([...inputs, gradOut, ...(mask ? [mask] : [])]),
+  };
+}
+
 export function tfjsBuilders(tf: Tfjs): Builders {
   return {
     matmul: (row) => {
@@ -229,5 +268,6 @@ export function tfjsBuilders(tf: Tfjs): Builders {
     'hvp-fwd': () => {
       throw new RowUnavailable('no forward-mode jvp');
     },
+    'transformer-layer': (row) => transformerLayer(tf, row),
   };
 }
