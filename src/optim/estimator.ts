@@ -72,16 +72,24 @@ export interface Estimator {
   rollbackPoint?(): () => void;
 }
 
-/** Turns a direction into a parameter change, in place (PyTorch SGD semantics). */
+/**
+ * Turns a direction into a parameter change, in place, with a PyTorch optimizer's semantics
+ * (SgdUpdate, Adam, AdamW, RMSprop, Adagrad; ClippedUpdate clips the direction first).
+ */
 export interface UpdateRule {
-  /** The rule's identifier in logs and results, e.g. 'sgd', 'sgd-momentum'. */
+  /** The rule's identifier in logs and results, e.g. 'sgd', 'sgd-momentum', 'adam'. */
   readonly name: string;
   /** params ← params − lr·(transformed direction), under noGrad; bumps version counters. */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void;
   /** A JSON-serialisable copy of the rule's state (e.g. momentum buffers), for checkpoints. */
   saveState(): unknown;
-  /** Replace the rule's state with one returned by `saveState` (SgdUpdate throws ValueError when it visibly is not one). */
-  restoreState(state: unknown): void;
+  /**
+   * Replace the rule's state with one returned by `saveState` (the rules throw ValueError when
+   * it visibly is not one). When `params` is given (train() passes the model's parameters),
+   * the per-parameter rules also refuse a state made for other parameters: another count,
+   * shape or dtype.
+   */
+  restoreState(state: unknown, params?: readonly Tensor[]): void;
 }
 
 /** Learning rate and batch size of each step. */

@@ -5,6 +5,20 @@ export { SvrgEstimator, svrg, bSvrg, bpSvrg, alphaSvrg, type AlphaSchedule, type
 export { StreamingSvrgEstimator, ScsgEstimator, type MegaBatchOptions, type ScsgOptions, type StreamingSvrgOptions } from './streaming.js';
 export { SagaEstimator, type SagaOptions } from './saga.js';
 export { SgdUpdate, type SgdUpdateOptions } from './sgd-update.js';
+export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { RMSprop, type RMSpropOptions } from './rmsprop.js';
+export { Adagrad, type AdagradOptions } from './adagrad.js';
+export { PerParameterUpdate, type ParameterState, type SavedParameterState, type SavedTensor, type SavedUpdateState } from './update-rule.js';
+export {
+  ClippedUpdate,
+  clipDirectionNorm,
+  clipDirectionValue,
+  clipGradNorm,
+  clipGradValue,
+  type ClipNormOptions,
+  type ClipOptions,
+  type NormType,
+} from './clip-grad.js';
 export type { SnapshotPoint } from './snapshot-point.js';
 export {
   constantLR,

@@ -12,10 +12,11 @@
  * Parameters are changed in place under noGrad (their identity stays; version counters bump).
  */
 import { noGrad } from '../autograd/mode.js';
-import { ValueError } from '../tensor/errors.js';
+import { ValueError, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { UpdateRule } from './estimator.js';
-import { restoreVector, saveVector, type SavedVector } from './gradient.js';
+import { saveVector, type SavedVector } from './gradient.js';
+import { restoreTensor } from './update-rule.js';
 import { boolArgument, numberArgument, optionsArgument } from '../tensor/arguments.js';
 
 /** Options of {@link SgdUpdate}, as torch.optim.SGD names them (camel-cased). */
@@ -105,10 +106,29 @@ export class SgdUpdate implements UpdateRule {
     return { buffers: this.buffers ? this.buffers.map((b) => ({ ...saveVector(b.reshape([b.size]))!, shape: [...b.shape] })) : null };
   }
 
-  /** Restore the momentum buffers from a `saveState` value; throws ValueError when it has no `buffers` field. */
-  restoreState(state: unknown): void {
+  /**
+   * Restore the momentum buffers from a `saveState` value. Throws ValueError, changing nothing,
+   * when it has no `buffers` field, a buffer is not a saved tensor, or, when `params` is given,
+   * the buffers do not fit them (count, shapes, dtypes).
+   */
+  restoreState(state: unknown, params?: readonly Tensor[]): void {
     const s = state as { buffers: ((SavedVector & { shape: number[] }) | null)[] | null };
     if (!s || typeof s !== 'object' || !('buffers' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SgdUpdate state`);
-    this.buffers = s.buffers ? s.buffers.map((b) => restoreVector(b)!.reshape(b!.shape)) : null;
+    if (s.buffers === null) {
+      this.buffers = null;
+      return;
+    }
+    if (!Array.isArray(s.buffers)) throw new ValueError(`${this.name}: restoreState: field 'buffers' is not a list of saved buffers or null`);
+    const buffers = s.buffers.map((b, k) => restoreTensor(b === null ? null : { dtype: b.dtype, shape: b.shape, data: b.data }, `${this.name}: restoreState: buffers[${k}]`));
+    if (params) {
+      if (buffers.length !== params.length) throw new ValueError(`${this.name}: restoreState: the state holds ${buffers.length} momentum buffers; got ${params.length} parameters`);
+      buffers.forEach((b, k) => {
+        const p = params[k]!;
+        if (b.dtype !== p.dtype || b.shape.length !== p.shape.length || b.shape.some((n, i) => n !== p.shape[i])) {
+          throw new ValueError(`${this.name}: restoreState: buffers[${k}] is ${b.dtype} ${formatShape(b.shape)}; parameter ${k} is ${p.dtype} ${formatShape(p.shape)}`);
+        }
+      });
+    }
+    this.buffers = buffers;
   }
 }

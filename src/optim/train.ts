@@ -68,7 +68,7 @@ export interface TrainState {
 export interface TrainOptions {
   /** The gradient estimator (SgdEstimator, SvrgEstimator, …); its state persists across calls. */
   estimator: Estimator;
-  /** The update rule applied to each direction, e.g. SgdUpdate. */
+  /** The update rule applied to each direction, e.g. SgdUpdate, Adam, or a ClippedUpdate around one. */
   update: UpdateRule;
   /** Learning rate per step and batch size per epoch. */
   schedule: Schedule;
@@ -178,6 +178,9 @@ function restore(model: Module, state: TrainState, options: TrainOptions, sample
   // Every field is checked against this model and run before anything is written (train-state.ts).
   checkResumeFits(state, model, { epochs: options.epochs, stepsInEpoch: (e) => Math.ceil(samples / options.schedule.batchSize(e)) });
   const params = model.parameters();
+  // The update rule checks its state against the parameters (shapes, dtypes) before the model
+  // is written, so a refused state leaves the model as it was.
+  options.update.restoreState(state.update, params);
   model.assignParameters(state.parameters.map((values, k) => tensor(Float64Array.from(values), { shape: params[k]!.shape, dtype: params[k]!.dtype })));
   const saved = model.saveStats();
   model.restoreStats(new Map(state.buffers.map(([name, values]) => {
@@ -185,7 +188,6 @@ function restore(model: Module, state: TrainState, options: TrainOptions, sample
     copy.set(values);
     return [name, copy];
   })));
-  options.update.restoreState(state.update);
   if (state.estimator !== null) options.estimator.restoreState?.(state.estimator);
 }
 
