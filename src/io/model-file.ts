@@ -12,24 +12,114 @@
  * file (not `/dev/zero`, a FIFO or a directory), and its preamble and JSON header are read and
  * checked first; only a file whose size (fstat) is exactly what the header describes is read
  * whole. Everything else is refused with a message naming the path.
+ *
+ * safetensors files (src/io/safetensors.ts, docs/interop.md) go through the same discipline:
+ * `saveSafetensors` writes a model's PyTorch state dict atomically; `loadSafetensors` and
+ * `readSafetensors` read the 8-byte length and the JSON header first and check all of it
+ * against the file's size before they read the tensor data. `loadModel` recognises a
+ * safetensors file (a '.safetensors' name, or a header where the gradscope magic is not), and
+ * `saveModel` writes one for a '.safetensors' name.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { crc32, deserializeInto, MODEL_FILE_MAGIC, MODEL_FILE_VERSION, readModelBytes, serializeModel, type ModelFileContents } from '../nn/serialize.js';
 import { ValueError } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
+import { checkSafetensorsHeader, decodeSafetensors, encodeSafetensors, safetensorsHeaderLength, type EncodeSafetensorsOptions, type SafetensorsContents, type TensorDict } from './safetensors.js';
+import { loadStateDictInto, stateDict, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict.js';
 
 /**
  * Write the model's parameters and buffers to `path` atomically (parent folders are created).
  * @example saveModel(model, 'runs/lenet/epoch-3.gscp')
  */
 export function saveModel(model: Module, path: string): void {
+  if (isSafetensorsName(path)) {
+    saveSafetensors(model, path);
+    return;
+  }
   writeFileAtomic(path, serializeModel(model), 'saveModel');
 }
 
-/** Load a file written by `saveModel` into `model` (see `deserializeInto` for the checks). */
+/**
+ * Load a file written by `saveModel` into `model` (see `deserializeInto` for the checks), or a
+ * safetensors file (a '.safetensors' name, or any file that does not start with the gradscope
+ * magic but looks like safetensors): then as `loadSafetensors` with strict keys.
+ * @example loadModel(lenet5({ seed: 0 }), 'lenet-trained-in-pytorch.safetensors')
+ */
 export function loadModel(model: Module, path: string): void {
+  if (isSafetensorsName(path) || looksLikeSafetensors('loadModel', path)) {
+    loadStateDictInto(model, decodeSafetensors(readSafetensorsBytes('loadModel', path), { what: `loadModel: '${path}'` }).tensors, {}, `loadModel: '${path}'`);
+    return;
+  }
   deserializeInto(model, readModelFileBytes('loadModel', path), `loadModel: '${path}'`);
+}
+
+/**
+ * Write a model's PyTorch state dict (src/io/state-dict.ts: PyTorch's names and order,
+ * num_batches_tracked included) or any named tensors to `path` as a safetensors file,
+ * atomically (parent folders are created). A model's file gets the metadata { format: 'pt' }
+ * unless `options.metadata` says otherwise, so Hugging Face loaders read it as PyTorch weights.
+ * @example saveSafetensors(model, 'runs/lenet/model.safetensors')
+ */
+export function saveSafetensors(source: Module | TensorDict, path: string, options: EncodeSafetensorsOptions = {}): void {
+  const bytes =
+    source instanceof Module
+      ? encodeSafetensors(stateDict(source), { ...options, metadata: options.metadata === undefined ? { format: 'pt' } : options.metadata })
+      : encodeSafetensors(source, options);
+  writeFileAtomic(path, bytes, 'saveSafetensors');
+}
+
+/**
+ * Load a safetensors file (a path, or its bytes) into `model` as torch's
+ * `model.load_state_dict(safetensors.torch.load_file(path))` does: strict by default, shape
+ * mismatches always refused, float32/float64 converted to the model's dtype (see
+ * `loadStateDict`). The file's header is checked before its data is read.
+ * @example loadSafetensors(mlp([6, 4, 2], { seed: 0 }), 'mlp.safetensors').missingKeys // []
+ */
+export function loadSafetensors(model: Module, source: string | Uint8Array, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  const what = typeof source === 'string' ? `loadSafetensors: '${source}'` : 'loadSafetensors';
+  const bytes = typeof source === 'string' ? readSafetensorsBytes('loadSafetensors', source) : source;
+  return loadStateDictInto(model, decodeSafetensors(bytes, { what }).tensors, options, what);
+}
+
+/** Decode a safetensors file without a model: its metadata, header and tensors (see decodeSafetensors). */
+export function readSafetensors(path: string): SafetensorsContents {
+  return decodeSafetensors(readSafetensorsBytes('readSafetensors', path), { what: `readSafetensors: '${path}'` });
+}
+
+function isSafetensorsName(path: string): boolean {
+  return typeof path === 'string' && path.toLowerCase().endsWith('.safetensors');
+}
+
+/** Whether a file is safetensors rather than a gradscope model file: no 'GSCP' magic, and '{' after a plausible length. */
+function looksLikeSafetensors(op: string, path: string): boolean {
+  return withRegularFile(op, path, (fd, size) => {
+    const prefix = readAt(fd, 0, Math.min(size, 9));
+    if (prefix.length < 9 || String.fromCharCode(...prefix.subarray(0, 4)) === MODEL_FILE_MAGIC) return false;
+    const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+    return n <= BigInt(size - 8) && prefix[8] === 0x7b;
+  });
+}
+
+/**
+ * A safetensors file's bytes, header first: the 8-byte length and the JSON header are read and
+ * checked against the file's size (safetensors.ts lists the rules) before the tensor data is
+ * read, so a corrupt or hostile header costs at most its own (capped) size. A file shorter than
+ * 8 bytes is returned as it is, for decodeSafetensors to name the problem.
+ */
+export function readSafetensorsBytes(op: string, path: string): Uint8Array {
+  const what = `${op}: '${path}'`;
+  return withRegularFile(op, path, (fd, size) => {
+    const prefix = readAt(fd, 0, Math.min(size, 8));
+    if (prefix.length < 8) return prefix;
+    const headerByteLength = safetensorsHeaderLength(prefix, size, what);
+    const header = readAt(fd, 8, headerByteLength);
+    if (header.length !== headerByteLength) throw new ValueError(`${what}: the file shrank while it was read`);
+    checkSafetensorsHeader(header, size - 8 - headerByteLength, what);
+    const all = readAt(fd, 0, size);
+    if (all.length !== size) throw new ValueError(`${what}: the file shrank while it was read`);
+    return all;
+  });
 }
 
 /** Decode a model file without a model: its header (names, shapes, dtypes) and values. */
