@@ -208,6 +208,11 @@ const UNARY = ['abs', 'exp', 'log', 'neg', 'relu', 'sigmoid', 'sqrt', 'tanh', 's
 const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 const FLOAT_ONLY_UNARY = new Set(['abs', 'exp', 'log', 'neg', 'relu', 'sigmoid', 'sqrt', 'tanh', 'square', 'reciprocal']);
 
+/** A float64 sequence [1, 2, 3] (batch, length, features) for the attention layers. */
+const SEQ = () => f64([[[1, 2, 3], [4, 5, 6]]]);
+const MHA_PARAMS = () => ({ inProjWeight: gs.rand([9, 3], { seed: 1, dtype: 'float64' }), inProjBias: gs.zeros([9], { dtype: 'float64' }), outProjWeight: gs.rand([3, 3], { seed: 2, dtype: 'float64' }), outProjBias: gs.zeros([3], { dtype: 'float64' }) });
+const TINY_TRANSFORMER = { seed: 0, inputDim: 3, seqLen: 2, dModel: 4, numHeads: 2, numLayers: 1, dimFeedforward: 4, classes: 2 };
+
 const FUNCTIONS: Row[] = [
   // ---- elementwise ----
   ...UNARY.map((name) => fn(name, (gs as any)[name], () => [X()], [FLOAT_ONLY_UNARY.has(name) ? 'floatTensor' : 'tensor'])),
@@ -218,8 +223,22 @@ const FUNCTIONS: Row[] = [
   fn('clamp', gs.clamp, () => [X(), 0, 1], ['floatTensor', 'bound', 'bound']),
   fn('where', gs.where, () => [gs.gt(X(), 2), X(), X()], ['tensor', 'operand', 'operand']),
   fn('cast', gs.cast, () => [X(), 'float32'], ['tensor', 'dtype']),
+  // ---- math ops (docs/ops-math.md) ----
+  ...(['sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'log1p', 'expm1', 'rsqrt'] as const).map((name) => fn(name, gs[name], () => [X()], ['floatTensor'])),
+  ...(['logSigmoid', 'silu', 'mish', 'softsign'] as const).map((name) => fn(name, gs[name], () => [X()], ['floatTensor'])),
+  ...(['floor', 'ceil', 'round'] as const).map((name) => fn(name, gs[name], () => [X()], ['tensor'])),
+  fn('atan2', gs.atan2, () => [X(), X()], ['operand', 'operand']),
+  fn('gelu', gs.gelu, () => [X(), 'tanh'], ['floatTensor', null]),
+  fn('leakyRelu', gs.leakyRelu, () => [X(), 0.01], ['floatTensor', 'optFinite']),
+  fn('hardtanh', gs.hardtanh, () => [X(), -1, 1], ['floatTensor', 'optFinite', 'optFinite']),
   // ---- reductions ----
   ...(['sum', 'mean', 'logsumexp'] as const).map((name) => fn(name, gs[name], () => [X(), 0, false], ['floatTensor', 'axes', 'bool'])),
+  fn('cumsum', gs.cumsum, () => [X(), 1, false], ['floatTensor', 'axis', 'bool']),
+  fn('logcumsumexp', gs.logcumsumexp, () => [X(), 1, false], ['floatTensor', 'axis', 'bool']),
+  fn('cumprod', gs.cumprod, () => [X(), 1], ['floatTensor', 'axis']),
+  fn('prod', gs.prod, () => [X(), 1, false], ['floatTensor', 'optAxis', 'bool']),
+  fn('norm', gs.norm, () => [X(), 2, 1, false], ['floatTensor', 'optNumber', 'axes', 'bool']),
+  fn('einsum', gs.einsum, () => ['ij,kj->ik', X(), X()], [null, 'floatTensor', 'floatTensor']),
   fn('var', gs.variance, () => [X(), 0, { correction: 1, keepdim: false }], ['floatTensor', 'axes', 'options'], fields(2, { correction: 'optFinite', keepdim: 'bool' })),
   ...(['max', 'min', 'argmax', 'argmin'] as const).map((name) => fn(name, gs[name], () => [X(), 0, false], [name.startsWith('arg') ? 'tensor' : 'floatTensor', 'optAxis', 'bool'])),
   fn('softmax', gs.softmax, () => [X(), 1], ['floatTensor', 'axis']),
@@ -244,7 +263,6 @@ const FUNCTIONS: Row[] = [
   fn('maxPool2d', gs.maxPool2d, () => [IMG(), 2, {}], ['floatTensor', 'pair', 'options'], fields(2, { stride: 'poolStride', padding: 'optPair', dilation: 'optPair' })),
   fn('avgPool2d', gs.avgPool2d, () => [IMG(), 2, {}], ['floatTensor', 'pair', 'options'], fields(2, { stride: 'poolStride', padding: 'optPair', countIncludePad: 'bool' })),
   // ---- losses ----
-  fn('crossEntropy', gs.crossEntropy, () => [X(), [0, 2], 'mean'], ['floatTensor', null, null]),
   fn('mseLoss', gs.mseLoss, () => [X(), X(), 'mean'], ['floatTensor', 'floatTensor', null]),
   // ---- autograd ----
   fn('backward', gs.backward, () => [X().requireGrad().sum(), {}], ['tensor', 'options'], fields(1, { gradient: 'optTensor', retainGraph: 'bool', createGraph: 'bool' })),
@@ -310,6 +328,37 @@ const FUNCTIONS: Row[] = [
   ctor('Residual', Residual, () => [new ReLU(), null], ['module', 'optModule']),
   // ---- layers: forward ----
   forward('Linear', () => new Linear(3, 2, { seed: 0, dtype: 'float64' }), X),
+  fn('conv1d', gs.conv1d, () => [gs.rand([1, 2, 5], { seed: 0, dtype: 'float64' }), gs.rand([3, 2, 2], { seed: 1, dtype: 'float64' }), null, {}], ['floatTensor', 'floatTensor', 'optTensor', 'options'], fields(3, { stride: 'optInt', padding: 'optInt', dilation: 'optInt', groups: 'optInt' })),
+  fn('convTranspose2d', gs.convTranspose2d, () => [IMG(), gs.rand([2, 3, 2, 2], { seed: 1, dtype: 'float64' }), null, {}], ['floatTensor', 'floatTensor', 'optTensor', 'options'], fields(3, { stride: 'optPair', padding: 'optPair', outputPadding: 'optPair', dilation: 'optPair', groups: 'optInt' })),
+  fn('groupNorm', gs.groupNorm, () => [IMG(), 2, null, null, 1e-5], ['floatTensor', 'int', 'optTensor', 'optTensor', 'optFinite']),
+  fn('embedding', gs.embedding, () => [I32(), gs.rand([3, 2], { seed: 0, dtype: 'float64' }), {}], ['index', 'floatTensor', 'options'], fields(2, { paddingIdx: 'bound' })),
+  ctor('GroupNorm', gs.GroupNorm, () => [2, 4, {}], ['int', 'int', 'options'], fields(2, { eps: 'optFinite', affine: 'bool', dtype: 'optFloatDType' })),
+  ctor('Embedding', gs.Embedding, () => [5, 3, { seed: 0 }], ['int', 'int', 'requiredOptions'], fields(2, { seed: 'int', paddingIdx: 'bound', dtype: 'optFloatDType' })),
+  ctor('Conv1d', gs.Conv1d, () => [2, 4, 3, { seed: 0 }], ['int', 'int', 'int', 'requiredOptions'], fields(3, { seed: 'int', stride: 'optInt', padding: 'optInt', dilation: 'optInt', groups: 'optInt', bias: 'bool', dtype: 'optFloatDType' })),
+  ctor('ConvTranspose2d', gs.ConvTranspose2d, () => [2, 4, 3, { seed: 0 }], ['int', 'int', 'pair', 'requiredOptions'], fields(3, { seed: 'int', stride: 'optPair', padding: 'optPair', outputPadding: 'optPair', dilation: 'optPair', groups: 'optInt', bias: 'bool', dtype: 'optFloatDType' })),
+  forward('GroupNorm', () => new gs.GroupNorm(1, 2, { dtype: 'float64' }), IMG),
+  forward('Embedding', () => new gs.Embedding(3, 2, { seed: 0 }), I32, 'index'),
+  forward('Conv1d', () => new gs.Conv1d(2, 3, 2, { seed: 0, dtype: 'float64' }), () => gs.rand([1, 2, 5], { seed: 0, dtype: 'float64' })),
+  forward('ConvTranspose2d', () => new gs.ConvTranspose2d(2, 3, 2, { seed: 0, dtype: 'float64' }), IMG),
+  // ---- Transformer layers (issue #18) ----
+  fn('layerNorm', gs.layerNorm, () => [X(), [3], null, null, 1e-5], ['floatTensor', null, 'optTensor', 'optTensor', 'optFinite']),
+  fn('scaledDotProductAttention', gs.scaledDotProductAttention, () => [X(), X(), X(), {}], ['floatTensor', 'floatTensor', 'floatTensor', 'options'], fields(3, { attnMask: 'optTensor', isCausal: 'bool', scale: 'bound' })),
+  fn('attentionWeights', gs.attentionWeights, () => [X(), X(), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { attnMask: 'optTensor', isCausal: 'bool', scale: 'bound' })),
+  fn('multiheadAttention', gs.multiheadAttention, () => [SEQ(), SEQ(), SEQ(), 1, MHA_PARAMS(), {}], ['floatTensor', 'floatTensor', 'floatTensor', 'int', 'requiredOptions', 'options'], {
+    fields: {
+      4: { inProjWeight: 'tensor', inProjBias: 'optTensor', outProjWeight: 'tensor', outProjBias: 'optTensor' },
+      5: { keyPaddingMask: 'optTensor', attnMask: 'optTensor', isCausal: 'bool', needWeights: 'bool', averageAttnWeights: 'bool' },
+    },
+  }),
+  ctor('LayerNorm', gs.LayerNorm, () => [3, {}], [null, 'options'], fields(1, { eps: 'optFinite', elementwiseAffine: 'bool', dtype: 'optFloatDType' })),
+  ctor('MultiheadAttention', gs.MultiheadAttention, () => [4, 2, { seed: 0 }], ['int', 'int', 'requiredOptions'], fields(2, { seed: 'int', bias: 'bool', dtype: 'optFloatDType' })),
+  ctor('TransformerEncoderLayer', gs.TransformerEncoderLayer, () => [4, 2, { seed: 0, dimFeedforward: 8 }], ['int', 'int', 'requiredOptions'], fields(2, { seed: 'int', dimFeedforward: 'optInt', layerNormEps: 'optFinite', normFirst: 'bool', bias: 'bool', dtype: 'optFloatDType' })),
+  ctor('TinyTransformer', gs.TinyTransformer, () => [{ ...TINY_TRANSFORMER }], ['requiredOptions'], fields(0, { seed: 'int', inputDim: 'optInt', seqLen: 'optInt', dModel: 'optInt', numHeads: 'optInt', numLayers: 'optInt', dimFeedforward: 'optInt', classes: 'optInt', dtype: 'optFloatDType' })),
+  fn('tinyTransformer', gs.tinyTransformer, () => [{ ...TINY_TRANSFORMER }], ['requiredOptions'], fields(0, { seed: 'int', dtype: 'optFloatDType' })),
+  forward('LayerNorm', () => new gs.LayerNorm(3, { dtype: 'float64' }), X),
+  forward('MultiheadAttention', () => new gs.MultiheadAttention(3, 1, { seed: 0, dtype: 'float64' }), SEQ),
+  forward('TransformerEncoderLayer', () => new gs.TransformerEncoderLayer(3, 1, { seed: 0, dtype: 'float64', dimFeedforward: 4 }), SEQ),
+  forward('TinyTransformer', () => new gs.TinyTransformer({ ...TINY_TRANSFORMER, dtype: 'float64' }), SEQ),
   forward('Conv2d', () => new Conv2d(2, 3, 2, { seed: 0, dtype: 'float64' }), IMG),
   forward('BatchNorm1d', () => new BatchNorm1d(3, { dtype: 'float64' }), X),
   forward('BatchNorm2d', () => new BatchNorm2d(2, { dtype: 'float64' }), IMG),
@@ -345,6 +394,23 @@ const FUNCTIONS: Row[] = [
   ctor('scsg', ScsgEstimator, () => [{}], ['options'], fields(0, { megaBatchFactor: 'optInt', chunkSize: 'optInt', seed: 'optInt', locking: 'bool' })),
   ctor('saga', SagaEstimator, () => [{ partition: [[0, 1], [2, 3]] }], ['requiredOptions'], fields(0, { seed: 'optInt' })),
   ctor('SgdUpdate', SgdUpdate, () => [{}], ['options'], fields(0, { momentum: 'optFinite', dampening: 'optFinite', weightDecay: 'optFinite', nesterov: 'bool' })),
+  ctor('Adam', gs.Adam, () => [{}], ['options'], fields(0, { eps: 'optFinite', weightDecay: 'optFinite', amsgrad: 'bool' })),
+  ctor('AdamW', gs.AdamW, () => [{}], ['options'], fields(0, { eps: 'optFinite', weightDecay: 'optFinite', amsgrad: 'bool' })),
+  ctor('RMSprop', gs.RMSprop, () => [{}], ['options'], fields(0, { alpha: 'optFinite', eps: 'optFinite', weightDecay: 'optFinite', momentum: 'optFinite', centered: 'bool' })),
+  ctor('Adagrad', gs.Adagrad, () => [{}], ['options'], fields(0, { lrDecay: 'optFinite', weightDecay: 'optFinite', initialAccumulatorValue: 'optFinite', eps: 'optFinite' })),
+  ctor('ClippedUpdate', gs.ClippedUpdate, () => [new SgdUpdate(), { maxNorm: 1 }], ['options', 'requiredOptions'], fields(1, { maxNorm: 'finite', normType: 'optNumber', errorIfNonfinite: 'bool' })),
+  // Position 0 unswept: like PyTorch's, clipGrad* take one tensor as well as a list.
+  fn('clipGradNorm', gs.clipGradNorm, () => [[X()], 1, 2, {}], [null, 'finite', 'optNumber', 'options'], fields(3, { errorIfNonfinite: 'bool' })),
+  fn('clipGradValue', gs.clipGradValue, () => [[X()], 1], [null, 'finite']),
+  fn('clipDirectionNorm', gs.clipDirectionNorm, () => [[X()], 1, 2, {}], ['tensorList', 'finite', 'optNumber', 'options'], fields(3, { errorIfNonfinite: 'bool' })),
+  fn('clipDirectionValue', gs.clipDirectionValue, () => [[X()], 1], ['tensorList', 'finite']),
+  fn('crossEntropy', gs.crossEntropy, () => [X(), [0, 2], {}], ['floatTensor', null, 'options'], fields(2, { weight: 'optTensor', ignoreIndex: 'optInt', labelSmoothing: 'optFinite' })),
+  fn('nllLoss', gs.nllLoss, () => [X(), [0, 2], {}], ['floatTensor', null, 'options'], fields(2, { weight: 'optTensor', ignoreIndex: 'optInt' })),
+  fn('binaryCrossEntropy', gs.binaryCrossEntropy, () => [X().sigmoid(), X().sigmoid(), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { weight: 'optTensor' })),
+  fn('binaryCrossEntropyWithLogits', gs.binaryCrossEntropyWithLogits, () => [X(), X().sigmoid(), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { weight: 'optTensor', posWeight: 'optTensor' })),
+  fn('klDiv', gs.klDiv, () => [X().logSoftmax(1), X().softmax(1), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { logTarget: 'bool' })),
+  fn('huberLoss', gs.huberLoss, () => [X(), X(), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { delta: 'optFinite' })),
+  fn('smoothL1Loss', gs.smoothL1Loss, () => [X(), X(), {}], ['floatTensor', 'floatTensor', 'options'], fields(2, { beta: 'optFinite' })),
   ctor('TailAverage', TailAverage, () => [0], ['int']),
 ];
 
@@ -411,7 +477,7 @@ const NOT_SWEPT: Record<string, string> = {
   getDefaultDType: 'no arguments', getMaxTensorBytes: 'no arguments', isGradEnabled: 'no arguments',
   // error classes, abstract bases
   AllocationError: 'error class', DTypeError: 'error class', GradError: 'error class', InternalError: 'error class', ShapeError: 'error class', ValueError: 'error class', NonFiniteError: 'error class',
-  Module: 'abstract base class', Tensor: 'constructed by gradscope only (see METHODS)',
+  Module: 'abstract base class', PerParameterUpdate: 'abstract base class', Tensor: 'constructed by gradscope only (see METHODS)',
   threefry2x32: 'the raw cipher on 32-bit words (an inner loop of every random op)',
   randomBits: 'raw counter-based bits, like threefry2x32', normalFromBits: 'maps two raw 32-bit words to a normal draw, like threefry2x32', uniformStream: 'a seeded stream of raw uniforms, like threefry2x32',
   describeValue: 'describes any value for an error message: every input is valid',

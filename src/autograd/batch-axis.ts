@@ -70,6 +70,13 @@ const sum: Rule = (node, [a]) => {
   return keepdim ? a! : a! - axes.filter((d) => d < a!).length;
 };
 
+/** A scan along one axis (cumsum, logcumsumexp, linearScan) mixes the samples only when it runs along the batch axis. */
+const scan = (op: string): Rule => (node, axes, out, B) => {
+  if (axes.includes((node.ctx.attrs as { axis: number }).axis)) return mixed(op, 'it scans along the batch axis');
+  // The operands of linearScan have one shape, so their batch axes must simply agree.
+  return elementwise(node, axes, out, B);
+};
+
 const permute: Rule = (node, [a]) => (node.ctx.attrs as { dims: number[] }).dims.indexOf(a!);
 
 const expand: Rule = (node, [a], out, B) => {
@@ -192,6 +199,24 @@ export const BATCH_AXIS_RULES = {
   elu: same,
   softplus: same,
   powScalar: same,
+  sin: same,
+  cos: same,
+  tan: same,
+  asin: same,
+  acos: same,
+  atan: same,
+  sinh: same,
+  cosh: same,
+  asinh: same,
+  acosh: same,
+  atanh: same,
+  erf: same,
+  erfc: same,
+  log1p: same,
+  expm1: same,
+  rsqrt: same,
+  logSigmoid: same,
+  gelu: same,
   add: elementwise,
   sub: elementwise,
   mul: elementwise,
@@ -199,8 +224,12 @@ export const BATCH_AXIS_RULES = {
   pow: elementwise,
   maximum: elementwise,
   minimum: elementwise,
+  atan2: elementwise,
   where: elementwise,
   sum,
+  cumsum: scan('cumsum'),
+  logcumsumexp: scan('logcumsumexp'),
+  linearScan: scan('linearScan'),
   crossEntropy: rowwise('crossEntropy'),
   crossEntropyBackward: rowwise('crossEntropyBackward'),
   matmul,

@@ -38,9 +38,50 @@ export { sub } from './ops/sub.js';
 export { sum } from './ops/sum.js';
 export { tanh } from './ops/tanh.js';
 export { where } from './ops/where.js';
+export { cumsum } from './ops/cumsum.js';
+export { logcumsumexp } from './ops/logcumsumexp.js';
+export { cumprod, prod } from './composite/prod.js';
+export { norm, type NormOrder } from './composite/norm.js';
+export { einsum } from './composite/einsum.js';
+// Math ops (docs/ops-math.md): functions only, not Tensor methods, so that a bundle pays only for
+// the ones it imports.
+export { acos } from './ops/acos.js';
+export { acosh } from './ops/acosh.js';
+export { asin } from './ops/asin.js';
+export { asinh } from './ops/asinh.js';
+export { atan } from './ops/atan.js';
+export { atan2 } from './ops/atan2.js';
+export { atanh } from './ops/atanh.js';
+export { cos } from './ops/cos.js';
+export { cosh } from './ops/cosh.js';
+export { erf } from './ops/erf.js';
+export { erfc } from './ops/erfc.js';
+export { expm1 } from './ops/expm1.js';
+export { gelu, type GeluApproximate } from './ops/gelu.js';
+export { log1p } from './ops/log1p.js';
+export { logSigmoid } from './ops/log-sigmoid.js';
+export { ceil, floor, round } from './ops/rounding.js';
+export { rsqrt } from './ops/rsqrt.js';
+export { sin } from './ops/sin.js';
+export { sinh } from './ops/sinh.js';
+export { tan } from './ops/tan.js';
+export { hardtanh, leakyRelu, mish, silu, softsign } from './composite/activations.js';
 
 export { clamp, reciprocal, square } from './composite/elementwise.js';
-export { crossEntropy, mseLoss, type Reduction } from './composite/loss.js';
+export { crossEntropy, mseLoss, nllLoss, type CrossEntropyOptions, type NllLossOptions, type Reduction } from './composite/loss.js';
+export {
+  binaryCrossEntropy,
+  binaryCrossEntropyWithLogits,
+  huberLoss,
+  klDiv,
+  smoothL1Loss,
+  type BinaryCrossEntropyOptions,
+  type BinaryCrossEntropyWithLogitsOptions,
+  type HuberLossOptions,
+  type KlDivOptions,
+  type KlDivReduction,
+  type SmoothL1LossOptions,
+} from './composite/loss-pointwise.js';
 export {
   logSoftmax,
   logsumexp,
@@ -53,6 +94,12 @@ export {
   type VarOptions,
 } from './composite/reduce.js';
 export { flatten, squeeze, stack, transpose, unsqueeze } from './composite/shape.js';
+export { layerNorm } from './composite/layer-norm.js';
+export { attentionWeights, scaledDotProductAttention, type AttentionOptions } from './composite/attention.js';
+export { conv1d, type Conv1dOptions } from './composite/conv1d.js';
+export { convTranspose2d, type ConvTranspose2dOptions } from './composite/conv-transpose2d.js';
+export { embedding, type EmbeddingOptions } from './composite/embedding.js';
+export { groupNorm } from './composite/group-norm.js';
 export { argmax, argmin, eq, ge, gt, le, lt, ne, sign } from './nondiff.js';
 
 export { backward, gradients, unbroadcast } from './engine.js';

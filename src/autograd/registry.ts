@@ -35,6 +35,25 @@ import { negOp } from './ops/neg.js';
 import { padOp } from './ops/pad.js';
 import { permuteOp } from './ops/permute.js';
 import { powScalarOp } from './ops/pow-scalar.js';
+import { sinOp } from './ops/sin.js';
+import { cosOp } from './ops/cos.js';
+import { tanOp } from './ops/tan.js';
+import { asinOp } from './ops/asin.js';
+import { acosOp } from './ops/acos.js';
+import { atanOp } from './ops/atan.js';
+import { sinhOp } from './ops/sinh.js';
+import { coshOp } from './ops/cosh.js';
+import { asinhOp } from './ops/asinh.js';
+import { acoshOp } from './ops/acosh.js';
+import { atanhOp } from './ops/atanh.js';
+import { erfOp } from './ops/erf.js';
+import { erfcOp } from './ops/erfc.js';
+import { log1pOp } from './ops/log1p.js';
+import { expm1Op } from './ops/expm1.js';
+import { rsqrtOp } from './ops/rsqrt.js';
+import { logSigmoidOp } from './ops/log-sigmoid.js';
+import { geluOp } from './ops/gelu.js';
+import { atan2Op } from './ops/atan2.js';
 import { powOp } from './ops/pow.js';
 import { reluBackwardOp } from './ops/relu-backward.js';
 import { reluOp } from './ops/relu.js';
@@ -46,6 +65,9 @@ import { softplusOp } from './ops/softplus.js';
 import { sqrtOp } from './ops/sqrt.js';
 import { subOp } from './ops/sub.js';
 import { sumOp } from './ops/sum.js';
+import { cumsumOp } from './ops/cumsum.js';
+import { linearScanOp } from './ops/linear-scan.js';
+import { logcumsumexpOp } from './ops/logcumsumexp.js';
 import { tanhOp } from './ops/tanh.js';
 import { unsliceOp } from './ops/unslice.js';
 import { whereOp } from './ops/where.js';
@@ -86,6 +108,42 @@ export const OPS = {
   softplus: softplusOp,
   /** xᵖ for a constant number p; attrs `{ exponent }`. */
   powScalar: powScalarOp,
+  /** sin x; d/dx = cos x. */
+  sin: sinOp,
+  /** cos x; d/dx = −sin x (its own primitive: sin(π/2 − x) loses precision near π/2). */
+  cos: cosOp,
+  /** tan x; d/dx = 1 + tan² x, from the saved output. */
+  tan: tanOp,
+  /** arcsin x; d/dx = 1/√((1 − x)(1 + x)). */
+  asin: asinOp,
+  /** arccos x; d/dx = −1/√((1 − x)(1 + x)). */
+  acos: acosOp,
+  /** arctan x; d/dx = 1/(1 + x²). */
+  atan: atanOp,
+  /** sinh x; d/dx = cosh x. */
+  sinh: sinhOp,
+  /** cosh x; d/dx = sinh x. */
+  cosh: coshOp,
+  /** arsinh x; d/dx = 1/√(x² + 1). */
+  asinh: asinhOp,
+  /** arcosh x; d/dx = 1/√((x − 1)(x + 1)). */
+  acosh: acoshOp,
+  /** artanh x; d/dx = 1/((1 − x)(1 + x)). */
+  atanh: atanhOp,
+  /** erf x; d/dx = (2/√π)e^{−x²}. */
+  erf: erfOp,
+  /** erfc x = 1 − erf x without cancellation; d/dx = −(2/√π)e^{−x²}. */
+  erfc: erfcOp,
+  /** ln(1 + x); d/dx = 1/(1 + x). */
+  log1p: log1pOp,
+  /** eˣ − 1; d/dx = eˣ. */
+  expm1: expm1Op,
+  /** 1/√x; d/dx = −½y³, from the saved output. */
+  rsqrt: rsqrtOp,
+  /** log σ(x), stable; d/dx = σ(−x). */
+  logSigmoid: logSigmoidOp,
+  /** x·Φ(x) or its tanh form; attrs `{ approximate }`. */
+  gelu: geluOp,
   /** a + b, broadcasting. */
   add: addOp,
   /** a − b, broadcasting. */
@@ -100,10 +158,18 @@ export const OPS = {
   maximum: maximumOp,
   /** min(a, b) elementwise; ties split the gradient ½/½. */
   minimum: minimumOp,
+  /** atan2(a, b), broadcasting; ∂/∂a = b/(a² + b²), ∂/∂b = −a/(a² + b²). */
+  atan2: atan2Op,
   /** cond ? a : b elementwise; the condition is an attr, never differentiated. */
   where: whereOp,
   /** Σ over `axes`, optionally keeping them as size 1; attrs `{ axes, keepdim }`. */
   sum: sumOp,
+  /** Inclusive prefix sums along `axis` (suffix sums when `reverse`); attrs `{ axis, reverse }`. */
+  cumsum: cumsumOp,
+  /** log Σ_{j ≤ k} exp xⱼ along `axis`, with a running maximum; attrs `{ axis, reverse }`. */
+  logcumsumexp: logcumsumexpOp,
+  /** The recurrence hₖ = aₖ·hₖ₋₁ + bₖ along `axis` (behind cumprod and prod); attrs `{ axis, reverse }`. */
+  linearScan: linearScanOp,
   /** Per-sample −log softmax(x)[t] of logits [N, C] and int32 targets [N] (an attr), fused. */
   crossEntropy: crossEntropyOp,
   /** crossEntropy's gradient g·(softmax(x) − onehot(t)), fused; differentiable in x and g. */

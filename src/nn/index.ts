@@ -10,8 +10,29 @@ export { AvgPool2d, GlobalAvgPool2d, MaxPool2d, type PoolLayerOptions } from './
 export { Flatten, Residual, Sequential } from './container.js';
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
 export { Dropout, dropoutMask } from './dropout.js';
+export { GroupNorm, type GroupNormOptions } from './group-norm.js';
+export { Embedding, type EmbeddingLayerOptions } from './embedding.js';
+export { Conv1d, type Conv1dLayerOptions } from './conv1d.js';
+export { ConvTranspose2d, type ConvTranspose2dLayerOptions } from './conv-transpose2d.js';
+export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
+export {
+  MultiheadAttention,
+  multiheadAttention,
+  type MultiheadAttentionLayerOptions,
+  type MultiheadAttentionOptions,
+  type MultiheadAttentionParams,
+  type MultiheadAttentionResult,
+} from './attention.js';
+export {
+  TinyTransformer,
+  TransformerEncoderLayer,
+  type EncoderMasks,
+  type TinyTransformerOptions,
+  type TransformerActivation,
+  type TransformerEncoderLayerOptions,
+} from './transformer.js';
 export { fans, initBias, initWeight, layerKeys, type InitOptions, type InitScheme } from './init.js';
-export { lenet5, mlp, resnet8, summary, type Activation, type MLPOptions, type ZooOptions } from './zoo.js';
+export { lenet5, mlp, resnet8, summary, tinyTransformer, type Activation, type MLPOptions, type ZooOptions } from './zoo.js';
 export {
   MODEL_FILE_FORMAT,
   MODEL_FILE_MAGIC,
