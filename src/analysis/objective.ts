@@ -6,7 +6,7 @@
  * optimizer sees), 'eval' with the running statistics. Either way the model's running
  * statistics and train/eval flags are left exactly as they were.
  */
-import { crossEntropy } from '../autograd/composite/loss.js';
+import { crossEntropyOfRows } from '../autograd/composite/loss-core.js';
 import { gradients } from '../autograd/engine.js';
 import { withGradMode } from '../autograd/mode.js';
 import { hvp } from '../autograd/transforms.js';
@@ -47,7 +47,7 @@ export function withMode<T>(model: Module, mode: BatchNormMode, fn: () => T): T 
  * @example const F = objective(model, batch, { batchNorm: 'eval' }); grad(F)(model.flattenParameters());
  */
 export function objective(model: Module, batch: Batch, options: ObjectiveOptions): (w: Tensor) => Tensor {
-  const loss = options.loss ?? ((out, t) => crossEntropy(out, t, 'none'));
+  const loss = options.loss ?? ((out, t) => crossEntropyOfRows(out, t, 'none'));
   const ids = batch.sampleIds ?? Array.from({ length: batch.x.shape[0]! }, (_, i) => i);
   return (w: Tensor) =>
     withMode(model, options.batchNorm, () =>

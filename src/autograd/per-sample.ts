@@ -32,6 +32,8 @@ import { noGrad } from './mode.js';
 import type { Node } from './op.js';
 import { scalarTensor } from './operands.js';
 import { conv2dBackwardWeight } from './ops/conv2d-backward-weight.js';
+import { shiftSlice, type SliceAttrs } from './ops/slice.js';
+import { unslice } from './ops/unslice.js';
 import { noBatchAxisError, traceBatchAxes } from './batch-axis.js';
 import type { Conv2dGeometry } from '../kernels/geometry.js';
 
@@ -134,6 +136,10 @@ const PARAM_SIDE_RULES: Partial<Record<string, (node: Node, G: Tensor, B: number
     return G.permute([0, ...inverse.map((d) => d + 1)]);
   },
   expand: (n, G) => unbroadcastKeepBatch(G, n.ctx.inputShapes[0]!),
+  // A slice of a parameter (a positional table cut to the sequence, one projection of an
+  // attention's stacked weights): each sample's gradient written back into zeros of the
+  // parameter's shape, the slice shifted past the batch axis.
+  slice: (n, G, B) => unslice(G, [B, ...n.ctx.inputShapes[0]!], shiftSlice(n.ctx.attrs as SliceAttrs, B)),
 };
 
 /**

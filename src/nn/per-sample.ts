@@ -11,7 +11,7 @@
  *   forward (BatchNorm in train mode: ℓᵢ depends on every sample through the batch
  *   statistics). Exact; one backward pass per sample. Its rows average to the batch gradient.
  */
-import { crossEntropy } from '../autograd/composite/loss.js';
+import { crossEntropyOfRows } from '../autograd/composite/loss-core.js';
 import { gradients } from '../autograd/engine.js';
 import { noGrad } from '../autograd/mode.js';
 import { perSampleGradients } from '../autograd/per-sample.js';
@@ -41,7 +41,7 @@ export interface Batch {
 export type PerSampleLoss = (output: Tensor, targets: Tensor | Int32Array | readonly number[]) => Tensor;
 
 /** Cross-entropy without reduction: one loss per sample. */
-export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropy(output, targets, 'none');
+export const crossEntropyLoss: PerSampleLoss = (output, targets) => crossEntropyOfRows(output, targets, 'none');
 
 /**
  * Reusable memory for per-sample gradients. B × P numbers are often hundreds of megabytes,

@@ -9,7 +9,7 @@
  * seed, so dropout masks are a pure function of (seed, sample id): evaluating the same batch
  * object at w and at w̃ uses the same masks ("locking").
  */
-import { crossEntropy } from '../autograd/composite/loss.js';
+import { crossEntropyOfRows } from '../autograd/composite/loss-core.js';
 import { gradients } from '../autograd/engine.js';
 import { noGrad, withGradMode } from '../autograd/mode.js';
 import type { Module } from '../nn/module.js';
@@ -40,7 +40,7 @@ export function batchGradientAt(
   const n = batchSize(batch);
   const sampleIds = batch.sampleIds ?? Array.from({ length: n }, (_, i) => i);
   return withGradMode(true, () => {
-    const loss = model.callWithVector(leaf, () => crossEntropy(model.forward(batch.x, { sampleIds, seed: batch.seed }), batch.targets, 'none').mean());
+    const loss = model.callWithVector(leaf, () => crossEntropyOfRows(model.forward(batch.x, { sampleIds, seed: batch.seed }), batch.targets, 'none').mean());
     const grad = gradients([loss], [leaf])[0]!.detach();
     return { grad, loss: loss.item() };
   });
