@@ -3,7 +3,7 @@
  * forward value and the autograd graph; step through backward node by node; compare with
  * finite differences; take a gradient of a gradient.
  */
-import { EXAMPLES, runExpression, type ExpressionResult, type LabNode } from '../core/expression.js';
+import { EXAMPLES, FUNCTIONS, FUNCTIONS2, runExpression, type ExpressionResult, type LabNode } from '../core/expression.js';
 import { fmt, formatTensor, h, resultsElement, setState, shapeText, table } from '../dom.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -80,7 +80,7 @@ export function mountExpressionPanel(panel: HTMLElement): void {
 
   panel.append(
     h('h2', { text: 'Expression lab' }),
-    h('p', { class: 'note', text: 'Variables are float64 leaves that require grad. Operators: + − * / ^ and @ (matmul); functions: exp, log, tanh, sigmoid, relu, softplus, sqrt, abs, square, sum, mean, max, logsumexp, softmax, transpose. A non-scalar result is differentiated through its sum.' }),
+    h('p', { class: 'note', text: `Variables are float64 leaves that require grad. Operators: + − * / ^ and @ (matmul); functions: ${Object.keys(FUNCTIONS).join(', ')}; of two arguments: ${Object.keys(FUNCTIONS2).join(', ')}. A non-scalar result is differentiated through its sum.` }),
     h('div', { class: 'row' },
       h('div', { class: 'col' },
         h('label', { for: 'expr-example', text: 'Example' }), example,
