@@ -50,7 +50,7 @@ export {
   useBackend,
   type BackendInfo,
 } from './kernels/registry.js';
-export type { Backend } from './kernels/backend.js';
+export type { Backend, ScanFn } from './kernels/backend.js';
 export { setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
 export { relaxedSimdAvailable } from './kernels/wasm/runtime.js';
 export { relaxedSimdProbeBytes } from './kernels/wasm/gemm-module.js';
@@ -127,6 +127,7 @@ export type { GradientOptions } from './autograd/engine.js';
 export type { PyTree } from './autograd/pytree.js';
 export type { OutputWorkspace } from './autograd/vmap-workspace.js';
 export type { SliceAttrs } from './autograd/ops/slice.js';
+export type { ScanAttrs } from './autograd/ops/cumsum.js';
 export type { ReplaceLeaves } from './autograd/jacobians.js';
 export type { AnyFn, ArgAt, AuxOf, OutOf, TensorFn, WithAux, WithAuxFalse, WithAuxTrue } from './autograd/transforms.js';
 export type { AvgPoolGeometry, Conv2dGeometry, Pair, PoolGeometry } from './kernels/geometry.js';

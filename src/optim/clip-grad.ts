@@ -198,6 +198,21 @@ export type ClipOptions =
       clipValue: number;
     };
 
+/** ClipOptions with the defaults filled in, as {@link ClippedUpdate.clip} holds them. */
+export type ResolvedClip =
+  | {
+      /** The total norm the direction is clipped to. */
+      maxNorm: number;
+      /** Order of the norm (2, Infinity, …). */
+      normType: number;
+      /** Whether a non-finite total norm is refused. */
+      errorIfNonfinite: boolean;
+    }
+  | {
+      /** Every element is clamped to [−clipValue, clipValue]. */
+      clipValue: number;
+    };
+
 /**
  * An update rule that clips the direction (by norm or by value, torch.nn.utils semantics, over
  * all parameters together) and then applies `inner` to the clipped direction. The estimator's
@@ -211,7 +226,7 @@ export class ClippedUpdate implements UpdateRule {
   /** The rule that takes the clipped direction. */
   readonly inner: UpdateRule;
   /** The clipping, with its defaults filled in. */
-  readonly clip: Readonly<{ maxNorm: number; normType: number; errorIfNonfinite: boolean } | { clipValue: number }>;
+  readonly clip: Readonly<ResolvedClip>;
   /** The total norm before clipping of the last step's direction (norm clipping only; null before the first step). */
   lastNorm: number | null = null;
 

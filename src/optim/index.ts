@@ -18,6 +18,7 @@ export {
   type ClipNormOptions,
   type ClipOptions,
   type NormType,
+  type ResolvedClip,
 } from './clip-grad.js';
 export type { SnapshotPoint } from './snapshot-point.js';
 export {

@@ -34,7 +34,10 @@ export interface SavedTensor {
 }
 
 /** The saved state of one parameter: its step count and its named tensors (PyTorch's names). */
-export type SavedParameterState = { step: number } & Record<string, number | SavedTensor>;
+export type SavedParameterState = {
+  /** Steps taken by this parameter (PyTorch's `state['step']`). */
+  step: number;
+} & Record<string, number | SavedTensor>;
 
 /** What {@link PerParameterUpdate.saveState} returns (see the file comment). */
 export interface SavedUpdateState {
