@@ -1,7 +1,10 @@
 /**
  * `npm run build`: the engine (ESM + CommonJS) and then the lab, from clean output folders.
  *
- * 1. tsc: src/ → dist/ (ESM .js, .d.ts, source maps).
+ * 1. tsc: src/ → dist/ (ESM .js and .d.ts with their doc comments), then esbuild reprints each
+ *    .js as ESM with two-space indentation: the same program, a third smaller (the installed
+ *    engine has a 3 MiB budget, test/consumer/run.mjs). No source maps: they would not survive
+ *    the reprint, and the package does not ship them.
  * 2. esbuild: each dist/*.js → dist/cjs/*.js as CommonJS, one file per module (not a bundle, so
  *    `require('gradscope')` and `require('gradscope/data')` share one copy of every module, and
  *    instanceof and the backend registry work across entry points). The .d.ts files are copied
@@ -35,6 +38,12 @@ rmSync(dist, { recursive: true, force: true });
 rmSync(join(root, 'packages', 'lab', 'dist'), { recursive: true, force: true });
 
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+for (const file of files(dist, cjs)) {
+  if (!file.endsWith('.js')) continue;
+  const { code } = transformSync(readFileSync(file, 'utf8'), { format: 'esm', target: 'node20', sourcefile: relative(root, file) });
+  writeFileSync(file, code);
+}
 
 for (const file of files(dist, cjs)) {
   const out = join(cjs, relative(dist, file));

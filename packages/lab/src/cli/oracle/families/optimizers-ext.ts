@@ -12,10 +12,8 @@ import {
   Adagrad,
   Adam,
   AdamW,
-  type Batch,
   ClippedUpdate,
   crossEntropy,
-  type Dataset,
   type FloatDType,
   noGrad,
   PerParameterUpdate,
@@ -27,34 +25,12 @@ import {
   type UpdateRule,
   ValueError,
 } from 'gradscope';
-import { inputOf, type Family, type OracleCase, type Results } from '../format.js';
+import { type Family, type OracleCase, type Results } from '../format.js';
 import { modelOf, unknownLayer } from './model-spec.js';
+import { dataOf } from './optimizers.js';
 
 const OPTIMIZERS = new Set(['adam', 'adamw', 'rmsprop', 'adagrad', 'sgd']);
 
-/** The case's data as a Dataset plus a batch builder (sample id = dataset index, seed 0). */
-function dataOf(c: OracleCase, dtype: FloatDType): { data: Dataset; makeBatch: (indices: readonly number[], seed?: number) => Batch } {
-  const x = inputOf(c, 'x');
-  const targets = inputOf(c, 'target').data;
-  const [N, ...sampleShape] = x.shape as [number, ...number[]];
-  const d = sampleShape.reduce((a, b) => a * b, 1);
-  const data: Dataset = {
-    name: c.name,
-    length: N,
-    sampleShape,
-    classes: c.config.num_classes,
-    get: (i) => ({ x: Float64Array.from(x.data.slice(i * d, (i + 1) * d)), y: targets[i]!, id: i }),
-  };
-  const makeBatch = (indices: readonly number[], seed = 0): Batch => {
-    const rows = new Float64Array(indices.length * d);
-    indices.forEach((i, k) => {
-      if (!Number.isInteger(i) || i < 0 || i >= N) throw new ValueError(`oracle optimizers_ext: index ${i} is outside the dataset of ${N}`);
-      rows.set(x.data.slice(i * d, (i + 1) * d), k * d);
-    });
-    return { x: tensor(rows, { shape: [indices.length, ...sampleShape], dtype }), targets: Int32Array.from(indices, (i) => targets[i]!), sampleIds: [...indices], seed };
-  };
-  return { data, makeBatch };
-}
 
 /** The update rule of a case, from its PyTorch hyper-parameter names. */
 function ruleOf(c: OracleCase): UpdateRule {

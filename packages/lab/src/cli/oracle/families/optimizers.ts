@@ -10,8 +10,11 @@ import { type Batch, controlVariateRows, crossEntropy, type Dataset, type Estima
 import { inputOf, type Family, type OracleCase, type Results } from '../format.js';
 import { modelOf, unknownLayer } from './model-spec.js';
 
-/** The case's data as a Dataset plus a batch builder (sample id = dataset index, seed 0). */
-function dataOf(c: OracleCase, dtype: FloatDType): { data: Dataset; makeBatch: (indices: readonly number[], seed?: number) => Batch } {
+/**
+ * The case's data as a Dataset plus a batch builder (sample id = dataset index, seed 0); shared
+ * with optimizers_ext, whose cases hold their data the same way.
+ */
+export function dataOf(c: OracleCase, dtype: FloatDType): { data: Dataset; makeBatch: (indices: readonly number[], seed?: number) => Batch } {
   const x = inputOf(c, 'x');
   const targets = inputOf(c, 'target').data;
   const [N, ...sampleShape] = x.shape as [number, ...number[]];
@@ -26,7 +29,7 @@ function dataOf(c: OracleCase, dtype: FloatDType): { data: Dataset; makeBatch: (
   const makeBatch = (indices: readonly number[], seed = 0): Batch => {
     const rows = new Float64Array(indices.length * d);
     indices.forEach((i, k) => {
-      if (!Number.isInteger(i) || i < 0 || i >= N) throw new ValueError(`oracle optimizers: index ${i} is outside the dataset of ${N}`);
+      if (!Number.isInteger(i) || i < 0 || i >= N) throw new ValueError(`oracle ${c.family}: index ${i} is outside the dataset of ${N}`);
       rows.set(x.data.slice(i * d, (i + 1) * d), k * d);
     });
     return {
