@@ -64,10 +64,12 @@ export {
   PerSampleWorkspace,
   type Batch,
   type JacobianResult,
+  type PerSampleChunk,
   type PerSampleLoss,
   type PerSampleOptions,
   type PerSampleResult,
 } from './nn/per-sample.js';
+export { vmapPerSampleGrads } from './nn/per-sample-vmap.js';
 export { perSampleGradients, type PerSampleAllocator } from './autograd/per-sample.js';
 export { fullHessian, operatorMatrix, perLayerCurvature, restrictOperator, type LayerCurvature, type LayerCurvatureOptions } from './analysis/curvature.js';
 export { symmetricEigenvalues, tridiagonalEigen, type TridiagonalEigen } from './analysis/eigen.js';

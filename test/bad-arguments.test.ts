@@ -489,7 +489,7 @@ const NOT_SWEPT: Record<string, string> = {
 };
 const OTHER_OWNERS = [
   'backendReady currentBackendInfo getBackend listBackends loadBackend registerBackend registerBackendFactory setBackend useBackend setWasmThreads wasmThreads',
-  'crossEntropyLoss perSampleGrads perSampleJacobian PerSampleWorkspace perSampleGradients',
+  'crossEntropyLoss perSampleGrads vmapPerSampleGrads perSampleJacobian PerSampleWorkspace perSampleGradients',
   'fullHessian operatorMatrix perLayerCurvature restrictOperator symmetricEigenvalues tridiagonalEigen frobeniusNorm hutchinsonTrace lanczos rademacher spectralDensity flatGradient hessianOperator hessianVectorProduct objective withMode',
   'estimatorVariance varianceRatio controlVariateRows gradientAt gradientRows perSampleMatrix sgdRows svrgRows gradientNormMetrics distanceFromSnapshot curvatureEstimate lossAlongLine smallSymmetricEigenvalues outputJacobian gramSpectrumOf gramSpectrum quadraticProblem linearizedProblem meanHessian samplingCoefficient secondMomentOperator secondMomentMatrix spectralRadius lambdaMax meanSquareThreshold lyapunovExponent simulateSecondMoment stabilityBounds',
   'ArrayDataset diagonalLinear gaussianMixture QuadraticDataset quadraticSum reluTeacher reluTeacherOutput TeacherProblem epochIndices epochPermutation BatchPlan makeBatch SubsetDataset subset keyedPermutation split normalizationStats NormalizedDataset normalize sampleKey augmentSample translate randomCrop randomShift horizontalFlip compose',

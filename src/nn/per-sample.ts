@@ -159,6 +159,20 @@ function idsOf(batch: Batch, start: number, end: number): ArrayLike<number> {
 }
 
 /**
+ * How one chunk of the batch gets its per-sample losses [b] and gradients (one [b, …shape] per
+ * parameter, in namedParameters order): natively here, through vmap in per-sample-vmap.ts.
+ */
+export type PerSampleChunk = (model: Module, chunk: Batch, loss: PerSampleLoss, workspace: PerSampleWorkspace | undefined) => { losses: Tensor; grads: Tensor[] };
+
+/** One chunk natively: one forward and one per-sample backward (autograd/per-sample.ts). */
+const tracedChunk: PerSampleChunk = (model, { x, targets, sampleIds, seed }, loss, workspace) => {
+  // The input is traced (requires grad) only to mark which tensors depend on the batch.
+  const input = x.detach().requireGrad();
+  const losses = loss(model.forward(input, { sampleIds, seed }), targets);
+  return { losses, grads: perSampleGradients(losses, model.parameters(), input, workspace?.take) };
+};
+
+/**
  * The gradient of every sample's own loss, natively (one backward pass per chunk).
  * @example
  * model.eval(); // BatchNorm on running statistics: samples do not interact
@@ -166,6 +180,19 @@ function idsOf(batch: Batch, start: number, end: number): ArrayLike<number> {
  * grads.get('0.weight'); // [B, out, in]
  */
 export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOptions = {}): PerSampleResult {
+  if (batch.x.dtype === 'int32') {
+    throw new GradError(
+      'perSampleGrads: the batch input is int32 (token ids?), which cannot be traced through the model (an Embedding takes it as an index); vmapPerSampleGrads(model, batch) computes the same rows through vmap',
+    );
+  }
+  return perSampleResult(model, batch, options, tracedChunk);
+}
+
+/**
+ * perSampleGrads' loop over chunks and its result, with the chunks computed by `chunkGrads`
+ * (shared with vmapPerSampleGrads).
+ */
+export function perSampleResult(model: Module, batch: Batch, options: PerSampleOptions, chunkGrads: PerSampleChunk): PerSampleResult {
   const { loss = crossEntropyLoss, normsOnly = false } = options;
   const B = batch.x.shape[0]!;
   const chunk = options.chunkSize ?? B;
@@ -178,10 +205,8 @@ export function perSampleGrads(model: Module, batch: Batch, options: PerSampleOp
   options.workspace?.reset();
   for (let start = 0; start < B; start += chunk) {
     const end = Math.min(B, start + chunk);
-    // The input is traced (requires grad) only to mark which tensors depend on the batch.
-    const x = rows(batch.x, start, end).detach().requireGrad();
-    const losses = loss(model.forward(x, { sampleIds: idsOf(batch, start, end), seed: batch.seed }), rows(batch.targets, start, end));
-    const grads = perSampleGradients(losses, params, x, options.workspace?.take);
+    const part = { x: rows(batch.x, start, end), targets: rows(batch.targets, start, end), sampleIds: idsOf(batch, start, end), seed: batch.seed };
+    const { losses, grads } = chunkGrads(model, part, loss, options.workspace);
     lossChunks.push(losses.detach());
     if (normsOnly) addSquaredRowNorms(grads, squared, start);
     else grads.forEach((g, k) => gradChunks[k]!.push(g));

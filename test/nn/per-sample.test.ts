@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crossEntropy, gradients, randn, type Tensor } from '../../src/index.js';
+import { crossEntropy, Embedding, gradients, LayerNorm, randn, tensor, vmapPerSampleGrads, type Tensor } from '../../src/index.js';
 import { perSampleGrads, perSampleJacobian, PerSampleWorkspace } from '../../src/nn/per-sample.js';
 import { lenet5, mlp, resnet8 } from '../../src/nn/zoo.js';
 import { Dropout } from '../../src/nn/dropout.js';
@@ -163,5 +163,39 @@ describe('perSampleJacobian', () => {
     const jac = perSampleJacobian(model, { x, targets: [0, 1, 1] });
     const per = perSampleGrads(model, { x, targets: [0, 1, 1] });
     for (const [name, g] of per.grads!) expect(maxAbsDiff(jac.rows.get(name)!.toTypedArray(), g.toTypedArray())).toBeLessThan(1e-12);
+  });
+});
+
+describe('vmapPerSampleGrads: integer inputs (token ids into an Embedding)', () => {
+  const tokens = () => tensor(Int32Array.from([1, 0, 5, 5, 2, 2, 0, 0, 3, 4, 1, 1, 5, 3, 2, 0]), { shape: [4, 4], dtype: 'int32' });
+  const textModel = (dropout = 0) =>
+    new Sequential(new Embedding(6, 3, { seed: 8, paddingIdx: 0, ...f64 }), new Flatten(), new Dropout(dropout), new Linear(12, 3, { seed: 9, ...f64 }), new LayerNorm([3], f64));
+  const targets = [0, 2, 1, 2];
+
+  it('perSampleGrads refuses int32 inputs and names the function that takes them', () => {
+    expect(() => perSampleGrads(textModel().eval(), { x: tokens(), targets })).toThrow(/int32 \(token ids\?\).*vmapPerSampleGrads/);
+  });
+
+  it('equals the per-sample loop, in chunks and as norms, the padding row getting zeros', () => {
+    const model = textModel().eval();
+    const whole = vmapPerSampleGrads(model, { x: tokens(), targets });
+    const reference = loopReference(model, tokens(), targets);
+    model.namedParameters().forEach(([name], k) => {
+      targets.forEach((_, i) => expect(maxAbsDiff(whole.grads!.get(name)!.slice([[i, i + 1]]).toTypedArray(), reference[i]![k]!.toTypedArray()), `${name} row ${i}`).toBeLessThan(1e-12));
+    });
+    const chunked = vmapPerSampleGrads(model, { x: tokens(), targets }, { chunkSize: 3 });
+    for (const [name, g] of whole.grads!) expect(maxAbsDiff(chunked.grads!.get(name)!.toTypedArray(), g.toTypedArray())).toBeLessThan(1e-15);
+    const norms = vmapPerSampleGrads(model, { x: tokens(), targets }, { normsOnly: true }).norms;
+    expect(maxAbsDiff(norms, whole.norms)).toBeLessThan(1e-12);
+    expect(maxAbsDiff(whole.losses.toTypedArray(), crossEntropy(model.forward(tokens()), targets, 'none').toTypedArray())).toBeLessThan(1e-14);
+    expect([...whole.grads!.get('0.weight')!.slice([null, [0, 1]]).toTypedArray()]).toEqual(new Array(12).fill(0));
+  });
+
+  it('refuses train-mode dropout, whose masks vmap cannot key by sample id', () => {
+    const model = textModel(0.5);
+    model.train();
+    expect(() => vmapPerSampleGrads(model, { x: tokens(), targets, seed: 0 })).toThrow(/cannot key dropout masks.*'2' \(Dropout/);
+    model.eval();
+    expect(() => vmapPerSampleGrads(model, { x: tokens(), targets })).not.toThrow();
   });
 });
