@@ -100,9 +100,9 @@ const SCHEMAS: ReadonlyMap<FamilyName, ConfigSchema> = new Map<FamilyName, Confi
       ]),
       required: ['op', 'operands', 'no_grad'],
       ops: new Set([
-        'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'erf', 'erfc', 'log1p', 'expm1', 'reciprocal',
-        'rsqrt', 'square', 'gelu', 'silu', 'mish', 'log_sigmoid', 'softsign', 'leaky_relu', 'hardtanh', 'atan2', 'cumsum',
-        'logcumsumexp', 'prod', 'norm', 'einsum', 'nll_loss', 'cross_entropy', 'binary_cross_entropy',
+        'sin', 'cos', 'tan', 'asin', 'acos', 'atan', 'sinh', 'cosh', 'asinh', 'acosh', 'atanh', 'erf', 'erfc', 'log1p', 'expm1',
+        'reciprocal', 'rsqrt', 'square', 'sign', 'floor', 'ceil', 'round', 'gelu', 'silu', 'mish', 'log_sigmoid', 'softsign',
+        'leaky_relu', 'hardtanh', 'atan2', 'cumsum', 'logcumsumexp', 'cumprod', 'prod', 'norm', 'einsum', 'nll_loss', 'cross_entropy', 'binary_cross_entropy',
         'binary_cross_entropy_with_logits', 'kl_div', 'huber_loss', 'smooth_l1_loss',
       ]),
     },

@@ -20,6 +20,8 @@ export const MATH_OPS: ReadonlyMap<string, OpFn> = new Map(Object.entries({
   sinh: ([x]) => F.sinh(x!),
   cosh: ([x]) => F.cosh(x!),
   asinh: ([x]) => F.asinh(x!),
+  acosh: ([x]) => F.acosh(x!),
+  atanh: ([x]) => F.atanh(x!),
   erf: ([x]) => F.erf(x!),
   erfc: ([x]) => F.erfc(x!),
   log1p: ([x]) => F.log1p(x!),
@@ -35,4 +37,9 @@ export const MATH_OPS: ReadonlyMap<string, OpFn> = new Map(Object.entries({
   leaky_relu: ([x], c) => F.leakyRelu(x!, c.negative_slope),
   hardtanh: ([x], c) => F.hardtanh(x!, c.min_val, c.max_val),
   atan2: ([a, b]) => F.atan2(a!, b!),
+  // Piecewise constant: zero gradient and HVP (the list, beyond the visible cases).
+  sign: ([x]) => F.sign(x!),
+  floor: ([x]) => F.floor(x!),
+  ceil: ([x]) => F.ceil(x!),
+  round: ([x]) => F.round(x!),
 } satisfies Record<string, OpFn>));

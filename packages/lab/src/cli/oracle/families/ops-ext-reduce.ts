@@ -17,6 +17,7 @@ function normOrder(ord: unknown): NormOrder {
 export const REDUCE_OPS: ReadonlyMap<string, (xs: Tensor[], c: Config) => Tensor> = new Map(Object.entries({
   cumsum: ([x], c) => F.cumsum(x!, c.dim),
   logcumsumexp: ([x], c) => F.logcumsumexp(x!, c.dim),
+  cumprod: ([x], c) => F.cumprod(x!, c.dim),
   prod: ([x], c) => F.prod(x!, c.dim, c.keepdim),
   norm: ([x], c) => F.norm(x!, normOrder(c.ord), c.dim, c.keepdim),
   einsum: (xs, c) => F.einsum(c.equation, ...xs),

@@ -33,7 +33,10 @@ export const opsExtFamily: Family = {
     const differentiable = operands.filter((t) => t.requiresGrad);
     const name = (t: Tensor): string => names[operands.indexOf(t)]!;
     const cotangent = toTensor(inputOf(c, 'cotangent'), dtype);
-    const grads = F.gradients([out], differentiable, { gradOutputs: [cotangent], createGraph: true });
+    // A piecewise-constant op (floor, sign) leaves no graph: its gradients are exactly zero.
+    const grads = out.requiresGrad
+      ? F.gradients([out], differentiable, { gradOutputs: [cotangent], createGraph: true, allowUnused: true })
+      : differentiable.map((t) => F.zerosLike(t));
     differentiable.forEach((t, k) => (results[`grad_${name(t)}`] = grads[k]!.detach()));
     // ψ = Σ_m <grad_m, v_m>. Where φ is piecewise linear the gradients do not depend on the
     // operands at all (ψ has no graph) and the HVP is exactly zero.
