@@ -185,6 +185,22 @@ export interface Backend {
    * `weight` is given — ∂/∂γ and ∂/∂β ([C] each).
    */
   batchNormBackward(x: View, gy: View, weight: View | null, eps: number, dtype: DType): TypedArray;
+
+  // ---- layer normalization (statistics per row of the last n values) -------------------
+
+  /**
+   * LayerNorm without the affine part, fused: x̂ = (x − μ)/√(σ² + ε) for every row of n
+   * consecutive (row-major) values of x, with the row's mean μ and BIASED variance σ²
+   * (two-pass, in float64). Returns x̂, x's shape, contiguous, of `dtype`.
+   */
+  layerNormForward(x: View, n: number, eps: number, dtype: DType): TypedArray;
+
+  /**
+   * The gradient of layerNormForward for the output gradient gy (x's shape), μ and σ²
+   * recomputed from x: ∂/∂x = r (gy − Σgy/n − x̂·Σgy x̂/n) per row, r = 1/√(σ² + ε);
+   * x's shape, contiguous, of `dtype`.
+   */
+  layerNormBackward(x: View, gy: View, n: number, eps: number, dtype: DType): TypedArray;
 }
 
 /**

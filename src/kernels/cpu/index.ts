@@ -8,6 +8,7 @@ import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { addScaledInPlace, copyInto, map, outerRows, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
+import { layerNormBackward, layerNormForward } from './layer-norm.js';
 import { matmul } from './matmul.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward } from './pool.js';
 import { argReduce, reduce } from './reduce.js';
@@ -40,4 +41,6 @@ export const cpuBackend: Backend = {
   crossEntropyBackward,
   batchNormForward,
   batchNormBackward,
+  layerNormForward,
+  layerNormBackward,
 };
