@@ -180,6 +180,31 @@ const rowwise = (op: string): Rule => (_node, axes) => {
   return 0;
 };
 
+/**
+ * LayerNorm (and its fused gradient): statistics per row of the last k axes, so samples stay
+ * apart as for an elementwise op — unless the batch axis is one of those k axes (or γ/β carry
+ * it onto the rows: `elementwise` maps their axes into the last k).
+ */
+const trailingRows = (op: string): Rule => (node, axes, out, B) => {
+  const { k, affine } = node.ctx.attrs as { k: number; affine: boolean };
+  // The affine gradient packs ∂γ and ∂β, sums over every row — the samples' among them.
+  if (op === 'layerNormBackward' && affine) return mixed(op, 'its ∂γ and ∂β sum over the rows of every sample');
+  const axis = elementwise(node, axes, out, B);
+  if (typeof axis === 'number' && axis >= out.rank - k) return mixed(op, `it normalizes over its last ${k} axes, and the batch is on axis ${axis}`);
+  return axis;
+};
+
+/**
+ * softmax and its fused gradient: elementwise but for the sums along `axis`, which mix the
+ * samples when they run along the batch axis. That is reported as the 'sum' it is (the
+ * composite softmax's own sum node said the same).
+ */
+const softmaxAlong = (op: string): Rule => (node, axes, out, B) => {
+  if (axes.includes((node.ctx.attrs as { axis: number }).axis)) return mixed('sum', `the sum inside ${op} runs along the batch axis`);
+  // The operands of the gradients have one shape, so their batch axes must simply agree.
+  return elementwise(node, axes, out, B);
+};
+
 /** A user-defined primitive: nothing is known about how it treats the batch. */
 const customOp: Rule = (node) => lost(node.op.name, 'a custom op has no batch-axis rule here; use vmap(grad(…)) for its per-sample gradients');
 
@@ -232,6 +257,8 @@ export const BATCH_AXIS_RULES = {
   linearScan: scan('linearScan'),
   crossEntropy: rowwise('crossEntropy'),
   crossEntropyBackward: rowwise('crossEntropyBackward'),
+  softmax: softmaxAlong('softmax'),
+  softmaxBackward: softmaxAlong('softmaxBackward'),
   matmul,
   conv2d: onAxes('conv2d', [0]),
   conv2dBackwardInput: onAxes('conv2dBackwardInput', [0]),
@@ -259,6 +286,8 @@ export const BATCH_AXIS_RULES = {
   scatterAdd: indexed('scatterAdd'),
   batchNormTrain: batchStatistics('batchNormTrain'),
   batchNormTrainBackward: batchStatistics('batchNormTrainBackward'),
+  layerNorm: trailingRows('layerNorm'),
+  layerNormBackward: trailingRows('layerNormBackward'),
 } satisfies Record<OpName, Rule>;
 
 /**

@@ -73,6 +73,8 @@ export type OpName =
   | 'linearScan'
   | 'crossEntropy'
   | 'crossEntropyBackward'
+  | 'softmax'
+  | 'softmaxBackward'
   | 'matmul'
   | 'conv2d'
   | 'conv2dBackwardInput'
@@ -91,7 +93,9 @@ export type OpName =
   | 'gather'
   | 'scatterAdd'
   | 'batchNormTrain'
-  | 'batchNormTrainBackward';
+  | 'batchNormTrainBackward'
+  | 'layerNorm'
+  | 'layerNormBackward';
 
 /** The name of a user-defined primitive (custom-op.ts): never one of the built-in names. */
 export type CustomOpName = `custom:${string}`;

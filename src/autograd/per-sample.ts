@@ -91,6 +91,18 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
     }
     return null;
   },
+  // layerNorm's affine mode, y = x̂·γ + β over the last k axes: sample b's gradients are
+  // Σ g·x̂ (γ) and Σ g (β) over its own rows, the axes between the batch and the normalized ones.
+  layerNorm(node, i, g, B, _allocate, axisOf) {
+    if (i === 0 || axisOf(node.inputs[0]!) !== 0) return null;
+    const [x] = node.ctx.saved;
+    const { k, eps } = node.ctx.attrs as { k: number; eps: number };
+    const shape = node.ctx.inputShapes[i]!;
+    const n = shape.reduce((p, d) => p * d, 1);
+    const G = i === 1 ? g.mul(Tensor.fromData(getBackend().layerNormForward(x!, null, null, n, eps, x!.dtype), x!.shape)) : g;
+    const lead = Array.from({ length: x!.rank - 1 - k }, (_, d) => d + 1);
+    return (lead.length ? G.sum(lead) : G).reshape([B, ...shape]);
+  },
   conv2d(node, i, g, B, _allocate, axisOf) {
     if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;
     const [x, w] = node.ctx.saved;

@@ -10,6 +10,8 @@ import { avgPool2dBackwardOp } from './ops/avg-pool2d-backward.js';
 import { avgPool2dOp } from './ops/avg-pool2d.js';
 import { batchNormTrainBackwardOp } from './ops/batch-norm-backward.js';
 import { batchNormTrainOp } from './ops/batch-norm.js';
+import { layerNormBackwardOp } from './ops/layer-norm-backward.js';
+import { layerNormOp } from './ops/layer-norm.js';
 import { castOp } from './ops/cast.js';
 import { concatOp } from './ops/concat.js';
 import { conv2dBackwardInputOp } from './ops/conv2d-backward-input.js';
@@ -18,6 +20,8 @@ import { conv2dOp } from './ops/conv2d.js';
 import { copyOp } from './ops/copy.js';
 import { crossEntropyBackwardOp } from './ops/cross-entropy-backward.js';
 import { crossEntropyOp } from './ops/cross-entropy.js';
+import { softmaxBackwardOp } from './ops/softmax-backward.js';
+import { softmaxOp } from './ops/softmax.js';
 import { divOp } from './ops/div.js';
 import { eluOp } from './ops/elu.js';
 import { expOp } from './ops/exp.js';
@@ -174,6 +178,10 @@ export const OPS = {
   crossEntropy: crossEntropyOp,
   /** crossEntropy's gradient g·(softmax(x) − onehot(t)), fused; differentiable in x and g. */
   crossEntropyBackward: crossEntropyBackwardOp,
+  /** e^(x − m) / Σ e^(x − m) along `axis`, m the line's maximum, fused; attrs `{ axis }`. */
+  softmax: softmaxOp,
+  /** softmax's gradient y·(g − Σ g·y) from the output y, fused; differentiable in y and g. */
+  softmaxBackward: softmaxBackwardOp,
   /** Batched matrix product over the last two axes, leading axes broadcast. */
   matmul: matmulOp,
   /** 2-D cross-correlation, NCHW, with stride/padding/dilation/groups attrs. */
@@ -212,4 +220,8 @@ export const OPS = {
   batchNormTrain: batchNormTrainOp,
   /** batchNormTrain's three gradients in one packed vector [∂x | ∂γ | ∂β]. */
   batchNormTrainBackward: batchNormTrainBackwardOp,
+  /** LayerNorm over the last k axes, fused (γ and β too when affine); attrs `{ k, eps, affine }`. */
+  layerNorm: layerNormOp,
+  /** layerNorm's gradient ∂x = r·P(γ g) (packed with ∂γ, ∂β when affine), fused; differentiable in x, g and γ. */
+  layerNormBackward: layerNormBackwardOp,
 } satisfies Record<OpName, OpDef<any>>;

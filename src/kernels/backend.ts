@@ -157,6 +157,20 @@ export interface Backend {
    */
   crossEntropyBackward(x: View, targets: View, g: View, dtype: DType): TypedArray;
 
+  // ---- softmax along one axis (any strides; the line's maximum m shifts it) ------------
+
+  /**
+   * Fused softmax along `axis`: out = e^(x − m) / Σ e^(x − m), m the line's maximum (NaN
+   * wins; 0 where it is not finite), computed in float64 and rounded once; contiguous, x's shape.
+   */
+  softmax(x: View, axis: number, dtype: DType): TypedArray;
+
+  /**
+   * Its gradient from the output y and its cotangent g (one shape): out = y·(g − Σ g·y) along
+   * `axis`, the sum in float64; contiguous, y's shape.
+   */
+  softmaxBackward(y: View, g: View, axis: number, dtype: DType): TypedArray;
+
   // ---- normalization (x [N, C, …], statistics per channel over every other axis) -------
 
   /**
@@ -189,18 +203,20 @@ export interface Backend {
   // ---- layer normalization (statistics per row of the last n values) -------------------
 
   /**
-   * LayerNorm without the affine part, fused: x̂ = (x − μ)/√(σ² + ε) for every row of n
-   * consecutive (row-major) values of x, with the row's mean μ and BIASED variance σ²
-   * (two-pass, in float64). Returns x̂, x's shape, contiguous, of `dtype`.
+   * LayerNorm, fused: y = (x − μ)/√(σ² + ε)·γ + β for every row of n consecutive
+   * (row-major) values of x, with the row's mean μ and BIASED variance σ² (two-pass, in
+   * float64), γ and β views of n values or null (1 and 0). Returns y, x's shape, contiguous,
+   * of `dtype`.
    */
-  layerNormForward(x: View, n: number, eps: number, dtype: DType): TypedArray;
+  layerNormForward(x: View, weight: View | null, bias: View | null, n: number, eps: number, dtype: DType): TypedArray;
 
   /**
    * The gradient of layerNormForward for the output gradient gy (x's shape), μ and σ²
-   * recomputed from x: ∂/∂x = r (gy − Σgy/n − x̂·Σgy x̂/n) per row, r = 1/√(σ² + ε);
-   * x's shape, contiguous, of `dtype`.
+   * recomputed from x: ∂/∂x = r (h − Σh/n − x̂·Σh x̂/n) per row with h = γ·gy and
+   * r = 1/√(σ² + ε), row-major; then — only when `weight` is given — ∂/∂γ = Σ gy x̂ and
+   * ∂/∂β = Σ gy over the rows (n each), packed into one array.
    */
-  layerNormBackward(x: View, gy: View, n: number, eps: number, dtype: DType): TypedArray;
+  layerNormBackward(x: View, gy: View, weight: View | null, n: number, eps: number, dtype: DType): TypedArray;
 }
 
 /**

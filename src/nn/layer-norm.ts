@@ -6,7 +6,7 @@
  * with γ = 1 ('weight') and β = 0 ('bias') of shape normalizedShape when elementwiseAffine
  * (the default), ε = 1e-5. Unlike BatchNorm it has no running statistics and behaves the same
  * in train and eval mode; samples never interact, so per-sample gradients are defined. The
- * computation is the composite layerNorm (autograd/composite/layer-norm.ts).
+ * computation is layerNorm (autograd/composite/layer-norm.ts: the fused primitive's affine mode).
  */
 import { layerNorm, normalizedShapeArgument } from '../autograd/composite/layer-norm.js';
 import { ones, zeros } from '../tensor/creation.js';

@@ -4,18 +4,21 @@
  *
  *   μ = mean(x),  σ² = mean((x − μ)²)  (biased),  y = (x − μ) / √(σ² + ε) · γ + β.
  *
- * NOTE: a composite, not a fused primitive. Its gradient (of any order: HVPs through a
- * Transformer block need the second) follows from mean, sub, mul, sqrt and div, and per-sample
- * gradients and vmap need no rule of their own (the statistics run over the feature axes, never
- * the batch). Numerically it is the two-pass formula — the variance of the centred values, not
- * E[x²] − μ², which cancels catastrophically in float32 when |μ| ≫ σ — so nothing is lost to a
- * fused kernel but speed.
+ * NOTE: the normalization x̂ = (x − μ)/√(σ² + ε) is the fused primitive layerNorm
+ * (autograd/ops/layer-norm.ts), one kernel forward and one backward instead of ≈8 and ≈20
+ * passes of mean, sub, mul, sqrt and div; its gradient is a primitive too, whose own rules are
+ * composites, so every order works (HVPs through a Transformer block need the second). The
+ * kernels keep the two-pass formula — the variance of the centred values, accumulated in
+ * float64, not E[x²] − μ², which cancels catastrophically in float32 when |μ| ≫ σ. The affine
+ * part ·γ + β is ordinary ops after it (see the NOTE in layerNorm). Per-sample gradients and
+ * vmap work as before (the statistics run over the feature axes, never the batch).
  */
 import { assertShape, DTypeError, describeValue, formatShape, ValueError } from '../../tensor/errors.js';
 import { shapesEqual } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
-import { mean } from './reduce.js';
+import { apply } from '../op.js';
+import { layerNormOp } from '../ops/layer-norm.js';
 import { finiteArgument, shapeArgument } from '../../tensor/arguments.js';
 
 /** A normalized shape (an integer or a non-empty list of integers ≥ 1), as a list. */
@@ -62,10 +65,10 @@ export function layerNorm(
   if (epsilon < 0) throw new ValueError(`${op}: expected eps ≥ 0; got ${epsilon}`);
   const w = affineArgument(op, 'weight', weight, x, shape);
   const b = affineArgument(op, 'bias', bias, x, shape);
-  const axes = shape.map((_, i) => x.rank - k + i);
-  const centred = x.sub(mean(x, axes, true));
-  const variance = mean(centred.mul(centred), axes, true);
-  let y = centred.div(variance.add(epsilon).sqrt());
+  // With both γ and β the primitive applies them in its own pass (its affine mode); with one of
+  // them it is an ordinary op after the normalisation.
+  if (w && b) return apply(layerNormOp, [x, w, b], { k, eps: epsilon, affine: true });
+  let y: Tensor = apply(layerNormOp, [x], { k, eps: epsilon, affine: false });
   if (w) y = y.mul(w);
   if (b) y = y.add(b);
   return y;
