@@ -194,17 +194,6 @@ const trailingRows = (op: string): Rule => (node, axes, out, B) => {
   return axis;
 };
 
-/**
- * softmax and its fused gradient: elementwise but for the sums along `axis`, which mix the
- * samples when they run along the batch axis. That is reported as the 'sum' it is (the
- * composite softmax's own sum node said the same).
- */
-const softmaxAlong = (op: string): Rule => (node, axes, out, B) => {
-  if (axes.includes((node.ctx.attrs as { axis: number }).axis)) return mixed('sum', `the sum inside ${op} runs along the batch axis`);
-  // The operands of the gradients have one shape, so their batch axes must simply agree.
-  return elementwise(node, axes, out, B);
-};
-
 /** A user-defined primitive: nothing is known about how it treats the batch. */
 const customOp: Rule = (node) => lost(node.op.name, 'a custom op has no batch-axis rule here; use vmap(grad(…)) for its per-sample gradients');
 
@@ -257,8 +246,6 @@ export const BATCH_AXIS_RULES = {
   linearScan: scan('linearScan'),
   crossEntropy: rowwise('crossEntropy'),
   crossEntropyBackward: rowwise('crossEntropyBackward'),
-  softmax: softmaxAlong('softmax'),
-  softmaxBackward: softmaxAlong('softmaxBackward'),
   matmul,
   conv2d: onAxes('conv2d', [0]),
   conv2dBackwardInput: onAxes('conv2dBackwardInput', [0]),

@@ -73,8 +73,6 @@ export type OpName =
   | 'linearScan'
   | 'crossEntropy'
   | 'crossEntropyBackward'
-  | 'softmax'
-  | 'softmaxBackward'
   | 'matmul'
   | 'conv2d'
   | 'conv2dBackwardInput'

@@ -20,8 +20,6 @@ import { conv2dOp } from './ops/conv2d.js';
 import { copyOp } from './ops/copy.js';
 import { crossEntropyBackwardOp } from './ops/cross-entropy-backward.js';
 import { crossEntropyOp } from './ops/cross-entropy.js';
-import { softmaxBackwardOp } from './ops/softmax-backward.js';
-import { softmaxOp } from './ops/softmax.js';
 import { divOp } from './ops/div.js';
 import { eluOp } from './ops/elu.js';
 import { expOp } from './ops/exp.js';
@@ -178,10 +176,6 @@ export const OPS = {
   crossEntropy: crossEntropyOp,
   /** crossEntropy's gradient g·(softmax(x) − onehot(t)), fused; differentiable in x and g. */
   crossEntropyBackward: crossEntropyBackwardOp,
-  /** e^(x − m) / Σ e^(x − m) along `axis`, m the line's maximum, fused; attrs `{ axis }`. */
-  softmax: softmaxOp,
-  /** softmax's gradient y·(g − Σ g·y) from the output y, fused; differentiable in y and g. */
-  softmaxBackward: softmaxBackwardOp,
   /** Batched matrix product over the last two axes, leading axes broadcast. */
   matmul: matmulOp,
   /** 2-D cross-correlation, NCHW, with stride/padding/dilation/groups attrs. */

@@ -157,20 +157,6 @@ export interface Backend {
    */
   crossEntropyBackward(x: View, targets: View, g: View, dtype: DType): TypedArray;
 
-  // ---- softmax along one axis (any strides; the line's maximum m shifts it) ------------
-
-  /**
-   * Fused softmax along `axis`: out = e^(x − m) / Σ e^(x − m), m the line's maximum (NaN
-   * wins; 0 where it is not finite), computed in float64 and rounded once; contiguous, x's shape.
-   */
-  softmax(x: View, axis: number, dtype: DType): TypedArray;
-
-  /**
-   * Its gradient from the output y and its cotangent g (one shape): out = y·(g − Σ g·y) along
-   * `axis`, the sum in float64; contiguous, y's shape.
-   */
-  softmaxBackward(y: View, g: View, axis: number, dtype: DType): TypedArray;
-
   // ---- normalization (x [N, C, …], statistics per channel over every other axis) -------
 
   /**

@@ -6,7 +6,6 @@ import type { Backend } from '../backend.js';
 import { batchNormBackward, batchNormForward } from './batch-norm.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
-import { softmax, softmaxBackward } from './softmax.js';
 import { addScaledInPlace, copyInto, map, outerRows, where, zip } from './elementwise.js';
 import { gather, scatterAdd } from './indexing.js';
 import { layerNormBackward, layerNormForward } from './layer-norm.js';
@@ -40,8 +39,6 @@ export const cpuBackend: Backend = {
   avgPool2dBackward,
   crossEntropy,
   crossEntropyBackward,
-  softmax,
-  softmaxBackward,
   batchNormForward,
   batchNormBackward,
   layerNormForward,
