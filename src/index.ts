@@ -65,6 +65,7 @@ export {
   type Batch,
   type JacobianResult,
   type PerSampleChunk,
+  type PerSampleRows,
   type PerSampleLoss,
   type PerSampleOptions,
   type PerSampleResult,
@@ -130,6 +131,7 @@ export type { PyTree } from './autograd/pytree.js';
 export type { OutputWorkspace } from './autograd/vmap-workspace.js';
 export type { SliceAttrs } from './autograd/ops/slice.js';
 export type { ScanAttrs } from './autograd/ops/cumsum.js';
+export type { LayerNormAttrs } from './autograd/ops/layer-norm-backward.js';
 export type { ReplaceLeaves } from './autograd/jacobians.js';
 export type { AnyFn, ArgAt, AuxOf, OutOf, TensorFn, WithAux, WithAuxFalse, WithAuxTrue } from './autograd/transforms.js';
 export type { AvgPoolGeometry, Conv2dGeometry, Pair, PoolGeometry } from './kernels/geometry.js';

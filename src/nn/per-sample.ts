@@ -162,7 +162,15 @@ function idsOf(batch: Batch, start: number, end: number): ArrayLike<number> {
  * How one chunk of the batch gets its per-sample losses [b] and gradients (one [b, …shape] per
  * parameter, in namedParameters order): natively here, through vmap in per-sample-vmap.ts.
  */
-export type PerSampleChunk = (model: Module, chunk: Batch, loss: PerSampleLoss, workspace: PerSampleWorkspace | undefined) => { losses: Tensor; grads: Tensor[] };
+export type PerSampleChunk = (model: Module, chunk: Batch, loss: PerSampleLoss, workspace: PerSampleWorkspace | undefined) => PerSampleRows;
+
+/** What a PerSampleChunk computes for its b samples. */
+export interface PerSampleRows {
+  /** The per-sample losses [b]. */
+  losses: Tensor;
+  /** One [b, …shape] tensor per parameter, in namedParameters order. */
+  grads: Tensor[];
+}
 
 /** One chunk natively: one forward and one per-sample backward (autograd/per-sample.ts). */
 const tracedChunk: PerSampleChunk = (model, { x, targets, sampleIds, seed }, loss, workspace) => {
