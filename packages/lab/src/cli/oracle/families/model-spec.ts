@@ -44,7 +44,8 @@ function build(layer: Layer, dtype: FloatDType): Module {
   }
 }
 
-function sequence(layers: Layer[], dtype: FloatDType): Sequential {
+/** The model of a layer spec, freshly initialised (shared with the interop family, which loads a file into it). */
+export function sequence(layers: Layer[], dtype: FloatDType): Sequential {
   return new Sequential(...layers.map((l) => build(l, dtype)));
 }
 
