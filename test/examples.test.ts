@@ -49,7 +49,7 @@ function line(run: Run, label: string): string {
   return found.slice(label.length).trim();
 }
 
-const SCRIPTS = ['01-autodiff-basics.mjs', '02-custom-module.mjs', '03-per-sample-gradients.mjs', '04-hessian-spectrum.mjs', '05-svrg-vs-sgd.mjs'];
+const SCRIPTS = ['01-autodiff-basics.mjs', '02-custom-module.mjs', '03-per-sample-gradients.mjs', '04-hessian-spectrum.mjs', '05-svrg-vs-sgd.mjs', '06-pytorch-interop.mjs'];
 const bundleDir = join(root, 'node_modules/.cache/gradscope-examples-worker');
 const runs = new Map<string, Run>();
 
@@ -126,6 +126,16 @@ describe('examples/', () => {
     expect(line(r, 'SVRG at least 10x nearer a stationary point than SGD with the same work:')).toBe('true');
     expect(line(r, 'SVRG ')).toMatch(/^epochs 10 {2}gradient evaluations {2}7680 /);
     expect(gradNorm('SVRG ')).toBeLessThan(gradNorm('SGD ') / 10);
+  });
+
+  it('06: sin and its derivatives, Adam on SVRG directions, a safetensors round trip', () => {
+    const r = runs.get('06-pytorch-interop.mjs')!;
+    expect(line(r, 'grad of sin at [0, pi/2, pi]:')).toBe('[1,0,-1]');
+    expect(line(r, 'second derivative:')).toBe('[0,-1,0]');
+    const [before, after] = line(r, 'training loss:').split(' -> ').map(Number);
+    expect(after!).toBeLessThan(before! * 0.7);
+    expect(line(r, 'tensors in the file:')).toBe('0.bias, 0.weight, 2.bias, 2.weight');
+    expect(line(r, 'outputs equal after the round trip:')).toBe('true');
   });
 
   it.each(['worker', 'bundled worker'])('browser-worker: the %s trains and reports', (which) => {
