@@ -11,8 +11,9 @@
  * Parameters change in place under noGrad.
  */
 import { optionsArgument } from '../tensor/arguments.js';
+import { full } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { fullLike, nonNegativeOption, PerParameterUpdate, type ParameterState } from './update-rule.js';
+import { nonNegativeOption, PerParameterUpdate, type ParameterState } from './update-rule.js';
 
 /** Options of {@link Adagrad}, as torch.optim.Adagrad names them (camel-cased). */
 export interface AdagradOptions {
@@ -66,7 +67,7 @@ export class Adagrad extends PerParameterUpdate {
 
   /** S starts at initialAccumulatorValue. */
   protected initialState(p: Tensor): Record<string, Tensor> {
-    return { sum: fullLike(p, this.initialAccumulatorValue) };
+    return { sum: full(p.shape, this.initialAccumulatorValue, { dtype: p.dtype }) };
   }
 
   /** One Adagrad step of one parameter, as the file comment writes it. */

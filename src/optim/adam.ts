@@ -16,8 +16,9 @@
  */
 import { boolArgument, optionsArgument } from '../tensor/arguments.js';
 import { ValueError } from '../tensor/errors.js';
+import { zerosLike } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { nonNegativeOption, PerParameterUpdate, showValue, zerosLike, type ParameterState } from './update-rule.js';
+import { nonNegativeOption, PerParameterUpdate, showValue, type ParameterState } from './update-rule.js';
 
 /** Options of {@link Adam} and {@link AdamW}, as torch.optim.Adam names them (camel-cased). */
 export interface AdamOptions {

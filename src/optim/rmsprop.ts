@@ -13,8 +13,9 @@
  * grad_avg (centered). Parameters change in place under noGrad.
  */
 import { boolArgument, optionsArgument } from '../tensor/arguments.js';
+import { zerosLike } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { nonNegativeOption, PerParameterUpdate, zerosLike, type ParameterState } from './update-rule.js';
+import { nonNegativeOption, PerParameterUpdate, type ParameterState } from './update-rule.js';
 
 /** Options of {@link RMSprop}, as torch.optim.RMSprop names them (camel-cased). */
 export interface RMSpropOptions {

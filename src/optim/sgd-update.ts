@@ -12,11 +12,11 @@
  * Parameters are changed in place under noGrad (their identity stays; version counters bump).
  */
 import { noGrad } from '../autograd/mode.js';
-import { ValueError, formatShape } from '../tensor/errors.js';
+import { ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { UpdateRule } from './estimator.js';
 import { saveVector, type SavedVector } from './gradient.js';
-import { restoreTensor } from './update-rule.js';
+import { checkFitsParameter, restoreTensor } from './update-rule.js';
 import { boolArgument, numberArgument, optionsArgument } from '../tensor/arguments.js';
 
 /** Options of {@link SgdUpdate}, as torch.optim.SGD names them (camel-cased). */
@@ -119,15 +119,10 @@ export class SgdUpdate implements UpdateRule {
       return;
     }
     if (!Array.isArray(s.buffers)) throw new ValueError(`${this.name}: restoreState: field 'buffers' is not a list of saved buffers or null`);
-    const buffers = s.buffers.map((b, k) => restoreTensor(b === null ? null : { dtype: b.dtype, shape: b.shape, data: b.data }, `${this.name}: restoreState: buffers[${k}]`));
+    const buffers = s.buffers.map((b, k) => restoreTensor(b, `${this.name}: restoreState: buffers[${k}]`));
     if (params) {
       if (buffers.length !== params.length) throw new ValueError(`${this.name}: restoreState: the state holds ${buffers.length} momentum buffers; got ${params.length} parameters`);
-      buffers.forEach((b, k) => {
-        const p = params[k]!;
-        if (b.dtype !== p.dtype || b.shape.length !== p.shape.length || b.shape.some((n, i) => n !== p.shape[i])) {
-          throw new ValueError(`${this.name}: restoreState: buffers[${k}] is ${b.dtype} ${formatShape(b.shape)}; parameter ${k} is ${p.dtype} ${formatShape(p.shape)}`);
-        }
-      });
+      buffers.forEach((b, k) => checkFitsParameter(`${this.name}: restoreState: buffers[${k}]`, b, params[k]!, k));
     }
     this.buffers = buffers;
   }

@@ -19,6 +19,7 @@
  */
 import { noGrad } from '../autograd/mode.js';
 import { tensor } from '../tensor/creation.js';
+import { shapesEqual } from '../tensor/shape.js';
 import { ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { UpdateRule } from './estimator.js';
@@ -96,7 +97,7 @@ export function checkStepArguments(rule: string, params: readonly Tensor[], dire
   params.forEach((p, k) => {
     const d = direction[k];
     if (!(p instanceof Tensor) || !(d instanceof Tensor)) throw new ValueError(`${rule}: parameter ${k} or its direction is not a Tensor`);
-    if (!sameShape(p.shape, d.shape)) throw new ValueError(`${rule}: direction ${k} has shape ${formatShape(d.shape)}; parameter ${k} has ${formatShape(p.shape)}`);
+    if (!shapesEqual(p.shape, d.shape)) throw new ValueError(`${rule}: direction ${k} has shape ${formatShape(d.shape)}; parameter ${k} has ${formatShape(p.shape)}`);
     if (p.dtype !== d.dtype) throw new ValueError(`${rule}: direction ${k} has dtype ${d.dtype}; parameter ${k} is ${p.dtype}`);
   });
 }
@@ -106,10 +107,6 @@ export function showValue(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v) && v.length <= 8 && v.every((x) => typeof x === 'number' || typeof x === 'boolean')) return JSON.stringify(v);
   return describeValue(v);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -217,7 +214,7 @@ export abstract class PerParameterUpdate implements UpdateRule {
       }
       const [first, ...rest] = names.map((n) => tensors[n]!);
       for (const [i, t] of rest.entries()) {
-        if (!sameShape(t.shape, first!.shape) || t.dtype !== first!.dtype) {
+        if (!shapesEqual(t.shape, first!.shape) || t.dtype !== first!.dtype) {
           throw new ValueError(`${at}: '${names[i + 1]}' is ${t.dtype} ${formatShape(t.shape)} but '${names[0]}' is ${first!.dtype} ${formatShape(first!.shape)}`);
         }
       }
@@ -235,23 +232,13 @@ export abstract class PerParameterUpdate implements UpdateRule {
   private checkFits(states: readonly ParameterState[], params: readonly Tensor[], op: string): void {
     if (states.length !== params.length) throw new ValueError(`${this.name}: ${op}: the state holds ${states.length} parameters; got ${params.length}`);
     states.forEach((s, k) => {
-      for (const [name, t] of Object.entries(s.tensors)) {
-        const p = params[k]!;
-        if (!sameShape(t.shape, p.shape)) throw new ValueError(`${this.name}: ${op}: state[${k}].${name} has shape ${formatShape(t.shape)}; parameter ${k} has ${formatShape(p.shape)}`);
-        if (t.dtype !== p.dtype) throw new ValueError(`${this.name}: ${op}: state[${k}].${name} is ${t.dtype}; parameter ${k} is ${p.dtype}`);
-      }
+      for (const [name, t] of Object.entries(s.tensors)) checkFitsParameter(`${this.name}: ${op}: state[${k}].${name}`, t, params[k]!, k);
     });
   }
 }
 
-/** A zero tensor of `p`'s shape and dtype (a fresh contiguous buffer, written in place later). */
-export function zerosLike(p: Tensor): Tensor {
-  return fullLike(p, 0);
-}
-
-/** A tensor of `p`'s shape and dtype filled with `value`. */
-export function fullLike(p: Tensor, value: number): Tensor {
-  const data = p.dtype === 'float32' ? new Float32Array(p.size) : new Float64Array(p.size);
-  data.fill(value);
-  return tensor(data, { shape: [...p.shape], dtype: p.dtype as 'float32' | 'float64' });
+/** A ValueError starting with `what` unless state tensor `t` has parameter k's shape and dtype. */
+export function checkFitsParameter(what: string, t: Tensor, p: Tensor, k: number): void {
+  if (!shapesEqual(t.shape, p.shape)) throw new ValueError(`${what} has shape ${formatShape(t.shape)}; parameter ${k} has ${formatShape(p.shape)}`);
+  if (t.dtype !== p.dtype) throw new ValueError(`${what} is ${t.dtype}; parameter ${k} is ${p.dtype}`);
 }

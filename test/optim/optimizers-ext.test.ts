@@ -331,7 +331,7 @@ describe('optimizer state', () => {
     const sgd = new SgdUpdate({ momentum: 0.9 });
     sgd.step([tensor([1, 2], f64)], [tensor([1, 1], f64)], 0.1);
     const state = sgd.saveState();
-    expect(() => new SgdUpdate({ momentum: 0.9 }).restoreState(state, [tensor([1, 2, 3], f64)])).toThrow(/sgd-momentum: restoreState: buffers\[0\] is float64 \[2\]; parameter 0 is float64 \[3\]/);
+    expect(() => new SgdUpdate({ momentum: 0.9 }).restoreState(state, [tensor([1, 2, 3], f64)])).toThrow(/sgd-momentum: restoreState: buffers\[0\] has shape \[2\]; parameter 0 has \[3\]/);
     expect(() => new SgdUpdate({ momentum: 0.9 }).restoreState(state, [])).toThrow(/holds 1 momentum buffers; got 0 parameters/);
   });
 });
