@@ -25,7 +25,17 @@ import { Module } from '../nn/module.js';
 import { crc32, deserializeInto, MODEL_FILE_MAGIC, MODEL_FILE_VERSION, readModelBytes, serializeModel, type ModelFileContents } from '../nn/serialize.js';
 import { ValueError } from '../tensor/errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { checkSafetensorsHeader, decodeSafetensors, encodeSafetensors, safetensorsHeaderLength, type EncodeSafetensorsOptions, type SafetensorsContents, type TensorDict } from './safetensors.js';
+import {
+  checkSafetensorsHeader,
+  decodeChecked,
+  decodeSafetensors,
+  encodeSafetensors,
+  safetensorsHeaderLength,
+  type EncodeSafetensorsOptions,
+  type SafetensorsContents,
+  type SafetensorsHeader,
+  type TensorDict,
+} from './safetensors.js';
 import { loadStateDictInto, stateDict, type LoadStateDictOptions, type LoadStateDictResult } from './state-dict.js';
 
 /**
@@ -47,11 +57,19 @@ export function saveModel(model: Module, path: string): void {
  * @example loadModel(lenet5({ seed: 0 }), 'lenet-trained-in-pytorch.safetensors')
  */
 export function loadModel(model: Module, path: string): void {
-  if (isSafetensorsName(path) || looksLikeSafetensors('loadModel', path)) {
-    loadStateDictInto(model, decodeSafetensors(readSafetensorsBytes('loadModel', path), { what: `loadModel: '${path}'` }).tensors, {}, `loadModel: '${path}'`);
+  const what = `loadModel: '${path}'`;
+  // One open: the first bytes tell the formats apart, and the chosen reader goes on from them.
+  const file = withRegularFile('loadModel', path, (fd, size): { safetensors: SafetensorsFile } | { model: Uint8Array } => {
+    const head = readAt(fd, 0, Math.min(size, PREAMBLE_BYTES));
+    return isSafetensorsName(path) || looksLikeSafetensors(head, size)
+      ? { safetensors: safetensorsFrom(fd, size, head, what) }
+      : { model: modelFileBytesFrom(fd, size, head, 'loadModel', path) };
+  });
+  if ('safetensors' in file) {
+    loadStateDictInto(model, decodeChecked(file.safetensors.bytes, file.safetensors.header, what).tensors, {}, what);
     return;
   }
-  deserializeInto(model, readModelFileBytes('loadModel', path), `loadModel: '${path}'`);
+  deserializeInto(model, file.model, what);
 }
 
 /**
@@ -77,49 +95,60 @@ export function saveSafetensors(source: Module | TensorDict, path: string, optio
  * @example loadSafetensors(mlp([6, 4, 2], { seed: 0 }), 'mlp.safetensors').missingKeys // []
  */
 export function loadSafetensors(model: Module, source: string | Uint8Array, options: LoadStateDictOptions = {}): LoadStateDictResult {
-  const what = typeof source === 'string' ? `loadSafetensors: '${source}'` : 'loadSafetensors';
-  const bytes = typeof source === 'string' ? readSafetensorsBytes('loadSafetensors', source) : source;
-  return loadStateDictInto(model, decodeSafetensors(bytes, { what }).tensors, options, what);
+  if (typeof source !== 'string') return loadStateDictInto(model, decodeSafetensors(source, { what: 'loadSafetensors' }).tensors, options, 'loadSafetensors');
+  const what = `loadSafetensors: '${source}'`;
+  const file = readSafetensorsFile('loadSafetensors', source);
+  return loadStateDictInto(model, decodeChecked(file.bytes, file.header, what).tensors, options, what);
 }
 
 /** Decode a safetensors file without a model: its metadata, header and tensors (see decodeSafetensors). */
 export function readSafetensors(path: string): SafetensorsContents {
-  return decodeSafetensors(readSafetensorsBytes('readSafetensors', path), { what: `readSafetensors: '${path}'` });
+  const file = readSafetensorsFile('readSafetensors', path);
+  return decodeChecked(file.bytes, file.header, `readSafetensors: '${path}'`);
 }
 
 function isSafetensorsName(path: string): boolean {
   return typeof path === 'string' && path.toLowerCase().endsWith('.safetensors');
 }
 
-/** Whether a file is safetensors rather than a gradscope model file: no 'GSCP' magic, and '{' after a plausible length. */
-function looksLikeSafetensors(op: string, path: string): boolean {
-  return withRegularFile(op, path, (fd, size) => {
-    const prefix = readAt(fd, 0, Math.min(size, 9));
-    if (prefix.length < 9 || String.fromCharCode(...prefix.subarray(0, 4)) === MODEL_FILE_MAGIC) return false;
-    const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-    return n <= BigInt(size - 8) && prefix[8] === 0x7b;
-  });
+/**
+ * Whether a file is safetensors rather than a gradscope model file, from its first bytes `head`
+ * (at least 9 of them unless the file is shorter) and its size: no 'GSCP' magic, and '{' after
+ * a plausible length.
+ */
+function looksLikeSafetensors(head: Uint8Array, size: number): boolean {
+  if (head.length < 9 || String.fromCharCode(...head.subarray(0, 4)) === MODEL_FILE_MAGIC) return false;
+  const n = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+  return n <= BigInt(size - 8) && head[8] === 0x7b;
+}
+
+/** A safetensors file's bytes with its checked header. */
+interface SafetensorsFile {
+  bytes: Uint8Array;
+  header: SafetensorsHeader;
+}
+
+/** A safetensors file's bytes and checked header (see safetensorsFrom); errors name `op` and the path. */
+function readSafetensorsFile(op: string, path: string): SafetensorsFile {
+  return withRegularFile(op, path, (fd, size) => safetensorsFrom(fd, size, readAt(fd, 0, Math.min(size, 8)), `${op}: '${path}'`));
 }
 
 /**
  * A safetensors file's bytes, header first: the 8-byte length and the JSON header are read and
  * checked against the file's size (safetensors.ts lists the rules) before the tensor data is
- * read, so a corrupt or hostile header costs at most its own (capped) size. A file shorter than
- * 8 bytes is returned as it is, for decodeSafetensors to name the problem.
+ * read, so a corrupt or hostile header costs at most its own (capped) size. The checked header
+ * is returned with the bytes, so decoding does not parse it again. `head` is the file's first
+ * bytes (at least 8 unless the file is shorter); a shorter `head` is refused as truncated.
  */
-export function readSafetensorsBytes(op: string, path: string): Uint8Array {
-  const what = `${op}: '${path}'`;
-  return withRegularFile(op, path, (fd, size) => {
-    const prefix = readAt(fd, 0, Math.min(size, 8));
-    if (prefix.length < 8) return prefix;
-    const headerByteLength = safetensorsHeaderLength(prefix, size, what);
-    const header = readAt(fd, 8, headerByteLength);
-    if (header.length !== headerByteLength) throw new ValueError(`${what}: the file shrank while it was read`);
-    checkSafetensorsHeader(header, size - 8 - headerByteLength, what);
-    const all = readAt(fd, 0, size);
-    if (all.length !== size) throw new ValueError(`${what}: the file shrank while it was read`);
-    return all;
-  });
+function safetensorsFrom(fd: number, size: number, head: Uint8Array, what: string): SafetensorsFile {
+  if (head.length < 8) safetensorsHeaderLength(head, head.length, what); // throws: truncated
+  const headerByteLength = safetensorsHeaderLength(head, size, what);
+  const headerBytes = readAt(fd, 8, headerByteLength);
+  if (headerBytes.length !== headerByteLength) throw new ValueError(`${what}: the file shrank while it was read`);
+  const header = checkSafetensorsHeader(headerBytes, size - 8 - headerByteLength, what);
+  const bytes = readAt(fd, 0, size);
+  if (bytes.length !== size) throw new ValueError(`${what}: the file shrank while it was read`);
+  return { bytes, header };
 }
 
 /** Decode a model file without a model: its header (names, shapes, dtypes) and values. */
@@ -147,37 +176,39 @@ export function readBytes(op: string, path: string): Uint8Array {
  * so that `readModelBytes` names exactly what is wrong with them.
  */
 export function readModelFileBytes(op: string, path: string): Uint8Array {
-  return withRegularFile(op, path, (fd, size) => {
-    const preamble = readAt(fd, 0, Math.min(size, PREAMBLE_BYTES));
-    const view = new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength);
-    const magic = String.fromCharCode(...preamble.subarray(0, 4));
-    if (size < PREAMBLE_BYTES || magic !== MODEL_FILE_MAGIC || view.getUint32(4, true) !== MODEL_FILE_VERSION) return preamble;
-    const headerLength = view.getUint32(8, true);
-    if (PREAMBLE_BYTES + headerLength > size) {
-      throw new ValueError(`${op}: '${path}': truncated: the header needs ${PREAMBLE_BYTES + headerLength} bytes; the file has ${size}`);
-    }
-    const header = readAt(fd, PREAMBLE_BYTES, headerLength);
-    const prefix = (): Uint8Array => {
-      const out = new Uint8Array(PREAMBLE_BYTES + headerLength);
-      out.set(preamble, 0);
-      out.set(header, PREAMBLE_BYTES);
-      return out;
-    };
-    if (crc32(header) !== view.getUint32(12, true)) return prefix();
-    let payloadByteLength: unknown;
-    try {
-      payloadByteLength = (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header)) as { payloadByteLength?: unknown })?.payloadByteLength;
-    } catch {
-      return prefix();
-    }
-    if (typeof payloadByteLength !== 'number' || !Number.isSafeInteger(payloadByteLength) || payloadByteLength < 0) return prefix();
-    const expected = Math.ceil((PREAMBLE_BYTES + headerLength) / ALIGN) * ALIGN + payloadByteLength;
-    if (size < expected) throw new ValueError(`${op}: '${path}': truncated: the header describes ${expected} bytes; the file has ${size}`);
-    if (size > expected) {
-      throw new ValueError(`${op}: '${path}': ${size - expected} unexpected bytes after the payload (the header describes ${expected} bytes in all)`);
-    }
-    return readAt(fd, 0, size);
-  });
+  return withRegularFile(op, path, (fd, size) => modelFileBytesFrom(fd, size, readAt(fd, 0, Math.min(size, PREAMBLE_BYTES)), op, path));
+}
+
+/** readModelFileBytes on an open file whose first min(size, PREAMBLE_BYTES) bytes are `preamble`. */
+function modelFileBytesFrom(fd: number, size: number, preamble: Uint8Array, op: string, path: string): Uint8Array {
+  const view = new DataView(preamble.buffer, preamble.byteOffset, preamble.byteLength);
+  const magic = String.fromCharCode(...preamble.subarray(0, 4));
+  if (size < PREAMBLE_BYTES || magic !== MODEL_FILE_MAGIC || view.getUint32(4, true) !== MODEL_FILE_VERSION) return preamble;
+  const headerLength = view.getUint32(8, true);
+  if (PREAMBLE_BYTES + headerLength > size) {
+    throw new ValueError(`${op}: '${path}': truncated: the header needs ${PREAMBLE_BYTES + headerLength} bytes; the file has ${size}`);
+  }
+  const header = readAt(fd, PREAMBLE_BYTES, headerLength);
+  const prefix = (): Uint8Array => {
+    const out = new Uint8Array(PREAMBLE_BYTES + headerLength);
+    out.set(preamble, 0);
+    out.set(header, PREAMBLE_BYTES);
+    return out;
+  };
+  if (crc32(header) !== view.getUint32(12, true)) return prefix();
+  let payloadByteLength: unknown;
+  try {
+    payloadByteLength = (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(header)) as { payloadByteLength?: unknown })?.payloadByteLength;
+  } catch {
+    return prefix();
+  }
+  if (typeof payloadByteLength !== 'number' || !Number.isSafeInteger(payloadByteLength) || payloadByteLength < 0) return prefix();
+  const expected = Math.ceil((PREAMBLE_BYTES + headerLength) / ALIGN) * ALIGN + payloadByteLength;
+  if (size < expected) throw new ValueError(`${op}: '${path}': truncated: the header describes ${expected} bytes; the file has ${size}`);
+  if (size > expected) {
+    throw new ValueError(`${op}: '${path}': ${size - expected} unexpected bytes after the payload (the header describes ${expected} bytes in all)`);
+  }
+  return readAt(fd, 0, size);
 }
 
 /** Open `path` without blocking (a FIFO would wait for a writer), check it is a regular file, run `read`. */

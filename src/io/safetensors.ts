@@ -36,6 +36,7 @@
  *   BOOL, U8, I8, I16, U16, U32, U64 and the F8 types pass the header check (readSafetensorsHeader
  *   lists them) but decodeSafetensors refuses them, naming the tensor.
  */
+import { fromLittleEndianBytes, littleEndianBytes } from '../tensor/bytes.js';
 import { tensor } from '../tensor/creation.js';
 import { type DType } from '../tensor/dtype.js';
 import { ValueError, describeValue, formatShape } from '../tensor/errors.js';
@@ -125,8 +126,6 @@ export interface EncodeSafetensorsOptions {
 
 /** The tensors to write: a Map or a plain object of name → Tensor, or [name, Tensor] pairs. */
 export type TensorDict = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>> | readonly (readonly [string, Tensor])[];
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // ---- reading ---------------------------------------------------------------------------
 
@@ -276,8 +275,17 @@ function checkEntry(name: string, value: unknown, bufferByteLength: number, fail
  */
 export function decodeSafetensors(bytes: Uint8Array, options: DecodeSafetensorsOptions = {}): SafetensorsContents {
   const what = options.what ?? 'decodeSafetensors';
+  return decodeChecked(bytes, readSafetensorsHeader(bytes, { what }), what);
+}
+
+/**
+ * The decoding half of decodeSafetensors: the tensors of `bytes`, whose header `header` has
+ * already been read and checked (readSafetensorsHeader, or the file reader's own header read,
+ * which then need not parse it again). Refuses a dtype gradscope does not read and an I64 value
+ * outside int32, naming `what`. Not exported from the io index.
+ */
+export function decodeChecked(bytes: Uint8Array, header: SafetensorsHeader, what: string): SafetensorsContents {
   const fail = failWith(what);
-  const header = readSafetensorsHeader(bytes, { what });
   for (const e of header.entries) {
     if (DECODED[e.dtype] === null) {
       fail(`tensor ${quote(e.name)}: dtype ${e.dtype} is not supported (gradscope reads F32, F64, F16, BF16, I32 and I64; convert it in PyTorch first, e.g. with .float() or .long())`);
@@ -318,11 +326,11 @@ function decodeValues(raw: Uint8Array, e: SafetensorsEntry, fail: (m: string) =>
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   switch (e.dtype) {
     case 'F32':
-      return new Float32Array(littleEndianCopy(raw, 4).buffer, 0, n);
+      return fromLittleEndianBytes(raw, 'float32');
     case 'F64':
-      return new Float64Array(littleEndianCopy(raw, 8).buffer, 0, n);
+      return fromLittleEndianBytes(raw, 'float64');
     case 'I32':
-      return new Int32Array(littleEndianCopy(raw, 4).buffer, 0, n);
+      return fromLittleEndianBytes(raw, 'int32');
     case 'I64': {
       const out = new Int32Array(n);
       for (let i = 0; i < n; i++) {
@@ -422,8 +430,7 @@ export function encodeSafetensors(tensors: TensorDict, options: EncodeSafetensor
       for (let i = 0; i < values.length; i++) view.setBigInt64(at + 8 * i, BigInt(values[i]!), true);
     } else {
       // Same element type: the bytes of the typed array, so every bit (−0, NaN payloads) is kept.
-      const raw = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      out.set(LITTLE_ENDIAN_HOST ? raw : swapBytes(raw, values.BYTES_PER_ELEMENT), at);
+      out.set(littleEndianBytes(values), at);
     }
     at += bytes;
   }
@@ -524,17 +531,4 @@ function firstDuplicateKey(text: string): string | null {
     }
   }
   return null;
-}
-
-/** A copy of little-endian bytes in host order, in a fresh buffer starting at 0 (so aligned). */
-function littleEndianCopy(raw: Uint8Array, width: number): Uint8Array {
-  return LITTLE_ENDIAN_HOST ? new Uint8Array(raw) : swapBytes(raw, width);
-}
-
-function swapBytes(bytes: Uint8Array, width: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += width) {
-    for (let j = 0; j < width; j++) out[i + j] = bytes[i + width - 1 - j]!;
-  }
-  return out;
 }

@@ -21,6 +21,7 @@
  * of the file against the model, with all mismatches in one error. Values round-trip bit for
  * bit (−0, NaN payloads, signalling NaNs): bytes are copied, never converted through numbers.
  */
+import { fromLittleEndianBytes, littleEndianBytes } from '../tensor/bytes.js';
 import { tensor } from '../tensor/creation.js';
 import { type DType, type TypedArray } from '../tensor/dtype.js';
 import { ValueError, formatShape } from '../tensor/errors.js';
@@ -271,39 +272,6 @@ export function deserializeInto(model: Module, bytes: Uint8Array, what = 'deseri
 }
 
 // ---- helpers ---------------------------------------------------------------------------
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The array's bytes in little-endian order (a view when the host is little-endian). */
-function littleEndianBytes(a: TypedArray): Uint8Array {
-  const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  return LITTLE_ENDIAN_HOST ? bytes : swapBytes(bytes, a.BYTES_PER_ELEMENT);
-}
-
-/** A fresh typed array of `dtype` from little-endian bytes. */
-function fromLittleEndianBytes(bytes: Uint8Array, dtype: DType): TypedArray {
-  const width = BYTES_PER_ELEMENT[dtype];
-  // `new Uint8Array(bytes)` always copies into a fresh buffer starting at 0 (a Node Buffer's
-  // slice() would not: it is a view into a shared pool).
-  const copy = LITTLE_ENDIAN_HOST ? new Uint8Array(bytes) : swapBytes(bytes, width);
-  const n = copy.byteLength / width;
-  switch (dtype) {
-    case 'float32':
-      return new Float32Array(copy.buffer, 0, n);
-    case 'float64':
-      return new Float64Array(copy.buffer, 0, n);
-    case 'int32':
-      return new Int32Array(copy.buffer, 0, n);
-  }
-}
-
-function swapBytes(bytes: Uint8Array, width: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i += width) {
-    for (let j = 0; j < width; j++) out[i + j] = bytes[i + width - 1 - j]!;
-  }
-  return out;
-}
 
 function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
