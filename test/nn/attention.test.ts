@@ -1,12 +1,13 @@
 /**
- * LayerNorm, scaled dot-product attention and multi-head attention: the PyTorch golden values
- * (oracle family 9, their half of layers_ext.json) in float64 and float32, plain-JS references
+ * LayerNorm, scaled dot-product attention and multi-head attention: the attention table covers
+ * the PyTorch golden values (oracle family 9, their half of layers_ext.json; they run in float64
+ * and float32 on cpu and wasm in the oracle matrix of test/oracle.test.ts), plain-JS references
  * in float64, float64 finite differences of first and second order, PyTorch's mask
  * conventions, vmap against a loop, PyTorch's initialisation, and the errors for bad shapes.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DTypeError,
   LayerNorm,
@@ -14,23 +15,18 @@ import {
   ShapeError,
   ValueError,
   attentionWeights,
-  getBackend,
   gradients,
   jvp,
   layerNorm,
-  listBackends,
   multiheadAttention,
   scaledDotProductAttention,
-  setBackend,
   stack,
   tensor,
-  useBackend,
   vmap,
   type Tensor,
 } from '../../src/index.js';
 import type { OracleCase } from '../../packages/lab/src/cli/oracle/format.js';
 import { ATTENTION_LAYERS } from '../../packages/lab/src/cli/oracle/families/layers-ext-attention.js';
-import { runCase } from '../../packages/lab/src/cli/oracle/runner.js';
 import { mulberry32 } from '../arbitraries.js';
 import { expectAllClose, gradcheck, gradgradcheck, randomTensor } from '../gradcheck.js';
 
@@ -47,23 +43,8 @@ it('the attention table covers the 18 oracle cases of its four ops', () => {
   expect(new Set(cases.map((c) => c.config.op))).toEqual(new Set(ATTENTION_LAYERS.keys()));
 });
 
-// Every case in float64 (the file's tolerances) and float32 (the runner's), on the pure
-// TypeScript backend and on WebAssembly where it runs.
-describe.each(listBackends().filter((b) => b === 'cpu' || b === 'wasm'))('oracle layers_ext: layer norm, attention, the encoder block (%s backend)', (backend) => {
-  let previous = '';
-  beforeAll(async () => {
-    previous = getBackend().name;
-    await useBackend(backend);
-  });
-  afterAll(() => setBackend(previous));
-  it.each(cases.flatMap((c) => (['float64', 'float32'] as const).map((dtype) => [`${c.name} ${dtype}`, c, dtype] as const)))('%s', (_name, c, dtype) => {
-    expect(getBackend().name).toBe(backend);
-    const r = runCase(c, dtype);
-    expect(r.reason, r.reason).toBeUndefined();
-    expect(r.failures, JSON.stringify(r.failures)).toEqual([]);
-    expect(r.status).toBe('passed');
-  });
-});
+// Every case runs in float64 (the file's tolerances) and float32 (the runner's), on the pure
+// TypeScript backend and on WebAssembly, in the oracle matrix of test/oracle.test.ts.
 
 // ---- layerNorm ----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 /**
- * GroupNorm, Embedding, Conv1d and ConvTranspose2d (issue #18, layers): the PyTorch oracle
- * cases (layers_ext.json) in float64 and float32; values against loops written from the
+ * GroupNorm, Embedding, Conv1d and ConvTranspose2d (issue #18, layers): the count of PyTorch
+ * oracle cases (layers_ext.json; they run in float64 and float32 on cpu and wasm in the oracle
+ * matrix of test/oracle.test.ts); values against loops written from the
  * definitions (packages/lab/oracle/README.md, Family 9); float64 finite differences of first
  * and second order; forward mode against reverse mode; vmap against a loop; per-sample
  * gradients against a loop over batches of one and against the batch gradient; the modules'
@@ -9,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   concat,
   conv1d,
@@ -18,7 +19,6 @@ import {
   convTranspose2d,
   ConvTranspose2d,
   crossEntropy,
-  currentBackendInfo,
   embedding,
   Embedding,
   Flatten,
@@ -34,7 +34,6 @@ import {
   perSampleGrads,
   randn,
   Sequential,
-  setBackend,
   stack,
   Tanh,
   tensor,
@@ -43,7 +42,6 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import type { OracleCase } from '../../packages/lab/src/cli/oracle/format.js';
-import { runCase } from '../../packages/lab/src/cli/oracle/runner.js';
 import { CONV_LAYERS } from '../../packages/lab/src/cli/oracle/families/layers-ext-conv.js';
 import { expectAllClose, gradcheck, gradgradcheck } from '../gradcheck.js';
 
@@ -61,16 +59,7 @@ describe('oracle layers_ext: group_norm, embedding, conv1d, conv_transpose2d', (
     const count = (op: string) => cases.filter((c) => c.config.op === op).length;
     expect([count('group_norm'), count('embedding'), count('conv1d'), count('conv_transpose2d')]).toEqual([5, 4, 7, 7]);
   });
-  const initial = currentBackendInfo().name;
-  afterAll(() => setBackend(initial));
-  const runs = cases.flatMap((c) => (['cpu', 'wasm'] as const).flatMap((b) => (['float64', 'float32'] as const).map((d) => [`${c.name} ${b} ${d}`, c, b, d] as const)));
-  it.each(runs)('%s', (_name, c, backend, dtype) => {
-    setBackend(backend);
-    const r = runCase(c, dtype);
-    expect(r.reason, r.reason).toBeUndefined();
-    expect(r.failures, JSON.stringify(r.failures)).toEqual([]);
-    expect(r.status).toBe('passed');
-  });
+  // The cases run in the oracle matrix of test/oracle.test.ts (float64 and float32, cpu and wasm).
 });
 
 // ---- references written from the definitions ----------------------------------------------

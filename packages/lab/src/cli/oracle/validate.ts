@@ -194,20 +194,9 @@ function checkConfig(c: Record<string, unknown>, family: FamilyName, fail: Fail)
   if (schema.ops && !(typeof config.op === 'string' && schema.ops.has(config.op))) {
     fail('config.op', `unknown op ${describe(config.op)} for family ${family}; expected one of ${[...schema.ops].join(', ')}`);
   }
-  if (family === 'ops_ext') checkOpsExtOperands(c, fail);
-  if (family === 'ops') {
-    // The operands are the op's inputs; anything else in `inputs` besides the cotangent is unused.
-    const operands = config.operands;
-    if (!Array.isArray(operands) || operands.length === 0 || !operands.every((n) => typeof n === 'string')) {
-      fail('config.operands', `expected a non-empty list of input names; got ${describe(operands)}`);
-    }
-    const inputs = c.inputs as Record<string, unknown>;
-    for (const n of operands as string[]) if (!Object.hasOwn(inputs, n)) fail('config.operands', `names '${n}', which is not in inputs`);
-    for (const k of Object.keys(inputs)) {
-      if (k !== 'cotangent' && !(operands as string[]).includes(k)) fail(`inputs.${k}`, `unknown input (not an operand or the cotangent)`);
-    }
-    if (!Object.hasOwn(inputs, 'cotangent')) fail('inputs.cotangent', 'missing (every grad_<operand> is a product with it)');
-  }
+  // The operands are the op's inputs; anything else in `inputs` besides the cotangent (and, for
+  // ops_ext, the HVP directions) is unused.
+  if (family === 'ops' || family === 'ops_ext') checkOperands(c, fail, { noGrad: family === 'ops_ext' });
   if (family === 'conv_pool' || family === 'batchnorm') {
     // Exactly the documented parameters: an extra one would be differentiated and go unchecked.
     const wanted =
@@ -230,23 +219,31 @@ function checkConfig(c: Record<string, unknown>, family: FamilyName, fail: Fail)
 }
 
 /**
- * ops_ext (README "Family 8"): the operands are inputs; `no_grad` names float operands that get
- * no gradient; every other float operand has a direction `v_<name>` for the HVP; nothing else
- * but the cotangent is in `inputs`.
+ * The operands of `ops` and `ops_ext` (README "Family 1", "Family 8"): `config.operands` names
+ * inputs, and nothing else but the cotangent is in `inputs`. With `noGrad` (ops_ext),
+ * `config.no_grad` names float operands that get no gradient, and every other float operand
+ * has a direction `v_<name>` for the HVP.
  */
-function checkOpsExtOperands(c: Record<string, unknown>, fail: Fail): void {
+function checkOperands(c: Record<string, unknown>, fail: Fail, { noGrad }: { noGrad: boolean }): void {
   const config = c.config as Record<string, unknown>;
   const inputs = c.inputs as Record<string, OracleTensor>;
-  const { operands, no_grad: noGrad } = config;
+  const operands = config.operands;
   const names = (v: unknown): v is string[] => Array.isArray(v) && v.every((n) => typeof n === 'string');
   if (!names(operands) || operands.length === 0) fail('config.operands', `expected a non-empty list of input names; got ${describe(operands)}`);
-  if (!names(noGrad)) fail('config.no_grad', `expected a list of operand names; got ${describe(noGrad)}`);
+  let skipped: string[] = [];
+  if (noGrad) {
+    const given = config.no_grad;
+    if (!names(given)) fail('config.no_grad', `expected a list of operand names; got ${describe(given)}`);
+    skipped = given;
+  }
   for (const n of operands) if (!Object.hasOwn(inputs, n)) fail('config.operands', `names '${n}', which is not in inputs`);
-  for (const n of noGrad) if (!operands.includes(n)) fail('config.no_grad', `names '${n}', which is not an operand`);
-  const differentiable = operands.filter((n) => inputs[n]!.dtype !== 'int64' && !noGrad.includes(n));
-  const allowed = new Set(['cotangent', ...operands, ...differentiable.map((n) => `v_${n}`)]);
-  for (const k of Object.keys(inputs)) if (!allowed.has(k)) fail(`inputs.${k}`, 'unknown input (not an operand, a direction v_<operand> or the cotangent)');
-  for (const k of allowed) if (!Object.hasOwn(inputs, k)) fail(`inputs.${k}`, 'missing');
+  for (const n of skipped) if (!operands.includes(n)) fail('config.no_grad', `names '${n}', which is not an operand`);
+  const directions = noGrad ? operands.filter((n) => inputs[n]!.dtype !== 'int64' && !skipped.includes(n)).map((n) => `v_${n}`) : [];
+  const allowed = new Set(['cotangent', ...operands, ...directions]);
+  const known = noGrad ? 'not an operand, a direction v_<operand> or the cotangent' : 'not an operand or the cotangent';
+  for (const k of Object.keys(inputs)) if (!allowed.has(k)) fail(`inputs.${k}`, `unknown input (${known})`);
+  if (!Object.hasOwn(inputs, 'cotangent')) fail('inputs.cotangent', noGrad ? 'missing' : 'missing (every grad_<operand> is a product with it)');
+  for (const k of directions) if (!Object.hasOwn(inputs, k)) fail(`inputs.${k}`, 'missing');
 }
 
 /**

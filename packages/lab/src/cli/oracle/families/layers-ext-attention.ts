@@ -8,7 +8,6 @@
 import {
   attentionWeights,
   type FloatDType,
-  gradients,
   hvp,
   layerNorm,
   multiheadAttention,
@@ -19,17 +18,13 @@ import {
   where,
 } from 'gradscope';
 import { inputOf, paramOf, toTensor, type OracleCase, type Results } from '../format.js';
+import { vjpResults } from './vjp.js';
 
 type Runner = (c: OracleCase, dtype: FloatDType) => Results;
 
 const input = (c: OracleCase, name: string, dtype: FloatDType): Tensor => toTensor(inputOf(c, name), dtype);
 const leaf = (c: OracleCase, name: string, dtype: FloatDType): Tensor => input(c, name, dtype).requireGrad();
 const param = (c: OracleCase, name: string, dtype: FloatDType): Tensor => toTensor(paramOf(c, name), dtype).requireGrad();
-
-/** phi's gradients with respect to `wrt`, R = the case's cotangent. */
-function cotangentGrads(c: OracleCase, out: Tensor, wrt: readonly Tensor[], dtype: FloatDType): Tensor[] {
-  return gradients([out], wrt, { gradOutputs: [input(c, 'cotangent', dtype)] });
-}
 
 /** y = LN(x) over config.normalized_shape, with weight and bias when config.affine. */
 const layerNormCase: Runner = (c, dtype) => {
@@ -38,13 +33,7 @@ const layerNormCase: Runner = (c, dtype) => {
   const w = affine ? param(c, 'weight', dtype) : null;
   const b = affine ? param(c, 'bias', dtype) : null;
   const out = layerNorm(x, c.config.normalized_shape, w, b, c.config.eps);
-  const grads = cotangentGrads(c, out, affine ? [x, w!, b!] : [x], dtype);
-  const results: Results = { out: out.detach(), grad_x: grads[0]! };
-  if (affine) {
-    results.grad_weight = grads[1]!;
-    results.grad_bias = grads[2]!;
-  }
-  return results;
+  return vjpResults(c, dtype, out, affine ? { x, weight: w!, bias: b! } : { x });
 };
 
 /**
@@ -66,9 +55,8 @@ const sdpaCase: Runner = (c, dtype) => {
   const attnMask = bias && keep ? where(keep, bias, -Infinity) : (bias ?? keep);
   const options = { attnMask, isCausal: Boolean(c.config.causal), scale: c.config.scale };
   const out = scaledDotProductAttention(q, k, v, options);
-  const grads = cotangentGrads(c, out, bias ? [q, k, v, bias] : [q, k, v], dtype);
-  const results: Results = { out: out.detach(), attn: attentionWeights(q, k, options).detach(), grad_q: grads[0]!, grad_k: grads[1]!, grad_v: grads[2]! };
-  if (bias) results.grad_bias = grads[3]!;
+  const results = vjpResults(c, dtype, out, bias ? { q, k, v, bias } : { q, k, v });
+  results.attn = attentionWeights(q, k, options).detach();
   return results;
 };
 
@@ -96,10 +84,11 @@ const mhaCase: Runner = (c, dtype) => {
       averageAttnWeights: cfg.average_attn_weights,
     },
   );
-  const grads = cotangentGrads(c, output, [...inputs, ...params], dtype);
-  const results: Results = { out: output.detach(), attn_weights: weights!.detach() };
-  inputNames.forEach((n, i) => (results[`grad_${n}`] = grads[i]!));
-  MHA_PARAMS.forEach((n, i) => (results[`grad_${n}`] = grads[inputs.length + i]!));
+  const wrt: Record<string, Tensor> = {};
+  inputNames.forEach((n, i) => (wrt[n] = inputs[i]!));
+  MHA_PARAMS.forEach((n, i) => (wrt[n] = params[i]!));
+  const results = vjpResults(c, dtype, output, wrt);
+  results.attn_weights = weights!.detach();
   return results;
 };
 
@@ -125,9 +114,9 @@ const blockCase: Runner = (c, dtype) => {
   const x = leaf(c, 'x', dtype);
   const out = block.encode(x, masks);
   const params = block.parameters();
-  const grads = cotangentGrads(c, out, [x, ...params], dtype);
-  const results: Results = { out: out.detach(), grad_x: grads[0]! };
-  order.forEach((n, i) => (results[`grad_${n}`] = grads[i + 1]!));
+  const wrt: Record<string, Tensor> = { x };
+  order.forEach((n, i) => (wrt[n] = params[i]!));
+  const results = vjpResults(c, dtype, out, wrt);
   const R = input(c, 'cotangent', dtype);
   const xFixed = x.detach();
   const phi = (w: Tensor) => block.callWithVector(w, () => block.encode(xFixed, masks).mul(R).sum());

@@ -4,27 +4,9 @@
  * `out` and `grad_<name>` = d/d<name> of phi = sum(out * cotangent) for every float input and
  * every parameter — exactly the keys the case expects.
  */
-import { conv1d, convTranspose2d, embedding, gradients, groupNorm, type FloatDType, type Tensor } from 'gradscope';
-import { inputOf, paramOf, toTensor, type OracleCase, type Results } from '../format.js';
-
-/** The case's parameters by name, each a leaf that requires grad. */
-function paramsOf(c: OracleCase, dtype: FloatDType): Record<string, Tensor> {
-  const out: Record<string, Tensor> = {};
-  for (const name of Object.keys(c.params)) out[name] = toTensor(paramOf(c, name), dtype).requireGrad();
-  return out;
-}
-
-/**
- * `out` and the gradients of phi = sum(out * cotangent) with respect to `wrt` (name → leaf),
- * keyed `grad_<name>`.
- */
-function vjpResults(c: OracleCase, dtype: FloatDType, out: Tensor, wrt: Record<string, Tensor>): Results {
-  const names = Object.keys(wrt);
-  const grads = gradients([out], names.map((n) => wrt[n]!), { gradOutputs: [toTensor(inputOf(c, 'cotangent'), dtype)] });
-  const results: Results = { out: out.detach() };
-  names.forEach((n, i) => (results[`grad_${n}`] = grads[i]!));
-  return results;
-}
+import { conv1d, convTranspose2d, embedding, groupNorm, type FloatDType } from 'gradscope';
+import { inputOf, toTensor, type OracleCase, type Results } from '../format.js';
+import { paramsOf, vjpResults } from './vjp.js';
 
 function runGroupNorm(c: OracleCase, dtype: FloatDType): Results {
   const x = toTensor(inputOf(c, 'x'), dtype).requireGrad();
