@@ -106,15 +106,7 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
   conv2d(node, i, g, B, _allocate, axisOf) {
     if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;
     const [x, w] = node.ctx.saved;
-    const geometry = node.ctx.attrs as Conv2dGeometry;
-    // B independent weight gradients = one weight gradient with B·groups groups over the
-    // samples laid side by side as channels.
-    const [, cin, h, wd] = x!.shape as [number, number, number, number];
-    const [cout, cg, kh, kw] = w!.shape as [number, number, number, number];
-    const xs = x!.reshape([1, B * cin, h, wd]);
-    const gs = g.reshape([1, B * g.shape[1]!, g.shape[2]!, g.shape[3]!]);
-    const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
-    return grouped.reshape([B, cout, cg, kh, kw]);
+    return groupedWeightGradients(x!, g, w!.shape, node.ctx.attrs as Conv2dGeometry, B);
   },
   // A transposed convolution (convTranspose2d) of the batch g [B, Cout, Ho, Wo] with the
   // weight: its weight gradient is conv2dBackwardWeight(gradOut, g), so the grouped rule of
@@ -123,14 +115,23 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
     if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;
     const [g, w] = node.ctx.saved;
     const { inputShape: _, ...geometry } = node.ctx.attrs as Conv2dGeometry & { inputShape: number[] };
-    const [, cin, h, wd] = gradOut.shape as [number, number, number, number];
-    const [cout, cg, kh, kw] = w!.shape as [number, number, number, number];
-    const xs = gradOut.reshape([1, B * cin, h, wd]);
-    const gs = g!.reshape([1, B * cout, g!.shape[2]!, g!.shape[3]!]);
-    const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
-    return grouped.reshape([B, cout, cg, kh, kw]);
+    return groupedWeightGradients(gradOut, g!, w!.shape, geometry, B);
   },
 };
+
+/**
+ * The B weight gradients [B, …weightShape] of a convolution of the batch x [B, Cin, H, W] whose
+ * output gradient is g [B, Cout, Ho, Wo], at once: one weight gradient with B·groups groups over
+ * the samples laid side by side as channels.
+ */
+function groupedWeightGradients(x: Tensor, g: Tensor, weightShape: readonly number[], geometry: Conv2dGeometry, B: number): Tensor {
+  const [, cin, h, wd] = x.shape as [number, number, number, number];
+  const [cout, cg, kh, kw] = weightShape as [number, number, number, number];
+  const xs = x.reshape([1, B * cin, h, wd]);
+  const gs = g.reshape([1, B * cout, g.shape[2]!, g.shape[3]!]);
+  const grouped = conv2dBackwardWeight(xs, gs, [B * cout, cg, kh, kw], { ...geometry, groups: geometry.groups * B });
+  return grouped.reshape([B, cout, cg, kh, kw]);
+}
 
 /** Elementwise ops: their rules return gradients in the output's broadcast shape. */
 const ELEMENTWISE = new Set(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where']);

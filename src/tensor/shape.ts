@@ -38,6 +38,12 @@ export function isContiguous(shape: Shape, strides: readonly number[]): boolean 
   return true;
 }
 
+/** Whether `shape` broadcasts to `target` without enlarging it (aligned on the right, each axis 1 or target's size). */
+export function broadcastsTo(shape: Shape, target: Shape): boolean {
+  const lead = target.length - shape.length;
+  return lead >= 0 && shape.every((d, i) => d === 1 || d === target[lead + i]);
+}
+
 /** Whether two shapes have the same rank and sizes. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;

@@ -23,7 +23,7 @@
  * are all masked gives NaN, as PyTorch's reference implementation does.
  */
 import { DTypeError, ShapeError, ValueError, assertShape, describeValue, formatShape } from '../../tensor/errors.js';
-import { broadcastShapes } from '../../tensor/shape.js';
+import { broadcastShapes, broadcastsTo } from '../../tensor/shape.js';
 import { tensor } from '../../tensor/creation.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { floatOperand } from '../operands.js';
@@ -61,15 +61,8 @@ export interface AttentionMasks {
   causal: boolean;
 }
 
-/** Whether `shape` broadcasts to `target` without enlarging it (aligned on the right). */
-function broadcastsTo(shape: readonly number[], target: readonly number[]): boolean {
-  if (shape.length > target.length) return false;
-  const lead = target.length - shape.length;
-  return shape.every((d, i) => d === 1 || d === target[lead + i]);
-}
-
 /** The int32 mask [Lq, Lk] of the keys a query may see causally: 1 where j ≤ i. */
-export function causalKeepMask(Lq: number, Lk: number): Tensor {
+function causalKeepMask(Lq: number, Lk: number): Tensor {
   const data = new Int32Array(Lq * Lk);
   for (let i = 0; i < Lq; i++) for (let j = 0; j <= Math.min(i, Lk - 1); j++) data[i * Lk + j] = 1;
   return tensor(data, { shape: [Lq, Lk], dtype: 'int32' });
@@ -79,7 +72,7 @@ export function causalKeepMask(Lq: number, Lk: number): Tensor {
  * Check that `mask` (named `name`) can mask scores of shape `scores` (dtype `dtype`): an int32
  * mask or a float one of the inputs' dtype, broadcastable to the scores.
  */
-export function checkMask(op: string, name: string, mask: unknown, scores: readonly number[], dtype: string): Tensor {
+function checkMask(op: string, name: string, mask: unknown, scores: readonly number[], dtype: string): Tensor {
   if (!(mask instanceof Tensor)) throw new ValueError(`${op}: expected ${name} to be a Tensor or null; got ${describeValue(mask)}`);
   if (mask.dtype !== 'int32' && mask.dtype !== dtype) {
     throw new DTypeError(`${op}: ${name} must be int32 (a boolean mask) or ${dtype} like the inputs (an additive mask); got ${mask.dtype}`);

@@ -32,7 +32,7 @@ export interface Conv1dOptions {
 }
 
 /** The checked geometry of a conv1d of x [N, Cin, L] with w [Cout, Cin/groups, k]. */
-export function conv1dGeometry(op: string, x: readonly number[], w: readonly number[], options: Conv1dOptions): Required<Conv1dOptions> {
+function conv1dGeometry(op: string, x: readonly number[], w: readonly number[], options: Conv1dOptions): Required<Conv1dOptions> {
   optionsArgument(op, options);
   const stride = intArgument(op, 'stride', options.stride, 1, 1);
   const padding = intArgument(op, 'padding', options.padding, 0, 0);

@@ -9,9 +9,10 @@
  * passes of mean, sub, mul, sqrt and div; its gradient is a primitive too, whose own rules are
  * composites, so every order works (HVPs through a Transformer block need the second). The
  * kernels keep the two-pass formula — the variance of the centred values, accumulated in
- * float64, not E[x²] − μ², which cancels catastrophically in float32 when |μ| ≫ σ. The affine
- * part ·γ + β is ordinary ops after it (see the NOTE in layerNorm). Per-sample gradients and
- * vmap work as before (the statistics run over the feature axes, never the batch).
+ * float64, not E[x²] − μ², which cancels catastrophically in float32 when |μ| ≫ σ. With both
+ * γ and β the primitive applies them in the same pass (its affine mode); with one of them it is
+ * an ordinary op after the normalization. Per-sample gradients and vmap work as before (the
+ * statistics run over the feature axes, never the batch).
  */
 import { assertShape, DTypeError, describeValue, formatShape, ValueError } from '../../tensor/errors.js';
 import { shapesEqual } from '../../tensor/shape.js';

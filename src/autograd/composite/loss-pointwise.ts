@@ -8,7 +8,7 @@
  */
 import { boolArgument, finiteArgument } from '../../tensor/arguments.js';
 import { DTypeError, ValueError, assertShape, formatShape } from '../../tensor/errors.js';
-import { shapesEqual } from '../../tensor/shape.js';
+import { broadcastsTo, shapesEqual } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { floatOperand, tensorArgument } from '../operands.js';
 import { log } from '../ops/log.js';
@@ -33,10 +33,7 @@ function constantWeight(op: string, name: string, w: Tensor | null | undefined, 
   if (w === undefined || w === null) return null;
   tensorArgument(op, w, `${name} to be a float Tensor`);
   if (w.dtype !== input.dtype) throw new DTypeError(`${op}: ${name} must have the input's dtype ${input.dtype}; got ${w.dtype}`);
-  // Aligned on the right, each of w's axes is 1 or the input's size there.
-  const lead = input.rank - w.rank;
-  const fits = lead >= 0 && w.shape.every((d, i) => d === 1 || d === input.shape[lead + i]);
-  assertShape(fits, () => `${op}: ${name} must broadcast to the input's shape ${formatShape(input.shape)}; got ${formatShape(w.shape)}`);
+  assertShape(broadcastsTo(w.shape, input.shape), () => `${op}: ${name} must broadcast to the input's shape ${formatShape(input.shape)}; got ${formatShape(w.shape)}`);
   return w.detach();
 }
 

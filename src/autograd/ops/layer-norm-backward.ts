@@ -82,7 +82,7 @@ function sumRows(z: Tensor, k: number): Tensor {
  * The per-row quantities of the file comment, computed from x with differentiable ops (so
  * that the second-order rules stay differentiable in x to any order).
  */
-export function normalization(x: Tensor, k: number, eps: number) {
+function normalization(x: Tensor, k: number, eps: number) {
   const axes = Array.from({ length: k }, (_, i) => x.rank - k + i);
   const M = (z: Tensor) => z.mean(axes, true);
   const centered = x.sub(M(x));

@@ -19,8 +19,8 @@
  * NOTE: a primitive for speed: the composite took ≈8 passes over the data forward and ≈20
  * backward; the fused kernels (kernels/cpu/layer-norm.ts) take one each, with the same
  * two-pass variance in float64. The affine mode fuses γ and β too: as separate ops they cost
- * about as much again as the normalization, forward and back. (The public layerNorm does not
- * use it yet: perSampleGradients needs a rule for γ and β meeting the batch inside the op.)
+ * about as much again as the normalization, forward and back (perSampleGradients has a rule for
+ * γ and β meeting the batch inside the op: autograd/per-sample.ts).
  */
 import { getBackend } from '../../kernels/registry.js';
 import { Tensor } from '../../tensor/tensor.js';

@@ -27,7 +27,7 @@ import type { ScanAttrs } from './cumsum.js';
  * x shifted one step along the scan direction: element k holds x at the previous position of
  * the scan (k − 1, or k + 1 when `reverse`), and the first position of the scan holds 0.
  */
-export function prevAlong(x: Tensor, axis: number, reverse: boolean): Tensor {
+function prevAlong(x: Tensor, axis: number, reverse: boolean): Tensor {
   const n = x.shape[axis]!;
   if (n === 0) return x;
   const spec = x.shape.map((_, d) => (d === axis ? (reverse ? ([1, n] as const) : ([0, n - 1] as const)) : null));
