@@ -11,7 +11,7 @@ import type { Node } from '../autograd/op.js';
 import { getBackend } from '../kernels/registry.js';
 import { allocate, assertFloat, type DType, type TypedArray } from './dtype.js';
 import { GradError, ShapeError, ValueError, formatShape } from './errors.js';
-import { contiguousStrides, isContiguous, sizeOf, type Shape } from './shape.js';
+import { contiguousStrides, isContiguous, shapesEqual, sizeOf, type Shape } from './shape.js';
 import { Storage, type View } from './storage.js';
 import { inPlaceOperand, tensorArgument } from '../autograd/operands.js';
 import { boolArgument, finiteArgument, numberArgument } from './arguments.js';
@@ -392,7 +392,6 @@ function canAddScaledInPlace(target: Tensor, other: Tensor): boolean {
     !other.isBatched &&
     target.isContiguous() &&
     other.isContiguous() &&
-    target.shape.length === other.shape.length &&
-    target.shape.every((n, i) => n === other.shape[i])
+    shapesEqual(target.shape, other.shape)
   );
 }

@@ -4,10 +4,10 @@
  * contiguous float32 data runs on the bits of its floats instead (SIGN_MASKS).
  */
 import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
-import { contiguousStrides, sizeOf } from '../../tensor/shape.js';
+import { contiguousStrides, isContiguous, sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { BINARY, SIGN_MASKS, UNARY, type BinaryFn, type SignMaskFn, type UnaryFn } from '../scalar.js';
-import { compileLoop, isRowMajor, type LoopOperand } from './loops.js';
+import { compileLoop, type LoopOperand } from './loops.js';
 
 /** A fresh contiguous output operand for a result of `shape`. */
 export function contiguousOutput(
@@ -53,7 +53,7 @@ function bitLoop(fn: SignMaskFn): BitLoop {
  * words are read and written through Int32Array views of the same memory: no copy.
  */
 function mapBits(fn: SignMaskFn, x: View, dtype: DType): TypedArray | null {
-  if (!(x.data instanceof Float32Array && dtype === 'float32' && isRowMajor(x.shape, x.strides))) return null;
+  if (!(x.data instanceof Float32Array && dtype === 'float32' && isContiguous(x.shape, x.strides))) return null;
   const n = sizeOf(x.shape);
   const out = allocate(dtype, n);
   if (n === 0) return out;

@@ -77,17 +77,6 @@ export function coalesce(
   return { shape: outShape, strides: outStrides };
 }
 
-/** Whether `strides` walk `shape` in row-major order without gaps (size-1 axes are free). */
-export function isRowMajor(shape: Shape, strides: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    const size = shape[d]!;
-    if (size !== 1 && strides[d] !== expected) return false;
-    expected *= size;
-  }
-  return true;
-}
-
 /**
  * How an operand walks a loop of `n = sizeOf(shape)` elements, as one number: `n` when it is
  * row-major (contiguous), 0 when every stride is 0 (one element broadcast: a scalar), P with

@@ -338,7 +338,7 @@ export function avgPool2dBackward(gy: View, inputShape: Shape, g: AvgPoolGeometr
 }
 
 /** 2×2 windows, stride 2, no padding, no dilation: each input belongs to at most one window. */
-function isPlain2x2Stride2(g: PoolGeometry): boolean {
+export function isPlain2x2Stride2(g: PoolGeometry): boolean {
   const [kh, kw] = g.kernel;
   return kh === 2 && kw === 2 && g.stride[0] === 2 && g.stride[1] === 2 && g.padding[0] === 0 && g.padding[1] === 0 && g.dilation[0] === 1 && g.dilation[1] === 1;
 }

@@ -70,13 +70,12 @@ export function scan(fn: ScanFn, x: View, axis: number, reverse: boolean, dtype:
   const first = reverse ? n - 1 : 0;
   const step = reverse ? -1 : 1;
   const data = x.data;
+  // The choice of fn is made per line, not per element: one tight loop each.
+  const sum = fn === 'sum';
   forEachLine(x.shape, axis, [x, layout], ([xb, ob]) => {
-    let acc = fn === 'sum' ? 0 : -Infinity;
-    for (let i = 0, k = first; i < n; i++, k += step) {
-      const v = data[xb! + k * xs]!;
-      acc = fn === 'sum' ? acc + v : logAddExp(acc, v);
-      out[ob! + k * os] = acc;
-    }
+    let acc = sum ? 0 : -Infinity;
+    if (sum) for (let k = first, i = 0; i < n; i++, k += step) out[ob! + k * os] = acc += data[xb! + k * xs]!;
+    else for (let k = first, i = 0; i < n; i++, k += step) out[ob! + k * os] = acc = logAddExp(acc, data[xb! + k * xs]!);
   });
   return out;
 }

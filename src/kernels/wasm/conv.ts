@@ -37,7 +37,7 @@
  * Depthwise convolutions (one channel in and out per group) would be 1-row products, all
  * padding for a 4×8 tile; the backend keeps them on the pure-TypeScript direct loops.
  */
-import type { Shape } from '../../tensor/shape.js';
+import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { allocate, dtypeOf, type FloatArray, type TypedArray } from '../../tensor/dtype.js';
 import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
@@ -232,7 +232,7 @@ export function writeImage(mem: FloatArray, at: number, v: View, ph: number, pw:
   const Hp = H + 2 * ph;
   const Wp = W + 2 * pw;
   const src = v.data;
-  if (ph === 0 && pw === 0 && isContiguous(v)) {
+  if (ph === 0 && pw === 0 && isContiguous(v.shape, v.strides)) {
     mem.set(src.subarray(v.offset, v.offset + N * C * H * W), at);
     return;
   }
@@ -247,16 +247,6 @@ export function writeImage(mem: FloatArray, at: number, v: View, ph: number, pw:
       }
     }
   }
-}
-
-/** Whether a view's elements are its storage from its offset on, row-major (size-1 axes' strides aside). */
-function isContiguous(v: View): boolean {
-  let span = 1;
-  for (let a = v.shape.length - 1; a >= 0; a--) {
-    if (v.shape[a] !== 1 && v.strides[a] !== span) return false;
-    span *= v.shape[a]!;
-  }
-  return true;
 }
 
 // ---- packing ---------------------------------------------------------------------------------

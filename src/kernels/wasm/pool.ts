@@ -12,6 +12,7 @@
 import { allocate, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
+import { isPlain2x2Stride2 } from '../cpu/pool.js';
 import { poolOutputShape, type PoolGeometry } from '../geometry.js';
 import { convExports } from './conv-module.js';
 import { Layout, writeImage } from './conv.js';
@@ -19,8 +20,7 @@ import type { WasmRuntime } from './runtime.js';
 
 /** Whether the wasm kernel takes this pooling: 2×2 windows, stride 2, no padding or dilation, something to pool. */
 export function wasmMaxPoolApplies(xShape: Shape, g: PoolGeometry): boolean {
-  const plain = g.kernel[0] === 2 && g.kernel[1] === 2 && g.stride[0] === 2 && g.stride[1] === 2;
-  return plain && g.padding[0] === 0 && g.padding[1] === 0 && g.dilation[0] === 1 && g.dilation[1] === 1 && xShape[0]! * xShape[1]! > 0;
+  return isPlain2x2Stride2(g) && xShape[0]! * xShape[1]! > 0;
 }
 
 /**

@@ -533,14 +533,6 @@ function poolFor(rt: WasmRuntime): Pool | null {
   return p && p.ready && p.rt === rt && (p.backoffUntil === 0 || performance.now() >= p.backoffUntil) ? p : null;
 }
 
-/**
- * What the split products did, for the micro-benchmark (bench/micro/wasm-threads.mjs):
- * products split, blocks in all and those the main thread computed, how long the main thread
- * waited for workers after its own blocks, and the stalls (a worker held a block long after:
- * preempted), after each of which products are not split for a while.
- */
-export const threadStats = { split: 0, blocks: 0, mainBlocks: 0, waitedMs: 0, stalls: 0 };
-
 /** The plan for a product on pool `p` now: the higher threshold if one of its workers sleeps. */
 function planFor(p: Pool, rt: WasmRuntime, mTiles: number, nTiles: number, K: number): SplitPlan {
   let awake = true;
@@ -580,23 +572,18 @@ export const threadedRunner: GemmRunner = Object.assign(
     const helpers = p && plan ? plan.threads : 1;
     for (let w = 1; w < helpers; w++) post(p!, w);
     const buffer = rt.memory.buffer;
-    const own = runBlocks(ctl, new Float32Array(buffer), new Int32Array(buffer), rt.exports, call.packB?.kind === 4 ? convExports(rt) : undefined, JOB, NEXT_WORD);
+    runBlocks(ctl, new Float32Array(buffer), new Int32Array(buffer), rt.exports, call.packB?.kind === 4 ? convExports(rt) : undefined, JOB, NEXT_WORD);
     if (helpers === 1) return;
     const computed = performance.now();
     let hung = false;
     for (let w = 1; w < helpers; w++) hung = finish(p!, w, posted) || hung;
     const waited = performance.now() - computed;
-    threadStats.split++;
-    threadStats.mainBlocks += own;
-    threadStats.blocks += Math.ceil(call.nTiles / plan!.chunk);
-    threadStats.waitedMs += waited;
     // A stall: a worker held a block long after ours were done (preempted on a busy machine).
     // Once stalls come often (STALL_SCORE), split nothing for a while, longer each time, so
     // that a loaded machine costs a few such waits rather than one per product; a stray one
     // costs only itself.
     const stalled = waited > STALL_MS + STALL_FRACTION * (computed - posted);
     p!.stallScore = STALL_DECAY * p!.stallScore + (stalled ? 1 : 0);
-    if (stalled) threadStats.stalls++;
     if (p!.stallScore >= STALL_SCORE) {
       p!.backoffUntil = computed + p!.backoffMs;
       p!.backoffMs = Math.min(MAX_BACKOFF_MS, 2 * p!.backoffMs);
