@@ -29,6 +29,18 @@ export function lossOptions<O extends { reduction?: string }>(op: string, v: str
   return optionsArgument(op, v, 'the options (or a reduction string)');
 }
 
+/**
+ * The class weights [C] of a class-index loss checked against its input (a float tensor of the
+ * input's dtype), as a constant: PyTorch does not differentiate them. null when none are given.
+ */
+function classWeight(op: string, weight: Tensor | null | undefined, input: Tensor, classes: number): Tensor | null {
+  if (weight === undefined || weight === null) return null;
+  const w = tensorArgument(op, weight, 'weight to be a float Tensor [C]');
+  if (w.dtype !== input.dtype) throw new DTypeError(`${op}: weight must have the input's dtype ${input.dtype}; got ${w.dtype}`);
+  assertShape(shapesEqual(w.shape, [classes]), () => `${op}: weight must have shape [C] = [${classes}] (one per class); got ${formatShape(w.shape)}`);
+  return w.detach();
+}
+
 /** Options of nllLoss (torch.nn.functional.nll_loss). */
 export interface NllLossOptions {
   /**
@@ -91,14 +103,7 @@ function classProblem(
   const x = input.rank === 1 ? input.reshape([1, input.shape[0]!]) : input;
   const t = input.rank === 1 ? t0.reshape([1]) : t0;
   const classes = x.shape[1]!;
-  let weight: Tensor | null = null;
-  if (options.weight !== undefined && options.weight !== null) {
-    weight = tensorArgument(op, options.weight, 'weight to be a float Tensor [C]');
-    if (weight.dtype !== input.dtype) throw new DTypeError(`${op}: weight must have the input's dtype ${input.dtype}; got ${weight.dtype}`);
-    assertShape(shapesEqual(weight.shape, [classes]), () => `${op}: weight must have shape [C] = [${classes}] (one per class); got ${formatShape(weight!.shape)}`);
-    // PyTorch does not differentiate class weights: a constant here.
-    weight = weight.detach();
-  }
+  const weight = classWeight(op, options.weight, input, classes);
   const values = checkedTargetValues(op, t, targets, classes, ignoreIndex);
   // Masks only where some target may be ignored (always for vmap's unreadable targets).
   const anyIgnored = values === null || values.includes(ignoreIndex);
@@ -235,13 +240,7 @@ function crossEntropyProbabilities(logits: Tensor, target: Tensor, o: CrossEntro
   assertShape(logits.rank >= 1, () => `${op}: expected logits [N, C] (or [N, C, d₁, …], or [C]) for class-probability targets; got ${formatShape(logits.shape)}`);
   const axis = logits.rank === 1 ? 0 : 1;
   const classes = logits.shape[axis]!;
-  let weight: Tensor | null = null;
-  if (o.weight !== undefined && o.weight !== null) {
-    weight = tensorArgument(op, o.weight, 'weight to be a float Tensor [C]');
-    if (weight.dtype !== logits.dtype) throw new DTypeError(`${op}: weight must have the input's dtype ${logits.dtype}; got ${weight.dtype}`);
-    assertShape(shapesEqual(weight.shape, [classes]), () => `${op}: weight must have shape [C] = [${classes}] (one per class); got ${formatShape(weight!.shape)}`);
-    weight = weight.detach().reshape([classes, ...logits.shape.slice(axis + 1).map(() => 1)]);
-  }
+  const weight = classWeight(op, o.weight, logits, classes)?.reshape([classes, ...logits.shape.slice(axis + 1).map(() => 1)]) ?? null;
   const smoothed = eps > 0 ? target.mul(1 - eps).add(eps / classes) : target;
   const terms = logSoftmax(logits, axis).mul(smoothed);
   const weighted = weight ? terms.mul(weight) : terms;
