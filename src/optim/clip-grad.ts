@@ -125,11 +125,19 @@ export function clipGradNorm(params: Tensor | readonly Tensor[], maxNorm: number
   const p = normOrder('clipGradNorm', normType);
   const refuse = errorIfNonfinite('clipGradNorm', options);
   const grads = gradsOf(list);
-  const total = totalNorm(grads, p);
-  checkFinite('clipGradNorm', total, p, refuse);
-  const c = clipCoefficient(total, max, commonDtype(grads));
+  const { total, c } = normScale('clipGradNorm', grads, max, p, refuse);
   noGrad(() => grads.forEach((g) => g.mul_(c)));
   return total;
+}
+
+/**
+ * The total p-norm of `grads` and the factor min(1, max / (total + 1e-6)) that clips it
+ * (rounded as PyTorch rounds it for float32), after the finiteness check both norm clippings make.
+ */
+function normScale(op: string, grads: readonly Tensor[], max: number, p: number, refuse: boolean): { total: number; c: number } {
+  const total = totalNorm(grads, p);
+  checkFinite(op, total, p, refuse);
+  return { total, c: clipCoefficient(total, max, commonDtype(grads)) };
 }
 
 /**
@@ -167,9 +175,7 @@ export function clipDirectionNorm(
   const max = maxNormArgument('clipDirectionNorm', maxNorm);
   const p = normOrder('clipDirectionNorm', normType);
   const refuse = errorIfNonfinite('clipDirectionNorm', options);
-  const total = totalNorm(list, p);
-  checkFinite('clipDirectionNorm', total, p, refuse);
-  const c = clipCoefficient(total, max, commonDtype(list));
+  const { total, c } = normScale('clipDirectionNorm', list, max, p, refuse);
   return { direction: noGrad(() => list.map((g) => g.detach().mul(c))), totalNorm: total };
 }
 
