@@ -130,19 +130,24 @@ export function argmin(x: Tensor, axis?: number | null, keepdim = false): Tensor
  * values stay finite (an all −∞ row then gives −∞, not NaN).
  */
 export function stopGradientMax(x: Tensor, axis: number | readonly number[] | null | undefined): Tensor {
-  return applyNonDiff(stopGradientMaxOp, [x], { axes: normalizeAxes('max', axis, x.rank) });
+  return applyNonDiff(constantMaxOp, [x], { axes: normalizeAxes('max', axis, x.rank), finite: true });
 }
 
-/** axes: normalized (an empty list reduces nothing, as for a 0-d tensor). */
-const stopGradientMaxOp: NonDiffOpDef<{ axes: number[] }> = {
+/** The max over normalized `axes`, kept as size 1, as a constant (no graph): NaN and ±∞ stay as they are. */
+export function constantMax(x: Tensor, axes: number[]): Tensor {
+  return applyNonDiff(constantMaxOp, [x], { axes, finite: false });
+}
+
+/** axes: normalized (an empty list reduces nothing, as for a 0-d tensor); finite: infinite maxima become 0. */
+const constantMaxOp: NonDiffOpDef<{ axes: number[]; finite: boolean }> = {
   name: 'max',
-  forward: ([x], { axes }) => {
+  forward: ([x], { axes, finite }) => {
     const data = getBackend().reduce('max', x!, axes, x!.dtype);
-    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
+    if (finite) for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) data[i] = 0;
     return Tensor.fromData(data, reducedShape(x!.shape, axes, true));
   },
-  batch: ({ inputs: [x], dims: [d], attrs: { axes } }) => ({
-    value: applyNonDiff(stopGradientMaxOp, [toFront(x!, d!)], { axes: shiftAxes(axes) }),
+  batch: ({ inputs: [x], dims: [d], attrs: { axes, finite } }) => ({
+    value: applyNonDiff(constantMaxOp, [toFront(x!, d!)], { axes: shiftAxes(axes), finite }),
     dim: 0,
   }),
 };

@@ -18,12 +18,9 @@
  */
 import { assertValue, describeValue, formatShape } from '../../tensor/errors.js';
 import { boolArgument } from '../../tensor/arguments.js';
-import { getBackend } from '../../kernels/registry.js';
-import { normalizeAxes, reducedShape, sizeOf } from '../../tensor/shape.js';
+import { normalizeAxes, sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { eq, gt } from '../nondiff.js';
-import { applyNonDiff, type NonDiffOpDef } from '../op.js';
-import { shiftAxes, toFront } from '../rules.js';
+import { constantMax, eq, gt } from '../nondiff.js';
 import { floatOperand } from '../operands.js';
 import { sum } from '../ops/sum.js';
 import { where } from '../ops/where.js';
@@ -61,13 +58,6 @@ export function norm(x: Tensor, ord: NormOrder = 2, axis?: number | readonly num
     () => `norm: cannot take the Infinity norm over an empty axis of shape ${formatShape(x.shape)} (there is no maximum)`,
   );
   const a = x.abs();
-  const ties = eq(a, applyNonDiff(amaxOp, [a], { axes }));
+  const ties = eq(a, constantMax(a, axes));
   return sum(a.mul(ties.div(sum(ties, axes, true))), axes, keep);
 }
-
-/** The maximum over `axes` (kept as size 1) as a constant: NaN and ±∞ stay as they are. */
-const amaxOp: NonDiffOpDef<{ axes: number[] }> = {
-  name: 'norm',
-  forward: ([x], { axes }) => Tensor.fromData(getBackend().reduce('max', x!, axes, x!.dtype), reducedShape(x!.shape, axes, true)),
-  batch: ({ inputs: [x], dims: [d], attrs: { axes } }) => ({ value: applyNonDiff(amaxOp, [toFront(x!, d!)], { axes: shiftAxes(axes) }), dim: 0 }),
-};
