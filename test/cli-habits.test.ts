@@ -1,20 +1,18 @@
 /**
  * The command's habits a user expects from any npm CLI: --version, <command> --help, unknown
  * flags answered with that command's usage; and the report's: a banner saying what a smoke
- * verdict means, and plots whose legend entries never look alike.
+ * verdict means.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compile } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
 import { SMOKE_NOTE, reportHtml } from '../packages/lab/src/cli/report/html.js';
-import { PALETTE, plotSpec, plotSvg } from '../packages/lab/src/cli/report/plot.js';
 import { COMMANDS } from '../packages/lab/src/cli/commands/usage.js';
 import { RESULTS_FORMAT, type ResultsFile } from '../packages/lab/src/experiments/runner.js';
-import type { Plot } from '../packages/lab/src/experiments/preset.js';
+import { judged } from './experiments/fixtures/judged.js';
 import type { Size } from '../packages/lab/src/experiments/preset.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -124,7 +122,7 @@ function results(preset: string, size: Size): ResultsFile {
     date: '2025-01-01T00:00:00.000Z',
     durationSeconds: 1,
     complete: true,
-    result: { preset, size, verdict: 'REPRODUCED', verdictDetail: 'd', numbers: {}, plots: [], runs: [], checks: {} },
+    result: { preset, size, verdict: 'REPRODUCED', verdictDetail: 'd', ...judged('REPRODUCED'), numbers: {}, plots: [], runs: [], checks: {} },
   };
 }
 const page = (...files: ResultsFile[]) => reportHtml(files.map((r) => ({ results: r, svgs: new Map() })));
@@ -149,68 +147,5 @@ describe('report: smoke-size banner', () => {
     expect(banner(mixed)).toContain('small, tiny ran at smoke size.');
     expect(mixed.match(/class="smoke-note"/g)).toHaveLength(2);
     expect(banner(page(results('a', 'smoke'), results('b', 'smoke')))).toContain('Every preset here ran at smoke size.');
-  });
-});
-
-function plotOf(n: number, points = 5): Plot {
-  const series = Array.from({ length: n }, (_, i) => ({
-    label: `series ${i}`,
-    x: Array.from({ length: points }, (_, t) => t),
-    y: Array.from({ length: points }, (_, t) => 1 + i + t),
-  }));
-  return { id: 'p', title: 'many series', xLabel: 'step', yLabel: 'loss', series };
-}
-type Channel = { field: string; scale?: { domain: string[]; range: unknown[] } };
-const encodingOf = (plot: Plot) => (plotSpec(plot) as { encoding?: unknown }).encoding as Record<string, Channel | undefined>;
-
-/** What the legend shows for each series: colour and shape (points drawn) or colour and dash. */
-function legendLooks(plot: Plot): string[] {
-  const enc = encodingOf(plot);
-  const range = (c: string) => enc[c]?.scale?.range ?? [];
-  const looks = enc.shape ? range('shape') : range('strokeDash');
-  return range('color').map((colour, i) => JSON.stringify([colour, looks[i]]));
-}
-
-describe('report: plots with more series than colours', () => {
-  it('within the palette, colour alone (the spec as before: no dash, no shape)', () => {
-    const enc = encodingOf(plotOf(PALETTE.length));
-    expect(enc.color?.scale).toBeUndefined();
-    expect(enc.strokeDash).toBeUndefined();
-    expect(enc.shape).toBeUndefined();
-  });
-
-  it.each([11, 20, 37])('%i series with points: every legend entry a different colour and shape, lines dashed', (n) => {
-    const plot = plotOf(n);
-    const enc = encodingOf(plot);
-    const labels = plot.series.map((s) => s.label);
-    for (const c of ['color', 'shape', 'strokeDash']) expect(enc[c]?.scale?.domain, c).toEqual(labels);
-    expect(new Set(legendLooks(plot)).size).toBe(n);
-    expect(enc.color!.scale!.range.slice(0, PALETTE.length)).toEqual([...PALETTE]);
-    // One legend (Vega-Lite merges channels on the same field), with one entry per series.
-    const legends = (compile(plotSpec(plot)).spec.legends ?? []) as { shape?: string; strokeDash?: string }[];
-    expect(legends).toHaveLength(1);
-    expect(legends[0]).toMatchObject({ shape: 'shape', strokeDash: 'strokeDash' });
-  });
-
-  it('many points (no point marks): dashes tell the series apart, and the SVG draws them', async () => {
-    const plot = plotOf(14, 60);
-    const enc = encodingOf(plot);
-    expect(enc.shape).toBeUndefined(); // a line mark without points would drop it with a warning
-    expect(new Set(legendLooks(plot)).size).toBe(14);
-    const svg = await plotSvg(plot);
-    const dashes = new Set(svg.match(/stroke-dasharray="[^"]+"/g));
-    expect(dashes.size).toBeGreaterThanOrEqual(2);
-    expect(svg).toContain('series 13');
-  });
-
-  it('the styles stay distinct up to 80 series', () => {
-    expect(new Set(legendLooks(plotOf(80, 2))).size).toBe(80);
-  });
-
-  it('compiles without Vega-Lite warnings', () => {
-    const warnings: unknown[] = [];
-    const logger = { level: () => logger, warn: (...m: unknown[]) => (warnings.push(m), logger), info: () => logger, debug: () => logger, error: () => logger };
-    for (const plot of [plotOf(3), plotOf(12), plotOf(12, 60)]) compile(plotSpec(plot), { logger: logger as never });
-    expect(warnings).toEqual([]);
   });
 });

@@ -18,6 +18,7 @@ import type { Preset, PresetResult } from '../../packages/lab/src/experiments/pr
 import { existingResults, parseResults, runPresets, type RunEvent } from '../../packages/lab/src/experiments/runner.js';
 import { taskPool, workerPool } from '../../packages/lab/src/experiments/task-pool.js';
 import { currentBackendInfo, useBackend } from '../../src/kernels/registry.js';
+import { judged } from './fixtures/judged.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gradscope-reliability-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -46,6 +47,7 @@ function grid(calls: number[], control: { interrupt: boolean; plotId?: string })
         size: ctx.size,
         verdict: 'INCONCLUSIVE',
         verdictDetail: 'd',
+        ...judged(),
         numbers: {},
         plots: [{ id: control.plotId ?? 'p', title: 't', xLabel: 'x', yLabel: 'y', series: [{ label: 'a', x: out.map((o) => o.x), y: out.map((o) => o.y) }] }],
         runs: [],
@@ -240,10 +242,11 @@ describe('the out folder (D13–D21)', () => {
     expect(calls).toEqual([]);
   });
 
-  it("a plot id that would overwrite the report's runs.csv is refused (any case)", async () => {
-    for (const plotId of ['runs', 'RUNS']) {
+  it("a plot id that would overwrite the report's runs.csv or claims.csv is refused (any case)", async () => {
+    for (const plotId of ['runs', 'RUNS', 'claims', 'Claims']) {
+      const file = plotId.toLowerCase();
       await expect(runPresets({ presets: [grid([], { interrupt: false, plotId })], size: 'smoke', out: freshDir() })).rejects.toThrow(
-        new RegExp(`result\\.plots\\[0\\]\\.id '${plotId}' is reserved: its CSV would overwrite the report's runs\\.csv`),
+        new RegExp(`result\\.plots\\[0\\]\\.id '${plotId}' is reserved: its CSV would overwrite the report's ${file}\\.csv`),
       );
     }
   });

@@ -6,13 +6,24 @@
  *   list                       the experiment presets, one line each
  *   run <preset|tour> [...]    run experiment presets, write results and the report
  *   report <dir>               rebuild the report from saved results.json files
+ *   merge <dir>... --out DIR   assemble `run --shard k/N` folders into results and the report
+ *   compare A B                whether two results.json files (or out folders) are the same run
+ *   enqueue / worker / collect / status --redis URL   a sweep on a Redis queue (BullMQ)
  * and `--version` / `-v`, `--help` / `-h`, `<command> --help`. The usage texts and the shared
  * argument parsing (unknown flags answered with the command's usage) are in commands/usage.ts.
  */
 import { readFileSync } from 'node:fs';
 import { backendReady, useBackend } from 'gradscope';
 import { enableRelaxedSimd } from './engine-flags.js';
-import { ArgumentError, HELP, commandUsage, isCommand, parseCommandArgs, wantsHelp } from './commands/usage.js';
+import {
+  ArgumentError,
+  HELP,
+  SWEEP_OPTIONS,
+  commandUsage,
+  isCommand,
+  parseCommandArgs,
+  wantsHelp,
+} from './commands/usage.js';
 
 /** The version in package.json (dist/cli/main.js → ../../package.json), as runner.ts records it. */
 function version(): string {
@@ -114,6 +125,9 @@ async function main(argv: string[]): Promise<number> {
           workers: { type: 'string' },
           backend: { type: 'string' },
           'task-timeout': { type: 'string' },
+          shard: { type: 'string' },
+          data: { type: 'string' },
+          'max-steps': { type: 'string' },
         },
         { missing: `expected exactly one preset name (or 'tour'), e.g. gradscope run demo-sgd; see gradscope list` },
       );
@@ -129,6 +143,9 @@ async function main(argv: string[]): Promise<number> {
           workers: values.workers,
           backend: values.backend,
           taskTimeout: values['task-timeout'],
+          shard: values.shard,
+          data: values.data,
+          maxSteps: values['max-steps'],
         },
         print,
       );
@@ -137,6 +154,47 @@ async function main(argv: string[]): Promise<number> {
       const { positionals } = parseCommandArgs('report', rest, {}, { missing: 'expected exactly one directory, e.g. gradscope report results' });
       const { reportCommand } = await import('./commands/report.js');
       return reportCommand(positionals[0]!, print);
+    }
+    // Sweeps beyond one machine (docs/sweeps.md): shards' merge, and the Redis queue.
+    case 'merge': {
+      const { values, positionals } = parseCommandArgs('merge', rest, SWEEP_OPTIONS.merge, {
+        missing: 'expected the shards\' --out folders, e.g. gradscope merge shard-0 shard-1 shard-2 --out results',
+        count: 'many',
+      });
+      const { mergeCommand } = await import('./commands/merge.js');
+      return mergeCommand({ dirs: positionals, ...values }, print);
+    }
+    case 'compare': {
+      const { positionals } = parseCommandArgs('compare', rest, SWEEP_OPTIONS.compare, {
+        missing: 'expected two results.json files or two out folders, e.g. gradscope compare results-a results-b',
+        count: 2,
+      });
+      const { compareCommand } = await import('./commands/compare.js');
+      return compareCommand(positionals[0]!, positionals[1]!, print);
+    }
+    case 'enqueue': {
+      const { values, positionals } = parseCommandArgs('enqueue', rest, SWEEP_OPTIONS.enqueue, {
+        missing: `expected one preset name, 'tour' or a comma-separated list, e.g. gradscope enqueue tour --redis URL`,
+      });
+      const { enqueueCommand } = await import('./commands/enqueue.js');
+      const { 'max-steps': maxSteps, ...named } = values;
+      return enqueueCommand({ target: positionals[0]!, ...named, maxSteps }, print);
+    }
+    case 'worker': {
+      const { values } = parseCommandArgs('worker', rest, SWEEP_OPTIONS.worker);
+      const { workerCommand } = await import('./commands/worker.js');
+      const { redis, concurrency } = values;
+      return workerCommand({ redis, concurrency, lockSeconds: values['lock-seconds'] });
+    }
+    case 'collect': {
+      const { values } = parseCommandArgs('collect', rest, SWEEP_OPTIONS.collect);
+      const { collectCommand } = await import('./commands/collect.js');
+      return collectCommand(values, print);
+    }
+    case 'status': {
+      const { values } = parseCommandArgs('status', rest, SWEEP_OPTIONS.status);
+      const { statusCommand } = await import('./commands/status.js');
+      return statusCommand(values, print);
     }
   }
 }

@@ -1,14 +1,15 @@
 /**
  * Builds the report of a results directory from its results.json files alone: for every
- * <dir>/<preset>/results.json, one CSV and one SVG per plot plus runs.csv next to it, and
- * <dir>/index.html over all presets found. Every file is written atomically.
+ * <dir>/<preset>/results.json, one CSV and one SVG per plot plus runs.csv and claims.csv (the
+ * claim-part table as data) next to it, placement.csv (where each task ran) where results.json
+ * records it, and <dir>/index.html over all presets found. Every file is written atomically.
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PRESETS } from '../../experiments/registry.js';
 import { writeFileAtomic } from 'gradscope/io';
 import { RESULTS_FILE, parseResults } from '../../experiments/runner.js';
-import { plotCsv, runsCsv } from './csv.js';
+import { claimsCsv, placementCsv, plotCsv, runsCsv } from './csv.js';
 import { reportHtml, type ReportSection } from './html.js';
 import { plotSvg } from './plot.js';
 
@@ -36,7 +37,10 @@ export function findResults(dir: string): string[] {
 
 export async function writeReport(dir: string): Promise<ReportSummary> {
   const paths = findResults(dir);
-  if (paths.length === 0) throw new Error(`report: no <preset>/${RESULTS_FILE} under '${dir}' (run 'gradscope run <preset> --out ${dir}' first)`);
+  if (paths.length === 0) {
+    const hint = `run 'gradscope run <preset> --out ${dir}' first`;
+    throw new Error(`report: no <preset>/${RESULTS_FILE} under '${dir}' (${hint})`);
+  }
   const files: string[] = [];
   const sections: ReportSection[] = [];
   for (const path of paths) {
@@ -51,8 +55,13 @@ export async function writeReport(dir: string): Promise<ReportSummary> {
         files.push(join(presetDir, name));
       }
     }
-    writeFileAtomic(join(presetDir, 'runs.csv'), runsCsv(results.result.runs), 'report');
-    files.push(join(presetDir, 'runs.csv'));
+    const { runs, claims } = results.result;
+    const tables: [string, string][] = [['runs.csv', runsCsv(runs)], ['claims.csv', claimsCsv(claims)]];
+    if (results.placement) tables.push(['placement.csv', placementCsv(results.placement)]);
+    for (const [name, text] of tables) {
+      writeFileAtomic(join(presetDir, name), text, 'report');
+      files.push(join(presetDir, name));
+    }
     sections.push({ results, svgs });
   }
   const html = join(dir, 'index.html');

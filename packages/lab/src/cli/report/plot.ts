@@ -1,72 +1,118 @@
 /**
- * A report plot as SVG: the Plot becomes a Vega-Lite line chart (labelled axes, a legend from
- * the series labels, log scales where the preset asks) compiled to Vega and rendered headless
- * in Node (`renderer: 'none'` + `toSVG()`: no canvas, no DOM, no network — the data is inline).
- * Non-finite values (NaN marks a diverged run) and, on a log axis, non-positive values are left
- * out of the line rather than drawn.
+ * A report plot as SVG: the Plot becomes a layered Vega-Lite chart (labelled axes, one legend from
+ * the series labels, log scales where the preset asks) compiled to Vega and rendered headless in
+ * Node (`renderer: 'none'` + `toSVG()`: no canvas, no DOM, no network — the data is inline).
  *
- * A plot with more series than the palette has colours would draw two series alike, so then
- * every series gets its own (colour, style) pair: series i takes colour i mod 10 and style
- * ⌊i / 10⌋ — a point shape where the line shows its points (the legend then shows the shapes),
- * a dash pattern otherwise (the legend then shows line segments). Up to 10 × 8 = 80 series are
- * told apart this way; lines are dashed in both cases.
+ * Up to four layers, drawn in this order so that lines and marks sit on top of the shading:
+ * - **area** and **rule**: the `band` of each line series (e.g. the 95 % t-interval of a mean over
+ *   seeds), shaded in the series' colour; the band of a 'points' series, as error bars (one rule
+ *   per x);
+ * - **line**: series of style 'line' (the default), their points joined in x order, with point
+ *   marks while the series are short enough for marks to be told apart;
+ * - **point**: series of style 'points' (per-seed values), as unjoined hollow marks — seeds are
+ *   never joined by a line.
+ *
+ * Non-finite values (NaN marks a diverged run) and, on a log axis, non-positive values are left
+ * out rather than drawn. A plot has at most MAX_SERIES_PER_PLOT = 10 series (the runner refuses
+ * more), so the palette's ten colours always tell the series apart.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { Plot } from '../../experiments/preset.js';
+import type { Plot, Series } from '../../experiments/preset.js';
 
-/** Vega-Lite's default categorical scheme, the colours a nominal series is given. */
+/** Vega-Lite's default categorical scheme: series i of a plot is drawn in colour i. */
 export const PALETTE: readonly string[] = vega.scheme('tableau10') as string[];
-/** Dash patterns (on, off in px), solid first; used once the colours run out. */
-export const DASHES: readonly (readonly number[])[] = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [12, 4], [2, 4], [8, 2, 2, 2, 2, 2], [4, 6]];
-/** Point shapes, circle first (Vega-Lite's default point), for plots that show their points. */
-export const SHAPES: readonly string[] = ['circle', 'square', 'triangle-up', 'diamond', 'cross', 'triangle-down', 'triangle-right', 'triangle-left'];
 
-/** How series i is drawn when the series outnumber the palette (see the file comment). */
-export function seriesStyle(i: number): { color: string; dash: number[]; shape: string } {
-  const k = Math.floor(i / PALETTE.length);
-  return { color: PALETTE[i % PALETTE.length]!, dash: [...DASHES[k % DASHES.length]!], shape: SHAPES[k % SHAPES.length]! };
+/** Beyond this many points in one series, line series are drawn without point marks. */
+const MARKED_POINTS_UP_TO = 40;
+
+/** How opaque a band's shading is (light enough that the lines and marks on top stay legible). */
+const BAND_OPACITY = 0.2;
+
+interface Row {
+  series: string;
+  x: number;
+  y: number;
 }
 
-export function plotSpec(plot: Plot): TopLevelSpec {
-  const values: { series: string; x: number; y: number }[] = [];
-  for (const s of plot.series) {
-    for (let i = 0; i < s.x.length; i++) {
-      const x = s.x[i]!;
-      const y = s.y[i]!;
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      if ((plot.xLog && x <= 0) || (plot.yLog && y <= 0)) continue;
-      values.push({ series: s.label, x, y });
+interface BandRow {
+  series: string;
+  x: number;
+  lower: number;
+  upper: number;
+}
+
+/** The rows a series contributes to its layers, with what an axis cannot show left out. */
+function rowsOf(plot: Plot, s: Series): { points: Row[]; band: BandRow[] } {
+  const shown = (v: number, log: boolean | undefined) => Number.isFinite(v) && (!log || v > 0);
+  const points: Row[] = [];
+  const band: BandRow[] = [];
+  for (let i = 0; i < s.x.length; i++) {
+    const x = s.x[i]!;
+    if (!shown(x, plot.xLog)) continue;
+    if (shown(s.y[i]!, plot.yLog)) points.push({ series: s.label, x, y: s.y[i]! });
+    const lower = s.band?.lower[i];
+    const upper = s.band?.upper[i];
+    if (lower !== undefined && upper !== undefined && shown(lower, plot.yLog) && shown(upper, plot.yLog)) {
+      band.push({ series: s.label, x, lower, upper });
     }
   }
-  const manyPoints = Math.max(0, ...plot.series.map((s) => s.x.length)) > 40;
+  return { points, band };
+}
+
+/** The Vega-Lite specification of a plot (exported for the tests). */
+export function plotSpec(plot: Plot): TopLevelSpec {
+  const lines: Row[] = [];
+  const marks: Row[] = [];
+  const areas: BandRow[] = [];
+  const bars: BandRow[] = [];
+  for (const s of plot.series) {
+    const { points, band } = rowsOf(plot, s);
+    (s.style === 'points' ? marks : lines).push(...points);
+    (s.style === 'points' ? bars : areas).push(...band);
+  }
   const labels = [...new Set(plot.series.map((s) => s.label))];
-  const series = { field: 'series', type: 'nominal', title: 'series', sort: labels } as const;
-  // Within the palette the colours alone tell the series apart and the spec stays as it was.
-  const styled = labels.length > PALETTE.length;
-  const styles = labels.map((_, i) => seriesStyle(i));
-  const scale = <T>(range: T[]) => ({ domain: labels, range });
+  // The same domain in every layer, so a series keeps its colour whichever layers it appears in.
+  const color = { field: 'series', type: 'nominal', title: 'series', sort: labels, scale: { domain: labels } } as const;
+  const xScale = plot.xLog ? { type: 'log' } : { zero: false };
+  const x = { field: 'x', type: 'quantitative', title: plot.xLabel, scale: xScale } as const;
+  const yScale = plot.yLog ? { type: 'log' } : { zero: false };
+  const y = { field: 'y', type: 'quantitative', title: plot.yLabel, scale: yScale } as const;
+  const interval = {
+    x,
+    y: { field: 'lower', type: 'quantitative', title: plot.yLabel, scale: yScale },
+    y2: { field: 'upper' },
+    color,
+  } as const;
+  const lineSeries = plot.series.filter((s) => s.style !== 'points');
+  const marked = Math.max(0, ...lineSeries.map((s) => s.x.length)) <= MARKED_POINTS_UP_TO;
+  const layers = [
+    // A line's band is shaded; a point's interval is an error bar (points have no neighbours to join).
+    { data: { values: areas }, mark: { type: 'area', fillOpacity: BAND_OPACITY }, encoding: interval },
+    { data: { values: bars }, mark: { type: 'rule' }, encoding: interval },
+    {
+      data: { values: lines },
+      mark: { type: 'line', point: marked },
+      encoding: { x, y, color, order: { field: 'x', type: 'quantitative' } },
+    },
+    {
+      data: { values: marks },
+      mark: { type: 'point', filled: false, size: 40 },
+      encoding: { x, y, color },
+    },
+  ].filter((layer) => layer.data.values.length > 0);
   return {
     title: plot.title,
     width: 520,
     height: 300,
     background: 'white',
-    data: { values },
-    mark: { type: 'line', point: !manyPoints, clip: true },
-    encoding: {
-      x: { field: 'x', type: 'quantitative', title: plot.xLabel, scale: plot.xLog ? { type: 'log' } : { zero: false } },
-      y: { field: 'y', type: 'quantitative', title: plot.yLabel, scale: plot.yLog ? { type: 'log' } : { zero: false } },
-      color: styled ? { ...series, scale: scale(styles.map((s) => s.color)) } : { ...series },
-      ...(styled ? { strokeDash: { ...series, scale: scale(styles.map((s) => s.dash)) } } : {}),
-      // A line mark drops a shape encoding (with a warning) unless its points are drawn.
-      ...(styled && !manyPoints ? { shape: { ...series, scale: scale(styles.map((s) => s.shape)) } } : {}),
-      order: { field: 'x', type: 'quantitative' },
-    },
-    // Longer legend strokes where the legend shows dash patterns, so a pattern is visible.
-    config: { font: 'sans-serif', legend: { labelLimit: 480, ...(styled && manyPoints ? { symbolSize: 400 } : {}) } },
-  };
+    // A plot with nothing to draw (every value NaN) still gets its axes and title.
+    layer: layers.length > 0 ? layers : [{ data: { values: [] }, mark: { type: 'point' }, encoding: { x, y } }],
+    config: { font: 'sans-serif', legend: { labelLimit: 480 } },
+  } as TopLevelSpec;
 }
 
+/** The plot rendered to an SVG string (headless: no canvas, no DOM). */
 export async function plotSvg(plot: Plot): Promise<string> {
   const view = new vega.View(vega.parse(compile(plotSpec(plot)).spec), { renderer: 'none' });
   try {

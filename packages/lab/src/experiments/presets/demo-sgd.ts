@@ -6,10 +6,25 @@
  * mixture, trained by mini-batch SGD at two learning rates with the same seed for the data,
  * the initialisation and the batch order (paired seeds). Over this short budget a convex,
  * smooth problem trained with the larger (still stable) step should reach a lower training
- * loss; the verdict rule below is declared before anything runs.
+ * loss; the claim's one part, a paired t-test over seeds, is declared before anything runs. It is
+ * also the shortest example of the plan → measure → judge → plot skeleton (skeleton.ts).
  */
-import { crossEntropy, foldIn, gaussianMixture, keyedPermutation, makeKey, noGrad, randn, tensor, type Tensor, valueAndGrad } from 'gradscope';
-import type { Plot, Preset, PresetResult, RunContext, RunRecord, Series, Size } from '../preset.js';
+import {
+  crossEntropy,
+  foldIn,
+  gaussianMixture,
+  keyedPermutation,
+  makeKey,
+  noGrad,
+  randn,
+  tensor,
+  type Tensor,
+  valueAndGrad,
+} from 'gradscope';
+import { directionalPart } from '../claims.js';
+import type { Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
+import { definePreset, defineTasks } from '../skeleton.js';
+import { mean, pairedTTest } from '../stats.js';
 
 const LEARNING_RATES = [0.01, 0.1] as const;
 
@@ -19,7 +34,7 @@ interface Budget {
   batch: number;
 }
 
-const BUDGET: Record<Size, Budget> = {
+const BUDGET: SizeTable<Budget> = {
   smoke: { n: 128, epochs: 6, batch: 16 },
   full: { n: 1024, epochs: 30, batch: 32 },
 };
@@ -36,7 +51,7 @@ interface TrainInput {
 
 /** One SGD run; returns the full-batch training loss before training and after every epoch. */
 function train({ seed, lr, size }: TrainInput): number[] {
-  const budget = BUDGET[size];
+  const budget = BUDGET[size]!;
   const data = gaussianMixture({ n: budget.n, d: D, classes: CLASSES, seed });
   const xAll = tensor(data.features, { shape: [budget.n, D] });
   const yAll = Int32Array.from(data.targets);
@@ -65,64 +80,97 @@ function train({ seed, lr, size }: TrainInput): number[] {
   return curve;
 }
 
-export const demoSgd: Preset = {
+const tasks = defineTasks({ train });
+
+interface Measured {
+  grid: TrainInput[];
+  curves: number[][];
+}
+
+const finalLoss = (curve: readonly number[]) => {
+  const last = curve[curve.length - 1]!;
+  return Number.isFinite(last) ? last : Number.POSITIVE_INFINITY;
+};
+
+export const demoSgd: Preset = definePreset<Budget, Measured>({
   name: 'demo-sgd',
   paper: 'Demonstration preset (no paper): checks the experiment machinery end to end',
-  claim: 'On a small convex classification problem, mini-batch SGD with a ten times larger (still stable) learning rate reaches a lower training loss within the same short budget.',
-  rule: `REPRODUCED if the final training loss at lr ${LEARNING_RATES[1]} is lower than at lr ${LEARNING_RATES[0]} on every seed; NOT REPRODUCED if it is higher (or the run diverged) on every seed; INCONCLUSIVE otherwise.`,
+  claim:
+    'On a small convex classification problem, mini-batch SGD with a ten times larger (still stable) learning ' +
+    'rate reaches a lower training loss within the same short budget.',
+  rule:
+    'One part, a paired t-test over seeds (two-sided, α = 0.05) of the final training loss at lr ' +
+    `${LEARNING_RATES[0]} minus that at lr ${LEARNING_RATES[1]}: REPRODUCED if it is significantly above 0, ` +
+    'NOT REPRODUCED if significantly below, INCONCLUSIVE otherwise.',
   seeds: [1, 2, 3],
-  tasks: { train },
-  async run(context: RunContext): Promise<PresetResult> {
-    const budget = BUDGET[context.size];
-    const seeds = context.seeds;
-    const grid: TrainInput[] = seeds.flatMap((seed) => LEARNING_RATES.map((lr) => ({ seed, lr, size: context.size })));
-    const trained = await context.map<TrainInput, number[]>('train', grid, (done, total) => context.progress(done / total, `${done} of ${total} runs`));
-    const runs: RunRecord[] = [];
-    const curves = new Map<string, number[]>();
-    grid.forEach(({ seed, lr }, i) => {
-      const curve = trained[i]!;
-      const final = curve[curve.length - 1]!;
-      const id = `seed${seed}-lr${lr}`;
-      curves.set(id, curve);
-      runs.push({
-        id,
-        config: { seed, lr, epochs: budget.epochs, batch: budget.batch, n: budget.n },
-        diverged: !Number.isFinite(final),
-        metrics: { initialLoss: curve[0]!, finalLoss: final },
-      });
-    });
-    const numbers: Record<string, number> = {};
-    let better = 0;
-    let worse = 0;
-    for (const seed of seeds) {
-      const lo = runs.find((r) => r.config.seed === seed && r.config.lr === LEARNING_RATES[0])!;
-      const hi = runs.find((r) => r.config.seed === seed && r.config.lr === LEARNING_RATES[1])!;
-      numbers[`seed ${seed}: final loss lr ${LEARNING_RATES[0]}`] = lo.metrics.finalLoss!;
-      numbers[`seed ${seed}: final loss lr ${LEARNING_RATES[1]}`] = hi.metrics.finalLoss!;
-      if (!hi.diverged && (lo.diverged || hi.metrics.finalLoss! < lo.metrics.finalLoss!)) better++;
-      else worse++;
+  alpha: 0.05,
+  budgets: BUDGET,
+  describeBudget: (b) =>
+    `Softmax regression on a ${b.n}-sample Gaussian mixture (${D} features, ${CLASSES} classes), ` +
+    `${b.epochs} epochs of batch ${b.batch} at each learning rate.`,
+  scaleDown: () => '',
+  tasks,
+  async measure(context) {
+    const grid = context.seeds.flatMap((seed) => LEARNING_RATES.map((lr) => ({ seed, lr, size: context.size })));
+    return { grid, curves: await context.run(tasks.train, grid, 'runs') };
+  },
+  judge({ grid, curves }, context) {
+    const curveOf = (seed: number, lr: number) => curves[grid.findIndex((g) => g.seed === seed && g.lr === lr)]!;
+    const final = (lr: number) => context.seeds.map((seed) => finalLoss(curveOf(seed, lr)));
+    const small = final(LEARNING_RATES[0]);
+    const large = final(LEARNING_RATES[1]);
+    if (![...small, ...large].every(Number.isFinite)) {
+      throw new Error('demo-sgd: a run diverged, which this convex problem at these learning rates never should');
     }
-    numbers['seeds where the larger lr is lower'] = better;
-    numbers['seeds'] = seeds.length;
-    const verdict = better === seeds.length ? 'REPRODUCED' : worse === seeds.length ? 'NOT REPRODUCED' : 'INCONCLUSIVE';
-    const verdictDetail = `The larger learning rate reached the lower final training loss on ${better} of ${seeds.length} seeds.`;
+    const spec = {
+      id: 'larger-lr-lower-loss',
+      claim: 'The larger learning rate ends at a lower training loss.',
+      effectLabel: `final loss at lr ${LEARNING_RATES[0]} − at lr ${LEARNING_RATES[1]}`,
+    };
+    return [directionalPart(spec, pairedTTest(small, large, context.alpha), 'greater', context.alpha)];
+  },
+  plot({ grid, curves }, _parts, context) {
+    const { budget, seeds } = context;
+    const runs: RunRecord[] = grid.map(({ seed, lr }, i) => ({
+      id: `seed${seed}-lr${lr}`,
+      config: { seed, lr, epochs: budget.epochs, batch: budget.batch, n: budget.n },
+      diverged: !Number.isFinite(finalLoss(curves[i]!)),
+      metrics: { initialLoss: curves[i]![0]!, finalLoss: finalLoss(curves[i]!) },
+    }));
+    const numbers: Record<string, number> = {};
+    for (const r of runs) numbers[`seed ${r.config.seed}: final loss lr ${r.config.lr}`] = r.metrics.finalLoss!;
     const epochs = Array.from({ length: budget.epochs + 1 }, (_, i) => i);
-    const series: Series[] = runs.map((r) => ({ label: `lr ${r.config.lr}, seed ${r.config.seed}`, x: epochs, y: curves.get(r.id)! }));
-    const meanSeries: Series[] = LEARNING_RATES.map((lr) => {
-      const own = runs.filter((r) => r.config.lr === lr).map((r) => curves.get(r.id)!);
-      return { label: `lr ${lr}`, x: epochs, y: epochs.map((e) => own.reduce((s, c) => s + c[e]!, 0) / own.length) };
-    });
+    const ofLr = (lr: number) => curves.filter((_, i) => grid[i]!.lr === lr);
+    const perSeed: Series[] = LEARNING_RATES.map((lr) => ({
+      label: `lr ${lr}, each seed's final loss`,
+      x: ofLr(lr).map(() => budget.epochs),
+      y: ofLr(lr).map(finalLoss),
+      style: 'points' as const,
+    }));
+    const meanSeries: Series[] = LEARNING_RATES.map((lr) => ({
+      label: `lr ${lr} (mean over seeds)`,
+      x: epochs,
+      y: epochs.map((e) => mean(ofLr(lr).map((c) => c[e]!))),
+    }));
     const plots: Plot[] = [
-      { id: 'training-loss', title: 'Training loss per run', xLabel: 'epoch', yLabel: 'training cross-entropy', yLog: true, series },
-      { id: 'mean-training-loss', title: 'Mean training loss over seeds', xLabel: 'epoch', yLabel: 'training cross-entropy (mean over seeds)', yLog: true, series: meanSeries },
+      {
+        id: 'training-loss',
+        title: 'Training loss: mean over seeds, and each seed at the end',
+        xLabel: 'epoch',
+        yLabel: 'training cross-entropy',
+        yLog: true,
+        series: [...meanSeries, ...perSeed],
+      },
     ];
     const checks = {
       'every run starts from the same loss at both learning rates': seeds.every((seed) => {
-        const [a, b] = LEARNING_RATES.map((lr) => runs.find((r) => r.config.seed === seed && r.config.lr === lr)!.metrics.initialLoss!);
+        const runOf = (lr: number) => runs.find((r) => r.config.seed === seed && r.config.lr === lr)!;
+        const initial = (lr: number) => runOf(lr).metrics.initialLoss;
+        const [a, b] = LEARNING_RATES.map(initial);
         return a === b;
       }),
       'no run diverged': runs.every((r) => !r.diverged),
     };
-    return { preset: 'demo-sgd', size: context.size, verdict, verdictDetail, numbers, plots, runs, checks };
+    return { numbers, plots, runs, checks };
   },
-};
+});

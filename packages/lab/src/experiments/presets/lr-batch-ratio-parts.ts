@@ -1,26 +1,40 @@
 /**
- * The pieces of the lr-batch-ratio preset (lr-batch-ratio.ts): budgets, the seeded
- * Fashion-MNIST subsets, the two tasks (one SGD run with its end-of-run curvature, and the
- * loss along a line between two solutions) and Spearman's rank correlation.
+ * The pieces of the lr-batch-ratio preset (lr-batch-ratio.ts): budgets, the data (seeded
+ * Fashion-MNIST subsets; CIFAR-10 from --data at paper size), the models (the batch-normalised
+ * ReLU MLP; VGG-11 with BatchNorm at paper size), and the two tasks: one SGD run with its
+ * end-of-run curvature, and the loss along the line between two solutions.
  *
  * A run's schedule travels in its input as plain data — the learning rate and the batch size
  * of every epoch — so constant, cyclic and rescaled runs are one task, and the preset can check
  * what η/S each run actually saw.
  */
-import { type Batch, crossEntropyLoss, type Dataset, foldIn, hessianOperator, hessianSummary, keyedPermutation, lossAlongLine, makeBatch, makeKey, mlp, type Module, noGrad, NonFiniteError, schedule, SgdEstimator, SgdUpdate, split, subset, tensor, train, withMode } from 'gradscope';
+import {
+  BatchNorm2d, type Batch, Conv2d, crossEntropyLoss, type Dataset, Flatten, foldIn, hessianOperator, hessianSummary,
+  keyedPermutation, Linear, lossAlongLine, makeBatch, makeKey, MaxPool2d, mlp, type Module, noGrad, NonFiniteError,
+  ReLU, schedule, Sequential, SgdEstimator, SgdUpdate, split, type StepInfo, subset, tensor, train, withMode,
+} from 'gradscope';
 import { loadFashionMnist } from 'gradscope/data';
-import type { Size } from '../preset.js';
+import type { Size, SizeTable } from '../preset.js';
+import { cifar10, flat } from './datasets.js';
 
 export interface Budget {
-  /** Hidden widths of the batch-normalised ReLU MLP (784 → hidden… → 10). */
+  /** The data: seeded Fashion-MNIST subsets, or CIFAR-10 from --data (all 50,000 / the 10,000 test images). */
+  data: 'fashion-mnist' | 'cifar10';
+  /** The batch-normalised ReLU MLP (784 → hidden… → 10), or VGG-11 with BatchNorm for 3×32×32 images. */
+  model: 'mlp' | 'vgg11';
+  /** Hidden widths of the MLP (unused for VGG-11). */
   hidden: readonly number[];
-  /** Training subset and validation subset sizes. */
+  /** Training and validation subset sizes (Fashion-MNIST; CIFAR-10 uses its whole splits). */
   n: number;
   validation: number;
   epochs: number;
-  /** The grid η × S. lrs[k]/lrs[0] = batches[k]/batches[0], so the diagonal has equal η/S and is the linear-scaling family. */
+  /** The grid η × S; lrs[k]/lrs[0] = batches[k]/batches[0], so the diagonal has equal η/S (linear scaling). */
   lrs: readonly number[];
   batches: readonly number[];
+  /** The cyclic pair: batch size low ↔ high at η = lr, against η = lr ↔ lr·low/high at S = low. */
+  cyclic: { lr: number; low: number; high: number };
+  /** End-of-training validation accuracy: the mean of the evaluations after the last `lastEpochs` epochs. */
+  lastEpochs: number;
   /** Fixed training samples on which the Hessian and the line are measured. */
   curvatureN: number;
   /** Lanczos steps for λ_max and Rademacher probes shared by Tr H and ‖H‖_F. */
@@ -30,10 +44,33 @@ export interface Budget {
   alphas: number;
 }
 
-export const BUDGET: Record<Size, Budget> = {
-  smoke: { hidden: [32, 32], n: 512, validation: 500, epochs: 4, lrs: [0.05, 0.2], batches: [16, 64], curvatureN: 256, iterations: 8, probes: 4, alphas: 9 },
-  full: { hidden: [100, 100, 100], n: 4096, validation: 2000, epochs: 8, lrs: [0.025, 0.1, 0.4], batches: [16, 64, 256], curvatureN: 512, iterations: 20, probes: 10, alphas: 21 },
+export const BUDGET: SizeTable<Budget> = {
+  smoke: {
+    data: 'fashion-mnist', model: 'mlp', hidden: [32, 32], n: 512, validation: 500, epochs: 4,
+    lrs: [0.05, 0.2], batches: [16, 64], cyclic: { lr: 0.2, low: 16, high: 64 }, lastEpochs: 2,
+    curvatureN: 256, iterations: 8, probes: 4, alphas: 9,
+  },
+  full: {
+    data: 'fashion-mnist', model: 'mlp', hidden: [100, 100, 100], n: 4096, validation: 2000, epochs: 8,
+    lrs: [0.025, 0.1, 0.4], batches: [16, 64, 256], cyclic: { lr: 0.4, low: 64, high: 256 }, lastEpochs: 3,
+    curvatureN: 512, iterations: 15, probes: 6, alphas: 21,
+  },
+  // The paper's CIFAR-10 setting (Fig. 1, 2, 4 use VGG-11 / ResNet-56 on CIFAR-10; Fig. 3's grid spans
+  // η ∈ [0.005, 0.1], S ∈ [25, 1000] over 200 epochs): a 3 × 3 grid inside those ranges whose diagonal
+  // has equal η/S, and Fig. 1's cyclic pair (S 128 ↔ 640 at η = 0.005; η 0.005 ↔ 0.001 at S = 128).
+  paper: {
+    data: 'cifar10', model: 'vgg11', hidden: [], n: 50000, validation: 10000, epochs: 200,
+    lrs: [0.00625, 0.025, 0.1], batches: [25, 100, 400], cyclic: { lr: 0.005, low: 128, high: 640 }, lastEpochs: 5,
+    curvatureN: 1000, iterations: 20, probes: 10, alphas: 21,
+  },
 };
+
+/** The budget of a size; the tasks run only at sizes the preset declares. */
+export function budgetAt(size: Size): Budget {
+  const budget = BUDGET[size];
+  if (budget === undefined) throw new Error(`lr-batch-ratio: no ${size}-size budget`);
+  return budget;
+}
 
 /** Seed of the train/validation split and of the subsets (fixed: every run sees the same data). */
 export const DATA_SEED = 2018;
@@ -62,20 +99,57 @@ export function fashionSubsets(n: number, m: number): { train: Dataset; validati
   return data;
 }
 
-function flat(data: Dataset): Dataset {
-  return { name: data.name, length: data.length, sampleShape: [784], classes: data.classes, get: (i) => data.get(i) };
+/** The run's data: Fashion-MNIST subsets, or CIFAR-10's training set and (as validation) its test set. */
+export function loadData(budget: Budget, dataDir: string | undefined): { train: Dataset; validation: Dataset } {
+  if (budget.data === 'fashion-mnist') return fashionSubsets(budget.n, budget.validation);
+  const key = `cifar10:${dataDir}`;
+  const cached = dataCache.get(key);
+  if (cached) return cached;
+  const { train: trainSet, test } = cifar10(dataDir, 'lr-batch-ratio');
+  const data = { train: trainSet, validation: test };
+  dataCache.set(key, data);
+  return data;
 }
 
-/** The batch-normalised ReLU MLP, float32 (curvature is reduced in float64 by the analysis code). */
+/** VGG-11's convolutional layers (configuration "A"); 'M' is a 2 × 2 max pool. */
+const VGG11 = [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'] as const;
+
+/**
+ * VGG-11 with BatchNorm after every convolution, for 3×32×32 images, its final layers adapted to
+ * CIFAR-10 as the paper did (footnote 5): after five pools the 512×1×1 features go to one
+ * Linear(512 → 10) instead of ImageNet's three 4096-wide layers (9,231,114 parameters).
+ */
+export function vgg11(seed: number): Sequential {
+  const layers: Module[] = [];
+  let channels = 3;
+  let k = 0;
+  for (const item of VGG11) {
+    if (item === 'M') {
+      layers.push(new MaxPool2d(2));
+      continue;
+    }
+    layers.push(new Conv2d(channels, item, 3, { seed: seed * 1009 + k++, padding: 1, dtype: 'float32' }));
+    layers.push(new BatchNorm2d(item, { dtype: 'float32' }), new ReLU());
+    channels = item;
+  }
+  layers.push(new Flatten(), new Linear(512, 10, { seed: seed * 1009 + k, dtype: 'float32' }));
+  return new Sequential(...layers);
+}
+
+/** The budget's model, float32 (curvature is reduced in float64 by the analysis code). */
 export function makeModel(budget: Budget, seed: number): Module {
+  if (budget.model === 'vgg11') return vgg11(seed);
   return mlp([784, ...budget.hidden, 10], { seed, batchNorm: true, dtype: 'float32' });
 }
 
 const range = (k: number) => Array.from({ length: k }, (_, i) => i);
 
-/** The first curvatureN training samples (the subset is already a random draw): Hessian and line batch. */
+/**
+ * The first curvatureN training samples (the subset is already a random draw): the Hessian and line
+ * batch; all of them when the training set is smaller (a generated test folder at paper size).
+ */
 function curvatureBatch(budget: Budget, data: Dataset): Batch {
-  return makeBatch(data, range(budget.curvatureN), { dtype: 'float32', seed: 0 });
+  return makeBatch(data, range(Math.min(budget.curvatureN, data.length)), { dtype: 'float32', seed: 0 });
 }
 
 /** One SGD run: seed (initialisation and batch order) and the per-epoch learning rate and batch size. */
@@ -84,8 +158,14 @@ export interface RunInput {
   seed: number;
   lrByEpoch: number[];
   batchByEpoch: number[];
+  /** Measure λ_max, Tr H and ‖H‖_F at the end (the cyclic runs are compared by their curves only). */
+  curvature: boolean;
   /** Return the final parameters (for the line between two solutions). */
   keepParameters: boolean;
+  /** `--data DIR` (CIFAR-10 at paper size). */
+  dataDir?: string;
+  /** `--max-steps N`: stop training after N steps (then measure as usual). */
+  maxSteps?: number;
 }
 
 export interface RunOutput {
@@ -97,6 +177,8 @@ export interface RunOutput {
   validationLoss: number[];
   validationAccuracy: number[];
   diverged: boolean;
+  /** True when --max-steps stopped the run early. */
+  stopped: boolean;
   steps: number;
   /** Loss on the curvature batch at the end, train-mode BatchNorm (what the line reports at α = 0 or 1). */
   curvatureBatchLoss: number;
@@ -126,14 +208,17 @@ function evaluate(model: Module, batch: Batch): { loss: number; accuracy: number
   );
 }
 
+/** Thrown from the step hook once `maxSteps` steps are done. */
+class StepLimit extends Error {}
+
 /**
  * Train with plain SGD (no momentum, no weight decay: the SDE argument is about plain SGD),
  * then measure at the final parameters, on the fixed curvature batch with TRAIN-mode BatchNorm
  * (batch statistics): λ_max by Lanczos, Tr H and ‖H‖_F from shared Rademacher probes.
  */
 export function runSgd(input: RunInput): RunOutput {
-  const budget = BUDGET[input.size];
-  const data = fashionSubsets(budget.n, budget.validation);
+  const budget = budgetAt(input.size);
+  const data = loadData(budget, input.dataDir);
   const model = makeModel(budget, input.seed);
   const validationBatch = makeBatch(data.validation, range(data.validation.length), { dtype: 'float32', seed: 0 });
   const curvature = curvatureBatch(budget, data.train);
@@ -145,7 +230,21 @@ export function runSgd(input: RunInput): RunOutput {
   const validationLoss = [first.loss];
   const validationAccuracy = [first.accuracy];
   let diverged = false;
+  let stopped = false;
   let steps = 0;
+  const { maxSteps } = input;
+  // With --max-steps, a hook before every step stops the run: (k + ½)/K lands on step k of an epoch of K
+  // steps, and fractions that fine for the epoch with the most steps hit every step of the others too.
+  const most = Math.ceil(data.train.length / Math.min(...input.batchByEpoch));
+  const limit =
+    maxSteps === undefined
+      ? {}
+      : {
+          positions: range(most).map((k) => (k + 0.5) / most),
+          onPosition: (info: StepInfo) => {
+            if (info.step >= maxSteps) throw new StepLimit();
+          },
+        };
   try {
     const result = train(model, data.train, {
       estimator: new SgdEstimator(),
@@ -153,6 +252,7 @@ export function runSgd(input: RunInput): RunOutput {
       schedule: schedule((epoch) => input.lrByEpoch[epoch]!, (epoch) => input.batchByEpoch[epoch]!),
       epochs: input.lrByEpoch.length,
       seed: input.seed,
+      ...limit,
       onEpochEnd: ({ meanLoss }) => {
         trainLoss.push(meanLoss);
         const v = evaluate(model, validationBatch);
@@ -162,40 +262,60 @@ export function runSgd(input: RunInput): RunOutput {
     });
     steps = result.steps;
   } catch (error) {
-    if (!(error instanceof NonFiniteError)) throw error;
-    diverged = true;
-    steps = error.step;
+    if (error instanceof StepLimit) {
+      stopped = true;
+      steps = maxSteps!;
+    } else if (error instanceof NonFiniteError) {
+      diverged = true;
+      steps = error.step;
+    } else throw error;
   }
-  // A diverged run reports NaN for every epoch it did not finish.
+  // A diverged (or stopped) run reports NaN for every epoch it did not finish.
   while (trainLoss.length < input.lrByEpoch.length) trainLoss.push(Number.NaN);
   while (validationLoss.length <= input.lrByEpoch.length) {
     validationLoss.push(Number.NaN);
     validationAccuracy.push(Number.NaN);
   }
   const nan = Number.NaN;
+  const none = { lambdaMax: nan, lambdaMin: nan, trace: nan, traceError: nan, frobenius: nan, frobeniusError: nan };
   if (diverged) {
-    return { initChecksum, trainLoss, validationLoss, validationAccuracy, diverged, steps, curvatureBatchLoss: nan, lambdaMax: nan, lambdaMin: nan, trace: nan, traceError: nan, frobenius: nan, frobeniusError: nan, weightNorm: nan, parameters: null };
+    const out = { initChecksum, trainLoss, validationLoss, validationAccuracy, diverged, stopped, steps };
+    return { ...out, ...none, curvatureBatchLoss: nan, weightNorm: nan, parameters: null };
   }
   const w = model.flattenParameters();
-  const curvatureBatchLoss = noGrad(() => withMode(model, 'train', () => crossEntropyLoss(model.forward(curvature.x), curvature.targets).mean().item()));
-  const summary = hessianSummary(hessianOperator(model, curvature, { batchNorm: 'train' }), { seed: input.seed, iterations: budget.iterations, probes: budget.probes });
+  const curvatureBatchLoss = noGrad(() =>
+    withMode(model, 'train', () => crossEntropyLoss(model.forward(curvature.x), curvature.targets).mean().item()),
+  );
+  const hessian = input.curvature
+    ? hessianSummary(hessianOperator(model, curvature, { batchNorm: 'train' }), {
+        seed: input.seed,
+        iterations: budget.iterations,
+        probes: budget.probes,
+      })
+    : null;
   const values = w.toTypedArray();
   let norm2 = 0;
   for (let i = 0; i < values.length; i++) norm2 += values[i]! * values[i]!;
+  const measured = hessian
+    ? {
+        lambdaMax: hessian.lambdaMax,
+        lambdaMin: hessian.lambdaMin,
+        trace: hessian.trace.estimate,
+        traceError: hessian.trace.standardError,
+        frobenius: hessian.frobenius.estimate,
+        frobeniusError: hessian.frobenius.standardError,
+      }
+    : none;
   return {
     initChecksum,
     trainLoss,
     validationLoss,
     validationAccuracy,
     diverged,
+    stopped,
     steps,
     curvatureBatchLoss,
-    lambdaMax: summary.lambdaMax,
-    lambdaMin: summary.lambdaMin,
-    trace: summary.trace.estimate,
-    traceError: summary.trace.standardError,
-    frobenius: summary.frobenius.estimate,
-    frobeniusError: summary.frobenius.standardError,
+    ...measured,
     weightNorm: Math.sqrt(norm2),
     parameters: input.keepParameters ? Float32Array.from(values) : null,
   };
@@ -203,8 +323,11 @@ export function runSgd(input: RunInput): RunOutput {
 
 export interface LineInput {
   size: Size;
+  /** The seed whose two solutions the line joins (for the report; the line itself is deterministic). */
+  seed: number;
   wA: Float32Array;
   wB: Float32Array;
+  dataDir?: string;
 }
 
 export interface LineOutput {
@@ -216,12 +339,12 @@ export interface LineOutput {
 
 /**
  * L(α) = F((1−α) w_A + α w_B), α ∈ [−0.5, 1.5], on the curvature batch (training samples) and
- * on the validation subset. BatchNorm in TRAIN mode: interpolated points have no running
+ * on the validation set. BatchNorm in TRAIN mode: interpolated points have no running
  * statistics of their own, so every point normalises with the statistics of the batch.
  */
 export function lineBetween(input: LineInput): LineOutput {
-  const budget = BUDGET[input.size];
-  const data = fashionSubsets(budget.n, budget.validation);
+  const budget = budgetAt(input.size);
+  const data = loadData(budget, input.dataDir);
   const model = makeModel(budget, 0);
   // Rounded so that α = 0 and α = 1 are exact (lossAlongLine then evaluates w_A and w_B themselves).
   const alphas = range(budget.alphas).map((k) => Math.round((-0.5 + (2 * k) / (budget.alphas - 1)) * 1e12) / 1e12);
@@ -237,41 +360,4 @@ export function lineBetween(input: LineInput): LineOutput {
     validationLoss: line.curves[1]!.loss,
     validationAccuracy: line.curves[1]!.accuracy!,
   };
-}
-
-/** Ranks 1…n with ties given their average rank. */
-export function ranks(values: readonly number[]): number[] {
-  const order = values.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const out = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    while (end + 1 < order.length && order[end + 1]![0] === order[start]![0]) end++;
-    const rank = (start + end) / 2 + 1;
-    for (let k = start; k <= end; k++) out[order[k]![1]] = rank;
-    start = end + 1;
-  }
-  return out;
-}
-
-/**
- * Spearman's ρ: the Pearson correlation of the (tie-averaged) ranks. Pairs with a non-finite
- * member are dropped; NaN with fewer than 3 pairs or a constant side.
- */
-export function spearman(x: readonly number[], y: readonly number[]): number {
-  const pairs = x.map((xi, i) => [xi, y[i]!] as const).filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
-  if (pairs.length < 3) return Number.NaN;
-  const rx = ranks(pairs.map((p) => p[0]));
-  const ry = ranks(pairs.map((p) => p[1]));
-  const mean = (r: number[]) => r.reduce((s, v) => s + v, 0) / r.length;
-  const mx = mean(rx);
-  const my = mean(ry);
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < rx.length; i++) {
-    sxy += (rx[i]! - mx) * (ry[i]! - my);
-    sxx += (rx[i]! - mx) ** 2;
-    syy += (ry[i]! - my) ** 2;
-  }
-  return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : Number.NaN;
 }
