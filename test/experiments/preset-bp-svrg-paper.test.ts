@@ -11,16 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUDGET, bpSvrgPreset, COST_FACTOR, trainRun } from '../../packages/lab/src/experiments/presets/bp-svrg.js';
 import { MissingDataError } from '../../packages/lab/src/experiments/presets/datasets.js';
 import { inlinePool } from '../../packages/lab/src/experiments/task-pool.js';
+import { cifarBatch } from './fixtures/cifar.js';
 
-/** A CIFAR-10 binary batch of `count` records: 1 label byte and 3,072 pixel bytes each. */
-function cifarBatch(count: number, first: number): Buffer {
-  const bytes = Buffer.alloc(count * 3073);
-  for (let r = 0; r < count; r++) {
-    bytes[r * 3073] = (first + r) % 10;
-    for (let j = 1; j < 3073; j++) bytes[r * 3073 + j] = (first * 31 + r * 17 + j * 7) % 256;
-  }
-  return bytes;
-}
 
 describe('bp-svrg preset: paper size (CIFAR-10, ResNet-8)', () => {
   let dir: string;

@@ -3,7 +3,7 @@
  * the BatchNorm bit-identity), the two claim parts' logic on constructed outputs, and the paper
  * size (LeNet-5 with crops and flips) end to end on generated CIFAR-format files.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
 } from '../../packages/lab/src/experiments/presets/locking.js';
 import { inlinePool } from '../../packages/lab/src/experiments/task-pool.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
+import { writeCifar } from './fixtures/cifar.js';
 
 describe('locking preset: mechanics', () => {
   const { train: data } = mnistSubsets(5, 64, 0);
@@ -78,24 +79,11 @@ describe('locking preset: the claim parts on constructed outputs', () => {
   });
 });
 
-/** Six CIFAR-10 binary batches of `records` random images each (1 label byte + 3072 pixel bytes). */
-function writeCifar(dir: string, records: number): void {
-  let state = 999;
-  const byte = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-  for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
-    const buffer = new Uint8Array(records * 3073);
-    for (let r = 0; r < records; r++) {
-      buffer[r * 3073] = r % 10;
-      for (let j = 1; j < 3073; j++) buffer[r * 3073 + j] = byte();
-    }
-    writeFileSync(join(dir, `${name}.bin`), buffer);
-  }
-}
 
 describe('locking preset: paper size (LeNet-5 on CIFAR-10, crops and flips)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gradscope-locking-cifar-'));
   // 5 × 52 = 260 training images: two minibatches of 128 rows.
-  beforeAll(() => writeCifar(dir, 52));
+  beforeAll(() => writeCifar(dir, 52, 999));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const pool = inlinePool();
   const map = <I, O>(task: string, inputs: readonly I[]) => pool.map<I, O>(lockingPreset, task, inputs);

@@ -17,6 +17,7 @@ import { BUDGET, loadData, runSgd, vgg11 } from '../../packages/lab/src/experime
 import { tTest } from '../../packages/lab/src/experiments/stats.js';
 import { inlinePool } from '../../packages/lab/src/experiments/task-pool.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
+import { cifarBatch } from './fixtures/cifar.js';
 
 const PART_IDS = [
   'flatter-lambda', 'flatter-frobenius', 'better-generalization', 'equal-ratio-accuracy', 'equal-ratio-sharpness',
@@ -188,15 +189,6 @@ describe('lr-batch-ratio preset (Jastrzębski et al. Fig. 1–4): smoke run, two
 
 // ---- paper size ------------------------------------------------------------------------------
 
-/** A CIFAR-10 binary batch of `count` records: 1 label byte and 3,072 pixel bytes each. */
-function cifarBatch(count: number, first: number): Buffer {
-  const bytes = Buffer.alloc(count * 3073);
-  for (let r = 0; r < count; r++) {
-    bytes[r * 3073] = (first + r) % 10;
-    for (let j = 1; j < 3073; j++) bytes[r * 3073 + j] = (first * 31 + r * 17 + j * 7) % 256;
-  }
-  return bytes;
-}
 
 describe('lr-batch-ratio: paper size (CIFAR-10, VGG-11)', () => {
   let dir: string;

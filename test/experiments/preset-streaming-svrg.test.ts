@@ -4,7 +4,7 @@
  * parts' logic on constructed runs, and the paper-size configuration for two steps on generated
  * CIFAR-format files.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +25,7 @@ import {
   streamingSvrgPreset,
 } from '../../packages/lab/src/experiments/presets/streaming-svrg.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
+import { writeCifar } from './fixtures/cifar.js';
 
 describe('streaming-svrg preset: smoke-size mechanics', () => {
   let result: PresetResult;
@@ -176,24 +177,11 @@ describe('streaming-svrg: the claim parts', () => {
 
 // ---- paper size ------------------------------------------------------------------------------
 
-/** Six CIFAR-10 binary batches of `records` random images each (1 label byte + 3072 pixel bytes). */
-function writeCifar(dir: string, records: number): void {
-  let state = 2024;
-  const byte = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-  for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
-    const buffer = new Uint8Array(records * 3073);
-    for (let r = 0; r < records; r++) {
-      buffer[r * 3073] = r % 10;
-      for (let j = 1; j < 3073; j++) buffer[r * 3073 + j] = byte();
-    }
-    writeFileSync(join(dir, `${name}.bin`), buffer);
-  }
-}
 
 describe('streaming-svrg preset: paper size (CIFAR-10, Fig. 4)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gradscope-streaming-cifar-'));
   // 5 × 256 = 1280 training images: exactly one mega-batch of B = 10 × 128.
-  beforeAll(() => writeCifar(dir, 256));
+  beforeAll(() => writeCifar(dir, 256, 2024));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('declares Fig. 4’s setting: LeNet on CIFAR-10, b = 128, B = 10b, lr 0.1, momentum 0.9, epoch 50', () => {

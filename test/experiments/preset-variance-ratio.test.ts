@@ -4,7 +4,7 @@
  * for two steps on generated CIFAR-format files; the wide ResNet-8 only built, it is too heavy to
  * train in a test; the refusal without --data).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,7 @@ import {
 } from '../../packages/lab/src/experiments/presets/variance-ratio.js';
 import { inlinePool } from '../../packages/lab/src/experiments/task-pool.js';
 import { expectWellFormed, runSmoke } from './well-formed.js';
+import { writeCifar } from './fixtures/cifar.js';
 
 describe('variance-ratio preset: smoke-size mechanics', () => {
   let result: PresetResult;
@@ -160,24 +161,11 @@ describe('variance-ratio preset: per-seed statistics from the measurements', () 
   });
 });
 
-/** Six CIFAR-10 binary batches of `records` random images each (1 label byte + 3072 pixel bytes). */
-function writeCifar(dir: string, records: number): void {
-  let state = 12345;
-  const byte = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-  for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch']) {
-    const buffer = new Uint8Array(records * 3073);
-    for (let r = 0; r < records; r++) {
-      buffer[r * 3073] = r % 10;
-      for (let j = 1; j < 3073; j++) buffer[r * 3073 + j] = byte();
-    }
-    writeFileSync(join(dir, `${name}.bin`), buffer);
-  }
-}
 
 describe('variance-ratio preset: paper size (CIFAR-10)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gradscope-vr-cifar-'));
   // 5 × 52 = 260 training images: 2 steps of batch 128 per epoch (plus a short third), and 256 for the variance.
-  beforeAll(() => writeCifar(dir, 52));
+  beforeAll(() => writeCifar(dir, 52, 12345));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('trains LeNet-5 for exactly --max-steps steps and measures at the snapshot and after it', () => {

@@ -1,25 +1,9 @@
 /**
  * The data and model helpers the presets share: seeded MNIST subsets, CIFAR-10 from a user's
- * folder (paper size), the float64 MLP on flat vectors that the per-sample measurements use, and
- * the paper's LeNet-5 for CIFAR-10.
+ * folder (paper size) and the float64 MLP on flat vectors that the per-sample measurements use.
+ * The CIFAR-10 models are in cifar-models.ts.
  */
-import {
-  BatchNorm1d,
-  BatchNorm2d,
-  Conv2d,
-  type Dataset,
-  Flatten,
-  foldIn,
-  keyedPermutation,
-  Linear,
-  makeKey,
-  MaxPool2d,
-  mlp,
-  type Module,
-  ReLU,
-  Sequential,
-  subset,
-} from 'gradscope';
+import { type Dataset, foldIn, keyedPermutation, makeKey, mlp, type Module, subset } from 'gradscope';
 import { loadCifar10Files, loadMnist } from 'gradscope/data';
 
 /** Disjoint seeded subsets of MNIST's training set: n to train on, m to evaluate on. */
@@ -72,32 +56,4 @@ export function cifar10(dataDir: string | undefined, preset: string): { train: D
   }
   const { train, test } = loadCifar10Files(dataDir);
   return { train, test };
-}
-
-/**
- * LeNet-5 for CIFAR-10's 3×32×32 images as Defazio & Bottou 2019 use it: BatchNorm and ReLU, full
- * connections between the convolutions, ≈ 62 thousand parameters (the zoo's lenet5 takes 1×28×28
- * MNIST images). Float32; layer k gets the seed seed·1009 + k, as the zoo's models do.
- */
-export function cifarLenet5(seed: number): Module {
-  let k = 0;
-  const next = () => seed * 1009 + ++k;
-  return new Sequential(
-    new Conv2d(3, 6, 5, { seed: next() }),
-    new BatchNorm2d(6),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Conv2d(6, 16, 5, { seed: next() }),
-    new BatchNorm2d(16),
-    new ReLU(),
-    new MaxPool2d(2),
-    new Flatten(),
-    new Linear(400, 120, { seed: next() }),
-    new BatchNorm1d(120),
-    new ReLU(),
-    new Linear(120, 84, { seed: next() }),
-    new BatchNorm1d(84),
-    new ReLU(),
-    new Linear(84, 10, { seed: next() }),
-  );
 }

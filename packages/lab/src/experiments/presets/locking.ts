@@ -45,7 +45,8 @@ import { directionalPart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
 import { definePreset, defineTasks } from '../skeleton.js';
 import { mean, signTest, tTest } from '../stats.js';
-import { cifar10, cifarLenet5, flatMlp, mnistSubsets } from './datasets.js';
+import { lenet5Cifar } from './cifar-models.js';
+import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
 
 interface Budget {
   /** Samples of the partition (a seeded MNIST subset; at paper size CIFAR-10's training set). */
@@ -83,8 +84,8 @@ const MNIST_SETUP: Setup = {
   description: 'MLP 784-32-10 with dropout 0.3 (BatchNorm check: with BatchNorm1d) on MNIST, random shift ≤ 2 px',
 };
 const CIFAR_SETUP: Setup = {
-  varianceModel: cifarLenet5,
-  batchNormModel: cifarLenet5,
+  varianceModel: lenet5Cifar,
+  batchNormModel: lenet5Cifar,
   augment: compose(randomCrop({ padding: 4 }), horizontalFlip()),
   description: 'LeNet-5 (BatchNorm, ReLU) on CIFAR-10, random crop (padding 4) and horizontal flip',
 };

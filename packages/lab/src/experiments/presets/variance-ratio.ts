@@ -56,7 +56,8 @@ import { directionalPart, equivalencePart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
 import { definePreset, defineTasks } from '../skeleton.js';
 import { mean, pairedTTest, tost, tTest } from '../stats.js';
-import { cifar10, cifarLenet5, flatMlp, mnistSubsets } from './datasets.js';
+import { lenet5Cifar } from './cifar-models.js';
+import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
 
 /** The positions inside an epoch the paper plots (Fig. 2), as fractions of the epoch. */
 export const POSITIONS = [0.02, 0.11, 0.33, 0.66, 0.98] as const;
@@ -133,7 +134,7 @@ const MODELS: SizeTable<Record<Role, ModelSpec>> = {
   smoke: { small: mlpSpec([784, 32, 10]), large: mlpSpec([784, 64, 64, 10]) },
   full: { small: mlpSpec([784, 32, 10]), large: mlpSpec([784, 128, 128, 10]) },
   paper: {
-    small: { description: 'LeNet-5 (BatchNorm, ReLU)', build: cifarLenet5, input: 'cifar', rows: PAPER_ROWS },
+    small: { description: 'LeNet-5 (BatchNorm, ReLU)', build: lenet5Cifar, input: 'cifar', rows: PAPER_ROWS },
     large: {
       description: `ResNet-8, width ${WIDE_RESNET_WIDTH} (BatchNorm)`,
       build: (seed) => resnet8({ seed, width: WIDE_RESNET_WIDTH, inChannels: 3 }),
