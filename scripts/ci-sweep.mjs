@@ -89,26 +89,20 @@ async function startRedis() {
 
 const results = (dir, preset) => JSON.parse(readFileSync(join(dir, preset, 'results.json'), 'utf8'));
 
-async function main() {
-  if (!existsSync(join(root, 'packages/lab/dist/cli/main.js'))) fail('the lab is not built: run npm run build first');
-  log(`presets ${presets.join(', ')}; work folder ${work}`);
-  const { url } = await startRedis();
-  log(`redis on ${url}`);
-
-  const one = join(work, 'one-machine');
-  for (const p of presets) gradscope('run', p, '--out', one, '--quiet');
-  log('one-machine run done');
-
-  // ---- the queue -------------------------------------------------------------------------
-  const sweep = gradscope('enqueue', presets.join(','), '--redis', url, '--sweep', `ci-${process.pid}`).trim();
+/**
+ * Enqueue the sweep, run three workers and collect, SIGKILL one worker mid-task, and check the
+ * results; false when the kill landed just after its job had finished (the caller tries again).
+ */
+async function queuePhase(url, one, attempt) {
+  const sweep = gradscope('enqueue', presets.join(','), '--redis', url, '--sweep', `ci-${process.pid}-${attempt}`).trim();
   if (gradscope('enqueue', presets.join(','), '--redis', url, '--sweep', sweep).trim() !== sweep) {
     fail('enqueueing again named another sweep');
   }
   const workerArgs = [bin, 'worker', '--redis', url, '--lock-seconds', '3'];
-  const workers = [0, 1, 2].map((i) => start(`worker-${i}`, process.execPath, workerArgs));
-  const queued = join(work, 'queue');
+  const workers = [0, 1, 2].map((i) => start(`worker-${attempt}-${i}`, process.execPath, workerArgs));
+  const queued = join(work, `queue-${attempt}`);
   const collectArgs = [bin, 'collect', '--redis', url, '--out', queued, '--sweep', sweep, '--quiet'];
-  const collect = start('collect', process.execPath, collectArgs);
+  const collect = start(`collect-${attempt}`, process.execPath, collectArgs);
   // Kill the first worker seen running a task, while it runs it.
   let killed;
   while (!killed) {
@@ -127,7 +121,7 @@ async function main() {
   }
   const collected = await collect.exited;
   if (collected.code !== 0) {
-    fail(`collect exited ${collected.code}:\n${readFileSync(join(work, 'collect.log'), 'utf8')}`);
+    fail(`collect exited ${collected.code}:\n${readFileSync(join(work, `collect-${attempt}.log`), 'utf8')}`);
   }
   log('collect done');
 
@@ -158,6 +152,13 @@ async function main() {
       if (times !== 1) fail(`${p}: job ${x.job} completed ${times} times in the workers' logs`);
     }
     const k = placement.find((x) => x.job === killed.job);
+    if (k && k.pid === killed.pid && k.attempts === 1) {
+      // The job finished between the status snapshot and the signal: the kill missed it. That is
+      // the test's timing, not the queue's behaviour; the phase runs again with a fresh sweep.
+      log(`the kill missed: job ${killed.job} had already completed on pid ${k.pid}; trying again`);
+      await stopWorkers(workers);
+      return false;
+    }
     if (k) {
       if (k.pid === killed.pid || k.attempts < 2) {
         fail(`${p}: the killed job ${killed.job} was completed by pid ${k.pid}, attempt ${k.attempts}`);
@@ -173,13 +174,37 @@ async function main() {
   }
   gradscope('compare', one, queued);
   log(`queue: ${tasks} tasks, each completed once; results.json equals the one-machine run's`);
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
-  for (const w of workers) {
-    const { code, signal } = await w.exited;
-    if (w.pid !== killed.pid && code !== 0) {
-      fail(`worker ${w.pid} did not stop cleanly on SIGTERM (code ${code}, signal ${signal})`);
+  for (const { pid, code, signal } of await stopWorkers(workers)) {
+    if (pid !== killed.pid && code !== 0) {
+      fail(`worker ${pid} did not stop cleanly on SIGTERM (code ${code}, signal ${signal})`);
     }
   }
+  return true;
+}
+
+/** SIGTERM the workers still running and wait for them; their exit codes and signals. */
+async function stopWorkers(workers) {
+  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+  const exits = [];
+  for (const w of workers) exits.push({ pid: w.pid, ...(await w.exited) });
+  return exits;
+}
+
+async function main() {
+  if (!existsSync(join(root, 'packages/lab/dist/cli/main.js'))) fail('the lab is not built: run npm run build first');
+  log(`presets ${presets.join(', ')}; work folder ${work}`);
+  const { url } = await startRedis();
+  log(`redis on ${url}`);
+
+  const one = join(work, 'one-machine');
+  for (const p of presets) gradscope('run', p, '--out', one, '--quiet');
+  log('one-machine run done');
+
+  // ---- the queue -------------------------------------------------------------------------
+  // A kill that lands just after its job finished misses; the phase then runs again (3 tries).
+  let landed = false;
+  for (let attempt = 1; attempt <= 3 && !landed; attempt++) landed = await queuePhase(url, one, attempt);
+  if (!landed) fail('three tries in a row, every kill landed after its job had finished');
 
   // ---- shards ----------------------------------------------------------------------------
   const shards = [0, 1, 2].map((k) => join(work, `shard-${k}`));
