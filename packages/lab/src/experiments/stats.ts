@@ -19,6 +19,7 @@
  * the textbook algorithms (Lanczos' log Γ; the incomplete beta's continued fraction by the modified
  * Lentz method), checked in test/experiments/stats.test.ts against values printed by SciPy.
  */
+import { foldIn, keyedPermutation, makeKey } from 'gradscope';
 
 /** The arithmetic mean; NaN for no values. The one mean every preset uses. */
 export function mean(values: readonly number[]): number {
@@ -294,20 +295,8 @@ export function spearman(x: readonly number[], y: readonly number[]): number {
   return pearson(ranks(x), ranks(y));
 }
 
-/** A small seeded generator (mulberry32) for the permutation tests: the same p on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every permutation of 0 … n−1 (Heap's algorithm), passed to `visit` in one reused array. */
-function forEachPermutation(n: number, visit: (p: readonly number[]) => void): void {
+function forEachPermutation(n: number, visit: (p: ArrayLike<number>) => void): void {
   const p = Array.from({ length: n }, (_, i) => i);
   const c = new Array<number>(n).fill(0);
   visit(p);
@@ -356,24 +345,18 @@ export function spearmanTest(x: readonly number[], y: readonly number[], alpha =
   let extreme = 0;
   let total = 0;
   const permuted = new Array<number>(n);
-  const count = (perm: readonly number[]) => {
+  const count = (perm: ArrayLike<number>) => {
     for (let i = 0; i < n; i++) permuted[i] = ry[perm[i]!]!;
     if (Math.abs(pearson(rx, permuted)) >= observed) extreme++;
     total++;
   };
   if (n <= EXACT_PERMUTATIONS_UP_TO) forEachPermutation(n, count);
   else {
-    const random = mulberry32(seed);
-    const perm = Array.from({ length: n }, (_, i) => i);
+    // Random permutations from the engine's keyed generator: the same p on every run.
+    const key = makeKey(seed);
     extreme = 1; // the observed arrangement itself
     total = 1;
-    for (let r = 0; r < RANDOM_PERMUTATIONS; r++) {
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(random() * (i + 1));
-        [perm[i], perm[j]] = [perm[j]!, perm[i]!];
-      }
-      count(perm);
-    }
+    for (let r = 0; r < RANDOM_PERMUTATIONS; r++) count(keyedPermutation(n, foldIn(key, r)));
   }
   let interval: [number, number] = [-1, 1];
   if (n > 3) {
