@@ -177,6 +177,24 @@ describe('bench timing', () => {
     expect(t.warm).toBe(true);
   });
 
+  it('keeps warming up until the warm-up runs took warmupMs in all (the steady state)', () => {
+    const durations: number[] = [];
+    const oneMs = () => {
+      const start = performance.now();
+      while (performance.now() < start + 1);
+      durations.push(performance.now() - start);
+    };
+    const t = measure(oneMs, { warmup: 1, warmupMs: 6, warmupCapMs: 1000, minReps: 2, maxReps: 2, budgetMs: 0 });
+    expect(t.samplesMs).toHaveLength(2);
+    const warmups = durations.slice(0, -2);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    // Beyond the one run `warmup` asks for, and stopped by the run that crossed 6 ms (measure's
+    // clock wraps this one, so its sums are a little larger than these).
+    expect(warmups.length).toBeGreaterThan(1);
+    expect(sum(warmups.slice(0, -1))).toBeLessThan(6);
+    expect(sum(warmups)).toBeGreaterThan(5.5);
+  });
+
   it('in quick mode reports a slow first run alone', () => {
     let calls = 0;
     const slow = () => {

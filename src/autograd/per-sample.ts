@@ -136,8 +136,24 @@ function groupedWeightGradients(x: Tensor, g: Tensor, weightShape: readonly numb
 /** Elementwise ops: their rules return gradients in the output's broadcast shape. */
 const ELEMENTWISE = new Set(['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'where']);
 
-/** How a batched gradient [B, …out] passes back through a parameter-side op (a view, mostly). */
-const PARAM_SIDE_RULES: Partial<Record<string, (node: Node, G: Tensor, B: number) => Tensor>> = {
+/**
+ * The batched gradient [B, …out] times ∂out/∂(input i) of an elementwise op whose inputs are
+ * all parameter-side or constant: `factor` is that derivative, or null for 1.
+ */
+function scaledBack(node: Node, G: Tensor, i: number, factor: Tensor | null): Tensor {
+  return unbroadcastKeepBatch(factor ? G.mul(factor) : G, node.ctx.inputShapes[i]!);
+}
+
+/**
+ * How a batched gradient [B, …out] passes back through a parameter-side op to its input i: a
+ * view mostly, or the linear arithmetic on [C] that BatchNorm's eval mode does to γ and β
+ * (s = γ·r, t = β − μ·s) before they meet the batch.
+ */
+const PARAM_SIDE_RULES: Partial<Record<string, (node: Node, G: Tensor, B: number, i: number) => Tensor>> = {
+  add: (n, G, _B, i) => scaledBack(n, G, i, null),
+  sub: (n, G, _B, i) => (i === 0 ? scaledBack(n, G, i, null) : scaledBack(n, G, i, null).neg()),
+  mul: (n, G, _B, i) => scaledBack(n, G, i, n.inputs[1 - i]!),
+  neg: (n, G, _B, i) => scaledBack(n, G, i, null).neg(),
   identity: (_n, G) => G,
   copy: (_n, G) => G,
   cast: (n, G) => G.to(n.ctx.inputDTypes[0]!),
@@ -204,7 +220,7 @@ export function perSampleGradients(
         // A parameter-side op: pass the batched gradient back through it.
         const rule = PARAM_SIDE_RULES[name];
         if (!rule) throw new GradError(`perSampleGradients: op '${name}' on a parameter's path has no per-sample rule yet`);
-        node.inputs.forEach((input) => leads.has(input) && input.requiresGrad && add(input, rule(node, g, B)));
+        node.inputs.forEach((input, i) => leads.has(input) && input.requiresGrad && add(input, rule(node, g, B, i)));
         continue;
       }
       const needs = node.inputs.map((i) => i.requiresGrad && leads.has(i));

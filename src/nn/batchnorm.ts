@@ -4,7 +4,7 @@
  *   train:  y = (x − μ_B) / √(σ²_B + ε) · γ + β,  μ_B and the BIASED σ²_B over every axis but 1;
  *           running_mean ← (1 − m)·running_mean + m·μ_B
  *           running_var  ← (1 − m)·running_var  + m·σ²_B · n/(n − 1)   (the UNBIASED variance)
- *   eval:   y = (x − running_mean) / √(running_var + ε) · γ + β
+ *   eval:   y = (x − running_mean) / √(running_var + ε) · γ + β  (computed as x·s + t, below)
  *
  * with momentum m = 0.1 and ε = 1e-5 by default, γ = 1 and β = 0 initially (affine), running
  * statistics 0 and 1. In train mode the gradient includes the paths through μ_B and σ²_B (so
@@ -13,10 +13,12 @@
  *
  * Train mode is one fused primitive, batchNormTrain (src/autograd/ops/batch-norm.ts): two
  * passes over the data forward and two backward, differentiable to any order; it also returns
- * μ_B and σ²_B for the running statistics. Eval mode stays elementwise on the buffers.
+ * μ_B and σ²_B for the running statistics. Eval mode is y = x·s + t with s and t per channel
+ * computed from the buffers (two passes over x).
  */
 import { noGrad } from '../autograd/mode.js';
 import { batchNormTrain } from '../autograd/ops/batch-norm.js';
+import { rsqrt } from '../autograd/ops/rsqrt.js';
 import { ones, zeros } from '../tensor/creation.js';
 import type { FloatDType } from '../tensor/dtype.js';
 import { ValueError, assertShape, formatShape } from '../tensor/errors.js';
@@ -111,11 +113,13 @@ abstract class BatchNorm extends Module {
       if (!x.isBatched) this.updateRunningStats(mean, variance, n);
       return output;
     }
-    const mean = this.buffer('running_mean').reshape(channelShape);
-    const variance = this.buffer('running_var').reshape(channelShape);
-    const normalized = x.sub(mean).div(variance.add(this.eps).sqrt());
-    if (!this.affine) return normalized;
-    return normalized.mul(this.param('weight').reshape(channelShape)).add(this.param('bias').reshape(channelShape));
+    // Eval: one scale and one shift per channel, computed on [C] — s = γ/√(σ² + ε), t = β − μ·s —
+    // then y = x·s + t: two passes over x instead of four, as PyTorch's CPU kernel computes it.
+    const invStd = rsqrt(this.buffer('running_var').add(this.eps));
+    const scale = this.affine ? this.param('weight').mul(invStd) : invStd;
+    const shifted = this.buffer('running_mean').mul(scale).neg();
+    const shift = this.affine ? this.param('bias').add(shifted) : shifted;
+    return x.mul(scale.reshape(channelShape)).add(shift.reshape(channelShape));
   }
 
   private updateRunningStats(mean: Tensor, biasedVar: Tensor, n: number): void {

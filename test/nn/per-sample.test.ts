@@ -12,7 +12,7 @@ import { lenet5, mlp, resnet8 } from '../../src/nn/zoo.js';
 import { Dropout } from '../../src/nn/dropout.js';
 import { Flatten, Sequential } from '../../src/nn/container.js';
 import { Linear } from '../../src/nn/linear.js';
-import type { Module } from '../../src/nn/module.js';
+import { Module } from '../../src/nn/module.js';
 
 const f64 = { dtype: 'float64' as const };
 
@@ -69,6 +69,25 @@ describe('perSampleGrads', () => {
     const x = randn([3, 1, 28, 28], { seed: 5, ...f64 });
     expectMatchesLoop(lenet5({ seed: 1, ...f64 }).eval(), x, [1, 7, 3], 1e-10);
     expectMatchesLoop(resnet8({ seed: 2, width: 4, ...f64 }).eval(), x, [0, 9, 4], 1e-10);
+  });
+
+  it('follows parameters through arithmetic before they meet the batch (add, sub, mul, neg on [C], as BatchNorm eval does)', () => {
+    /** y = x·s + t with s = γ·c and t = β − m·s − (−γ) from constants c and m: every parameter-side rule. */
+    class Affine extends Module {
+      constructor() {
+        super();
+        this.registerParameter('gamma', randn([4], { seed: 11, ...f64 }));
+        this.registerParameter('beta', randn([4], { seed: 12, ...f64 }));
+      }
+      forward(x: Tensor): Tensor {
+        const [c, m] = [randn([4], { seed: 13, ...f64 }), randn([4], { seed: 14, ...f64 })];
+        const s = this.param('gamma').mul(c);
+        const t = this.param('beta').sub(m.mul(s)).sub(this.param('gamma').neg());
+        return x.mul(s).add(t).mul(s);
+      }
+    }
+    const model = new Sequential(new Affine(), new Linear(4, 3, { seed: 15, ...f64 }));
+    expectMatchesLoop(model, randn([5, 4], { seed: 16, ...f64 }), [0, 2, 1, 1, 0]);
   });
 
   it('works when the first layer reshapes the input (Flatten before Linear)', () => {

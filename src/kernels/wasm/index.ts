@@ -26,11 +26,13 @@
  * page); one thread by default, and float32 products only.
  */
 import { isFloat } from '../../tensor/dtype.js';
+import { sizeOf } from '../../tensor/shape.js';
 import type { Backend } from '../backend.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
+import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPoolApplies } from './pool.js';
@@ -83,6 +85,20 @@ export function createWasmBackend(): WasmBackend {
       return arena?.outerRows(g, a, into as Float32Array) ? into! : cpu.outerRows(g, a, dtype, into);
     },
     createArena: () => WasmArena.create(),
+
+    // The float32 elementwise ops of a training step (a ± b, a · b, a / b, relu and its
+    // backward) as f32x4 on staged copies from WASM_ELEMENTWISE_MIN numbers up (elementwise.ts;
+    // the cpu loop's results to the bit); other functions, dtypes, sizes and layouts on cpu.
+    zip: (fn, a, b, dtype, into) => {
+      const n = sizeOf(a.shape);
+      const rt = wasmElementwiseApplies(fn, n, dtype) && a.data instanceof Float32Array && (!into || into instanceof Float32Array) ? tryWasmRuntime('float32') : null;
+      return (rt && wasmZip(rt, fn, a, b, n, into as Float32Array | undefined)) || cpu.zip(fn, a, b, dtype, into);
+    },
+    map: (fn, x, dtype, p, q) => {
+      const n = sizeOf(x.shape);
+      const rt = wasmElementwiseApplies(fn, n, dtype) && x.data instanceof Float32Array ? tryWasmRuntime('float32') : null;
+      return (rt && wasmMap(rt, fn, x, n)) || cpu.map(fn, x, dtype, p, q);
+    },
 
     // The optimizer's p ← p + α·g: f32x4 on the float32 runtime from WASM_AXPY_MIN_ELEMENTS
     // numbers up (axpy.ts, same rounding as the cpu loop); float64 and small tensors on cpu.

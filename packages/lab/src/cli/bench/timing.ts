@@ -1,13 +1,21 @@
 /**
- * How every implementation is timed, the same way for all of them: a few untimed warm-up
- * runs (JIT, kernel caches, allocator), then the median of several timed runs. Each run
+ * How every implementation is timed, the same way for all of them: untimed warm-up runs (JIT,
+ * kernel caches, allocator) until the steady state of a training loop, then the median of
+ * several timed runs. Each run
  * includes reading the results back (see `consume`), so lazy or asynchronous work cannot
  * escape the clock.
  */
 
 export interface TimingPlan {
-  /** Warm-up runs before timing (at most; see `warmupCapMs`). */
+  /** Warm-up runs before timing (at least, unless one run reaches `warmupCapMs`). */
   warmup: number;
+  /**
+   * Keep warming up until the warm-up runs took this long in all. V8 optimizes a step's
+   * functions over its first tens of runs: a LeNet-5 gradient takes 36 ms on its second run,
+   * 21 ms on its 20th and 16–17 ms from about the 50th (≈ 1 s), an MLP gradient 8.6, 3.7 and
+   * 3.5 ms (runs 2, 20 and 50) — the steady state of a training loop is what a row measures.
+   */
+  warmupMs?: number;
   /** Stop warming up once one warm-up run took this long: it is slow enough to be warm. */
   warmupCapMs: number;
   /** Timed runs: as many as fit in `budgetMs`, but at least `minReps` and at most `maxReps`. */
@@ -21,8 +29,8 @@ export interface TimingPlan {
   singleRunAboveMs?: number;
 }
 
-export const FULL_PLAN: TimingPlan = { warmup: 2, warmupCapMs: 1000, minReps: 3, maxReps: 15, budgetMs: 5000 };
-export const QUICK_PLAN: TimingPlan = { warmup: 1, warmupCapMs: 500, minReps: 3, maxReps: 5, budgetMs: 1000, singleRunAboveMs: 2500 };
+export const FULL_PLAN: TimingPlan = { warmup: 2, warmupMs: 1500, warmupCapMs: 1000, minReps: 3, maxReps: 15, budgetMs: 5000 };
+export const QUICK_PLAN: TimingPlan = { warmup: 1, warmupMs: 500, warmupCapMs: 500, minReps: 3, maxReps: 5, budgetMs: 1000, singleRunAboveMs: 2500 };
 
 export interface Timing {
   medianMs: number;
@@ -49,9 +57,11 @@ function timeOnce(run: () => void): number {
 export function measure(run: () => void, plan: TimingPlan): Timing {
   let last = Infinity;
   let warmups = 0;
-  while (warmups < plan.warmup) {
+  let warmedMs = 0;
+  while (warmups < plan.warmup || warmedMs < (plan.warmupMs ?? 0)) {
     last = timeOnce(run);
     warmups++;
+    warmedMs += last;
     if (warmups === 1 && plan.singleRunAboveMs !== undefined && last >= plan.singleRunAboveMs) {
       return { medianMs: last, samplesMs: [last], warm: false };
     }

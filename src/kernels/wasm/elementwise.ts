@@ -1,0 +1,202 @@
+/**
+ * The float32 elementwise kernels of a training step — a + b, a − b, a · b, a / b, relu and
+ * relu's backward g · [y > 0] — as f32x4 SIMD on the runtime's memory: each operand staged
+ * into the memory by native copies and fills, four lanes per instruction, the result copied
+ * out into a fresh array.
+ *
+ * Why the round trip pays: V8's loops over a Float32Array run at ≈ 0.8–1.3 ns an element on
+ * this host (scalar loads and stores, a float conversion each way), while TypedArray.set and
+ * fill are memcpy/memset at ≈ 0.08 ns an element and the vector loop at ≈ 0.05. On the
+ * [128, 6, 24, 24] activations of LeNet-5's first layer an add takes ≈ 430 µs in JavaScript;
+ * staged, ≈ 3× less (bench/micro/elementwise.mjs has the measurement).
+ *
+ * Staging covers the layouts a model's elementwise ops have, each operand walking the output
+ * [R, B, I] (size-1 axes dropped) as a row-major block of B numbers repeated R times, each
+ * number repeated I times: contiguous (R = I = 1), a scalar (B = 1), a bias row [N] over
+ * [batch, N] (I = 1), a per-channel [1, C, 1, 1] over [N, C, H, W] (R = N, I = H·W). The block
+ * is written once (set, or one fill per number) and doubled with copyWithin. Any other view
+ * (permuted, sliced along an inner axis) runs on the cpu kernel.
+ *
+ * Results are the cpu kernels' to the bit: f32x4 add, sub, mul and div round the exact result
+ * to float32 as the scalar loop's double-precision result rounded on its store does (a double
+ * holds the exact sum or product of two floats, and rounding a double quotient to float32
+ * equals float32 division); relu is a bit mask (lanes x > 0 or NaN kept, others +0, as
+ * SIGN_MASKS.relu), and relu's backward multiplies g by 1 or 0 as the scalar form does.
+ */
+import type { Shape } from '../../tensor/shape.js';
+import type { View } from '../../tensor/storage.js';
+import type { BinaryFn, UnaryFn } from '../scalar.js';
+import { FunctionBuilder, I32, ModuleBuilder, uleb128, V128 } from './emitter.js';
+import { Layout } from './conv.js';
+import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+
+/**
+ * Below this many elements the JavaScript loop is cheaper than staging (and the call): the
+ * crossover measured with bench/micro/elementwise.mjs lies between 1k and 4k numbers.
+ */
+export const WASM_ELEMENTWISE_MIN = 4096;
+
+/** SIMD opcodes of the kernels below (WebAssembly SIMD, §5.4.8). */
+const OP = {
+  f32x4Gt: 0x44,
+  f32x4Ne: 0x42,
+  v128And: 0x4e,
+  v128Or: 0x50,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+} as const;
+
+/** The binary functions with a kernel here. */
+const BINARY_KERNELS = ['add', 'sub', 'mul', 'div', 'reluBackward'] as const;
+type KernelBinary = (typeof BINARY_KERNELS)[number];
+
+/** The unary functions with a kernel here. */
+const UNARY_KERNELS = ['relu'] as const;
+type KernelUnary = (typeof UNARY_KERNELS)[number];
+
+/** A FunctionBuilder with a raw SIMD instruction and a v128 constant. */
+class VectorBuilder extends FunctionBuilder {
+  /** A SIMD instruction without immediates. */
+  simdOp(opcode: number): this {
+    this.bytes.push(0xfd, ...uleb128(opcode));
+    return this;
+  }
+
+  /** `v128.const` of four equal float32 lanes. */
+  f32x4Const(value: number): this {
+    const bytes = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
+    this.bytes.push(0xfd, ...uleb128(0x0c), ...bytes);
+    return this;
+  }
+}
+
+/**
+ * `name(out, a, b, vectors)` (or `name(out, x, vectors)` for a unary one): `vectors` groups of
+ * four lanes from byte addresses out, a (, b), 16-byte aligned. `lanes` pushes the result of
+ * one group from the loaded operands' locals.
+ */
+function emitLoop(name: string, arity: 1 | 2, lanes: (f: VectorBuilder, operands: number[]) => void): FunctionBuilder {
+  const f = new VectorBuilder(name, arity === 2 ? [I32, I32, I32, I32] : [I32, I32, I32]);
+  const out = 0;
+  const pointers = arity === 2 ? [1, 2] : [1];
+  const count = arity + 1;
+  const loaded = pointers.map(() => f.local(V128));
+  f.countedLoop(count, () => {
+    pointers.forEach((p, i) => f.localGet(p).v128Load().localSet(loaded[i]!));
+    f.localGet(out);
+    lanes(f, loaded);
+    f.v128Store();
+    for (const p of [out, ...pointers]) f.localGet(p).i32Const(16).i32Add().localSet(p);
+  });
+  return f;
+}
+
+const BINARY_LANES: Record<KernelBinary, (f: VectorBuilder, [a, b]: number[]) => void> = {
+  add: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Add),
+  sub: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Sub),
+  mul: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Mul),
+  div: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Div),
+  // g · [y > 0]: the comparison's all-ones lanes masked to the bits of 1.0, then a product.
+  reluBackward: (f, [g, y]) => f.localGet(g!).localGet(y!).f32x4Const(0).simdOp(OP.f32x4Gt).f32x4Const(1).simdOp(OP.v128And).simdOp(OP.f32x4Mul),
+};
+
+const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void> = {
+  // Keep the lanes with x > 0 or x NaN, clear the others to +0.
+  relu: (f, [x]) => f.localGet(x!).localGet(x!).f32x4Const(0).simdOp(OP.f32x4Gt).localGet(x!).localGet(x!).simdOp(OP.f32x4Ne).simdOp(OP.v128Or).simdOp(OP.v128And),
+};
+
+type Kernel = (out: number, a: number, bOrCount: number, count?: number) => void;
+
+const instances = new WeakMap<WasmRuntime, Record<string, Kernel>>();
+
+function kernels(rt: WasmRuntime): Record<string, Kernel> {
+  let ex = instances.get(rt);
+  if (!ex) {
+    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
+    for (const fn of BINARY_KERNELS) module.add(emitLoop(fn, 2, BINARY_LANES[fn]));
+    for (const fn of UNARY_KERNELS) module.add(emitLoop(fn, 1, UNARY_LANES[fn]));
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } });
+    ex = instance.exports as unknown as Record<string, Kernel>;
+    instances.set(rt, ex);
+  }
+  return ex;
+}
+
+/**
+ * How an operand walks a loop over `shape`: a row-major block of `block` numbers repeated
+ * `repeats` times, each number repeated `inner` times (see the file comment), or null.
+ */
+export function stagedLayout(shape: Shape, strides: readonly number[]): { repeats: number; block: number; inner: number } | null {
+  let inner = 1;
+  let block = 1;
+  let repeats = 1;
+  let d = shape.length - 1;
+  for (; d >= 0 && (shape[d] === 1 || strides[d] === 0); d--) inner *= shape[d]!;
+  for (; d >= 0 && (shape[d] === 1 || strides[d] === block); d--) block *= shape[d]!;
+  for (; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== 0) return null;
+    repeats *= shape[d]!;
+  }
+  return { repeats, block, inner };
+}
+
+/** Write view `v` (walking `shape` as stagedLayout says) into mem[at …]; false if it cannot be staged. */
+function stage(mem: Float32Array, at: number, v: View, shape: Shape): boolean {
+  const layout = stagedLayout(shape, v.strides);
+  if (!layout || !(v.data instanceof Float32Array)) return false;
+  const { repeats, block, inner } = layout;
+  if (inner === 1) mem.set(v.data.subarray(v.offset, v.offset + block), at);
+  else for (let i = 0; i < block; i++) mem.fill(v.data[v.offset + i]!, at + i * inner, at + (i + 1) * inner);
+  // Double the written prefix until it holds every repeat.
+  const period = block * inner;
+  const total = period * repeats;
+  for (let have = period; have < total; have *= 2) mem.copyWithin(at + have, at, at + Math.min(have, total - have));
+  return true;
+}
+
+/** Whether a float32 call of `n` numbers is worth this path (the operands' layouts are checked when staged). */
+export function wasmElementwiseApplies(fn: string, n: number, dtype: string): boolean {
+  return dtype === 'float32' && n >= WASM_ELEMENTWISE_MIN && (BINARY_KERNELS as readonly string[]).concat(UNARY_KERNELS).includes(fn);
+}
+
+/** Reserve and lay out `operands + 1` regions of n floats (rounded to whole vectors); null if the memory cannot hold them. */
+function regions(rt: WasmRuntime, n: number, operands: number): number[] | null {
+  const layout = new Layout();
+  const bytes = 16 * Math.ceil(n / 4);
+  const at = Array.from({ length: operands + 1 }, () => layout.take(bytes));
+  return rt.reserve(layout.end) ? at : null;
+}
+
+/**
+ * Backend.zip for a float32 call wasmElementwiseApplies accepts: the result (into `into` when
+ * given), or null when an operand's layout cannot be staged or the memory cannot hold the
+ * call, and the caller runs the cpu kernel.
+ */
+export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+  if (rt.elementBytes !== 4) return null;
+  const at = regions(rt, n, 2);
+  if (!at) return null;
+  const mem = rt.elements() as Float32Array;
+  const [out, ai, bi] = at as [number, number, number];
+  if (!stage(mem, ai / 4, a, a.shape) || !stage(mem, bi / 4, b, a.shape)) return null;
+  kernels(rt)[fn]!(out, ai, bi, Math.ceil(n / 4));
+  const result = into ?? new Float32Array(n);
+  result.set(rt.elements().subarray(out / 4, out / 4 + n));
+  return result;
+}
+
+/** Backend.map for a float32 call wasmElementwiseApplies accepts, as wasmZip. */
+export function wasmMap(rt: WasmRuntime, fn: UnaryFn, x: View, n: number): Float32Array | null {
+  if (rt.elementBytes !== 4) return null;
+  const at = regions(rt, n, 1);
+  if (!at) return null;
+  const mem = rt.elements() as Float32Array;
+  const [out, xi] = at as [number, number];
+  if (!stage(mem, xi / 4, x, x.shape)) return null;
+  kernels(rt)[fn]!(out, xi, Math.ceil(n / 4));
+  const result = new Float32Array(n);
+  result.set(rt.elements().subarray(out / 4, out / 4 + n));
+  return result;
+}
