@@ -68,14 +68,14 @@ function channelView(x: View): ChannelView {
 }
 
 /** Element c of a [C] view (γ or β), or `fallback` when there is none. */
-function channelValues(v: View | null, C: number, fallback: number): Float64Array {
+export function channelValues(v: View | null, C: number, fallback: number): Float64Array {
   const out = new Float64Array(C).fill(fallback);
   if (v) for (let c = 0; c < C; c++) out[c] = v.data[v.offset + c * v.strides[0]!]!;
   return out;
 }
 
 /** Per-channel μ and σ² from the shifted sums s1 = Σ(x − K), s2 = Σ(x − K)² over n values. */
-function finishMoments(shift: Float64Array, s1: Float64Array, s2: Float64Array, n: number): { mean: Float64Array; variance: Float64Array } {
+export function finishMoments(shift: Float64Array, s1: Float64Array, s2: Float64Array, n: number): { mean: Float64Array; variance: Float64Array } {
   const C = shift.length;
   const mean = new Float64Array(C);
   const variance = new Float64Array(C);

@@ -32,6 +32,7 @@ import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
+import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward } from './batch-norm.js';
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
@@ -125,6 +126,18 @@ export function createWasmBackend(): WasmBackend {
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
       return (rt && wasmConv2dBackwardWeight(rt, threadedRunner, x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+    },
+    // BatchNorm in train mode on contiguous float32 [N, C, S…] with whole vectors of S (after
+    // a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.
+    batchNormForward: (x, weight, bias, eps, dtype) => {
+      const dims = wasmBatchNormDims(x, dtype);
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmBatchNormForward(rt, x, weight, bias, eps, dims)) || cpu.batchNormForward(x, weight, bias, eps, dtype);
+    },
+    batchNormBackward: (x, gy, weight, eps, dtype) => {
+      const dims = wasmBatchNormDims(x, dtype);
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmBatchNormBackward(rt, x, gy, weight, eps, dims)) || cpu.batchNormBackward(x, gy, weight, eps, dtype);
     },
     // 2×2 stride-2 max pooling without branches on the convolution module (pool.ts); any
     // other window on the cpu kernel.
