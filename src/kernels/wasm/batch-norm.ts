@@ -196,6 +196,24 @@ function channelSums(rt: WasmRuntime, ex: BatchNormExports, x: View, dims: { N: 
   return { shift, sums };
 }
 
+/**
+ * Σ over the rows of [R, C, S] float32 staged at byte xAt, per channel (float64): the row sums
+ * of `moments` with no shift (sums.ts takes a convolution's bias gradient this way). `scratchAt`
+ * is 32 free bytes.
+ */
+export function channelRowSums(rt: WasmRuntime, xAt: number, R: number, C: number, S: number, scratchAt: number): Float64Array {
+  const ex = batchNormExports(rt);
+  const sums = new Float64Array(C);
+  const out = new Float64Array(rt.memory.buffer, scratchAt, 1);
+  for (let i = 0; i < R; i++) {
+    for (let c = 0; c < C; c++) {
+      ex.moments(xAt + 4 * (i * C + c) * S, S, 0, scratchAt);
+      sums[c] += out[0]!;
+    }
+  }
+  return sums;
+}
+
 /** Backend.batchNormForward for x that wasmBatchNormDims accepts; null when the memory cannot hold it. */
 export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | null, bias: View | null, eps: number, dims: { N: number; C: number; S: number }) {
   const { N, C, S } = dims;

@@ -36,7 +36,8 @@ import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward } from '
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
-import { wasmMaxPool2d, wasmMaxPoolApplies } from './pool.js';
+import { wasmMaxPool2d, wasmMaxPool2dBackward, wasmMaxPoolApplies, wasmMaxPoolBackwardApplies } from './pool.js';
+import { sumLayout, wasmSum } from './sums.js';
 import { memoryUnavailableReason, simdAvailable, tryWasmRuntime, wasmRuntime } from './runtime.js';
 import { startThreadsFromEnv, threadedRunner } from './threads.js';
 
@@ -138,6 +139,16 @@ export function createWasmBackend(): WasmBackend {
       const dims = wasmBatchNormDims(x, dtype);
       const rt = dims ? tryWasmRuntime('float32') : null;
       return (rt && dims && wasmBatchNormBackward(rt, x, gy, weight, eps, dims)) || cpu.batchNormBackward(x, gy, weight, eps, dtype);
+    },
+    // Bias gradients: float32 sums over the batch (and positions) on staged copies (sums.ts).
+    reduce: (fn, x, axes, dtype) => {
+      const dims = fn === 'sum' ? sumLayout(x, axes, dtype) : null;
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmSum(rt, x, dims)) || cpu.reduce(fn, x, axes, dtype);
+    },
+    maxPool2dBackward: (gy, indices, inputShape, g, dtype) => {
+      const rt = wasmMaxPoolBackwardApplies(gy, indices, dtype) ? tryWasmRuntime('float32') : null;
+      return (rt && wasmMaxPool2dBackward(rt, gy, indices, inputShape)) || cpu.maxPool2dBackward(gy, indices, inputShape, g, dtype);
     },
     // 2×2 stride-2 max pooling without branches on the convolution module (pool.ts); any
     // other window on the cpu kernel.
