@@ -52,6 +52,8 @@ export {
 } from './kernels/registry.js';
 export type { Backend, ScanFn } from './kernels/backend.js';
 export { setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
+// GRADSCOPE_THREADS: start the threads on import (Node); a bundle drops this (see the module).
+import './kernels/wasm/threads-env.js';
 export { relaxedSimdAvailable } from './kernels/wasm/runtime.js';
 export { relaxedSimdProbeBytes } from './kernels/wasm/gemm-module.js';
 export { GPU_JS_VERSION, provideGpuJs } from './kernels/gpu/provide.js';

@@ -11,7 +11,11 @@
  * - bias add + relu as two kernels against one fused loop: the gain a `biasRelu` primitive
  *   could bring at most;
  * - cross-entropy of [128, 10] logits, forward and backward: the composite against the fused
- *   primitive (through the public API).
+ *   primitive (through the public API);
+ * - `staged`: the wasm backend's f32x4 kernels on staged copies (kernels/wasm/elementwise.ts)
+ *   against the cpu loops, for an add, a per-channel bias add, relu and relu's backward on
+ *   LeNet-5's first activations [128, 6, 24, 24] and its second [128, 16, 8, 8], and the
+ *   threshold WASM_ELEMENTWISE_MIN between (an add at 1k–16k numbers).
  *
  * Inputs rotate through 16 random arrays: a branch predictor can learn a few thousand
  * outcomes of one array run again and again (it did, on this machine), which makes a
@@ -21,6 +25,9 @@
 import { cpuBackend as B } from '../../dist/kernels/cpu/index.js';
 import { compileLoop } from '../../dist/kernels/cpu/loops.js';
 import * as gs from '../../dist/index.js';
+import { createWasmBackend } from '../../dist/kernels/wasm/index.js';
+import { wasmZip } from '../../dist/kernels/wasm/elementwise.js';
+import { tryWasmRuntime } from '../../dist/kernels/wasm/runtime.js';
 
 const filter = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? '';
 const R = 128;
@@ -133,4 +140,33 @@ if (run('cross-entropy')) {
   const before = time((i) => step(composite, logits[i % K]));
   report('cross-entropy [128,10] f32 fwd+bwd, composite', before);
   report('cross-entropy [128,10] f32 fwd+bwd, fused', time((i) => step((x) => crossEntropy(x, targets), logits[i % K])), before);
+}
+
+if (run('staged')) {
+  const W = createWasmBackend();
+  const contiguous = (shape) => shape.map((_, d) => shape.slice(d + 1).reduce((p, x) => p * x, 1));
+  for (const shape of [[128, 6, 24, 24], [128, 16, 8, 8]]) {
+    const n = shape.reduce((p, x) => p * x, 1);
+    const xs = Array.from({ length: K }, () => view(randn(n, 'float32'), shape, contiguous(shape)));
+    const channel = view(randn(shape[1], 'float32'), shape, [0, 1, 0, 0]);
+    const label = `[${shape}]`;
+    const cases = {
+      add: (Bk, i) => Bk.zip('add', xs[i % K], xs[(i + 1) % K], 'float32'),
+      'channel add': (Bk, i) => Bk.zip('add', xs[i % K], channel, 'float32'),
+      relu: (Bk, i) => Bk.map('relu', xs[i % K], 'float32'),
+      reluBackward: (Bk, i) => Bk.zip('reluBackward', xs[i % K], xs[(i + 1) % K], 'float32'),
+    };
+    for (const [name, f] of Object.entries(cases)) {
+      const cpu = time((i) => f(B, i));
+      report(`staged ${name} ${label}: cpu loop`, cpu);
+      report(`staged ${name} ${label}: wasm f32x4, staged`, time((i) => f(W, i)), cpu);
+    }
+  }
+  for (const n of [1024, 4096, 16384]) {
+    const xs = Array.from({ length: K }, () => view(randn(n, 'float32'), [n]));
+    const cpu = time((i) => B.zip('add', xs[i % K], xs[(i + 1) % K], 'float32'));
+    report(`staged add [${n}]: cpu loop`, cpu);
+    const rt = tryWasmRuntime('float32');
+    report(`staged add [${n}]: wasm f32x4, staged (forced)`, time((i) => wasmZip(rt, 'add', xs[i % K], xs[(i + 1) % K], n)), cpu);
+  }
 }

@@ -4,7 +4,8 @@
  * evaluates it as an ES module, where `require` does not exist; the worker must reach
  * worker_threads without it. This spawns such a host on the built package (dist/, as the CLI
  * tests do: `npm test` builds first) and checks that a 2-thread product equals the
- * 1-thread one.
+ * 1-thread one. Also: GRADSCOPE_THREADS=2 starts the threads on importing the package (the index
+ * imports kernels/wasm/threads-env.ts for that alone), and products then run threaded.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -38,5 +39,29 @@ describe.skipIf(!canThread)('wasm threads under an ES-module Node host', () => {
     expect(child.stderr).not.toMatch(/require is not defined/);
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'wasm', threads: 2, equal: true });
+  });
+});
+
+const ENV_HOST = `
+import { randn, wasmThreads } from ${JSON.stringify(pathToFileURL(`${root}dist/index.js`).href)};
+// The threads start asynchronously: wait for them, as GRADSCOPE_THREADS users' first steps do.
+for (let i = 0; i < 100 && wasmThreads() < 2; i++) await new Promise((r) => setTimeout(r, 20));
+const product = randn([300, 260], { seed: 1 }).matmul(randn([260, 340], { seed: 2 })).toTypedArray();
+console.log(JSON.stringify({ threads: wasmThreads(), finite: product.every(Number.isFinite) }));
+`;
+
+describe.skipIf(!canThread)('GRADSCOPE_THREADS', () => {
+  it('=2 starts two threads when the package is imported, and =1 or unset none', () => {
+    const run = (value: string | undefined) => {
+      const env = { ...process.env };
+      if (value === undefined) delete env.GRADSCOPE_THREADS;
+      else env.GRADSCOPE_THREADS = value;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', ENV_HOST], { cwd: root, encoding: 'utf8', timeout: 30_000, env });
+      expect(child.status, child.stderr).toBe(0);
+      return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as unknown;
+    };
+    expect(run('2')).toEqual({ threads: 2, finite: true });
+    expect(run('1')).toEqual({ threads: 1, finite: true });
+    expect(run(undefined)).toEqual({ threads: 1, finite: true });
   });
 });

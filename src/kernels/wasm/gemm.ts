@@ -167,6 +167,22 @@ export type GemmRunner = ((rt: WasmRuntime, call: GemmCall) => void) & {
 export const runOnOneThread: GemmRunner = (rt, g) =>
   rt.exports.gemm(g.K, g.KC, g.a, g.b, g.c, g.mTiles, g.nTiles, 0, g.nTiles, g.mcTiles);
 
+let installedRunner: GemmRunner = runOnOneThread;
+
+/**
+ * The runner the backend's products use: one thread until threads.ts installs its own (the
+ * first `setWasmThreads`). A slot rather than an import, so that a bundle that never starts
+ * threads does not carry them.
+ */
+export function productRunner(): GemmRunner {
+  return installedRunner;
+}
+
+/** Route every product through `runner` from now on (threads.ts). */
+export function installProductRunner(runner: GemmRunner): void {
+  installedRunner = runner;
+}
+
 const tiles = (size: number, unit: number) => Math.ceil(size / unit);
 
 /**

@@ -3,15 +3,17 @@
  * modules that gradscope's own TypeScript emits at run time (emitter.ts, gemm-module.ts) — no
  * external compiler, no prebuilt .wasm file — and per-sample outer products on a module of
  * their own (outer-module.ts) that writes straight into workspace memory (arena.ts).
- * Everything else delegates to the pure-TypeScript backend:
- *
- * - elementwise ops, reductions, indexing, copies and pooling are memory-bound; a round trip
- *   through WebAssembly memory would only add two copies to them (except 2×2 stride-2 max
- *   pooling, which is bound by branch mispredictions in JavaScript: pool.ts; and the
- *   optimizer's in-place update p ← p + α·g on float32, whose JavaScript loop needs a
- *   Math.fround per element: axpy.ts);
- * - very small products, matrix-vector products and depthwise convolutions stay there too
- *   (packing and copy-out cost more than they save; see matmul.ts and conv.ts).
+ * The float32 passes of a training step between the products run here too, each on copies
+ * staged into the runtime's memory (V8's loops over a Float32Array cost ≈ 1 ns a number, a
+ * staging copy ≈ 0.1–0.2): a ± b, a · b, a / b, relu and its backward (elementwise.ts),
+ * BatchNorm in train mode on [N, C, S…] (batch-norm.ts), bias-gradient sums (sums.ts), 2×2
+ * stride-2 max pooling (bound by branch mispredictions in JavaScript) and max pooling's
+ * backward scatter (pool.ts), and the optimizer's in-place update p ← p + α·g (axpy.ts).
+ * Everything else delegates to the pure-TypeScript backend: other elementwise functions,
+ * float64 passes, views that cannot be staged by copies and fills (permuted, sliced along an
+ * inner axis), tensors below a few thousand numbers (where the JavaScript loop beats staging),
+ * very small products, matrix-vector products and depthwise convolutions (packing and
+ * copy-out cost more than they save; see matmul.ts and conv.ts).
  *
  * float64 has its own module (f64x2, 4×4 tile): 21–26 GFLOP/s against 6.1–6.6 for the
  * pure-TypeScript float64 GEMM from 256³ up, so that a float64 gradient of a 784-256-256-10
@@ -35,11 +37,11 @@ import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
 import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward } from './batch-norm.js';
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
+import { productRunner } from './gemm.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPool2dBackward, wasmMaxPoolApplies, wasmMaxPoolBackwardApplies } from './pool.js';
 import { sumLayout, wasmSum } from './sums.js';
-import { memoryUnavailableReason, simdAvailable, tryWasmRuntime, wasmRuntime } from './runtime.js';
-import { startThreadsFromEnv, threadedRunner } from './threads.js';
+import { memoryUnavailableReason, simdAvailable, tryWasmRuntime } from './runtime.js';
 
 export { setMemoryAllocator, simdAvailable, wasmMemoryProblem, wasmRuntime, type MemoryAllocator } from './runtime.js';
 export { setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
@@ -64,20 +66,15 @@ export function wasmUnavailableReason(): string | null {
 
 /**
  * The 'wasm' backend: the cpu backend's kernels with matmul, the convolutions and outerRows
- * replaced by the WebAssembly ones, each falling back to cpu per call. Starts the threads of
- * GRADSCOPE_THREADS (a failure only warns). Call it only where wasmUnavailableReason() is null.
+ * replaced by the WebAssembly ones, each falling back to cpu per call. Call it only where
+ * wasmUnavailableReason() is null. (GRADSCOPE_THREADS starts its threads when the package is
+ * imported: threads-env.ts.)
  */
 export function createWasmBackend(): WasmBackend {
-  const warn = (message: string) => console.warn(message);
-  try {
-    startThreadsFromEnv(wasmRuntime, warn);
-  } catch (error) {
-    // GRADSCOPE_THREADS without the memory to run threads in: one thread (or cpu) it is.
-    warn(`gradscope: GRADSCOPE_THREADS=${readEnv('GRADSCOPE_THREADS')}: ${(error as Error).message}`);
-  }
   const cpu = cpuBackend;
   return {
-    // Memory-bound kernels (elementwise, reductions, indexing, pooling, copies): the pure-TypeScript backend's.
+    // Every kernel not replaced below (indexing, copies, other elementwise functions and
+    // reductions, float64 passes): the pure-TypeScript backend's.
     ...cpu,
     name: 'wasm',
 
@@ -114,19 +111,19 @@ export function createWasmBackend(): WasmBackend {
     // or the memory cannot grow — see runtime.ts) runs the call on the pure-TypeScript kernel.
     matmul: (a, b, dtype) => {
       const rt = isFloat(dtype) && wasmMatmulApplies(a, b) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmMatmul(rt, threadedRunner, a, b)) || cpu.matmul(a, b, dtype);
+      return (rt && wasmMatmul(rt, productRunner(), a, b)) || cpu.matmul(a, b, dtype);
     },
     conv2d: (x, w, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2d(rt, threadedRunner, x, w, g)) || cpu.conv2d(x, w, g, dtype);
+      return (rt && wasmConv2d(rt, productRunner(), x, w, g)) || cpu.conv2d(x, w, g, dtype);
     },
     conv2dBackwardInput: (gy, w, inputShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2dBackwardInput(rt, threadedRunner, gy, w, inputShape, g)) || cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype);
+      return (rt && wasmConv2dBackwardInput(rt, productRunner(), gy, w, inputShape, g)) || cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype);
     },
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2dBackwardWeight(rt, threadedRunner, x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+      return (rt && wasmConv2dBackwardWeight(rt, productRunner(), x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
     },
     // BatchNorm in train mode on contiguous float32 [N, C, S…] with whole vectors of S (after
     // a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.

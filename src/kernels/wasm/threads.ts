@@ -52,7 +52,7 @@
  */
 import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
-import { runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
+import { installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
 import { wasmRuntime, type WasmRuntime } from './runtime.js';
@@ -426,6 +426,7 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
   }
   if (pool) shutDown(pool);
   if (threads === 1) return;
+  installProductRunner(threadedRunner);
   const runtime = rt ?? wasmRuntime();
   const spawn = threadPlatform();
   if (typeof spawn === 'string') throw new ValueError(`setWasmThreads: ${spawn}`);
