@@ -10,9 +10,9 @@
  * ≈ 0.15 ms. Rounding is the same: f32x4.mul rounds the product to float32 and f32x4.add the
  * sum, exactly as `Math.fround(a·s)` and the store into a Float32Array do.
  */
-import { F32, FunctionBuilder, I32, ModuleBuilder, V128 } from './emitter.js';
+import { F32, FunctionBuilder, I32, V128 } from './emitter.js';
 import { Layout } from './conv.js';
-import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+import { kernelModule, type WasmRuntime } from './runtime.js';
 
 /** Below this many elements the scalar loop is cheaper than the copies (and not worth a call). */
 export const WASM_AXPY_MIN_ELEMENTS = 4096;
@@ -52,18 +52,7 @@ interface AxpyExports {
 }
 
 const instances = new WeakMap<WasmRuntime, AxpyExports>();
-
-function axpyExports(rt: WasmRuntime): AxpyExports {
-  let ex = instances.get(rt);
-  if (!ex) {
-    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
-    module.add(emitAxpy());
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } });
-    ex = instance.exports as unknown as AxpyExports;
-    instances.set(rt, ex);
-  }
-  return ex;
-}
+const axpyExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitAxpy()]);
 
 /**
  * `dst[dstOffset + i] ← dst[dstOffset + i] + alpha·src[srcOffset + i]` for i < n on the float32

@@ -19,9 +19,9 @@
 import { isContiguous } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelValues, finishMoments } from '../cpu/batch-norm.js';
-import { F64, FunctionBuilder, I32, ModuleBuilder, uleb128, V128, type ValueType } from './emitter.js';
+import { F64, FunctionBuilder, I32, uleb128, V128, type ValueType } from './emitter.js';
 import { Layout } from './conv.js';
-import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+import { kernelModule, type WasmRuntime } from './runtime.js';
 
 /** SIMD opcodes used here (WebAssembly SIMD, §5.4.8). */
 const OP = {
@@ -159,17 +159,7 @@ interface BatchNormExports {
 }
 
 const instances = new WeakMap<WasmRuntime, BatchNormExports>();
-
-function batchNormExports(rt: WasmRuntime): BatchNormExports {
-  let ex = instances.get(rt);
-  if (!ex) {
-    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
-    [emitMoments(false), emitMoments(true), emitRowMap(false), emitRowMap(true)].forEach((fn) => module.add(fn));
-    ex = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } }).exports as unknown as BatchNormExports;
-    instances.set(rt, ex);
-  }
-  return ex;
-}
+const batchNormExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitMoments(false), emitMoments(true), emitRowMap(false), emitRowMap(true)]);
 
 /** [N, C, S] of x when these kernels take it: contiguous float32, rank ≥ 3, S a positive multiple of 4; else null. */
 export function wasmBatchNormDims(x: View, dtype: string): { N: number; C: number; S: number } | null {

@@ -28,9 +28,9 @@
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import type { BinaryFn, UnaryFn } from '../scalar.js';
-import { FunctionBuilder, I32, ModuleBuilder, uleb128, V128 } from './emitter.js';
+import { FunctionBuilder, I32, uleb128, V128 } from './emitter.js';
 import { Layout } from './conv.js';
-import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+import { kernelModule, type WasmRuntime } from './runtime.js';
 
 /**
  * Below this many elements the JavaScript loop is cheaper than staging (and the call): an add
@@ -112,19 +112,8 @@ const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void
 type Kernel = (out: number, a: number, bOrCount: number, count?: number) => void;
 
 const instances = new WeakMap<WasmRuntime, Record<string, Kernel>>();
-
-function kernels(rt: WasmRuntime): Record<string, Kernel> {
-  let ex = instances.get(rt);
-  if (!ex) {
-    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
-    for (const fn of BINARY_KERNELS) module.add(emitLoop(fn, 2, BINARY_LANES[fn]));
-    for (const fn of UNARY_KERNELS) module.add(emitLoop(fn, 1, UNARY_LANES[fn]));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } });
-    ex = instance.exports as unknown as Record<string, Kernel>;
-    instances.set(rt, ex);
-  }
-  return ex;
-}
+const kernels = (rt: WasmRuntime) =>
+  kernelModule(instances, rt, () => [...BINARY_KERNELS.map((fn) => emitLoop(fn, 2, BINARY_LANES[fn])), ...UNARY_KERNELS.map((fn) => emitLoop(fn, 1, UNARY_LANES[fn]))]);
 
 /**
  * How an operand walks a loop over `shape`: a row-major block of `block` numbers repeated

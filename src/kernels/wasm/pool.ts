@@ -19,8 +19,8 @@ import { isPlain2x2Stride2 } from '../cpu/pool.js';
 import { poolOutputShape, type PoolGeometry } from '../geometry.js';
 import { convExports } from './conv-module.js';
 import { Layout, writeImage } from './conv.js';
-import { FunctionBuilder, I32, ModuleBuilder } from './emitter.js';
-import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+import { FunctionBuilder, I32 } from './emitter.js';
+import { kernelModule, type WasmRuntime } from './runtime.js';
 
 /** Whether the wasm kernel takes this pooling: 2×2 windows, stride 2, no padding or dilation, something to pool. */
 export function wasmMaxPoolApplies(xShape: Shape, g: PoolGeometry): boolean {
@@ -93,18 +93,12 @@ function emitScatterPlanes(): FunctionBuilder {
   return f;
 }
 
-const scatterInstances = new WeakMap<WasmRuntime, { scatterPlanes(out: number, g: number, idx: number, planes: number, L: number, HW: number): number }>();
-
-function scatterExports(rt: WasmRuntime) {
-  let ex = scatterInstances.get(rt);
-  if (!ex) {
-    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
-    module.add(emitScatterPlanes());
-    ex = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } }).exports as unknown as NonNullable<typeof ex>;
-    scatterInstances.set(rt, ex);
-  }
-  return ex;
+interface ScatterExports {
+  scatterPlanes(out: number, g: number, idx: number, planes: number, L: number, HW: number): number;
 }
+
+const scatterInstances = new WeakMap<WasmRuntime, ScatterExports>();
+const scatterExports = (rt: WasmRuntime) => kernelModule(scatterInstances, rt, () => [emitScatterPlanes()]);
 
 /** Whether the wasm scatter takes this backward: float32, gy and indices contiguous, something to scatter. */
 export function wasmMaxPoolBackwardApplies(gy: View, indices: View, dtype: string): boolean {

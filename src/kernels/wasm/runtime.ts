@@ -15,6 +15,7 @@
  */
 import type { FloatArray, FloatDType } from '../../tensor/dtype.js';
 import { AllocationError } from '../../tensor/errors.js';
+import { ModuleBuilder, type FunctionBuilder } from './emitter.js';
 import { gemmModuleBytes, lanesOf, relaxedSimdProbeBytes, simdProbeBytes, type GemmExports, type TileShape } from './gemm-module.js';
 
 /** Bytes in one WebAssembly memory page (64 KiB), the unit memories are created and grown in. */
@@ -261,4 +262,20 @@ export function tryWasmRuntime(dtype: FloatDType): WasmRuntime | null {
     if (error instanceof AllocationError) return null;
     throw error;
   }
+}
+
+/**
+ * `exports` of a small kernel module over `rt`'s memory, compiled and instantiated on the first
+ * call for that runtime and kept in `cache` (one WeakMap per module): the functions `emit`
+ * returns, each exported under its name.
+ */
+export function kernelModule<T>(cache: WeakMap<WasmRuntime, T>, rt: WasmRuntime, emit: () => FunctionBuilder[]): T {
+  let exports = cache.get(rt);
+  if (!exports) {
+    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
+    for (const fn of emit()) module.add(fn);
+    exports = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } }).exports as unknown as T;
+    cache.set(rt, exports);
+  }
+  return exports;
 }

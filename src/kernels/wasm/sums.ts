@@ -16,9 +16,9 @@
 import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelRowSums } from './batch-norm.js';
-import { FunctionBuilder, I32, ModuleBuilder, uleb128, V128 } from './emitter.js';
+import { FunctionBuilder, I32, uleb128, V128 } from './emitter.js';
 import { Layout } from './conv.js';
-import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
+import { kernelModule, type WasmRuntime } from './runtime.js';
 
 /** Below this many numbers the JavaScript loop is cheaper than staging. */
 export const WASM_SUM_MIN = 4096;
@@ -59,17 +59,7 @@ interface SumExports {
 }
 
 const instances = new WeakMap<WasmRuntime, SumExports>();
-
-function sumExports(rt: WasmRuntime): SumExports {
-  let ex = instances.get(rt);
-  if (!ex) {
-    const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
-    module.add(emitColumnSums());
-    ex = new WebAssembly.Instance(new WebAssembly.Module(module.build()), { env: { memory: rt.memory } }).exports as unknown as SumExports;
-    instances.set(rt, ex);
-  }
-  return ex;
-}
+const sumExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitColumnSums()]);
 
 /**
  * The sum this path takes, as [R, C, S] with the middle block kept: axes = every axis before
