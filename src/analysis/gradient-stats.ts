@@ -59,13 +59,20 @@ export const CONTROL_VARIATE = {
 
 // ---- row algebra (plain float64 loops) ---------------------------------------------------
 
-/** Rows as n Float64Arrays of one length P. */
+/**
+ * Rows as n Float64Arrays of one length P, read-only: a contiguous float64 [n, P] tensor is read
+ * in place (views of its storage), anything else converted once.
+ * NOTE: in place, not copied: these matrices are 10⁷–10⁸ numbers (variance-ratio's [128, P] at
+ * every measurement), and each fresh array above glibc's 32 MiB mmap threshold is new pages to
+ * fault in — two copies per call made the kernel's page faults a third of that preset's time.
+ */
 function toRowArrays(rows: EstimatorRows, op: string): Float64Array[] {
   let out: Float64Array[];
   if (rows instanceof Tensor) {
     if (rows.rank !== 2) throw new ShapeError(`${op}: rows must be an [n, P] tensor; got shape [${rows.shape}]`);
     const [n, P] = rows.shape as [number, number];
-    const data = Float64Array.from(rows.contiguous().toTypedArray());
+    const c = rows.contiguous();
+    const data = c.data instanceof Float64Array ? c.data.subarray(c.offset, c.offset + n * P) : Float64Array.from(c.toTypedArray());
     out = Array.from({ length: n }, (_, i) => data.subarray(i * P, (i + 1) * P));
   } else {
     out = rows.map((r) => Float64Array.from(r instanceof Tensor ? r.contiguous().toTypedArray() : r));
@@ -131,7 +138,13 @@ export function controlVariateRows(rowsAtW: EstimatorRows, rowsAtSnapshot: Estim
     throw new ShapeError(`controlVariateRows: rows at w are [${a.length}, ${a[0]!.length}] but rows at the snapshot are [${b.length}, ${b[0]!.length}]`);
   }
   const mu = meanRow(b);
-  return rowsTensor(a.map((ra, i) => ra.map((v, j) => v - c * (b[i]![j]! - mu[j]!))));
+  const P = mu.length;
+  const data = new Float64Array(a.length * P);
+  a.forEach((ra, i) => {
+    const rb = b[i]!;
+    for (let j = 0; j < P; j++) data[i * P + j] = ra[j]! - c * (rb[j]! - mu[j]!);
+  });
+  return tensor(data, { shape: [a.length, P], dtype: 'float64' });
 }
 
 // ---- gradient rows of a model ------------------------------------------------------------
@@ -195,8 +208,11 @@ export function perSampleMatrix(grads: ReadonlyMap<string, Tensor>, n: number): 
   let offset = 0;
   for (const g of grads.values()) {
     const size = g.size / n;
-    const values = g.contiguous().toTypedArray();
-    for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) data[i * P + offset + j] = values[i * size + j]!;
+    // Read in place (see toRowArrays): the per-sample gradients are n·P numbers too.
+    const c = g.contiguous();
+    const values = c.data;
+    const base = c.offset;
+    for (let i = 0; i < n; i++) for (let j = 0; j < size; j++) data[i * P + offset + j] = values[base + i * size + j]!;
     offset += size;
   }
   return tensor(data, { shape: [n, P], dtype: 'float64' });

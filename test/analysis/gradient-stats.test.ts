@@ -60,6 +60,22 @@ describe('estimatorVariance', () => {
     expect(estimatorVariance(rows.map((r) => tensor(r, f64)))).toBeCloseTo(expected, 14);
   });
 
+  it('reads tensor rows in place without changing them: float64 views at an offset, float32 and transposed inputs alike', () => {
+    const big = randn([9, 6], { seed: 3, ...f64 });
+    const rows = big.slice([[2, 7]]); // contiguous, at an offset into big's storage
+    const snapshot = randn([5, 6], { seed: 4, ...f64 });
+    const before = Array.from(big.toTypedArray());
+    const asLists = (t: Tensor) => Array.from({ length: t.shape[0]! }, (_, i) => Array.from(t.slice([[i, i + 1]]).toTypedArray()));
+    expect(estimatorVariance(rows)).toBe(estimatorVariance(asLists(rows)));
+    const cv = controlVariateRows(rows, snapshot, 1);
+    expect(Array.from(cv.toTypedArray())).toEqual(Array.from(controlVariateRows(asLists(rows), asLists(snapshot), 1).toTypedArray()));
+    expect(Array.from(big.toTypedArray())).toEqual(before);
+    const transposed = randn([6, 5], { seed: 5, ...f64 }).transpose(0, 1);
+    expect(estimatorVariance(transposed)).toBe(estimatorVariance(transposed.contiguous()));
+    const single = rows.to('float32');
+    expect(estimatorVariance(single)).toBe(estimatorVariance(asLists(single)));
+  });
+
   it('is zero for identical rows, and rejects ragged or empty input', () => {
     expect(estimatorVariance([[1, 2], [1, 2]])).toBe(0);
     expect(() => estimatorVariance([[1, 2], [1]])).toThrow(/estimatorVariance: every row must have 2 elements; row 1 has 1/);
