@@ -159,17 +159,25 @@ interface BatchNormExports {
 }
 
 const instances = new WeakMap<WasmRuntime, BatchNormExports>();
-const batchNormExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitMoments(false), emitMoments(true), emitRowMap(false), emitRowMap(true)]);
+const batchNormExports = (rt: WasmRuntime) =>
+  kernelModule(instances, rt, () => [emitMoments(false), emitMoments(true), emitRowMap(false), emitRowMap(true)]);
+
+/** x [N, C, …] as N·C rows of S numbers (S: the product of the axes after C). */
+export interface ChannelDims {
+  readonly N: number;
+  readonly C: number;
+  readonly S: number;
+}
 
 /** [N, C, S] of x when these kernels take it: contiguous float32, rank ≥ 3, S a positive multiple of 4; else null. */
-export function wasmBatchNormDims(x: View, dtype: string): { N: number; C: number; S: number } | null {
+export function wasmBatchNormDims(x: View, dtype: string): ChannelDims | null {
   if (dtype !== 'float32' || !(x.data instanceof Float32Array) || x.shape.length < 3 || !isContiguous(x.shape, x.strides)) return null;
   const S = x.shape.slice(2).reduce((p, d) => p * d, 1);
   return S > 0 && S % 4 === 0 ? { N: x.shape[0]!, C: x.shape[1]!, S } : null;
 }
 
 /** The per-channel shifted sums of the rows of x (and g) staged at xAt (gAt), and the shifts K. */
-function channelSums(rt: WasmRuntime, ex: BatchNormExports, x: View, dims: { N: number; C: number; S: number }, xAt: number, gAt: number | null, sumsAt: number) {
+function channelSums(rt: WasmRuntime, ex: BatchNormExports, x: View, dims: ChannelDims, xAt: number, gAt: number | null, sumsAt: number) {
   const { N, C, S } = dims;
   const shift = new Float64Array(C);
   if (N > 0) for (let c = 0; c < C; c++) shift[c] = x.data[x.offset + c * S]!;
@@ -205,7 +213,7 @@ export function channelRowSums(rt: WasmRuntime, xAt: number, R: number, C: numbe
 }
 
 /** Backend.batchNormForward for x that wasmBatchNormDims accepts; null when the memory cannot hold it. */
-export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | null, bias: View | null, eps: number, dims: { N: number; C: number; S: number }) {
+export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | null, bias: View | null, eps: number, dims: ChannelDims) {
   const { N, C, S } = dims;
   const total = N * C * S;
   const layout = new Layout();
@@ -230,7 +238,7 @@ export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | nu
 }
 
 /** Backend.batchNormBackward for x that wasmBatchNormDims accepts and a contiguous float32 gy; null otherwise. */
-export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight: View | null, eps: number, dims: { N: number; C: number; S: number }): Float32Array | null {
+export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight: View | null, eps: number, dims: ChannelDims): Float32Array | null {
   if (!(gy.data instanceof Float32Array) || !isContiguous(gy.shape, gy.strides)) return null;
   const { N, C, S } = dims;
   const total = N * C * S;

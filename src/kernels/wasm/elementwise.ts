@@ -101,19 +101,26 @@ const BINARY_LANES: Record<KernelBinary, (f: VectorBuilder, [a, b]: number[]) =>
   mul: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Mul),
   div: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Div),
   // g · [y > 0]: the comparison's all-ones lanes masked to the bits of 1.0, then a product.
-  reluBackward: (f, [g, y]) => f.localGet(g!).localGet(y!).f32x4Const(0).simdOp(OP.f32x4Gt).f32x4Const(1).simdOp(OP.v128And).simdOp(OP.f32x4Mul),
+  reluBackward: (f, [g, y]) =>
+    f.localGet(g!).localGet(y!).f32x4Const(0).simdOp(OP.f32x4Gt).f32x4Const(1).simdOp(OP.v128And).simdOp(OP.f32x4Mul),
 };
 
 const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void> = {
   // Keep the lanes with x > 0 or x NaN, clear the others to +0.
-  relu: (f, [x]) => f.localGet(x!).localGet(x!).f32x4Const(0).simdOp(OP.f32x4Gt).localGet(x!).localGet(x!).simdOp(OP.f32x4Ne).simdOp(OP.v128Or).simdOp(OP.v128And),
+  relu: (f, [x]) =>
+    f.localGet(x!).localGet(x!).f32x4Const(0).simdOp(OP.f32x4Gt) // [x, x > 0]
+      .localGet(x!).localGet(x!).simdOp(OP.f32x4Ne) // [x, x > 0, x ≠ x]
+      .simdOp(OP.v128Or).simdOp(OP.v128And),
 };
 
 type Kernel = (out: number, a: number, bOrCount: number, count?: number) => void;
 
 const instances = new WeakMap<WasmRuntime, Record<string, Kernel>>();
 const kernels = (rt: WasmRuntime) =>
-  kernelModule(instances, rt, () => [...BINARY_KERNELS.map((fn) => emitLoop(fn, 2, BINARY_LANES[fn])), ...UNARY_KERNELS.map((fn) => emitLoop(fn, 1, UNARY_LANES[fn]))]);
+  kernelModule(instances, rt, () => [
+    ...BINARY_KERNELS.map((fn) => emitLoop(fn, 2, BINARY_LANES[fn])),
+    ...UNARY_KERNELS.map((fn) => emitLoop(fn, 1, UNARY_LANES[fn])),
+  ]);
 
 /**
  * How an operand walks a loop over `shape`: a row-major block of `block` numbers repeated

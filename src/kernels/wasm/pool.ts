@@ -102,7 +102,8 @@ const scatterExports = (rt: WasmRuntime) => kernelModule(scatterInstances, rt, (
 
 /** Whether the wasm scatter takes this backward: float32, gy and indices contiguous, something to scatter. */
 export function wasmMaxPoolBackwardApplies(gy: View, indices: View, dtype: string): boolean {
-  return dtype === 'float32' && gy.data instanceof Float32Array && gy.shape[0]! * gy.shape[1]! > 0 && isContiguous(gy.shape, gy.strides) && isContiguous(indices.shape, indices.strides);
+  const contiguous = isContiguous(gy.shape, gy.strides) && isContiguous(indices.shape, indices.strides);
+  return dtype === 'float32' && gy.data instanceof Float32Array && gy.shape[0]! * gy.shape[1]! > 0 && contiguous;
 }
 
 /**
