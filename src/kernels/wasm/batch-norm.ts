@@ -35,7 +35,7 @@ const OP = {
 } as const;
 
 /** Lanes 2 and 3 of a vector moved to 0 and 1 (for the promotion of the upper half). */
-const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 /** Lanes 0, 1 of the first vector then 0, 1 of the second (two demoted halves joined). */
 const JOIN_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 

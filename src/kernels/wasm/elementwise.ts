@@ -113,7 +113,8 @@ const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void
       .simdOp(OP.v128Or).simdOp(OP.v128And),
 };
 
-type Kernel = (out: number, a: number, bOrCount: number, count?: number) => void;
+/** `(out, a, b, vectors)` or `(out, x, vectors)`: byte addresses, then the count of four-lane groups. */
+type Kernel = (out: number, ...operandsThenVectors: number[]) => void;
 
 const instances = new WeakMap<WasmRuntime, Record<string, Kernel>>();
 const kernels = (rt: WasmRuntime) =>
@@ -154,47 +155,40 @@ function stage(mem: Float32Array, at: number, v: View, shape: Shape): boolean {
   return true;
 }
 
+/** The functions with a kernel here, for the per-call check. */
+const KERNEL_FNS: ReadonlySet<string> = new Set([...BINARY_KERNELS, ...UNARY_KERNELS]);
+
 /** Whether a float32 call of `n` numbers is worth this path (the operands' layouts are checked when staged). */
 export function wasmElementwiseApplies(fn: string, n: number, dtype: string): boolean {
-  return dtype === 'float32' && n >= WASM_ELEMENTWISE_MIN && (BINARY_KERNELS as readonly string[]).concat(UNARY_KERNELS).includes(fn);
-}
-
-/** Reserve and lay out `operands + 1` regions of n floats (rounded to whole vectors); null if the memory cannot hold them. */
-function regions(rt: WasmRuntime, n: number, operands: number): number[] | null {
-  const layout = new Layout();
-  const bytes = 16 * Math.ceil(n / 4);
-  const at = Array.from({ length: operands + 1 }, () => layout.take(bytes));
-  return rt.reserve(layout.end) ? at : null;
+  return dtype === 'float32' && n >= WASM_ELEMENTWISE_MIN && KERNEL_FNS.has(fn);
 }
 
 /**
- * Backend.zip for a float32 call wasmElementwiseApplies accepts: the result (into `into` when
- * given), or null when an operand's layout cannot be staged or the memory cannot hold the
- * call, and the caller runs the cpu kernel.
+ * Kernel `fn` over `operands` (each walking `shape`, n numbers) staged into the memory, the
+ * result copied into `into` or a fresh array; null when an operand's layout cannot be staged or
+ * the memory cannot hold the call, and the caller runs the cpu kernel.
  */
-export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape: Shape, n: number, into?: Float32Array): Float32Array | null {
   if (rt.elementBytes !== 4) return null;
-  const at = regions(rt, n, 2);
-  if (!at) return null;
+  // One region for the result, one per operand, each rounded up to whole vectors.
+  const layout = new Layout();
+  const bytes = 16 * Math.ceil(n / 4);
+  const [out, ...inputs] = [layout.take(bytes), ...operands.map(() => layout.take(bytes))] as [number, ...number[]];
+  if (!rt.reserve(layout.end)) return null;
   const mem = rt.elements() as Float32Array;
-  const [out, ai, bi] = at as [number, number, number];
-  if (!stage(mem, ai / 4, a, a.shape) || !stage(mem, bi / 4, b, a.shape)) return null;
-  kernels(rt)[fn]!(out, ai, bi, Math.ceil(n / 4));
+  if (!operands.every((v, i) => stage(mem, inputs[i]! / 4, v, shape))) return null;
+  kernels(rt)[fn]!(out, ...inputs, Math.ceil(n / 4));
   const result = into ?? new Float32Array(n);
   result.set(rt.elements().subarray(out / 4, out / 4 + n));
   return result;
 }
 
-/** Backend.map for a float32 call wasmElementwiseApplies accepts, as wasmZip. */
+/** Backend.zip for a float32 call wasmElementwiseApplies accepts (a and b have the output's shape); see runStaged. */
+export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+  return runStaged(rt, fn, [a, b], a.shape, n, into);
+}
+
+/** Backend.map for a float32 call wasmElementwiseApplies accepts; see runStaged. */
 export function wasmMap(rt: WasmRuntime, fn: UnaryFn, x: View, n: number): Float32Array | null {
-  if (rt.elementBytes !== 4) return null;
-  const at = regions(rt, n, 1);
-  if (!at) return null;
-  const mem = rt.elements() as Float32Array;
-  const [out, xi] = at as [number, number];
-  if (!stage(mem, xi / 4, x, x.shape)) return null;
-  kernels(rt)[fn]!(out, xi, Math.ceil(n / 4));
-  const result = new Float32Array(n);
-  result.set(rt.elements().subarray(out / 4, out / 4 + n));
-  return result;
+  return runStaged(rt, fn, [x], x.shape, n);
 }

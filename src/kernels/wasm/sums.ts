@@ -15,7 +15,7 @@
  */
 import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
-import { channelRowSums } from './batch-norm.js';
+import { channelRowSums, HIGH_HALF } from './batch-norm.js';
 import { FunctionBuilder, I32, uleb128, V128 } from './emitter.js';
 import { Layout } from './conv.js';
 import { kernelModule, type WasmRuntime } from './runtime.js';
@@ -25,7 +25,6 @@ export const WASM_SUM_MIN = 4096;
 
 const F64X2_PROMOTE_LOW_F32X4 = 0x5f;
 const F64X2_ADD = 0xf0;
-const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /** `columnSums(acc, x, rows, P)`: acc[j] += x[i, j] (float64 acc, float32 x) for i < rows, j < P (P a multiple of 4). */
 function emitColumnSums(): FunctionBuilder {
