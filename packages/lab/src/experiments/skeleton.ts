@@ -91,6 +91,14 @@ export interface PresetDefinition<B, M> {
 }
 
 /** The Preset the runner knows, built from a plan → measure → judge → plot definition. */
+/** What --data and --max-steps pass on (to a preset's context, to its tasks): the ones given, no undefined keys. */
+export function passedOn(from: { readonly dataDir?: string; readonly maxSteps?: number }): { dataDir?: string; maxSteps?: number } {
+  return {
+    ...(from.dataDir === undefined ? {} : { dataDir: from.dataDir }),
+    ...(from.maxSteps === undefined ? {} : { maxSteps: from.maxSteps }),
+  };
+}
+
 export function definePreset<B, M>(definition: PresetDefinition<B, M>): Preset {
   const tasks: Record<string, Task> = {};
   for (const [key, handle] of Object.entries(definition.tasks)) {
@@ -114,8 +122,7 @@ export function definePreset<B, M>(definition: PresetDefinition<B, M>): Preset {
         seeds: run.seeds,
         budget,
         alpha: definition.alpha,
-        ...(run.dataDir === undefined ? {} : { dataDir: run.dataDir }),
-        ...(run.maxSteps === undefined ? {} : { maxSteps: run.maxSteps }),
+        ...passedOn(run),
         progress: run.progress,
         run: <I, O>(task: TaskHandle<I, O>, inputs: readonly I[], label = task.name) =>
           run.map<I, O>(task.name, inputs, (done, total) =>

@@ -65,7 +65,7 @@ import {
 } from 'gradscope';
 import { directionalPart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks, type PresetContext, type PresetReport } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn, type PresetContext, type PresetReport } from '../skeleton.js';
 import { mean, pairedTTest, sampleVariance, studentTQuantile, type TestResult, tTest } from '../stats.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
 
@@ -534,14 +534,6 @@ interface Measured {
 }
 
 type Context = PresetContext<Budget>;
-
-/** The inputs of the options --data and --max-steps pass on to every task. */
-function passedOn(context: Context): { dataDir?: string; maxSteps?: number } {
-  return {
-    ...(context.dataDir === undefined ? {} : { dataDir: context.dataDir }),
-    ...(context.maxSteps === undefined ? {} : { maxSteps: context.maxSteps }),
-  };
-}
 
 function finalsAt(measured: Measured, seeds: readonly number[], lr: number): PairedFinals {
   const out = (method: Method, seed: number) =>

@@ -43,7 +43,7 @@ import {
 } from 'gradscope';
 import { directionalPart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn } from '../skeleton.js';
 import { mean, signTest, tTest } from '../stats.js';
 import { lenet5Cifar } from './cifar-models.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -328,10 +328,7 @@ export const lockingPreset: Preset = definePreset<Budget, LockingOutput[]>({
       throw new Error(`locking: the claim parts are tests over seeds and need at least 2 seeds; got ${got}`);
     }
     if (context.size === 'paper') cifar10(context.dataDir, 'locking');
-    const extra = {
-      ...(context.dataDir === undefined ? {} : { dataDir: context.dataDir }),
-      ...(context.maxSteps === undefined ? {} : { maxSteps: context.maxSteps }),
-    };
+    const extra = passedOn(context);
     context.progress(0, context.size === 'paper' ? 'loading CIFAR-10' : 'loading MNIST');
     return context.run(tasks.measure, context.seeds.map((seed) => ({ seed, size: context.size, ...extra })), 'seeds');
   },

@@ -40,7 +40,7 @@
 import { cyclicBatchSize, linearScaling, sqrtScaling } from 'gradscope';
 import { directionalPart, equivalencePart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size } from '../preset.js';
-import { definePreset, defineTasks, type PresetContext } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn, type PresetContext } from '../skeleton.js';
 import { mean, sampleVariance, spearman, studentTQuantile, tost, tTest, type TestResult } from '../stats.js';
 import { cifar10 } from './datasets.js';
 import {
@@ -244,10 +244,7 @@ function planRuns(context: PresetContext<Budget>): Planned[] {
   const { lrs, batches, epochs, cyclic } = budget;
   const { lowest, highest } = landmarks(budget);
   const constant = (v: number) => Array.from({ length: epochs }, () => v);
-  const passed = {
-    ...(context.dataDir === undefined ? {} : { dataDir: context.dataDir }),
-    ...(context.maxSteps === undefined ? {} : { maxSteps: context.maxSteps }),
-  };
+  const passed = passedOn(context);
   const planned: Planned[] = [];
   for (const seed of seeds) {
     const plan = (prefix: string, lr: number, batch: number, roles: string[], lrByEpoch = constant(lr),

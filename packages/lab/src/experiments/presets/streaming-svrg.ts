@@ -59,7 +59,7 @@ import {
 } from 'gradscope';
 import { directionalPart, equivalencePart, type PartSpec } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn } from '../skeleton.js';
 import { mean, tost, tTest } from '../stats.js';
 import { lenet5Cifar } from './cifar-models.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -632,10 +632,7 @@ export const streamingSvrgPreset: Preset = definePreset<Budget, Measured>({
     const budget = context.budget;
     // Refuse before any worker starts when the paper's CIFAR-10 folder was not given.
     if (budget.data === 'cifar10' && context.dataDir === undefined) cifar10(undefined, NAME);
-    const extra = {
-      ...(context.dataDir === undefined ? {} : { dataDir: context.dataDir }),
-      ...(context.maxSteps === undefined ? {} : { maxSteps: context.maxSteps }),
-    };
+    const extra = passedOn(context);
     const grid: StreamingInput[] = context.seeds.flatMap((seed) =>
       budget.methods.flatMap((method) =>
         budget.factors.map((factor) => ({ seed, method, factor, size: context.size, ...extra })),

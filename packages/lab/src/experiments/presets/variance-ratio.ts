@@ -54,7 +54,7 @@ import {
 } from 'gradscope';
 import { directionalPart, equivalencePart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn } from '../skeleton.js';
 import { mean, pairedTTest, tost, tTest } from '../stats.js';
 import { lenet5Cifar } from './cifar-models.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -595,10 +595,7 @@ export const varianceRatioPreset: Preset = definePreset<Budget, Measured>({
       const got = context.seeds.length;
       throw new Error(`variance-ratio: the claim parts are tests over seeds and need at least 2 seeds; got ${got}`);
     }
-    const extra = {
-      ...(context.dataDir === undefined ? {} : { dataDir: context.dataDir }),
-      ...(context.maxSteps === undefined ? {} : { maxSteps: context.maxSteps }),
-    };
+    const extra = passedOn(context);
     // Refuse a paper-size run without --data before any task starts.
     if (context.size === 'paper') cifar10(context.dataDir, 'variance-ratio');
     const grid: MeasureInput[] = context.seeds.flatMap((seed) =>
