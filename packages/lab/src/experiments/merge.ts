@@ -17,6 +17,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeEngine, engineSettings, sameEngine } from './engine-settings.js';
 import { placedHere, type TaskPlacement } from './placement.js';
+import { passedOn } from './skeleton.js';
 import type { Preset, Size } from './preset.js';
 import {
   cachedMap,
@@ -261,8 +262,7 @@ export async function mergeShards(options: MergeOptions): Promise<RunSummary> {
       presets: [set.preset],
       size: m.size as Size,
       seeds: m.seeds,
-      ...(m.dataDir === undefined ? {} : { dataDir: m.dataDir }),
-      ...(m.maxSteps === undefined ? {} : { maxSteps: m.maxSteps }),
+      ...passedOn(m),
       out: options.out,
       force: options.force,
       onEvent: options.onEvent,

@@ -22,6 +22,7 @@ import {
   type RunSummary,
   type TaskExecutor,
 } from '../runner.js';
+import { passedOn } from '../skeleton.js';
 import { planFirstStage } from './plan.js';
 import {
   JOB_OPTIONS,
@@ -225,8 +226,7 @@ export async function collectSweep(options: CollectOptions): Promise<{ sweep: Sw
       presets,
       size: sweep.size as Size,
       seeds: sweep.seeds,
-      ...(sweep.dataDir === undefined ? {} : { dataDir: sweep.dataDir }),
-      ...(sweep.maxSteps === undefined ? {} : { maxSteps: sweep.maxSteps }),
+      ...passedOn(sweep),
       out: options.out,
       force: options.force,
       onEvent: options.onEvent,
