@@ -90,14 +90,25 @@ export interface PresetDefinition<B, M> {
   plot(measured: M, parts: readonly ClaimPart[], context: PresetContext<B>): PresetReport;
 }
 
-/** The Preset the runner knows, built from a plan → measure → judge → plot definition. */
 /** What --data and --max-steps pass on (to a preset's context, to its tasks): the ones given, no undefined keys. */
-export function passedOn(from: { readonly dataDir?: string; readonly maxSteps?: number }): { dataDir?: string; maxSteps?: number } {
+export function passedOn(from: { readonly dataDir?: string; readonly maxSteps?: number }): {
+  dataDir?: string;
+  maxSteps?: number;
+} {
   return {
     ...(from.dataDir === undefined ? {} : { dataDir: from.dataDir }),
     ...(from.maxSteps === undefined ? {} : { maxSteps: from.maxSteps }),
   };
 }
+
+/**
+ * Thrown from a training run's step hook or update rule once --max-steps steps are done; the
+ * task that started the run catches it and reports what it has (a configuration try, not a
+ * verdict).
+ */
+export class StepLimitReached extends Error {}
+
+/** The Preset the runner knows, built from a plan → measure → judge → plot definition. */
 
 export function definePreset<B, M>(definition: PresetDefinition<B, M>): Preset {
   const tasks: Record<string, Task> = {};

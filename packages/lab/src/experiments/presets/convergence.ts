@@ -55,7 +55,7 @@ import {
 } from 'gradscope';
 import { directionalPart, type PartSpec } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks, type PresetContext } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn, type PresetContext, StepLimitReached } from '../skeleton.js';
 import { mean, sampleVariance, studentTQuantile, tTest } from '../stats.js';
 import { cifarResnet, lenet5Cifar } from './cifar-models.js';
 import { cifar10, mnistSubsets } from './datasets.js';
@@ -234,9 +234,6 @@ function loadData(input: ConvergenceInput, budget: Budget, mb: ModelBudget): { t
   return { train: data, test: evaluation };
 }
 
-/** Thrown from the step hook when `maxSteps` steps are done (before the next step's work). */
-class StepLimit extends Error {}
-
 /** train's `makeBatch` option. */
 type BatchMaker = (data: Dataset, indices: readonly number[], batchSeed: number) => Batch;
 
@@ -289,7 +286,7 @@ export function trainConvergence(input: ConvergenceInput): ConvergenceRun {
             positions: everyStep,
             onPosition: (info: StepInfo) => {
               last = info;
-              if (info.step >= maxSteps) throw new StepLimit();
+              if (info.step >= maxSteps) throw new StepLimitReached();
             },
           }),
       onEpochEnd: (info) => {
@@ -300,7 +297,7 @@ export function trainConvergence(input: ConvergenceInput): ConvergenceRun {
       },
     });
   } catch (error) {
-    if (error instanceof StepLimit) {
+    if (error instanceof StepLimitReached) {
       stopped = true;
       const info = last as StepInfo | null;
       steps = info!.step;
@@ -470,13 +467,13 @@ export const convergencePreset: Preset = definePreset<Budget, Measured>({
   scaleDown,
   tasks,
   async measure(context) {
-    const { seeds, size, dataDir, maxSteps } = context;
+    const { seeds, size } = context;
     // Refused before anything trains: the judge's tests need pairs.
     if (seeds.length < 2) {
       const got = seeds.length;
       throw new RangeError(`convergence: every claim part is a t-test over paired seeds: at least 2 seeds; got ${got}`);
     }
-    const extra = { ...(dataDir === undefined ? {} : { dataDir }), ...(maxSteps === undefined ? {} : { maxSteps }) };
+    const extra = passedOn(context);
     const grid: ConvergenceInput[] = context.budget.models.flatMap((mb) =>
       seeds.flatMap((seed) => METHODS.map((method) => ({ seed, model: mb.model, method, size, ...extra }))),
     );

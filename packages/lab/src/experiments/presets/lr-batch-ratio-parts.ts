@@ -15,6 +15,7 @@ import {
 } from 'gradscope';
 import { loadFashionMnist } from 'gradscope/data';
 import type { Size, SizeTable } from '../preset.js';
+import { StepLimitReached } from '../skeleton.js';
 import { cifar10, flat } from './datasets.js';
 
 export interface Budget {
@@ -208,9 +209,6 @@ function evaluate(model: Module, batch: Batch): { loss: number; accuracy: number
   );
 }
 
-/** Thrown from the step hook once `maxSteps` steps are done. */
-class StepLimit extends Error {}
-
 /**
  * Train with plain SGD (no momentum, no weight decay: the SDE argument is about plain SGD),
  * then measure at the final parameters, on the fixed curvature batch with TRAIN-mode BatchNorm
@@ -242,7 +240,7 @@ export function runSgd(input: RunInput): RunOutput {
       : {
           positions: range(most).map((k) => (k + 0.5) / most),
           onPosition: (info: StepInfo) => {
-            if (info.step >= maxSteps) throw new StepLimit();
+            if (info.step >= maxSteps) throw new StepLimitReached();
           },
         };
   try {
@@ -262,7 +260,7 @@ export function runSgd(input: RunInput): RunOutput {
     });
     steps = result.steps;
   } catch (error) {
-    if (error instanceof StepLimit) {
+    if (error instanceof StepLimitReached) {
       stopped = true;
       steps = maxSteps!;
     } else if (error instanceof NonFiniteError) {

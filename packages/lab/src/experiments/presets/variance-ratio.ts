@@ -54,7 +54,7 @@ import {
 } from 'gradscope';
 import { directionalPart, equivalencePart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks, passedOn } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn, StepLimitReached } from '../skeleton.js';
 import { mean, pairedTTest, tost, tTest } from '../stats.js';
 import { lenet5Cifar } from './cifar-models.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -187,9 +187,6 @@ export interface MeasureInput {
   /** --max-steps N: stop training after N steps. */
   maxSteps?: number;
 }
-
-/** Thrown by the update rule after the last allowed step (--max-steps); caught by measureRun. */
-class StepLimitReached extends Error {}
 
 /** An update rule that stops training (by throwing) once it has taken `limit` steps. */
 function limitedSteps(inner: UpdateRule, limit: number): UpdateRule {
