@@ -109,7 +109,6 @@ export function passedOn(from: { readonly dataDir?: string; readonly maxSteps?: 
 export class StepLimitReached extends Error {}
 
 /** The Preset the runner knows, built from a plan → measure → judge → plot definition. */
-
 export function definePreset<B, M>(definition: PresetDefinition<B, M>): Preset {
   const tasks: Record<string, Task> = {};
   for (const [key, handle] of Object.entries(definition.tasks)) {

@@ -285,8 +285,6 @@ function modelName(budget: Budget): string {
   return `MLP 784-${budget.width}-10`;
 }
 
-/** Thrown inside `train` to stop a run at --max-steps (caught by trainRun; never escapes). */
-
 /** One training run of a method at a learning rate on a seed, with its measurements. */
 export function trainRun({ method, lr, seed, size, dataDir, maxSteps }: TrainInput): TrainOutput {
   const budget = BUDGET[size];
