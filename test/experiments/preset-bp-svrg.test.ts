@@ -38,6 +38,13 @@ describe('bp-svrg preset (Jin, Lin & Zhang 2019): mechanics', () => {
     expect(v.vB / v.vSgd).toBeLessThanOrEqual(1e-12);
   });
 
+  it('at full size it tests on every MNIST digit it does not train on, and a split past the 10,000 is refused', () => {
+    const { n, testN } = BUDGET.full;
+    const { train: data, evaluation } = mnistSubsets(1, n, testN);
+    expect([data.length, evaluation.length, n + testN]).toEqual([4096, 5904, 10000]);
+    expect(() => mnistSubsets(1, n, testN + 1)).toThrow(/mnistSubsets: 4096 training \+ 5905 evaluation digits need 10001; MNIST has 10000/);
+  });
+
   it('the learning-rate milestones are at 1/2 and 3/4 of the run (scaled by 3 for the long SGD run)', () => {
     expect(milestones(8)).toEqual([4, 6]);
     expect(milestones(8).map((m) => m * COST_FACTOR)).toEqual(milestones(8 * COST_FACTOR));

@@ -14,6 +14,9 @@ export function mnistSubsets(
   input: 'flat' | 'image' = 'flat',
 ): { train: Dataset; evaluation: Dataset } {
   const all = loadMnist();
+  if (n + m > all.length) {
+    throw new RangeError(`mnistSubsets: ${n} training + ${m} evaluation digits need ${n + m}; MNIST has ${all.length}`);
+  }
   const order = keyedPermutation(all.length, foldIn(makeKey(seed), 0x6d6e));
   const shape = input === 'flat' ? flat : (d: Dataset) => d;
   return {
