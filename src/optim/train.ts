@@ -108,6 +108,12 @@ export interface TrainOptions {
   };
   /** Continue from a saved state instead of starting fresh. */
   resume?: TrainState;
+  /**
+   * Stop before global step `maxSteps` (an integer ≥ 0; a resumed state's steps count), mid-epoch
+   * if that is where it falls: the result says `stopped: 'maxSteps'` and its state resumes
+   * there. An epoch cut short calls no `onEpochEnd` and writes no checkpoint.
+   */
+  maxSteps?: number;
 }
 
 /** What {@link train} returns. */
@@ -118,8 +124,10 @@ export interface TrainResult {
   steps: number;
   /** The estimator's cost at the end (sample-gradient evaluations, restored ones included). */
   cost: number;
-  /** The final state, from which a longer run (more epochs) can resume. */
+  /** The final state, from which a longer run (more epochs, or more steps) can resume. */
   state: TrainState;
+  /** Why the run ended: every epoch done, or `maxSteps` reached first. */
+  stopped: 'epochs' | 'maxSteps';
 }
 
 /** Thrown at the first non-finite loss or direction, with where it happened. */
@@ -207,6 +215,8 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
   const dtype = model.parameters()[0]?.dtype ?? 'float32';
   const makeBatch = options.makeBatch ?? ((d: Dataset, indices: readonly number[], batchSeed: number) => stackSamples(d, indices, { seed: batchSeed, dtype }));
   if (!Number.isInteger(epochs) || epochs < 0) throw new ValueError(`train: epochs must be an integer ≥ 0; got ${epochs}`);
+  const { maxSteps = Infinity } = options;
+  if (maxSteps !== Infinity && !(Number.isInteger(maxSteps) && maxSteps >= 0)) throw new ValueError(`train: maxSteps must be an integer ≥ 0; got ${maxSteps}`);
   const losses: number[] = [];
   let step = 0;
   let startEpoch = 0;
@@ -219,6 +229,13 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
     losses.push(...options.resume.losses);
   }
   model.train();
+  const stoppedAt = (epoch: number, stepInEpoch: number): TrainResult => ({
+    losses,
+    steps: step,
+    cost: estimator.cost,
+    state: stateOf(model, step, epoch, stepInEpoch, options, losses),
+    stopped: 'maxSteps',
+  });
   for (let epoch = startEpoch; epoch < epochs; epoch++) {
     const batchSize = schedule.batchSize(epoch);
     const order = epochPermutation(data.length, seed, epoch);
@@ -233,6 +250,8 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       makeBatch: (indices, batchSeed) => makeBatch(data, indices, batchSeed ?? stepSeed(seed, step)),
     });
     const first = epoch === startEpoch ? startStepInEpoch : 0;
+    // Before the epoch's snapshot, which a run resumed here takes itself.
+    if (step >= maxSteps) return stoppedAt(epoch, first);
     // The epoch's snapshot belongs to its first step: refusing that step undoes it too, so the
     // state left behind is the one a resume at (epoch, 0) starts from.
     const epochStart = first === 0 ? captureStep(model, estimator) : null;
@@ -241,6 +260,7 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
     const positions = (options.positions ?? []).map((p) => Math.min(stepsInEpoch - 1, Math.floor(p * stepsInEpoch)));
     let epochLoss = 0;
     for (let k = first; k < stepsInEpoch; k++) {
+      if (step >= maxSteps) return stoppedAt(epoch, k);
       const info: StepInfo = { epoch, step, stepInEpoch: k, stepsInEpoch, position: k / stepsInEpoch, cost: estimator.cost, model };
       if (options.onPosition && positions.includes(k)) options.onPosition(info);
       const indices = Array.from(order.subarray(k * batchSize, Math.min(data.length, (k + 1) * batchSize)));
@@ -269,5 +289,5 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       options.checkpoint.save(stateOf(model, step, epoch + 1, 0, options, losses));
     }
   }
-  return { losses, steps: step, cost: estimator.cost, state: stateOf(model, step, epochs, 0, options, losses) };
+  return { losses, steps: step, cost: estimator.cost, state: stateOf(model, step, epochs, 0, options, losses), stopped: 'epochs' };
 }

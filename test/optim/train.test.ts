@@ -1,7 +1,8 @@
 /**
  * The training loop: learning happens, hooks fire where asked, the first non-finite value
  * stops the run with its step, the same seed gives bit-identical runs, and a run resumed from
- * a checkpoint file continues bit-identically (SVRG state included).
+ * a checkpoint file continues bit-identically (SVRG state included), and `maxSteps` stops a run
+ * at a step from which it resumes bit-identically.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,6 +93,35 @@ describe('train', () => {
       expect(resumed.losses).toEqual(a.losses);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('maxSteps stops before that global step, mid-epoch or at an epoch start, and the state resumes bit-identically', () => {
+    // A fresh estimator and update rule (momentum) for every run.
+    const options = () => ({ estimator: svrg(), update: new SgdUpdate({ momentum: 0.9 }), schedule: schedule(0.05, 16), epochs: 3, seed: 5 });
+    const full = train(model(), data, options());
+    expect(full.stopped).toBe('epochs');
+    // 6 steps an epoch: 8 stops in epoch 1 at step 2, 12 before epoch 2 (its snapshot not taken).
+    for (const [maxSteps, epoch, stepInEpoch, epochEnds] of [[8, 1, 2, 1], [12, 2, 0, 2], [0, 0, 0, 0]] as const) {
+      const ends: number[] = [];
+      const estimator = svrg();
+      const cut = train(model(), data, { ...options(), estimator, maxSteps, onEpochEnd: (info) => ends.push(info.epoch) });
+      expect(cut.stopped).toBe('maxSteps');
+      expect(cut.steps).toBe(maxSteps);
+      expect([cut.state.epoch, cut.state.stepInEpoch, cut.state.step]).toEqual([epoch, stepInEpoch, maxSteps]);
+      expect(cut.losses).toEqual(full.losses.slice(0, maxSteps));
+      expect(ends).toEqual([0, 1].slice(0, epochEnds));
+      // SVRG's cost: a full pass (96 gradients) per epoch begun, 2 × 16 a step (at w and at the snapshot).
+      expect(estimator.cost).toBe(96 * (epoch + (stepInEpoch > 0 ? 1 : 0)) + 32 * maxSteps);
+      const resumed = train(model(99), data, { ...options(), resume: JSON.parse(JSON.stringify(cut.state)) as TrainState });
+      expect(resumed.state.parameters).toEqual(full.state.parameters);
+      expect(resumed.losses).toEqual(full.losses);
+    }
+    const beyond = train(model(), data, { ...options(), maxSteps: 100 });
+    expect(beyond.stopped).toBe('epochs');
+    expect(beyond.state.parameters).toEqual(full.state.parameters);
+    for (const bad of [-1, 2.5, Number.NaN]) {
+      expect(() => train(model(), data, { ...options(), maxSteps: bad })).toThrow(`train: maxSteps must be an integer ≥ 0; got ${bad}`);
     }
   });
 });

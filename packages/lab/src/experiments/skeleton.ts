@@ -101,13 +101,6 @@ export function passedOn(from: { readonly dataDir?: string; readonly maxSteps?: 
   };
 }
 
-/**
- * Thrown from a training run's step hook or update rule once --max-steps steps are done; the
- * task that started the run catches it and reports what it has (a configuration try, not a
- * verdict).
- */
-export class StepLimitReached extends Error {}
-
 /** The Preset the runner knows, built from a plan → measure → judge → plot definition. */
 export function definePreset<B, M>(definition: PresetDefinition<B, M>): Preset {
   const tasks: Record<string, Task> = {};

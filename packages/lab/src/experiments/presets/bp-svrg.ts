@@ -71,7 +71,6 @@ import {
   passedOn,
   type PresetContext,
   type PresetReport,
-  StepLimitReached,
 } from '../skeleton.js';
 import { mean, pairedTTest, sampleVariance, studentTQuantile, type TestResult, tTest } from '../stats.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -310,37 +309,28 @@ export function trainRun({ method, lr, seed, size, dataDir, maxSteps }: TrainInp
   };
   measure(0, 0);
   const initialLoss = points[0]!.trainLoss;
-  // --max-steps: a position at the limit's step within its epoch, and a check at every epoch's end.
-  const stepsPerEpoch = Math.ceil(d.n / budget.batch);
-  const inEpoch = maxSteps === undefined ? 0 : maxSteps % stepsPerEpoch;
-  const limitPosition = inEpoch === 0 ? [] : [(inEpoch + 0.5) / stepsPerEpoch];
-  const atLimit = (step: number) => maxSteps !== undefined && step >= maxSteps;
   let diverged = false;
   let divergedAt = '';
   try {
-    train(model, trainSet, {
+    const run = train(model, trainSet, {
       estimator,
       update: new SgdUpdate({}),
       schedule: schedule(stepDecayLR(lr, 0.1, { milestones: decayAt }), budget.batch),
       epochs,
       seed,
-      positions: limitPosition,
-      onPosition: (info) => {
-        if (!atLimit(info.step)) return;
-        measure(info.epoch + info.position, info.cost);
-        throw new StepLimitReached();
-      },
+      ...(maxSteps === undefined ? {} : { maxSteps }),
       // Every measureEvery epochs, at the SVRG runs' evaluation counts (COST_FACTOR× as many epochs for sgd-long).
       onEpochEnd: (info) => {
-        if ((info.epoch + 1) % measureEvery === 0 || atLimit(info.step)) measure(info.epoch + 1, info.cost);
-        if (atLimit(info.step)) throw new StepLimitReached();
+        if ((info.epoch + 1) % measureEvery === 0 || info.step === maxSteps) measure(info.epoch + 1, info.cost);
       },
     });
+    // Stopped by --max-steps within an epoch: measure there (at an epoch's end, onEpochEnd did).
+    const { epoch, stepInEpoch } = run.state;
+    if (run.stopped === 'maxSteps' && stepInEpoch > 0) measure(epoch + stepInEpoch / Math.ceil(d.n / budget.batch), run.cost);
   } catch (error) {
-    if (error instanceof NonFiniteError) {
-      diverged = true;
-      divergedAt = error.message;
-    } else if (!(error instanceof StepLimitReached)) throw error;
+    if (!(error instanceof NonFiniteError)) throw error;
+    diverged = true;
+    divergedAt = error.message;
   }
   if (diverged) return { points, diverged, divergedAt, initialLoss, final: NAN_FINAL };
   // The last point is the end of the run (every run ends at an epoch end measured above, or at --max-steps).

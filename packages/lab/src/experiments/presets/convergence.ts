@@ -48,14 +48,13 @@ import {
   SgdEstimator,
   SgdUpdate,
   stepDecayLR,
-  type StepInfo,
   svrg,
   train,
   withMode,
 } from 'gradscope';
 import { directionalPart, type PartSpec } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks, passedOn, type PresetContext, StepLimitReached } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn, type PresetContext } from '../skeleton.js';
 import { mean, sampleVariance, studentTQuantile, tTest } from '../stats.js';
 import { cifarResnet, lenet5Cifar } from './cifar-models.js';
 import { cifar10, mnistSubsets } from './datasets.js';
@@ -266,48 +265,32 @@ export function trainConvergence(input: ConvergenceInput): ConvergenceRun {
   let steps = 0;
   let diverged = false;
   let stopped = false;
-  const record = (info: StepInfo, epoch: number) =>
-    points.push({ epoch, cost: info.cost, testError: testError(model, test) });
-  // With --max-steps a hook before every step stops the run; (k + ½)/S lands on step k exactly.
-  const everyStep = Array.from({ length: stepsPerEpoch }, (_, k) => (k + 0.5) / stepsPerEpoch);
+  const record = (epoch: number, cost: number) => points.push({ epoch, cost, testError: testError(model, test) });
   const lrSchedule: Schedule = schedule(stepDecayLR(mb.lr, 0.1, { milestones: mb.milestones }), mb.batch);
-  let last: StepInfo | null = null;
   try {
-    train(model, data, {
+    const run = train(model, data, {
       estimator,
       update: new SgdUpdate({ momentum: MOMENTUM }),
       schedule: lrSchedule,
       epochs: mb.epochs,
       seed,
       ...(budget.augment ? { makeBatch: lockedAugmentation(seed, () => epochNow) } : {}),
-      ...(maxSteps === undefined
-        ? {}
-        : {
-            positions: everyStep,
-            onPosition: (info: StepInfo) => {
-              last = info;
-              if (info.step >= maxSteps) throw new StepLimitReached();
-            },
-          }),
+      ...(maxSteps === undefined ? {} : { maxSteps }),
       onEpochEnd: (info) => {
-        steps = info.step;
         epochLoss.push(info.meanLoss);
-        record(info, info.epoch + 1);
+        record(info.epoch + 1, info.cost);
         epochNow = info.epoch + 1;
       },
     });
+    steps = run.steps;
+    stopped = run.stopped === 'maxSteps';
+    // Stopped by --max-steps within an epoch: a point where it stopped (an epoch's end has one).
+    const { epoch, stepInEpoch } = run.state;
+    if (stopped && stepInEpoch > 0) record(epoch + stepInEpoch / stepsPerEpoch, run.cost);
   } catch (error) {
-    if (error instanceof StepLimitReached) {
-      stopped = true;
-      const info = last as StepInfo | null;
-      steps = info!.step;
-      record(info!, info!.epoch + info!.stepInEpoch / info!.stepsInEpoch);
-    } else if (error instanceof NonFiniteError) {
-      diverged = true;
-      steps = error.step;
-    } else {
-      throw error;
-    }
+    if (!(error instanceof NonFiniteError)) throw error;
+    diverged = true;
+    steps = error.step;
   }
   return { points, epochLoss, diverged, N: data.length, b: mb.batch, stepsPerEpoch, steps, stopped };
 }
@@ -648,8 +631,8 @@ function modelChecks(mb: ModelBudget, runs: PerMethod<ConvergenceRun[]>, seeds: 
   const name = MODEL_LABEL[mb.model];
   const ok = (m: ConvergenceMethod) => runs[m].filter((r) => !r.diverged);
   const cost = (r: ConvergenceRun) => r.points.at(-1)!.cost;
-  // SVRG takes its epoch's snapshot before the epoch's first step, so a stopped run paid one more.
-  const snapshots = (r: ConvergenceRun) => (r.stopped ? Math.floor(r.steps / r.stepsPerEpoch) + 1 : mb.epochs);
+  // SVRG takes its epoch's snapshot before the epoch's first step: a stopped run paid one per epoch it began.
+  const snapshots = (r: ConvergenceRun) => (r.stopped ? Math.ceil(r.steps / r.stepsPerEpoch) : mb.epochs);
   const checks: Record<string, boolean> = {
     [`${name}: paired start (on every seed the three methods start from the same test error)`]: seeds.every((_, s) =>
       METHODS.every((m) => runs[m][s]!.points[0]!.testError === runs.sgd[s]!.points[0]!.testError),

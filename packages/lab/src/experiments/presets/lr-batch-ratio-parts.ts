@@ -11,11 +11,10 @@
 import {
   BatchNorm2d, type Batch, Conv2d, crossEntropyLoss, type Dataset, Flatten, foldIn, hessianOperator, hessianSummary,
   keyedPermutation, Linear, lossAlongLine, makeBatch, makeKey, MaxPool2d, mlp, type Module, noGrad, NonFiniteError,
-  ReLU, schedule, Sequential, SgdEstimator, SgdUpdate, split, type StepInfo, subset, tensor, train, withMode,
+  ReLU, schedule, Sequential, SgdEstimator, SgdUpdate, split, subset, tensor, train, withMode,
 } from 'gradscope';
 import { loadFashionMnist } from 'gradscope/data';
 import type { Size, SizeTable } from '../preset.js';
-import { StepLimitReached } from '../skeleton.js';
 import { cifar10, flat } from './datasets.js';
 
 export interface Budget {
@@ -231,18 +230,6 @@ export function runSgd(input: RunInput): RunOutput {
   let stopped = false;
   let steps = 0;
   const { maxSteps } = input;
-  // With --max-steps, a hook before every step stops the run: (k + ½)/K lands on step k of an epoch of K
-  // steps, and fractions that fine for the epoch with the most steps hit every step of the others too.
-  const most = Math.ceil(data.train.length / Math.min(...input.batchByEpoch));
-  const limit =
-    maxSteps === undefined
-      ? {}
-      : {
-          positions: range(most).map((k) => (k + 0.5) / most),
-          onPosition: (info: StepInfo) => {
-            if (info.step >= maxSteps) throw new StepLimitReached();
-          },
-        };
   try {
     const result = train(model, data.train, {
       estimator: new SgdEstimator(),
@@ -250,7 +237,7 @@ export function runSgd(input: RunInput): RunOutput {
       schedule: schedule((epoch) => input.lrByEpoch[epoch]!, (epoch) => input.batchByEpoch[epoch]!),
       epochs: input.lrByEpoch.length,
       seed: input.seed,
-      ...limit,
+      ...(maxSteps === undefined ? {} : { maxSteps }),
       onEpochEnd: ({ meanLoss }) => {
         trainLoss.push(meanLoss);
         const v = evaluate(model, validationBatch);
@@ -259,11 +246,9 @@ export function runSgd(input: RunInput): RunOutput {
       },
     });
     steps = result.steps;
+    stopped = result.stopped === 'maxSteps';
   } catch (error) {
-    if (error instanceof StepLimitReached) {
-      stopped = true;
-      steps = maxSteps!;
-    } else if (error instanceof NonFiniteError) {
+    if (error instanceof NonFiniteError) {
       diverged = true;
       steps = error.step;
     } else throw error;

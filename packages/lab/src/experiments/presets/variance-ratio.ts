@@ -50,11 +50,10 @@ import {
   type SvrgEstimator,
   type Tensor,
   train,
-  type UpdateRule,
 } from 'gradscope';
 import { directionalPart, equivalencePart } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
-import { definePreset, defineTasks, passedOn, StepLimitReached } from '../skeleton.js';
+import { definePreset, defineTasks, passedOn } from '../skeleton.js';
 import { mean, pairedTTest, tost, tTest } from '../stats.js';
 import { lenet5Cifar } from './cifar-models.js';
 import { cifar10, flatMlp, mnistSubsets } from './datasets.js';
@@ -188,20 +187,6 @@ export interface MeasureInput {
   maxSteps?: number;
 }
 
-/** An update rule that stops training (by throwing) once it has taken `limit` steps. */
-function limitedSteps(inner: UpdateRule, limit: number): UpdateRule {
-  let taken = 0;
-  return {
-    name: inner.name,
-    step(params, direction, lr) {
-      inner.step(params, direction, lr);
-      if (++taken >= limit) throw new StepLimitReached();
-    },
-    saveState: () => inner.saveState(),
-    restoreState: (state, params) => inner.restoreState(state, params),
-  };
-}
-
 type Split = { train: Dataset; evaluation: Dataset };
 
 /** The training set and the fixed training samples the variance is measured over. */
@@ -251,53 +236,45 @@ export function measureRun({ role, seed, size, dataDir, maxSteps }: MeasureInput
   // is locked between the snapshot pass and the steps (it is also the same in every epoch).
   const cifarBatch = (d: Dataset, indices: readonly number[], batchSeed: number) =>
     makeBatch(d, indices, { augment: CIFAR_AUGMENT, augmentSeed: seed, seed: batchSeed, dtype });
-  let steps = 0;
-  let losses: number[] = [];
-  try {
-    const result = train(model, data.train, {
-      estimator,
-      update: maxSteps === undefined ? momentum : limitedSteps(momentum, maxSteps),
-      schedule: schedule(lr, budget.batch),
-      epochs: budget.epochs,
-      seed,
-      ...(spec.input === 'cifar' ? { makeBatch: cifarBatch } : {}),
-      positions: [0, ...POSITIONS],
-      onPosition: (info) => {
-        const snap = estimator.snapshot!;
-        if (info.epoch % budget.measureEvery !== 0) {
-          if ((info.epoch + 1) % budget.measureEvery === 0) previousTilde = { epoch: info.epoch, wTilde: snap.wTilde };
-          return;
-        }
-        if (info.epoch !== snapshotEpoch) {
-          const stale = previousTilde?.epoch === info.epoch - 1 ? previousTilde.wTilde : null;
-          // Measured every epoch, the previous epoch's rows are at hand.
-          const atHand = snapshotEpoch === info.epoch - 1;
-          staleRows = atHand ? snapshotRows : stale ? gradientRows(model, evalBatch, stale, opts) : null;
-          previousTilde = { epoch: info.epoch, wTilde: snap.wTilde };
-          snapshotRows = gradientRows(model, evalBatch, snap.wTilde, opts);
-          currentTilde = snap.wTilde;
-          snapshotEpoch = info.epoch;
-        }
-        const w = model.flattenParameters();
-        const rowsW = gradientRows(model, evalBatch, w, opts);
-        const vSgd = estimatorVariance(rowsW);
-        const vSvrg = estimatorVariance(controlVariateRows(rowsW, snapshotRows!, 1));
-        const staleRatio = staleRows ? estimatorVariance(controlVariateRows(rowsW, staleRows, 1)) / vSgd : Number.NaN;
-        const distance = distanceFromSnapshot(w, currentTilde!);
-        const curvature = distance > 0 ? curvatureEstimate(model, curvatureBatch, w, currentTilde!, opts) : Number.NaN;
-        const stepOf = (p: number) => Math.min(info.stepsInEpoch - 1, Math.floor(p * info.stepsInEpoch));
-        const nominal = [0, ...POSITIONS].find((p) => stepOf(p) === info.stepInEpoch) ?? info.position;
-        const ratio = vSvrg / vSgd;
-        const { epoch, position } = info;
-        measurements.push({ epoch, nominal, position, vSgd, vSvrg, ratio, staleRatio, distance, curvature });
-      },
-    });
-    steps = result.steps;
-    losses = result.losses;
-  } catch (error) {
-    if (!(error instanceof StepLimitReached)) throw error;
-    steps = maxSteps!;
-  }
+  const { steps, losses } = train(model, data.train, {
+    estimator,
+    update: momentum,
+    schedule: schedule(lr, budget.batch),
+    epochs: budget.epochs,
+    seed,
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+    ...(spec.input === 'cifar' ? { makeBatch: cifarBatch } : {}),
+    positions: [0, ...POSITIONS],
+    onPosition: (info) => {
+      const snap = estimator.snapshot!;
+      if (info.epoch % budget.measureEvery !== 0) {
+        if ((info.epoch + 1) % budget.measureEvery === 0) previousTilde = { epoch: info.epoch, wTilde: snap.wTilde };
+        return;
+      }
+      if (info.epoch !== snapshotEpoch) {
+        const stale = previousTilde?.epoch === info.epoch - 1 ? previousTilde.wTilde : null;
+        // Measured every epoch, the previous epoch's rows are at hand.
+        const atHand = snapshotEpoch === info.epoch - 1;
+        staleRows = atHand ? snapshotRows : stale ? gradientRows(model, evalBatch, stale, opts) : null;
+        previousTilde = { epoch: info.epoch, wTilde: snap.wTilde };
+        snapshotRows = gradientRows(model, evalBatch, snap.wTilde, opts);
+        currentTilde = snap.wTilde;
+        snapshotEpoch = info.epoch;
+      }
+      const w = model.flattenParameters();
+      const rowsW = gradientRows(model, evalBatch, w, opts);
+      const vSgd = estimatorVariance(rowsW);
+      const vSvrg = estimatorVariance(controlVariateRows(rowsW, snapshotRows!, 1));
+      const staleRatio = staleRows ? estimatorVariance(controlVariateRows(rowsW, staleRows, 1)) / vSgd : Number.NaN;
+      const distance = distanceFromSnapshot(w, currentTilde!);
+      const curvature = distance > 0 ? curvatureEstimate(model, curvatureBatch, w, currentTilde!, opts) : Number.NaN;
+      const stepOf = (p: number) => Math.min(info.stepsInEpoch - 1, Math.floor(p * info.stepsInEpoch));
+      const nominal = [0, ...POSITIONS].find((p) => stepOf(p) === info.stepInEpoch) ?? info.position;
+      const ratio = vSvrg / vSgd;
+      const { epoch, position } = info;
+      measurements.push({ epoch, nominal, position, vSgd, vSvrg, ratio, staleRatio, distance, curvature });
+    },
+  });
   return { measurements, finalLoss: losses.length > 0 ? losses[losses.length - 1]! : Number.NaN, steps };
 }
 
