@@ -6,8 +6,10 @@
  * offset, a broadcast output gradient): float64 to 1e-12, float32 within the float32
  * tolerances of wasm-parity.test.ts against the float64 CPU results. The wasm kernels are
  * called directly, so products below the backend's size crossover take the module path too;
- * then many geometries in turn (the tables are cached per geometry), and the module's three
- * packing paths (runs of adjacent lines, flagged adjacent steps, single numbers) on their own.
+ * then many geometries in turn (the tables are cached per geometry), the deep weight-gradient
+ * products streamed K block by K block (bit for bit the result of packing all of K first), and
+ * the module's three packing paths (runs of adjacent lines, flagged adjacent steps, single
+ * numbers) on their own.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +17,7 @@ import { cpuBackend } from '../../src/kernels/cpu/index.js';
 import { conv2dOutputShape, type Conv2dGeometry } from '../../src/kernels/geometry.js';
 import { simdAvailable } from '../../src/kernels/wasm/index.js';
 import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
-import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
+import { streaming, wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import { convExports } from '../../src/kernels/wasm/conv-module.js';
 import { wasmRuntime } from '../../src/kernels/wasm/runtime.js';
 import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
@@ -148,6 +150,58 @@ describe.skipIf(!simdAvailable())('wasm convolution packers and col2im against t
       seed: i,
     }));
     for (const p of [...shapes, ...shapes.slice(0, 5)]) check(p, 'float64');
+  });
+});
+
+/** The weight gradient with streaming forced on every deep product, and switched off. */
+function streamedAndNot(p: ConvProblem, dtype: FloatDType): [TypedArray, TypedArray] {
+  const rng = mulberry32(p.seed);
+  const x = operand(p.x, dtype, p.xLayout, rng);
+  const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
+  const rt = wasmRuntime(dtype);
+  const saved = { ...streaming };
+  try {
+    Object.assign(streaming, { minPackedBytes: 0, maxTiles: Infinity });
+    const streamed = wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, p.w, p.g)!;
+    Object.assign(streaming, { minPackedBytes: Infinity });
+    return [streamed, wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, p.w, p.g)!];
+  } finally {
+    Object.assign(streaming, saved);
+  }
+}
+
+describe.skipIf(!simdAvailable())('deep weight-gradient products, streamed K block by K block', () => {
+  // Batches of 6–12 on 8–19-pixel images: K = N·Ho·Wo runs past one K block (256 steps) and ends in a partial one.
+  const deep = problem.map((p) => ({ ...p, x: [6 + (p.seed % 7), p.x[1], p.x[2] + 6, p.x[3] + 6] as ConvProblem['x'] }));
+  for (const dtype of ['float64', 'float32'] as const) {
+    it(`give the unstreamed result to the bit, and the cpu backend's (${dtype})`, () => {
+      fc.assert(
+        fc.property(deep, (p) => {
+          const [streamed, whole] = streamedAndNot(p, dtype);
+          expect(streamed.length).toBe(whole.length);
+          for (let i = 0; i < whole.length; i++) if (!Object.is(streamed[i], whole[i])) expect.fail(`element ${i}: ${streamed[i]} streamed, ${whole[i]} not`);
+          check(p, dtype);
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it("LeNet-5's weight gradients at batch 128 (deep enough to stream by default) give the same bits", () => {
+    const lenet = [
+      { x: [128, 1, 28, 28], w: [6, 1, 5, 5], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+      { x: [128, 6, 12, 12], w: [16, 6, 5, 5], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },
+    ] as const;
+    for (const dtype of ['float64', 'float32'] as const) {
+      for (const [i, shape] of lenet.entries()) {
+        const p: ConvProblem = { x: [...shape.x], w: [...shape.w], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: i };
+        const d = { N: p.x[0], P: (p.x[2] - 4) * (p.x[3] - 4), kdim: p.w[1] * 25 };
+        // The default thresholds take both: packed A and B of over 1 MiB, C of at most 256 tiles.
+        expect(((d.kdim + 8) + (p.w[0] + 8)) * d.N * d.P * 4).toBeGreaterThan(streaming.minPackedBytes);
+        const [streamed, whole] = streamedAndNot(p, dtype);
+        expect(Array.from(streamed)).toEqual(Array.from(whole));
+      }
+    }
   });
 });
 

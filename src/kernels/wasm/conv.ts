@@ -26,7 +26,9 @@
  * ∂col back onto an image in memory, one module call per tap, and that image is copied out
  * once. Stacking the batch into
  * the columns gives the micro-kernel one wide product instead of N thin ones (LeNet's first
- * layer would otherwise be 6×25 · 25×784 per image).
+ * layer would otherwise be 6×25 · 25×784 per image). The weight gradient is then a deep
+ * product (K = N·Ho·Wo) with a small C: on one thread it is packed and multiplied one K block
+ * at a time, so that its panels stay in cache (`multiplyStreamed`).
  *
  * The tables depend only on the geometry, so they are built once per geometry and kept (the
  * same layers run every step). Packing and col2im move numbers unchanged, and col2im adds in
@@ -253,33 +255,74 @@ export function writeImage(mem: FloatArray, at: number, v: View, ph: number, pw:
 
 /**
  * Pack `x` into slivers of R lines, K block after K block, from byte `dst` on, in the layout
- * of gemm-module.ts: whole slivers by the module's table packer, the edge sliver (lines past
- * `lineCount` zero) by its edge packer. The first `skip` whole slivers are left to the threads
- * of a split product (threads.ts).
+ * of gemm-module.ts. The first `skip` whole slivers are left to the threads of a split product
+ * (threads.ts).
  */
 function pack(whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], E: number, x: Operand, lineCount: number, R: number, K: number, KC: number, dst: number, skip = 0): void {
-  const slivers = Math.floor(lineCount / R);
-  const rest = lineCount - slivers * R;
+  const sliverBytes = (kc: number) => Math.ceil(lineCount / R) * kc * R * E;
   for (let pc = 0; pc < K; pc += KC) {
     const kc = Math.min(KC, K - pc);
-    if (slivers > skip) whole(dst + skip * kc * R * E, x.image, x.lines.at + 4 * skip * R, x.steps.at + 4 * pc, kc, slivers - skip);
-    dst += slivers * kc * R * E;
-    if (rest > 0) {
-      edge(dst, x.image, x.lines.at + 4 * slivers * R, x.steps.at + 4 * pc, kc, rest);
-      dst += kc * R * E;
-    }
+    packBlock(whole, edge, E, x, lineCount, R, pc, kc, dst, skip);
+    dst += sliverBytes(kc);
   }
 }
+
+/**
+ * Pack the K block [pc, pc + kc) of `x` into slivers of R lines at byte `dst`: whole slivers by
+ * the module's table packer, the edge sliver (lines past `lineCount` zero) by its edge packer,
+ * the first `skip` whole slivers left out.
+ */
+function packBlock(whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], E: number, x: Operand, lineCount: number, R: number, pc: number, kc: number, dst: number, skip = 0): void {
+  const slivers = Math.floor(lineCount / R);
+  if (slivers > skip) whole(dst + skip * kc * R * E, x.image, x.lines.at + 4 * skip * R, x.steps.at + 4 * pc, kc, slivers - skip);
+  if (lineCount > slivers * R) edge(dst + slivers * kc * R * E, x.image, x.lines.at + 4 * slivers * R, x.steps.at + 4 * pc, kc, lineCount - slivers * R);
+}
+
+/**
+ * When a one-thread product streams (`multiplyStreamed`): its packed A and B would take at
+ * least `minPackedBytes`, and C at most `maxTiles` register tiles (one call from JavaScript
+ * each per K block). NOTE: exported so that the tests can force it and switch it off.
+ */
+export const streaming = { minPackedBytes: 1 << 20, maxTiles: 256 };
 
 /** Pack A and B of one product and run it. */
 function multiply(rt: WasmRuntime, ex: ConvExports, run: GemmRunner, p: Product, a: Operand, b: Operand): void {
   const E = rt.elementBytes;
+  const threads = run.threadsFor?.(rt, p.mTiles, p.nTiles, p.k) ?? 1;
+  const packedBytes = (p.mTiles * p.MR + p.nTiles * p.NR) * p.k * E;
+  if (threads === 1 && p.k > p.KC && packedBytes >= streaming.minPackedBytes && p.mTiles * p.nTiles <= streaming.maxTiles) {
+    multiplyStreamed(rt, ex, p, a, b);
+    return;
+  }
   pack(ex.packTableA, ex.packEdgeA, E, a, p.m, p.MR, p.k, p.KC, p.a);
   // A product split over threads: each thread packs the whole B slivers of the blocks it claims (threads.ts).
-  const slivers = (run.threadsFor?.(rt, p.mTiles, p.nTiles, p.k) ?? 1) > 1 ? Math.floor(p.n / p.NR) : 0;
+  const slivers = threads > 1 ? Math.floor(p.n / p.NR) : 0;
   pack(ex.packTableB, ex.packEdgeB, E, b, p.n, p.NR, p.k, p.KC, p.b, slivers);
   const packB = { kind: 4, slivers, columns: p.n, image: b.image, lines: b.lines.at, steps: b.steps.at, lineBytes: 0, stepBytes: 0, strideBytes: 0, data: 0 } as const;
   run(rt, { K: p.k, KC: p.KC, a: p.a, b: p.b, c: p.c, mTiles: p.mTiles, nTiles: p.nTiles, mcTiles: blocking.mcTiles, ...(slivers > 0 && { packB }) });
+}
+
+/**
+ * A deep product with a small C (a weight gradient: K = N·Ho·Wo), one K block at a time: pack
+ * the block of A and of B at the start of their regions, where they stay in cache, and
+ * multiply them at once, tile by tile. Packing all of K first would write and read back
+ * 8–11 MB for LeNet-5's weight gradients, which is what bounded them. The tiles see the same
+ * K blocks in the same order, storing on the first and adding on the others, as the module's
+ * gemm does: the result is the same to the bit.
+ */
+function multiplyStreamed(rt: WasmRuntime, ex: ConvExports, p: Product, a: Operand, b: Operand): void {
+  const E = rt.elementBytes;
+  const { tile } = rt.exports;
+  const ldc = p.ldc * E;
+  for (let pc = 0; pc < p.k; pc += p.KC) {
+    const kc = Math.min(p.KC, p.k - pc);
+    packBlock(ex.packTableA, ex.packEdgeA, E, a, p.m, p.MR, pc, kc, p.a);
+    packBlock(ex.packTableB, ex.packEdgeB, E, b, p.n, p.NR, pc, kc, p.b);
+    for (let jt = 0; jt < p.nTiles; jt++) {
+      const bSliver = p.b + jt * kc * p.NR * E;
+      for (let it = 0; it < p.mTiles; it++) tile(kc, p.a + it * kc * p.MR * E, bSliver, p.c + it * p.MR * ldc + jt * p.NR * E, ldc, pc);
+    }
+  }
 }
 
 // ---- the three convolutions (null: too large for the memory; the caller falls back) -------
