@@ -3,7 +3,8 @@
  * a / b, relu and relu's backward on staged copies) against the pure-TypeScript loops, to the
  * bit (NaN payloads aside): every staged layout — contiguous, a scalar, a bias row, a
  * per-channel [1, C, 1, 1], on either side, at offsets into larger arrays — sizes that are not
- * whole vectors, ±0, ±∞, NaN and subnormals; then the views it leaves to the cpu loop.
+ * whole vectors, and per-channel runs of whole vectors (the kernel that splats the operand's
+ * numbers), ±0, ±∞, NaN and subnormals; then the views it leaves to the cpu loop.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,13 +28,17 @@ function values(n: number, rng: () => number): Float32Array {
 
 const SHAPE = [3, 5, 17, 19]; // 4845 numbers: above WASM_ELEMENTWISE_MIN, not whole vectors
 const contiguousStrides = [5 * 17 * 19, 17 * 19, 19, 1];
+// Runs of 16 · 20 = 320 numbers (whole vectors): a per-channel operand takes the kernel that
+// splats its numbers (runChannels) instead of being staged at the output's size.
+const CHANNEL_RUNS_SHAPE = [3, 5, 16, 20];
 
-/** An operand of SHAPE in one of the staged layouts, its numbers at `offset` into a larger array. */
-function operand(kind: 'contiguous' | 'scalar' | 'row' | 'channel', rng: () => number): View {
+/** An operand of `shape` in one of the staged layouts, its numbers at `offset` into a larger array. */
+function operand(kind: 'contiguous' | 'scalar' | 'row' | 'channel', rng: () => number, shape = SHAPE): View {
+  const [n, c, h, w] = shape as [number, number, number, number];
   const offset = Math.floor(rng() * 5);
-  const strides = { contiguous: contiguousStrides, scalar: [0, 0, 0, 0], row: [0, 0, 0, 1], channel: [0, 1, 0, 0] }[kind];
-  const size = { contiguous: 3 * 5 * 17 * 19, scalar: 1, row: 19, channel: 5 }[kind];
-  return { data: values(offset + size + 2, rng), shape: SHAPE, strides, offset };
+  const strides = { contiguous: [c * h * w, h * w, w, 1], scalar: [0, 0, 0, 0], row: [0, 0, 0, 1], channel: [0, 1, 0, 0] }[kind];
+  const size = { contiguous: n * c * h * w, scalar: 1, row: w, channel: c }[kind];
+  return { data: values(offset + size + 2, rng), shape, strides, offset };
 }
 
 const KINDS = ['contiguous', 'scalar', 'row', 'channel'] as const;
@@ -61,16 +66,17 @@ describe.skipIf(!simdAvailable())('wasm elementwise kernels (f32x4 on staged cop
         fc.constantFrom('add', 'sub', 'mul', 'div', 'reluBackward' as const),
         fc.constantFrom(...KINDS),
         fc.constantFrom(...KINDS),
+        fc.constantFrom(SHAPE, CHANNEL_RUNS_SHAPE),
         fc.integer({ min: 0, max: 1 << 30 }),
-        (fn, aKind, bKind, seed) => {
+        (fn, aKind, bKind, shape, seed) => {
           const rng = mulberry32(seed);
-          const [a, b] = [operand(aKind, rng), operand(bKind, rng)];
-          const got = wasmZip(rt, fn, a, b, 4845);
+          const [a, b] = [operand(aKind, rng, shape), operand(bKind, rng, shape)];
+          const got = wasmZip(rt, fn, a, b, shape.reduce((x, y) => x * y));
           expect(got).not.toBeNull();
           expect(bits(got!)).toEqual(bits(cpuBackend.zip(fn, a, b, 'float32')));
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 120 },
     );
   });
 

@@ -259,11 +259,10 @@ export function writeImage(mem: FloatArray, at: number, v: View, ph: number, pw:
  * (threads.ts).
  */
 function pack(whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], E: number, x: Operand, lineCount: number, R: number, K: number, KC: number, dst: number, skip = 0): void {
-  const sliverBytes = (kc: number) => Math.ceil(lineCount / R) * kc * R * E;
   for (let pc = 0; pc < K; pc += KC) {
     const kc = Math.min(KC, K - pc);
     packBlock(whole, edge, E, x, lineCount, R, pc, kc, dst, skip);
-    dst += sliverBytes(kc);
+    dst += Math.ceil(lineCount / R) * kc * R * E;
   }
 }
 

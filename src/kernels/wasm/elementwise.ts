@@ -16,8 +16,11 @@
  * [R, B, I] (size-1 axes dropped) as a row-major block of B numbers repeated R times, each
  * number repeated I times: contiguous (R = I = 1), a scalar (B = 1), a bias row [N] over
  * [batch, N] (I = 1), a per-channel [1, C, 1, 1] over [N, C, H, W] (R = N, I = H·W). The block
- * is written once (set, or one fill per number) and doubled with copyWithin. Any other view
- * (permuted, sliced along an inner axis) runs on the cpu kernel.
+ * is written once (set, or one fill per number) and doubled with copyWithin. A second operand
+ * whose numbers each cover a run of whole vectors (a per-channel operand over H·W a multiple of
+ * 4, or a scalar) is not staged at the output's size at all: its B numbers are copied once and
+ * the kernel splats each over its run (`runChannels`: LeNet-5's per-channel add 1.3–1.5× faster
+ * than staged). Any other view (permuted, sliced along an inner axis) runs on the cpu kernel.
  *
  * Results are the cpu kernels' to the bit: f32x4 add, sub, mul and div round the exact result
  * to float32 as the scalar loop's double-precision result rounded on its store does (a double
@@ -53,6 +56,12 @@ const OP = {
 /** The binary functions with a kernel here. */
 const BINARY_KERNELS = ['add', 'sub', 'mul', 'div', 'reluBackward'] as const;
 type KernelBinary = (typeof BINARY_KERNELS)[number];
+
+/** The binary functions with a kernel for a per-channel second operand (`emitChannelLoop`). */
+const CHANNEL_KERNELS = ['add', 'sub', 'mul', 'div'] as const;
+type ChannelBinary = (typeof CHANNEL_KERNELS)[number];
+/** Those whose operands may be swapped (a + b and a · b round alike either way). */
+const COMMUTATIVE: ReadonlySet<string> = new Set(['add', 'mul']);
 
 /** The unary functions with a kernel here. */
 const UNARY_KERNELS = ['relu'] as const;
@@ -105,6 +114,34 @@ const BINARY_LANES: Record<KernelBinary, (f: VectorBuilder, [a, b]: number[]) =>
     f.localGet(g!).localGet(y!).f32x4Const(0).simdOp(OP.f32x4Gt).f32x4Const(1).simdOp(OP.v128And).simdOp(OP.f32x4Mul),
 };
 
+/**
+ * `<fn>Channels(out, a, values, repeats, channels, vectors)`: out = a fn b, where b holds one
+ * number per run of `vectors` four-lane groups — values[c] for the c-th run of each of
+ * `repeats` blocks of `channels` runs (a per-channel operand [1, C, 1, 1] over [N, C, H, W], read
+ * from its C numbers instead of staged at the output's size).
+ */
+function emitChannelLoop(fn: ChannelBinary): FunctionBuilder {
+  const f = new VectorBuilder(`${fn}Channels`, [I32, I32, I32, I32, I32, I32]);
+  const [out, a, values, repeats, channels, vectors] = [0, 1, 2, 3, 4, 5];
+  const [c, i, p, x, v] = [f.local(I32), f.local(I32), f.local(I32), f.local(V128), f.local(V128)];
+  f.countedLoop(repeats, () => {
+    f.localGet(values).localSet(p).localGet(channels).localSet(c);
+    f.countedLoop(c, () => {
+      f.localGet(p).v128Load32Splat().localSet(v);
+      f.localGet(p).i32Const(4).i32Add().localSet(p);
+      f.localGet(vectors).localSet(i);
+      f.countedLoop(i, () => {
+        f.localGet(a).v128Load().localSet(x);
+        f.localGet(out);
+        BINARY_LANES[fn](f, [x, v]);
+        f.v128Store();
+        for (const q of [out, a]) f.localGet(q).i32Const(16).i32Add().localSet(q);
+      });
+    });
+  });
+  return f;
+}
+
 const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void> = {
   // Keep the lanes with x > 0 or x NaN, clear the others to +0.
   relu: (f, [x]) =>
@@ -121,6 +158,7 @@ const kernels = (rt: WasmRuntime) =>
   kernelModule(instances, rt, () => [
     ...BINARY_KERNELS.map((fn) => emitLoop(fn, 2, BINARY_LANES[fn])),
     ...UNARY_KERNELS.map((fn) => emitLoop(fn, 1, UNARY_LANES[fn])),
+    ...CHANNEL_KERNELS.map(emitChannelLoop),
   ]);
 
 /**
@@ -185,7 +223,31 @@ function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape
 
 /** Backend.zip for a float32 call wasmElementwiseApplies accepts (a and b have the output's shape); see runStaged. */
 export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
-  return runStaged(rt, fn, [a, b], a.shape, n, into);
+  return runChannels(rt, fn, a, b, n, into) ?? (COMMUTATIVE.has(fn) ? runChannels(rt, fn, b, a, n, into) : null) ?? runStaged(rt, fn, [a, b], a.shape, n, into);
+}
+
+/**
+ * `a fn b` where b is one number per run of at least four along the output (a per-channel
+ * operand: stagedLayout's inner > 1, a multiple of 4): a staged as in runStaged, b's block of
+ * numbers copied once, the kernel splatting each over its run. Staging b at the output's size
+ * would write and read it back in full. Null when the layouts do not fit (the caller stages).
+ */
+function runChannels(rt: WasmRuntime, fn: string, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+  if (rt.elementBytes !== 4 || !(CHANNEL_KERNELS as readonly string[]).includes(fn) || !(b.data instanceof Float32Array)) return null;
+  const layout = stagedLayout(a.shape, b.strides);
+  if (!layout || layout.inner === 1 || layout.inner % 4 !== 0) return null;
+  const { repeats, block, inner } = layout;
+  const regions = new Layout();
+  const bytes = 4 * n;
+  const [out, x, values] = [regions.take(bytes), regions.take(bytes), regions.take(4 * block)];
+  if (!rt.reserve(regions.end)) return null;
+  const mem = rt.elements() as Float32Array;
+  if (!stage(mem, x / 4, a, a.shape)) return null;
+  mem.set(b.data.subarray(b.offset, b.offset + block), values / 4);
+  kernels(rt)[`${fn}Channels`]!(out, x, values, repeats, block, inner / 4);
+  const result = into ?? new Float32Array(n);
+  result.set(rt.elements().subarray(out / 4, out / 4 + n));
+  return result;
 }
 
 /** Backend.map for a float32 call wasmElementwiseApplies accepts; see runStaged. */
