@@ -68,7 +68,10 @@ export interface TrainState {
 export interface TrainOptions {
   /** The gradient estimator (SgdEstimator, SvrgEstimator, …); its state persists across calls. */
   estimator: Estimator;
-  /** The update rule applied to each direction, e.g. SgdUpdate, Adam, or a ClippedUpdate around one. */
+  /**
+   * The update rule applied to each direction, e.g. SgdUpdate, Adam, or a ClippedUpdate around
+   * one; its state (momentum, moments) persists across calls, so a fresh run needs a fresh rule.
+   */
   update: UpdateRule;
   /** Learning rate per step and batch size per epoch. */
   schedule: Schedule;
