@@ -195,9 +195,10 @@ describe.skipIf(!simdAvailable())('deep weight-gradient products, streamed K blo
     for (const dtype of ['float64', 'float32'] as const) {
       for (const [i, shape] of lenet.entries()) {
         const p: ConvProblem = { x: [...shape.x], w: [...shape.w], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: i };
-        const d = { N: p.x[0], P: (p.x[2] - 4) * (p.x[3] - 4), kdim: p.w[1] * 25 };
-        // The default thresholds take both: packed A and B of over 1 MiB, C of at most 256 tiles.
-        expect(((d.kdim + 8) + (p.w[0] + 8)) * d.N * d.P * 4).toBeGreaterThan(streaming.minPackedBytes);
+        // Packed A and B hold at least K · (kdim + Cout) numbers (K = N·Ho·Wo, 5×5 kernels):
+        // over the default threshold, so both stream by default.
+        const K = p.x[0] * (p.x[2] - 4) * (p.x[3] - 4);
+        expect(K * (p.w[1] * 25 + p.w[0]) * 4).toBeGreaterThan(streaming.minPackedBytes);
         const [streamed, whole] = streamedAndNot(p, dtype);
         expect(Array.from(streamed)).toEqual(Array.from(whole));
       }

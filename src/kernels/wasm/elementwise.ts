@@ -216,6 +216,11 @@ function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape
   const mem = rt.elements() as Float32Array;
   if (!operands.every((v, i) => stage(mem, inputs[i]! / 4, v, shape))) return null;
   kernels(rt)[fn]!(out, ...inputs, Math.ceil(n / 4));
+  return copyOut(rt, out, n, into);
+}
+
+/** The n results at byte `out` of the memory, copied into `into` or a fresh array. */
+function copyOut(rt: WasmRuntime, out: number, n: number, into?: Float32Array): Float32Array {
   const result = into ?? new Float32Array(n);
   result.set(rt.elements().subarray(out / 4, out / 4 + n));
   return result;
@@ -223,19 +228,23 @@ function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape
 
 /** Backend.zip for a float32 call wasmElementwiseApplies accepts (a and b have the output's shape); see runStaged. */
 export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
-  return runChannels(rt, fn, a, b, n, into) ?? (COMMUTATIVE.has(fn) ? runChannels(rt, fn, b, a, n, into) : null) ?? runStaged(rt, fn, [a, b], a.shape, n, into);
+  return (
+    runChannels(rt, fn, a, b, n, into) ??
+    (COMMUTATIVE.has(fn) ? runChannels(rt, fn, b, a, n, into) : null) ??
+    runStaged(rt, fn, [a, b], a.shape, n, into)
+  );
 }
 
 /**
  * `a fn b` where b is one number per run of at least four along the output (a per-channel
- * operand: stagedLayout's inner > 1, a multiple of 4): a staged as in runStaged, b's block of
+ * operand: stagedLayout's inner a multiple of 4): a staged as in runStaged, b's block of
  * numbers copied once, the kernel splatting each over its run. Staging b at the output's size
  * would write and read it back in full. Null when the layouts do not fit (the caller stages).
  */
 function runChannels(rt: WasmRuntime, fn: string, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
   if (rt.elementBytes !== 4 || !(CHANNEL_KERNELS as readonly string[]).includes(fn) || !(b.data instanceof Float32Array)) return null;
   const layout = stagedLayout(a.shape, b.strides);
-  if (!layout || layout.inner === 1 || layout.inner % 4 !== 0) return null;
+  if (!layout || layout.inner % 4 !== 0) return null;
   const { repeats, block, inner } = layout;
   const regions = new Layout();
   const bytes = 4 * n;
@@ -245,9 +254,7 @@ function runChannels(rt: WasmRuntime, fn: string, a: View, b: View, n: number, i
   if (!stage(mem, x / 4, a, a.shape)) return null;
   mem.set(b.data.subarray(b.offset, b.offset + block), values / 4);
   kernels(rt)[`${fn}Channels`]!(out, x, values, repeats, block, inner / 4);
-  const result = into ?? new Float32Array(n);
-  result.set(rt.elements().subarray(out / 4, out / 4 + n));
-  return result;
+  return copyOut(rt, out, n, into);
 }
 
 /** Backend.map for a float32 call wasmElementwiseApplies accepts; see runStaged. */

@@ -230,7 +230,6 @@ export function measureRun({ role, seed, size, dataDir, maxSteps }: MeasureInput
   // The snapshot of the epoch before a measured one: the stale control is one epoch stale even
   // when only every k-th epoch is measured (paper size).
   let previousTilde: { epoch: number; wTilde: Tensor } | null = null;
-  const momentum = new SgdUpdate({ momentum: 0.9 });
   const lr = budget.milestones.length > 0 ? stepDecayLR(budget.lr, 0.1, { milestones: budget.milestones }) : budget.lr;
   // CIFAR-10 is augmented as in the paper; the transform of a sample is keyed by (seed, id), so it
   // is locked between the snapshot pass and the steps (it is also the same in every epoch).
@@ -238,7 +237,7 @@ export function measureRun({ role, seed, size, dataDir, maxSteps }: MeasureInput
     makeBatch(d, indices, { augment: CIFAR_AUGMENT, augmentSeed: seed, seed: batchSeed, dtype });
   const { steps, losses } = train(model, data.train, {
     estimator,
-    update: momentum,
+    update: new SgdUpdate({ momentum: 0.9 }),
     schedule: schedule(lr, budget.batch),
     epochs: budget.epochs,
     seed,
