@@ -73,8 +73,29 @@ function formatBytes(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
+/**
+ * allocateUnfilled's source of memory that is not zeroed first: Node's Buffer.allocUnsafeSlow
+ * (an ArrayBuffer of its own, byte offset 0), absent in a browser, where the array is zeroed.
+ */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(bytes: number): { buffer: ArrayBuffer } } }).Buffer;
+const ARRAY_OF = { float32: Float32Array, float64: Float64Array, int32: Int32Array } as const;
+/** Below this size zeroing costs less than the Buffer wrapper. */
+const UNFILLED_MIN_BYTES = 1 << 16;
+
+/**
+ * A new array of `dtype` with `size` elements and unspecified contents, for a kernel that writes
+ * every element before the array is returned (a WebAssembly kernel's result copied out of the
+ * module's memory). Why: V8 zero-fills a new typed array, and the fresh pages then fault on the
+ * copy's first write. Copying LeNet-5's [128, 6, 24, 24] activations out took 165–315 µs into
+ * a new array, 120 µs into an unfilled one and 65 µs into a reused one on this project's host
+ * (docs/performance.md, "Unfilled results").
+ */
+export function allocateUnfilled(dtype: DType, size: number, op = 'allocate'): TypedArray {
+  return allocate(dtype, size, op, true);
+}
+
 /** A new zero-filled array of `dtype` with `size` elements; `op` names the caller in errors. */
-export function allocate(dtype: DType, size: number, op = 'allocate'): TypedArray {
+export function allocate(dtype: DType, size: number, op = 'allocate', unfilled = false): TypedArray {
   if (!Number.isSafeInteger(size) || size < 0) throw new ValueError(`${op}: expected an element count that is an integer ≥ 0; got ${size}`);
   const bytes = size * BYTES_PER_ELEMENT[dtype];
   if (bytes > maxTensorBytes) {
@@ -84,14 +105,8 @@ export function allocate(dtype: DType, size: number, op = 'allocate'): TypedArra
     );
   }
   try {
-    switch (dtype) {
-      case 'float32':
-        return new Float32Array(size);
-      case 'float64':
-        return new Float64Array(size);
-      case 'int32':
-        return new Int32Array(size);
-    }
+    const buffer = unfilled && bytes >= UNFILLED_MIN_BYTES ? NodeBuffer?.allocUnsafeSlow(bytes).buffer : undefined;
+    return buffer ? new ARRAY_OF[dtype](buffer, 0, size) : new ARRAY_OF[dtype](size);
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
     throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);

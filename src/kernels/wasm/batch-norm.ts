@@ -16,6 +16,7 @@
  * relative), not bit for bit; forward and backward here use the very same loop, so they agree
  * with each other exactly.
  */
+import { allocateUnfilled } from '../../tensor/dtype.js';
 import { isContiguous } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelValues, finishMoments } from '../cpu/batch-norm.js';
@@ -232,7 +233,7 @@ export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | nu
       ex.normalize(yAt + row, xAt + row, S, mean[c]!, scale[c]!, beta[c]!);
     }
   }
-  const y = new Float32Array(total);
+  const y = allocateUnfilled('float32', total) as Float32Array;
   y.set((rt.elements() as Float32Array).subarray(yAt / 4, yAt / 4 + total));
   return { y, mean, variance };
 }
@@ -254,7 +255,7 @@ export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight
   const [s1, s2, sg, sgd] = sums as [Float64Array, Float64Array, Float64Array, Float64Array];
   const { mean, variance } = finishMoments(shift, s1, s2, n);
   const gamma = channelValues(weight, C, 1);
-  const out = new Float32Array(total + (weight ? 2 * C : 0));
+  const out = allocateUnfilled('float32', total + (weight ? 2 * C : 0)) as Float32Array;
   // The per-channel constants of the cpu kernel: ∂/∂x = A·(g − Σg/n) − (x − μ)·D.
   for (let c = 0; c < C; c++) {
     const r = 1 / Math.sqrt(variance[c]! + eps);

@@ -41,7 +41,7 @@
  */
 import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
-import { allocate, dtypeOf, type FloatArray, type TypedArray } from '../../tensor/dtype.js';
+import { allocate, allocateUnfilled, dtypeOf, type FloatArray, type TypedArray } from '../../tensor/dtype.js';
 import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
 import { convExports, type ConvExports } from './conv-module.js';
 import { blocking, type GemmRunner } from './gemm.js';
@@ -329,7 +329,7 @@ function multiplyStreamed(rt: WasmRuntime, ex: ConvExports, p: Product, a: Opera
 /** Backend.conv2d on the GEMM module, per group; null when the product does not fit the memory (the caller falls back to cpu). */
 export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, w.shape, geometry);
-  const out = allocate(dtypeOf(x.data), d.N * d.Cout * d.P);
+  const out = allocateUnfilled(dtypeOf(x.data), d.N * d.Cout * d.P);
   if (out.length === 0) return out;
   const E = rt.elementBytes;
   const L = 16 / E;
@@ -371,8 +371,8 @@ export function wasmConv2d(rt: WasmRuntime, run: GemmRunner, x: View, w: View, g
 /** Backend.conv2dBackwardWeight on the GEMM module, per group; null when the product does not fit the memory. */
 export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: View, gy: View, weightShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(x.shape, weightShape, geometry);
-  const out = allocate(dtypeOf(x.data), d.Cout * d.kdim);
-  if (out.length === 0 || d.N * d.P === 0) return out; // an empty sum is 0
+  if (d.Cout * d.kdim === 0 || d.N * d.P === 0) return allocate(dtypeOf(x.data), d.Cout * d.kdim); // an empty sum is 0
+  const out = allocateUnfilled(dtypeOf(x.data), d.Cout * d.kdim);
   const E = rt.elementBytes;
   const L = 16 / E;
   const layout = new Layout();
@@ -416,8 +416,8 @@ export function wasmConv2dBackwardWeight(rt: WasmRuntime, run: GemmRunner, x: Vi
 export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry): TypedArray | null {
   const d = convDims(inputShape, w.shape, geometry);
   const size = d.N * d.Cin * d.H * d.W;
-  const dx = allocate(dtypeOf(gy.data), size);
-  if (size === 0 || d.N * d.P === 0 || d.Coutg === 0) return dx; // an empty sum is 0
+  if (size === 0 || d.N * d.P === 0 || d.Coutg === 0) return allocate(dtypeOf(gy.data), size); // an empty sum is 0
+  const dx = allocateUnfilled(dtypeOf(gy.data), size);
   const E = rt.elementBytes;
   const L = 16 / E;
   const layout = new Layout();

@@ -28,6 +28,7 @@
  * equals float32 division); relu is a bit mask (lanes x > 0 or NaN kept, others +0, as
  * SIGN_MASKS.relu), and relu's backward multiplies g by 1 or 0 as the scalar form does.
  */
+import { allocateUnfilled } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import type { BinaryFn, UnaryFn } from '../scalar.js';
@@ -221,7 +222,7 @@ function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape
 
 /** The n results at byte `out` of the memory, copied into `into` or a fresh array. */
 function copyOut(rt: WasmRuntime, out: number, n: number, into?: Float32Array): Float32Array {
-  const result = into ?? new Float32Array(n);
+  const result = into ?? (allocateUnfilled('float32', n) as Float32Array);
   result.set(rt.elements().subarray(out / 4, out / 4 + n));
   return result;
 }

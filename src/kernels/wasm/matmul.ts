@@ -10,7 +10,7 @@
  * `wasmMatmul` computes any product, and returns null only when it would not fit in the memory.
  * In both cases the backend runs the pure-TypeScript matmul instead.
  */
-import { allocate, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
+import { allocate, allocateUnfilled, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { arithmetic, copyOutContiguous, multiply, stridedMatrix, type GemmRunner, type TableMatrix } from './gemm.js';
@@ -68,7 +68,7 @@ export function wasmMatmul(rt: WasmRuntime, run: GemmRunner, a: View, b: View): 
   const [brs, bcs] = [b.strides[rank - 2]!, b.strides[rank - 1]!];
   const aAt = batchOffsets(a, batchShape);
   const bAt = batchOffsets(b, batchShape);
-  const out = allocate(dtype, batches * M * N);
+  const out = allocateUnfilled(dtype, batches * M * N);
 
   if (batches > 1 && bAt.every((o) => o === bAt[0])) {
     // One B for every batch: stack the batches of A into a (batches·M)×K matrix.

@@ -12,7 +12,7 @@
  * data, and JavaScript has no select instruction. Here there is no branch, and the two copies
  * cost less than the mispredictions did. Every other window stays on the cpu kernel.
  */
-import { allocate, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
+import { allocateUnfilled, dtypeOf, type TypedArray } from '../../tensor/dtype.js';
 import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { isPlain2x2Stride2 } from '../cpu/pool.js';
@@ -53,9 +53,9 @@ export function wasmMaxPool2d(
   if (!rt.reserve(layout.end)) return null;
   writeImage(rt.elements(), src / E, x, 0, 0);
   convExports(rt).maxPool2x2(dst, idx, src, planes, H, W, Ho, Wo);
-  const values = allocate(dtypeOf(x.data), count);
+  const values = allocateUnfilled(dtypeOf(x.data), count);
   values.set(rt.elements().subarray(dst / E, dst / E + count));
-  const indices = new Int32Array(count);
+  const indices = allocateUnfilled('int32', count) as Int32Array;
   indices.set(new Int32Array(rt.memory.buffer, idx, count));
   return { values, indices };
 }
@@ -123,5 +123,7 @@ export function wasmMaxPool2dBackward(rt: WasmRuntime, gy: View, indices: View, 
   mem.set(gy.data.subarray(gy.offset, gy.offset + planes * count), gAt / 4);
   new Int32Array(rt.memory.buffer, idxAt, planes * count).set(indices.data.subarray(indices.offset, indices.offset + planes * count));
   if (scatterExports(rt).scatterPlanes(outAt, gAt, idxAt, planes, count, H * W) !== 0) return null;
-  return (rt.elements() as Float32Array).slice(outAt / 4, outAt / 4 + planes * H * W);
+  const out = allocateUnfilled('float32', planes * H * W) as Float32Array;
+  out.set(mem.subarray(outAt / 4, outAt / 4 + planes * H * W));
+  return out;
 }
