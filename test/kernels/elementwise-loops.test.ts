@@ -244,6 +244,27 @@ describe('elementwise loops on every layout', () => {
     );
   });
 
+  it('copyInto across dtypes converts as an element-by-element store, on the contiguous (TypedArray.set) path and the strided loop alike', () => {
+    const values = [...SPECIAL, 3.7, -3.7, 2 ** 31, -(2 ** 31) - 1, 2 ** 32 + 5, 0.1, 16777217];
+    const sources = [Float64Array.from(values), Float32Array.from(values), Int32Array.from(values)];
+    const n = values.length;
+    for (const src of sources) {
+      for (const Target of [Float64Array, Float32Array, Int32Array]) {
+        const want = new Target(n);
+        for (let i = 0; i < n; i++) want[i] = src[i]!;
+        // Contiguous at an offset on both sides: one set.
+        const flat = new Target(n + 3);
+        cpu.copyInto({ data: src, shape: [n], strides: [1], offset: 0 }, { data: flat, shape: [n], strides: [1], offset: 3 });
+        expect(Array.from(flat.subarray(3)), `${src.constructor.name} → ${Target.name}, contiguous`).toEqual(Array.from(want));
+        // Every other element of a destination twice as long: the loop.
+        const strided = new Target(2 * n);
+        cpu.copyInto({ data: src, shape: [n], strides: [1], offset: 0 }, { data: strided, shape: [n], strides: [2], offset: 0 });
+        expect(Array.from(strided.filter((_, i) => i % 2 === 0)), `${src.constructor.name} → ${Target.name}, strided`).toEqual(Array.from(want));
+        expect(strided.filter((_, i) => i % 2 === 1).every((v) => v === 0)).toBe(true);
+      }
+    }
+  });
+
   it('a bias row over a batch, a scalar and the same shape give the plain loops’ results in both dtypes, in turn', () => {
     // The same compiled loop sees float32 and float64 and three layouts, interleaved: each
     // combination has its own specialised function, and none may disturb another.

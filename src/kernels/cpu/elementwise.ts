@@ -84,9 +84,15 @@ export function where(cond: View, a: View, b: View, dtype: DType): TypedArray {
   return out.data;
 }
 
-/** Backend.copyInto: `dst = src` element by element, through both views' strides. */
+/**
+ * Backend.copyInto: `dst = src` element by element, through both views' strides. Two contiguous
+ * views take one TypedArray.set instead (a memcpy within a dtype, and across dtypes the same
+ * conversion as the loop's store): the concatenations and reshapes of a flat parameter vector
+ * took ≈ 5 % of an MLP's Hessian-vector product through the loop.
+ */
 export function copyInto(src: View, dst: View): void {
-  compileLoop('copy', 1, 'OUT = IN0')(src.shape, dst, [src]);
+  if (isContiguous(src.shape, src.strides) && isContiguous(src.shape, dst.strides)) dst.data.set(src.data.subarray(src.offset, src.offset + sizeOf(src.shape)), dst.offset);
+  else compileLoop('copy', 1, 'OUT = IN0')(src.shape, dst, [src]);
 }
 
 /**
