@@ -14,19 +14,11 @@
  * Run after `npm run build`.
  */
 import * as gs from '../../dist/index.js';
+import { modelStep } from './model-step.mjs';
 
 const [mode = 'eval', backend = 'wasm'] = process.argv.slice(2);
 gs.setBackend(backend);
-const model = mode === 'mlp' ? gs.mlp([784, 256, 256, 10], { seed: 0 }) : gs.lenet5({ seed: 0 });
-if (mode === 'train') model.train();
-else model.eval();
-const params = model.parameters();
-const x = gs.randn(mode === 'mlp' ? [128, 784] : [128, 1, 28, 28], { seed: 1 });
-const y = new Int32Array(128).map((_, i) => i % 10);
-const step = () => {
-  const loss = gs.crossEntropy(model.forward(x), y);
-  for (const grad of gs.gradients([loss], params)) grad.toTypedArray();
-};
+const step = modelStep(gs, mode);
 
 /** The line a call is counted on: method, the shape of its first tensor operand, zip's second operand's strides. */
 function describe(method, args) {

@@ -12,6 +12,7 @@
  * the same loss.
  */
 import { fileURLToPath } from 'node:url';
+import { modelStep } from './model-step.mjs';
 
 const here = fileURLToPath(new URL('../../dist', import.meta.url));
 const [baseline, mode = 'eval', rounds = '12'] = process.argv.slice(2);
@@ -20,19 +21,9 @@ const STEPS = 15;
 
 const steps = [];
 for (const dir of [baseline, here]) {
-  const g = await import(`${dir}/index.js`);
-  g.setBackend('wasm');
-  const model = mode === 'mlp' ? g.mlp([784, 256, 256, 10], { seed: 0 }) : g.lenet5({ seed: 0 });
-  if (mode === 'train') model.train();
-  else model.eval();
-  const params = model.parameters();
-  const x = g.randn(mode === 'mlp' ? [128, 784] : [128, 1, 28, 28], { seed: 1 });
-  const y = new Int32Array(128).map((_, i) => i % 10);
-  steps.push(() => {
-    const loss = g.crossEntropy(model.forward(x), y);
-    for (const grad of g.gradients([loss], params)) grad.toTypedArray();
-    return loss.item();
-  });
+  const gs = await import(`${dir}/index.js`);
+  gs.setBackend('wasm');
+  steps.push(modelStep(gs, mode));
 }
 const [before, after] = [steps[0](), steps[1]()];
 if (before !== after) throw new Error(`the builds disagree on the loss: ${before} and ${after}`);
