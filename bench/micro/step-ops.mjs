@@ -4,7 +4,9 @@
  * (BatchNorm in eval or train mode) or of the 784-256-256-10 MLP at batch 128, loss and
  * gradients read back — is averaged over 40 steps after 10 of warm-up.
  *
- *   node bench/micro/step-ops.mjs [eval|train|mlp] [backend]     (backend: wasm by default)
+ *   node bench/micro/step-ops.mjs [eval|train|mlp] [backend] [threads]
+ *
+ * (backend: wasm by default; threads: the wasm backend's, awaited before the first step, 1 by default.)
  *
  * Each line: ms per step, calls per step, the method, the first operand's shape and (for zip)
  * the second operand's strides, so that a per-channel operand ([0, 1, 0, 0]) stands apart.
@@ -16,8 +18,9 @@
 import * as gs from '../../dist/index.js';
 import { modelStep } from './model-step.mjs';
 
-const [mode = 'eval', backend = 'wasm'] = process.argv.slice(2);
+const [mode = 'eval', backend = 'wasm', threads = '1'] = process.argv.slice(2);
 gs.setBackend(backend);
+if (threads !== '1') await gs.setWasmThreads(Number(threads));
 const step = modelStep(gs, mode);
 
 /** The line a call is counted on: method, the shape of its first tensor operand, zip's second operand's strides. */
@@ -53,5 +56,5 @@ const stepMs = (performance.now() - t0) / STEPS;
 
 const rows = [...times].map(([key, { calls, ms }]) => [key, calls / STEPS, ms / STEPS]).sort((a, b) => b[2] - a[2]);
 const inKernels = rows.reduce((sum, row) => sum + row[2], 0);
-console.log(`${mode} on ${backend}: ${stepMs.toFixed(2)} ms a step, ${inKernels.toFixed(2)} ms of it in kernel calls`);
+console.log(`${mode} on ${backend}, ${gs.wasmThreads()} thread(s): ${stepMs.toFixed(2)} ms a step, ${inKernels.toFixed(2)} ms of it in kernel calls`);
 for (const [key, calls, ms] of rows) if (ms >= 0.01) console.log(`${ms.toFixed(3).padStart(7)} ms ${String(calls).padStart(3)}× ${key}`);

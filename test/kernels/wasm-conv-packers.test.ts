@@ -187,6 +187,25 @@ describe.skipIf(!simdAvailable())('deep weight-gradient products, streamed K blo
     });
   }
 
+  it('cut into 2–5 K partitions (as on threads), each summed apart and added in order: the cpu backend\'s result', () => {
+    const saved = { ...streaming };
+    try {
+      fc.assert(
+        fc.property(deep, fc.integer({ min: 2, max: 5 }), fc.constantFrom('float64', 'float32' as const), (p, partitions, dtype) => {
+          Object.assign(streaming, { minPackedBytes: 0, maxTiles: Infinity, partitions });
+          const rng = mulberry32(p.seed);
+          const x = operand(p.x, dtype, p.xLayout, rng);
+          const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
+          const expected = cpuBackend.conv2dBackwardWeight(asFloat64(x), asFloat64(gy), p.w, p.g, 'float64');
+          expectClose(wasmConv2dBackwardWeight(wasmRuntime(dtype), runOnOneThread, x, gy, p.w, p.g)!, expected, dtype, `${dtype} [${p.x}] in ${partitions} partitions`);
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      Object.assign(streaming, saved);
+    }
+  });
+
   it("LeNet-5's weight gradients at batch 128 (deep enough to stream by default) give the same bits", () => {
     const lenet = [
       { x: [128, 1, 28, 28], w: [6, 1, 5, 5], g: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } },

@@ -5,11 +5,15 @@
  * through the tables of a convolution — is bit for bit the one-thread product. The threshold is
  * lowered to split every product of the parity catalogue (odd sizes, partial slivers,
  * transposed, permuted, offset and broadcast operands, all three convolutions), and raised to
- * check that nothing is split.
+ * check that nothing is split. A deep product with a small C (a weight gradient streamed K block
+ * by K block) is split along K instead, into a fixed number of partitions per thread that the
+ * threads claim: its result is the same bits whichever thread computes which partition — that of
+ * one thread cut the same way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
 import { splitPlan, splitting } from '../../src/kernels/wasm/threads.js';
+import { streaming } from '../../src/kernels/wasm/conv.js';
 import { PARITY_CASES, makeOperand, runParityCase } from './parity-cases.js';
 
 const wasm = createWasmBackend();
@@ -114,6 +118,46 @@ describe.skipIf(!canThread)('a split product is the one-thread product, bit for 
     cases.forEach((c, i) => {
       const again = runParityCase(wasm, c, 'float32');
       for (const [name, values] of Object.entries(single[i]!)) expect(Array.from(again[name]!), `${c.name}: ${name}`).toEqual(Array.from(values));
+    });
+  });
+});
+
+describe.skipIf(!canThread)('a streamed product split along K', () => {
+  // LeNet-5's two weight gradients at batch 128: K = 128·24·24 and 128·8·8, both streamed.
+  const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as const;
+  const layers = [
+    { x: [128, 1, 28, 28], gy: [128, 6, 24, 24], w: [6, 1, 5, 5] },
+    { x: [128, 6, 12, 12], gy: [128, 16, 8, 8], w: [16, 6, 5, 5] },
+  ] as const;
+  const gradients = () =>
+    layers.map((l, i) =>
+      Array.from(wasm.conv2dBackwardWeight(makeOperand({ shape: [...l.x] }, 'float32', `x${i}`), makeOperand({ shape: [...l.gy] }, 'float32', `gy${i}`), [...l.w], geometry, 'float32')),
+    );
+  /** The gradients on one thread with K cut into `partitions`. */
+  const oneThread = (partitions: number) => {
+    const saved = streaming.partitions;
+    streaming.partitions = partitions;
+    try {
+      return gradients();
+    } finally {
+      streaming.partitions = saved;
+    }
+  };
+
+  it.each([
+    [2, {}],
+    [3, { spinMs: 0 }],
+    // A worker that takes its job 30 ms late: the main thread computes every partition itself.
+    [2, { stallMs: 30 }],
+  ])('%i threads (%o): the bits of one thread cut into as many partitions (four a thread), close to one partition', async (threads, options) => {
+    const whole = oneThread(1);
+    const cut = oneThread(splitting.partitionsPerThread * threads);
+    await setWasmThreads(threads, options);
+    const split = gradients();
+    split.forEach((values, i) => {
+      expect(values, `layer ${i + 1}`).toEqual(cut[i]);
+      const scale = Math.max(...whole[i]!.map(Math.abs));
+      values.forEach((v, j) => expect(Math.abs(v - whole[i]![j]!), `layer ${i + 1} element ${j}`).toBeLessThan(1e-5 * scale));
     });
   });
 });

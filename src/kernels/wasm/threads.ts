@@ -54,6 +54,7 @@ import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
 import { installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
+import { STREAM_JOB_FIELDS, streamPartitions, type StreamJob } from './conv.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
 import { wasmRuntime, type WasmRuntime } from './runtime.js';
 
@@ -67,11 +68,16 @@ const EXIT = 5;
 
 /**
  * Control area: word 0 counts ready workers, word 1 is the claim counter (the next block of
- * the current product), words 16–47 hold the current product's job (JOB_ARGS); the slot of
- * worker w (≥ 1) starts at word 16·(w + 2).
+ * the current product), word 2 the kind of job (BLOCKS or PARTITIONS), words 16–47 hold the
+ * current job (JOB_ARGS, or a streamed product's STREAM_JOB_FIELDS); the slot of worker w
+ * (≥ 1) starts at word 16·(w + 2).
  */
 const READY_WORD = 0;
 const NEXT_WORD = 1;
+const KIND_WORD = 2;
+/** Job kinds: blocks of B slivers of a product (runBlocks); K partitions of a streamed product (conv.ts's streamPartitions). */
+const BLOCKS = 0;
+const PARTITIONS = 1;
 const JOB = 16;
 const SLOT_WORDS = 16;
 const FIRST_SLOT = 2;
@@ -158,10 +164,17 @@ interface WorkerData {
 /**
  * The body of a worker thread, on both platforms. It runs in the worker (as a script built
  * from this function's source), so it may use nothing from this module's scope: the layout
- * constants come in `k`, and `receive` is the platform's few lines that hand it its
+ * constants come in `k`, the two kinds of job as `blocks` and `partitions` (with the streamed
+ * job's field names), and `receive` is the platform's few lines that hand it its
  * WorkerData (Node: `workerData`; browser: the first message).
  */
-function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Record<string, number>, blocks: typeof runBlocks): void {
+function workerMain(
+  receive: (start: (data: WorkerData) => void) => void,
+  k: Record<string, number>,
+  blocks: typeof runBlocks,
+  partitions: typeof streamPartitions,
+  fields: typeof STREAM_JOB_FIELDS,
+): void {
   receive(({ module, convModule, memory, slot, stallMs, spinMs = 0 }) => {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
     const conv = convModule && (new WebAssembly.Instance(convModule, { env: { memory } }).exports as unknown as ConvExports);
@@ -210,7 +223,11 @@ function workerMain(receive: (start: (data: WorkerData) => void) => void, k: Rec
       // Take the job — unless the main thread finished it alone and cancelled it meanwhile.
       if (Atomics.compareExchange(ctl, state, k.POSTED!, k.TAKEN!) !== k.POSTED) continue;
       if (f32.length * 4 !== memory.buffer.byteLength) f32 = new Float32Array(memory.buffer); // the memory grew
-      blocks(ctl, f32, new Int32Array(f32.buffer), exports, conv, k.JOB!, k.NEXT_WORD!);
+      if (ctl[k.KIND_WORD!] === k.PARTITIONS) {
+        const job = {} as StreamJob;
+        fields.forEach((name, i) => (job[name] = ctl[k.JOB! + i]!));
+        partitions(ctl, k.NEXT_WORD!, conv!, exports.tile, job);
+      } else blocks(ctl, f32, new Int32Array(f32.buffer), exports, conv, k.JOB!, k.NEXT_WORD!);
       Atomics.store(ctl, state, k.DONE!);
       Atomics.notify(ctl, state); // a main thread that gave up polling sleeps on it
       const done = performance.now();
@@ -280,7 +297,7 @@ function runBlocks(ctl: Int32Array, f32: Float32Array, i32: Int32Array, x: GemmE
 }
 
 const CONTROL_WORDS = (MAX_WORKERS + 1 + FIRST_SLOT) * SLOT_WORDS;
-const LAYOUT = JSON.stringify({ PREEMPTED_MS, CONTENDED_MS, WOKEN_POLL_MS, CONTROL_WORDS, SLOT_WORDS, FIRST_SLOT, STATE, ASLEEP, JOB, NEXT_WORD, READY_WORD, POSTED, TAKEN, DONE, EXIT });
+const LAYOUT = JSON.stringify({ PREEMPTED_MS, CONTENDED_MS, WOKEN_POLL_MS, CONTROL_WORDS, SLOT_WORDS, FIRST_SLOT, STATE, ASLEEP, JOB, NEXT_WORD, KIND_WORD, PARTITIONS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
 /**
  * Node's way to hand the worker its data: worker_threads' `workerData`, reached through the
  * `getBuiltinModule` of the worker's own process object (Node ≥ 20.16, as on the main side),
@@ -299,9 +316,9 @@ function nodeReceive(scope: { process?: { getBuiltinModule?: (id: string) => unk
   };
 }
 /** Node: a script (eval: true) that runs the same whether Node evaluates it as CommonJS or as an ES module. */
-const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT}, ${runBlocks.toString()});`;
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)});`;
 /** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
-const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT}, ${runBlocks.toString()});`;
+const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)});`;
 
 /** A started worker, whatever the platform. */
 interface Thread {
@@ -501,6 +518,13 @@ export const splitting = {
    * cache once for many columns.
    */
   blocksPerThread: 6,
+  /**
+   * K partitions per thread of a streamed product (conv.ts), which the threads claim: more
+   * than one, so that a thread that comes late (woken from sleep, preempted) leaves the rest
+   * of its share to the others instead of making them wait (with one partition per thread,
+   * LeNet-5's first weight gradient ran at 1.0× or 1.8× one thread from one run to the next).
+   */
+  partitionsPerThread: 4,
 };
 
 /** How a product is split: the threads that take part (1: not split) and the B slivers per block. */
@@ -568,35 +592,11 @@ export const threadedRunner: GemmRunner = Object.assign(
       ...call.packB,
     };
     JOB_ARGS.forEach((name, i) => (ctl[JOB + i] = job[name]));
-    Atomics.store(ctl, NEXT_WORD, 0);
-    const posted = performance.now();
-    const helpers = p && plan ? plan.threads : 1;
-    for (let w = 1; w < helpers; w++) post(p!, w);
+    ctl[KIND_WORD] = BLOCKS;
     const buffer = rt.memory.buffer;
-    runBlocks(ctl, new Float32Array(buffer), new Int32Array(buffer), rt.exports, call.packB?.kind === 4 ? convExports(rt) : undefined, JOB, NEXT_WORD);
-    if (helpers === 1) return;
-    const computed = performance.now();
-    let hung = false;
-    for (let w = 1; w < helpers; w++) hung = finish(p!, w, posted) || hung;
-    const waited = performance.now() - computed;
-    // A stall: a worker held a block long after ours were done (preempted on a busy machine).
-    // Once stalls come often (STALL_SCORE), split nothing for a while, longer each time, so
-    // that a loaded machine costs a few such waits rather than one per product; a stray one
-    // costs only itself.
-    const stalled = waited > STALL_MS + STALL_FRACTION * (computed - posted);
-    p!.stallScore = STALL_DECAY * p!.stallScore + (stalled ? 1 : 0);
-    if (p!.stallScore >= STALL_SCORE) {
-      p!.backoffUntil = computed + p!.backoffMs;
-      p!.backoffMs = Math.min(MAX_BACKOFF_MS, 2 * p!.backoffMs);
-      p!.stallScore = 0;
-    } else if (!stalled) p!.backoffMs = Math.max(MIN_BACKOFF_MS, p!.backoffMs / 2);
-    if (hung) {
-      if (!warned) {
-        warned = true;
-        p!.warn(`gradscope: a wasm worker thread did not answer within ${p!.timeoutMs} ms; running on one thread from now on`);
-      }
-      shutDown(p!);
-    }
+    runJob(p, p && plan ? plan.threads : 1, ctl, () =>
+      runBlocks(ctl, new Float32Array(buffer), new Int32Array(buffer), rt.exports, call.packB?.kind === 4 ? convExports(rt) : undefined, JOB, NEXT_WORD),
+    );
   },
   {
     /** Threads a product of this size runs on now: see splitPlan. */
@@ -604,16 +604,68 @@ export const threadedRunner: GemmRunner = Object.assign(
       const p = poolFor(rt);
       return p ? planFor(p, rt, mTiles, nTiles, K).threads : 1;
     },
-    /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
-    prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): void {
+    /**
+     * The K partitions of a streamed product: `splitting.partitionsPerThread` per thread of a
+     * ready pool, also while it backs off after a stall (the main thread then computes all of
+     * them), so that the result depends on the thread count only, never on timing.
+     */
+    partitions(rt: WasmRuntime): number {
+      return pool?.ready && pool.rt === rt ? splitting.partitionsPerThread * (pool.workers.length + 1) : 1;
+    },
+    /** A streamed product's partitions, claimed by the main thread and the workers (conv.ts). */
+    stream(rt: WasmRuntime, job: StreamJob): void {
       const p = poolFor(rt);
-      const used = p ? planFor(p, rt, mTiles, nTiles, K).threads : 1;
+      const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
+      STREAM_JOB_FIELDS.forEach((name, i) => (ctl[JOB + i] = job[name]));
+      ctl[KIND_WORD] = PARTITIONS;
+      runJob(p, p ? Math.min(p.workers.length + 1, job.partitions) : 1, ctl, () => streamPartitions(ctl, NEXT_WORD, convExports(rt), rt.exports.tile, job));
+    },
+    /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
+    prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number, streamed = false): void {
+      const p = poolFor(rt);
+      const used = p ? (streamed ? p.workers.length + 1 : planFor(p, rt, mTiles, nTiles, K).threads) : 1;
       for (let w = 1; w < used; w++) {
         if (Atomics.load(p!.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p!.ctl, slotAt(w) + STATE);
       }
     },
   },
 );
+
+/**
+ * Run the job in the control area on `helpers` threads (1: the main thread alone): post it to
+ * workers 1 … helpers − 1, `compute` the main thread's share, then take back the jobs not taken
+ * and wait for the workers computing theirs; a stall backs splitting off, a hung worker stops
+ * the threads.
+ */
+function runJob(p: Pool | null, helpers: number, ctl: Int32Array, compute: () => void): void {
+  Atomics.store(ctl, NEXT_WORD, 0);
+  const posted = performance.now();
+  for (let w = 1; w < helpers; w++) post(p!, w);
+  compute();
+  if (helpers === 1) return;
+  const computed = performance.now();
+  let hung = false;
+  for (let w = 1; w < helpers; w++) hung = finish(p!, w, posted) || hung;
+  const waited = performance.now() - computed;
+  // A stall: a worker held a block long after ours were done (preempted on a busy machine).
+  // Once stalls come often (STALL_SCORE), split nothing for a while, longer each time, so
+  // that a loaded machine costs a few such waits rather than one per product; a stray one
+  // costs only itself.
+  const stalled = waited > STALL_MS + STALL_FRACTION * (computed - posted);
+  p!.stallScore = STALL_DECAY * p!.stallScore + (stalled ? 1 : 0);
+  if (p!.stallScore >= STALL_SCORE) {
+    p!.backoffUntil = computed + p!.backoffMs;
+    p!.backoffMs = Math.min(MAX_BACKOFF_MS, 2 * p!.backoffMs);
+    p!.stallScore = 0;
+  } else if (!stalled) p!.backoffMs = Math.max(MIN_BACKOFF_MS, p!.backoffMs / 2);
+  if (hung) {
+    if (!warned) {
+      warned = true;
+      p!.warn(`gradscope: a wasm worker thread did not answer within ${p!.timeoutMs} ms; running on one thread from now on`);
+    }
+    shutDown(p!);
+  }
+}
 
 /** Mark worker w's job POSTED (the job is in the control area), waking it if it sleeps. */
 function post(p: Pool, w: number): void {
