@@ -5,6 +5,7 @@
  *   node bench/micro/wasm-threads.mjs handoff      hand-off latency: a worker asleep in Atomics.wait vs polling
  *   node bench/micro/wasm-threads.mjs products     the model rows' products, 1 vs 2 threads
  *   node bench/micro/wasm-threads.mjs threshold    products around the split threshold, with splitting forced on
+ *   node bench/micro/wasm-threads.mjs convolutions LeNet-5's convolutions at batch 128 (forward, ∂w, ∂x), 1 vs 2 threads
  *   node bench/micro/wasm-threads.mjs models       grad-mlp, grad-lenet, a LeNet-5 BatchNorm training step
  *   node bench/micro/wasm-threads.mjs per-sample   per-sample MLP gradients / a gradient at B = 128, 512, 1024
  *
@@ -12,7 +13,7 @@
  * two vCPUs are shared with other processes, and a busy neighbour slows the two-thread runs most.
  */
 import { Worker } from 'node:worker_threads';
-import { crossEntropy, gradients, lenet5, matmul, mlp, perSampleGrads, PerSampleWorkspace, randn, setWasmThreads } from '../../dist/index.js';
+import { conv2d, crossEntropy, getBackend, gradients, lenet5, matmul, mlp, perSampleGrads, PerSampleWorkspace, randn, setWasmThreads } from '../../dist/index.js';
 import { splitting } from '../../dist/kernels/wasm/threads.js';
 
 let gapMs = 0;
@@ -99,6 +100,26 @@ async function products(shapes, reps, label = (s) => s.join('x')) {
   await setWasmThreads(1);
 }
 
+/** LeNet-5's two convolutions at batch 128, each kernel call on its own (∂x of the first is never needed). */
+async function convolutions(reps) {
+  const backend = getBackend();
+  const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+  const view = (t) => ({ data: t.toTypedArray(), shape: t.shape, strides: t.shape.map((_, i) => t.shape.slice(i + 1).reduce((p, d) => p * d, 1)), offset: 0 });
+  for (const [name, xShape, wShape] of [['conv1', [128, 1, 28, 28], [6, 1, 5, 5]], ['conv2', [128, 6, 12, 12], [16, 6, 5, 5]]]) {
+    const x = randn(xShape, { seed: 1 });
+    const w = randn(wShape, { seed: 2 });
+    const gy = randn(conv2d(x, w).shape, { seed: 3 });
+    const [xv, wv, gyv] = [x, w, gy].map(view);
+    const calls = {
+      forward: () => backend.conv2d(xv, wv, geometry, 'float32'),
+      '∂w': () => backend.conv2dBackwardWeight(xv, gyv, wShape, geometry, 'float32'),
+      ...(name === 'conv2' && { '∂x': () => backend.conv2dBackwardInput(gyv, wv, xShape, geometry, 'float32') }),
+    };
+    for (const [what, fn] of Object.entries(calls)) report(`${name} ${what}`, ['1t', '2t'], await compare([1, 2], (t) => setWasmThreads(t), fn, reps));
+  }
+  await setWasmThreads(1);
+}
+
 const targets = (b, c) => Int32Array.from({ length: b }, (_, i) => (i * 7) % c);
 
 function gradOf(model, x, y) {
@@ -159,5 +180,6 @@ if (what === 'threshold' || what === 'threshold-asleep') {
   gapMs = what === 'threshold' ? 0 : 3;
   await products([[48, 48, 48], [64, 64, 64], [96, 96, 96], [128, 128, 128], [128, 84, 120], [128, 120, 256], [128, 256, 120], [128, 256, 256], [128, 784, 256]], reps, (s) => `${s.join('x')} (${(s[0] * s[1] * s[2] / 2 ** 20).toFixed(2)} Mi MACs)`);
 }
+if (what === 'convolutions') await convolutions(reps);
 if (what === 'models') await models(reps);
 if (what === 'per-sample') await perSample(reps);

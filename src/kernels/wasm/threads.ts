@@ -21,6 +21,13 @@
  * element of C is still computed by one thread with the same kernel and the same order of
  * sums, so the result is bit-identical to one thread whoever computes which block.
  *
+ * A convolution's deep weight-gradient product (conv.ts's multiplyStreamed: C of a few tiles,
+ * K = N·Ho·Wo) has too few columns to share, so it is cut along K instead, into
+ * `splitting.partitionsPerThread` partitions per thread that the threads claim the same way
+ * (job kind PARTITIONS): each sums its K blocks into a C of its own, and the main thread adds
+ * them in partition order. The result depends on the number of partitions, hence on the thread
+ * count, but not on which thread computed which.
+ *
  * Waking a worker out of Atomics.wait costs 20–400 µs on the reference machine (median ≈ 50),
  * as much as each thread's half of the MLP's 128×256×256 products (≈ 250 µs): with the old
  * fixed halves, posted after packing to a sleeping worker, two threads made a 784-256-256-10
