@@ -20,6 +20,7 @@ import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
 import { streaming, wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import { convExports } from '../../src/kernels/wasm/conv-module.js';
 import { wasmRuntime } from '../../src/kernels/wasm/runtime.js';
+import { splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
 import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
 import type { View } from '../../src/tensor/storage.js';
@@ -187,22 +188,24 @@ describe.skipIf(!simdAvailable())('deep weight-gradient products, streamed K blo
     });
   }
 
-  it('cut into 2–5 K partitions (as on threads), each summed apart and added in order: the cpu backend\'s result', () => {
+  it('cut into 2–5 K partitions (as on threads: threads.ts), each summed apart and added in order: the cpu backend\'s result', () => {
     const saved = { ...streaming };
     try {
       fc.assert(
         fc.property(deep, fc.integer({ min: 2, max: 5 }), fc.constantFrom('float64', 'float32' as const), (p, partitions, dtype) => {
-          Object.assign(streaming, { minPackedBytes: 0, maxTiles: Infinity, partitions });
+          Object.assign(streaming, { minPackedBytes: 0, maxTiles: Infinity });
+          splitting.partitions = partitions;
           const rng = mulberry32(p.seed);
           const x = operand(p.x, dtype, p.xLayout, rng);
           const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
           const expected = cpuBackend.conv2dBackwardWeight(asFloat64(x), asFloat64(gy), p.w, p.g, 'float64');
-          expectClose(wasmConv2dBackwardWeight(wasmRuntime(dtype), runOnOneThread, x, gy, p.w, p.g)!, expected, dtype, `${dtype} [${p.x}] in ${partitions} partitions`);
+          expectClose(wasmConv2dBackwardWeight(wasmRuntime(dtype), threadedRunner, x, gy, p.w, p.g)!, expected, dtype, `${dtype} [${p.x}] in ${partitions} partitions`);
         }),
         { numRuns: 40 },
       );
     } finally {
       Object.assign(streaming, saved);
+      splitting.partitions = 0;
     }
   });
 

@@ -12,8 +12,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
-import { splitPlan, splitting } from '../../src/kernels/wasm/threads.js';
-import { streaming } from '../../src/kernels/wasm/conv.js';
+import { splitPlan, splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
+import { wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import { PARITY_CASES, makeOperand, runParityCase } from './parity-cases.js';
 
 const wasm = createWasmBackend();
@@ -129,18 +129,16 @@ describe.skipIf(!canThread)('a streamed product split along K', () => {
     { x: [128, 1, 28, 28], gy: [128, 6, 24, 24], w: [6, 1, 5, 5] },
     { x: [128, 6, 12, 12], gy: [128, 16, 8, 8], w: [16, 6, 5, 5] },
   ] as const;
-  const gradients = () =>
-    layers.map((l, i) =>
-      Array.from(wasm.conv2dBackwardWeight(makeOperand({ shape: [...l.x] }, 'float32', `x${i}`), makeOperand({ shape: [...l.gy] }, 'float32', `gy${i}`), [...l.w], geometry, 'float32')),
-    );
-  /** The gradients on one thread with K cut into `partitions`. */
+  const operands = layers.map((l, i) => [makeOperand({ shape: [...l.x] }, 'float32', `x${i}`), makeOperand({ shape: [...l.gy] }, 'float32', `gy${i}`)] as const);
+  /** The gradients through the threads' runner: split along K where the pool (or `splitting.partitions`) says. */
+  const gradients = () => layers.map((l, i) => Array.from(wasmConv2dBackwardWeight(wasmRuntime(), threadedRunner, operands[i]![0], operands[i]![1], [...l.w], geometry)!));
+  /** The gradients on one thread with K cut into `partitions` (1: streamed whole, as without threads). */
   const oneThread = (partitions: number) => {
-    const saved = streaming.partitions;
-    streaming.partitions = partitions;
+    splitting.partitions = partitions;
     try {
       return gradients();
     } finally {
-      streaming.partitions = saved;
+      splitting.partitions = 0;
     }
   };
 

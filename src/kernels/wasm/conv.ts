@@ -174,14 +174,14 @@ interface Table {
 }
 
 /** A table matrix over an image in memory: element (line, step) at image + lines[line] + steps[step] (bytes). */
-interface Operand {
+export interface Operand {
   image: number;
   lines: Table;
   steps: Table;
 }
 
 /** The regions and sizes of one product C [m × n] = A [m × k] · B [k × n]. */
-interface Product {
+export interface Product {
   m: number;
   n: number;
   k: number;
@@ -196,10 +196,6 @@ interface Product {
   c: number;
   /** Elements per padded row of C. */
   ldc: number;
-  /** 0: packed whole; else streamed (`multiplyStreamed`) in this many K partitions. */
-  partitions: number;
-  /** Byte address of the partial C of partitions 1 … partitions − 1 (each laid out as C). */
-  partials: number;
 }
 
 /** Lay out a product's A, B and C as gemm.ts does (and tell the runner its size). */
@@ -209,16 +205,13 @@ function product(rt: WasmRuntime, run: GemmRunner, layout: Layout, m: number, n:
   const E = rt.elementBytes;
   const mTiles = Math.ceil(m / MR);
   const nTiles = Math.ceil(n / NR);
+  run.prepare?.(rt, mTiles, nTiles, k);
   // K in equal blocks of at most blocking.kc steps, as gemm.ts cuts them.
   const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
-  const partitions = streamedPartitions(rt, run, (mTiles * MR + nTiles * NR) * k * E, mTiles * nTiles, k, KC);
-  run.prepare?.(rt, mTiles, nTiles, k, partitions > 1);
   const a = layout.take(mTiles * MR * k * E);
   const b = layout.take(nTiles * NR * k * E);
-  const cBytes = mTiles * MR * nTiles * NR * E;
-  const c = layout.take(cBytes);
-  const partials = layout.take(Math.max(0, partitions - 1) * align64(cBytes));
-  return { m, n, k, MR, NR, mTiles, nTiles, KC, a, b, c, ldc: nTiles * NR, partitions, partials };
+  const c = layout.take(mTiles * MR * nTiles * NR * E);
+  return { m, n, k, MR, NR, mTiles, nTiles, KC, a, b, c, ldc: nTiles * NR };
 }
 
 /** A table placed in the layout (written into memory by `writeTables`). */
@@ -285,33 +278,24 @@ function packBlock(whole: ConvExports['packTableA'], edge: ConvExports['packEdge
 }
 
 /**
- * When a product streams (`multiplyStreamed`): its packed A and B would take at least
- * `minPackedBytes`, C at most `maxTiles` register tiles (one call from JavaScript each per K
- * block), and K more than one block. `partitions`, where not 0, fixes the number of K
- * partitions (else: the runner's threads). NOTE: exported so that the tests can force all
- * three and switch streaming off.
+ * When a product streams (`streams`): its packed A and B would take at least `minPackedBytes`,
+ * and C at most `maxTiles` register tiles (one call from JavaScript each per K block). NOTE:
+ * exported so that the tests can force it and switch it off.
  */
-export const streaming = { minPackedBytes: 1 << 20, maxTiles: 256, partitions: 0 };
+export const streaming = { minPackedBytes: 1 << 20, maxTiles: 256 };
 
-/**
- * 0 if a product of `tiles` register tiles, `packedBytes` of packed operands and depth k
- * (blocks of KC) is packed whole; else the K partitions it streams in: as many as the
- * runner's threads (`GemmRunner.partitions`), at most one per whole K block (each packs its
- * blocks at its own place in the regions laid out for all of K). The count depends on
- * the sizes and the thread count only, never on timing, so a result does too.
- */
-function streamedPartitions(rt: WasmRuntime, run: GemmRunner, packedBytes: number, tiles: number, k: number, KC: number): number {
-  if (k <= KC || packedBytes < streaming.minPackedBytes || tiles > streaming.maxTiles) return 0;
-  return Math.min(Math.floor(k / KC), streaming.partitions || (run.partitions?.(rt) ?? 1));
-}
+/** Whether a product of mTiles × nTiles tiles (MR × NR numbers each) over k steps in K blocks of KC streams (`multiplyStreamed`). */
+export const streams = (mTiles: number, nTiles: number, MR: number, NR: number, k: number, KC: number, E: number) =>
+  k > KC && (mTiles * MR + nTiles * NR) * k * E >= streaming.minPackedBytes && mTiles * nTiles <= streaming.maxTiles;
 
 /** Pack A and B of one product and run it. */
 function multiply(rt: WasmRuntime, ex: ConvExports, run: GemmRunner, p: Product, a: Operand, b: Operand): void {
-  if (p.partitions > 0) {
-    multiplyStreamed(rt, ex, run, p, a, b);
+  const E = rt.elementBytes;
+  if (streams(p.mTiles, p.nTiles, p.MR, p.NR, p.k, p.KC, E)) {
+    // C has too few tiles to share: threads split K instead (threads.ts), else one thread streams.
+    if (!run.stream?.(rt, p, a, b)) multiplyStreamed(rt, ex, p, a, b);
     return;
   }
-  const E = rt.elementBytes;
   const threads = run.threadsFor?.(rt, p.mTiles, p.nTiles, p.k) ?? 1;
   pack(ex.packTableA, ex.packEdgeA, E, a, p.m, p.MR, p.k, p.KC, p.a);
   // A product split over threads: each thread packs the whole B slivers of the blocks it claims (threads.ts).
@@ -323,93 +307,23 @@ function multiply(rt: WasmRuntime, ex: ConvExports, run: GemmRunner, p: Product,
 
 /**
  * A deep product with a small C (a weight gradient: K = N·Ho·Wo), one K block at a time: pack
- * the block of A and of B where they stay in cache and multiply them at once, tile by tile.
- * Packing all of K first would write and read back 8–11 MB for LeNet-5's weight gradients,
- * which is what bounded them. C has too few tiles to split between threads, so K is split
- * instead: into `p.partitions` equal runs of whole K blocks, each summed into a C of its own
- * (partition 0 into C itself) by whichever thread claims it, then added onto C in partition
- * order. On one partition the tiles see the K blocks in order, storing on the first and adding
- * on the others, as the module's gemm does: the same bits as packing whole. With P partitions
- * the result is the same bits whoever computes which (it depends on P alone).
+ * the block of A and of B at the start of their regions, where they stay in cache, and
+ * multiply them at once, tile by tile. Packing all of K first would write and read back
+ * 8–11 MB for LeNet-5's weight gradients, which is what bounded them. The tiles see the same
+ * K blocks in the same order, storing on the first and adding on the others, as the module's
+ * gemm does: the result is the same to the bit.
  */
-function multiplyStreamed(rt: WasmRuntime, ex: ConvExports, run: GemmRunner, p: Product, a: Operand, b: Operand): void {
+function multiplyStreamed(rt: WasmRuntime, ex: ConvExports, p: Product, a: Operand, b: Operand): void {
   const E = rt.elementBytes;
-  const job: StreamJob = {
-    K: p.k, KC: p.KC, E, MR: p.MR, NR: p.NR, m: p.m, n: p.n, mTiles: p.mTiles, nTiles: p.nTiles,
-    aImage: a.image, aLines: a.lines.at, aSteps: a.steps.at, bImage: b.image, bLines: b.lines.at, bSteps: b.steps.at,
-    a: p.a, b: p.b, c: p.c, partials: p.partials, partitions: p.partitions,
-  };
-  if (p.partitions > 1 && run.stream) run.stream(rt, job);
-  else streamPartitions(new Int32Array(1), 0, ex, rt.exports.tile, job);
-  const mem = rt.elements();
-  const size = p.mTiles * p.MR * p.ldc;
-  for (let q = 1; q < p.partitions; q++) {
-    const partial = (p.partials + (q - 1) * align64(size * E)) / E;
-    for (let i = 0, c = p.c / E; i < size; i++) mem[c + i]! += mem[partial + i]!;
-  }
-}
-
-/** A streamed product, as numbers (written into the control area for the threads: threads.ts); byte addresses. */
-export interface StreamJob {
-  K: number;
-  KC: number;
-  /** Bytes per number. */
-  E: number;
-  MR: number;
-  NR: number;
-  /** Lines of A and of B (rows and columns of C). */
-  m: number;
-  n: number;
-  mTiles: number;
-  nTiles: number;
-  /** A's and B's operands: image, line table and step table. */
-  aImage: number;
-  aLines: number;
-  aSteps: number;
-  bImage: number;
-  bLines: number;
-  bSteps: number;
-  /** Packed A and B regions (partition q packs its block at q blocks in), C, the partial Cs. */
-  a: number;
-  b: number;
-  c: number;
-  partials: number;
-  partitions: number;
-}
-
-/** The StreamJob's fields in the order the threads read them. */
-export const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partitions'] as const;
-
-/**
- * Compute the K partitions of `j` this thread claims (Atomics.add on counter[at]) until none is
- * left: partition q takes K blocks [q·B/P, (q+1)·B/P) of the B = ⌈K/KC⌉, packs each block of A
- * and B into its own place in the packed regions and multiplies it into C (q = 0) or its
- * partial C. Run by the main thread and by the worker threads (as source text: it may use
- * nothing outside itself).
- */
-export function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, tile: (kc: number, a: number, b: number, c: number, ldc: number, accumulate: number) => void, j: StreamJob): void {
-  const blocks = Math.ceil(j.K / j.KC);
-  const ldc = j.nTiles * j.NR * j.E;
-  const cBytes = Math.ceil((j.mTiles * j.MR * ldc) / 64) * 64;
-  // Pack block [pc, pc + kc) of an operand into slivers of R lines at dst: whole slivers, then the zero-padded edge.
-  const pack = (whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], image: number, lines: number, steps: number, count: number, R: number, pc: number, kc: number, dst: number) => {
-    const slivers = Math.floor(count / R);
-    if (slivers > 0) whole(dst, image, lines, steps + 4 * pc, kc, slivers);
-    if (count > slivers * R) edge(dst + slivers * kc * R * j.E, image, lines + 4 * slivers * R, steps + 4 * pc, kc, count - slivers * R);
-  };
-  for (let q = Atomics.add(counter, at, 1); q < j.partitions; q = Atomics.add(counter, at, 1)) {
-    const a = j.a + q * j.mTiles * j.MR * j.KC * j.E;
-    const b = j.b + q * j.nTiles * j.NR * j.KC * j.E;
-    const c = q === 0 ? j.c : j.partials + (q - 1) * cBytes;
-    const first = Math.floor((q * blocks) / j.partitions) * j.KC;
-    const end = Math.min(j.K, Math.floor(((q + 1) * blocks) / j.partitions) * j.KC);
-    for (let pc = first; pc < end; pc += j.KC) {
-      const kc = Math.min(j.KC, j.K - pc);
-      pack(conv.packTableA, conv.packEdgeA, j.aImage, j.aLines, j.aSteps, j.m, j.MR, pc, kc, a);
-      pack(conv.packTableB, conv.packEdgeB, j.bImage, j.bLines, j.bSteps, j.n, j.NR, pc, kc, b);
-      for (let jt = 0; jt < j.nTiles; jt++) {
-        for (let it = 0; it < j.mTiles; it++) tile(kc, a + it * kc * j.MR * j.E, b + jt * kc * j.NR * j.E, c + it * j.MR * ldc + jt * j.NR * j.E, ldc, pc - first);
-      }
+  const { tile } = rt.exports;
+  const ldc = p.ldc * E;
+  for (let pc = 0; pc < p.k; pc += p.KC) {
+    const kc = Math.min(p.KC, p.k - pc);
+    packBlock(ex.packTableA, ex.packEdgeA, E, a, p.m, p.MR, pc, kc, p.a);
+    packBlock(ex.packTableB, ex.packEdgeB, E, b, p.n, p.NR, pc, kc, p.b);
+    for (let jt = 0; jt < p.nTiles; jt++) {
+      const bSliver = p.b + jt * kc * p.NR * E;
+      for (let it = 0; it < p.mTiles; it++) tile(kc, p.a + it * kc * p.MR * E, bSliver, p.c + it * p.MR * ldc + jt * p.NR * E, ldc, pc);
     }
   }
 }

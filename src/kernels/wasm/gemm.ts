@@ -26,7 +26,7 @@
 import type { FloatArray, TypedArray } from '../../tensor/dtype.js';
 import { lanesOf, type SliverPacker } from './gemm-module.js';
 import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
-import type { StreamJob } from './conv.js';
+import type { Operand, Product as ConvProduct } from './conv.js';
 
 /** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
 export interface TableMatrix {
@@ -160,12 +160,10 @@ export interface DeferredPack {
 export type GemmRunner = ((rt: WasmRuntime, call: GemmCall) => void) & {
   /** Threads a product of `mTiles` A slivers, `nTiles` B slivers and depth K would run on (1 if absent). */
   readonly threadsFor?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => number;
-  /** Called with the product's A slivers, B slivers and depth (and whether it streams in K partitions, conv.ts) before packing starts. */
-  readonly prepare?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number, streamed?: boolean) => void;
-  /** The K partitions a streamed product is cut into (conv.ts; 1 if absent): the threads, fixed while they run. */
-  readonly partitions?: (rt: WasmRuntime) => number;
-  /** Compute a streamed product's partitions on the threads (conv.ts's streamPartitions on each). */
-  readonly stream?: (rt: WasmRuntime, job: StreamJob) => void;
+  /** Called with the product's A slivers, B slivers and depth before packing starts. */
+  readonly prepare?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => void;
+  /** Compute a convolution's streamed product on the threads, split along K; false: not split (conv.ts streams it on this thread). */
+  readonly stream?: (rt: WasmRuntime, p: ConvProduct, a: Operand, b: Operand) => boolean;
 };
 
 /** The single-threaded runner. */

@@ -59,9 +59,9 @@
  */
 import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
-import { installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
+import { blocking, installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
-import { STREAM_JOB_FIELDS, streamPartitions, type StreamJob } from './conv.js';
+import { streams, type Operand, type Product } from './conv.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
 import { wasmRuntime, type WasmRuntime } from './runtime.js';
 
@@ -82,7 +82,7 @@ const EXIT = 5;
 const READY_WORD = 0;
 const NEXT_WORD = 1;
 const KIND_WORD = 2;
-/** Job kinds: blocks of B slivers of a product (runBlocks); K partitions of a streamed product (conv.ts's streamPartitions). */
+/** Job kinds: blocks of B slivers of a product (runBlocks); K partitions of a convolution's streamed product (streamPartitions). */
 const BLOCKS = 0;
 const PARTITIONS = 1;
 const JOB = 16;
@@ -242,6 +242,72 @@ function workerMain(
       polled = 0;
     }
   });
+}
+
+/** A convolution's streamed product cut into K partitions, as numbers in the control area (byte addresses). */
+interface StreamJob {
+  K: number;
+  KC: number;
+  /** Bytes per number. */
+  E: number;
+  MR: number;
+  NR: number;
+  /** Lines of A and of B (rows and columns of C). */
+  m: number;
+  n: number;
+  mTiles: number;
+  nTiles: number;
+  /** A's and B's operands (conv.ts's Operand): image, line table and step table. */
+  aImage: number;
+  aLines: number;
+  aSteps: number;
+  bImage: number;
+  bLines: number;
+  bSteps: number;
+  /** Packed A and B regions (partition q packs its K blocks q blocks in), C, the partial Cs. */
+  a: number;
+  b: number;
+  c: number;
+  partials: number;
+  partitions: number;
+}
+
+/** The StreamJob's fields in the order of the control area's words from JOB. */
+const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partitions'] as const;
+
+/**
+ * Compute the K partitions of `j` this thread claims (Atomics.add on counter[at]) until none is
+ * left, as conv.ts's multiplyStreamed computes a whole product: partition q takes K blocks
+ * [q·B/P, (q+1)·B/P) of the B = ⌈K/KC⌉, packs each block of A and of B at its own place (q
+ * blocks into the packed regions) and multiplies it into C (q = 0) or its partial C, storing on
+ * its first block and adding on the others. Run by the main thread and by every worker (as
+ * source text: it may use nothing outside itself).
+ */
+function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, tile: GemmExports['tile'], j: StreamJob): void {
+  const blocks = Math.ceil(j.K / j.KC);
+  const ldc = j.nTiles * j.NR * j.E;
+  const cBytes = Math.ceil((j.mTiles * j.MR * ldc) / 64) * 64;
+  // Block [pc, pc + kc) of an operand into slivers of R lines at dst: whole slivers, then the zero-padded edge (conv.ts's packBlock).
+  const pack = (whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], image: number, lines: number, steps: number, count: number, R: number, pc: number, kc: number, dst: number) => {
+    const slivers = Math.floor(count / R);
+    if (slivers > 0) whole(dst, image, lines, steps + 4 * pc, kc, slivers);
+    if (count > slivers * R) edge(dst + slivers * kc * R * j.E, image, lines + 4 * slivers * R, steps + 4 * pc, kc, count - slivers * R);
+  };
+  for (let q = Atomics.add(counter, at, 1); q < j.partitions; q = Atomics.add(counter, at, 1)) {
+    const a = j.a + q * j.mTiles * j.MR * j.KC * j.E;
+    const b = j.b + q * j.nTiles * j.NR * j.KC * j.E;
+    const c = q === 0 ? j.c : j.partials + (q - 1) * cBytes;
+    const first = Math.floor((q * blocks) / j.partitions) * j.KC;
+    const end = Math.min(j.K, Math.floor(((q + 1) * blocks) / j.partitions) * j.KC);
+    for (let pc = first; pc < end; pc += j.KC) {
+      const kc = Math.min(j.KC, j.K - pc);
+      pack(conv.packTableA, conv.packEdgeA, j.aImage, j.aLines, j.aSteps, j.m, j.MR, pc, kc, a);
+      pack(conv.packTableB, conv.packEdgeB, j.bImage, j.bLines, j.bSteps, j.n, j.NR, pc, kc, b);
+      for (let jt = 0; jt < j.nTiles; jt++) {
+        for (let it = 0; it < j.mTiles; it++) tile(kc, a + it * kc * j.MR * j.E, b + jt * kc * j.NR * j.E, c + it * j.MR * ldc + jt * j.NR * j.E, ldc, pc - first);
+      }
+    }
+  }
 }
 
 /**
@@ -532,6 +598,8 @@ export const splitting = {
    * LeNet-5's first weight gradient ran at 1.0× or 1.8× one thread from one run to the next).
    */
   partitionsPerThread: 4,
+  /** Testing: cut every streamed product into this many K partitions, threads or not (0: as above). */
+  partitions: 0,
 };
 
 /** How a product is split: the threads that take part (1: not split) and the B slivers per block. */
@@ -612,24 +680,48 @@ export const threadedRunner: GemmRunner = Object.assign(
       return p ? planFor(p, rt, mTiles, nTiles, K).threads : 1;
     },
     /**
-     * The K partitions of a streamed product: `splitting.partitionsPerThread` per thread of a
-     * ready pool, also while it backs off after a stall (the main thread then computes all of
-     * them), so that the result depends on the thread count only, never on timing.
+     * A convolution's streamed product (conv.ts) cut along K into `splitting.partitionsPerThread`
+     * partitions per thread of a ready pool (or `splitting.partitions`, where set), which the
+     * threads claim; false, and conv.ts streams it on this thread, when there are not two
+     * partitions or their partial Cs do not fit. The count depends on the sizes and the thread
+     * count only — also while the pool backs off after a stall, when the main thread computes
+     * every partition — never on timing, and so does the result.
      */
-    partitions(rt: WasmRuntime): number {
-      return pool?.ready && pool.rt === rt ? splitting.partitionsPerThread * (pool.workers.length + 1) : 1;
-    },
-    /** A streamed product's partitions, claimed by the main thread and the workers (conv.ts). */
-    stream(rt: WasmRuntime, job: StreamJob): void {
-      const p = poolFor(rt);
+    stream(rt: WasmRuntime, p: Product, a: Operand, b: Operand): boolean {
+      const threads = pool?.ready && pool.rt === rt ? pool.workers.length + 1 : 1;
+      const E = rt.elementBytes;
+      const aBlock = p.mTiles * p.MR * p.KC * E;
+      const cBytes = Math.ceil((p.mTiles * p.MR * p.ldc * E) / 64) * 64;
+      // At most one partition per whole K block: each packs its blocks at its own place in the regions laid out for all of K.
+      const partitions = Math.min(Math.floor(p.k / p.KC), splitting.partitions || (threads > 1 ? splitting.partitionsPerThread * threads : 1));
+      // The partial Cs of partitions 1 … P − 1 go into packed A's region, after the P blocks of A.
+      const partials = p.a + partitions * aBlock;
+      if (partitions < 2 || partials + (partitions - 1) * cBytes > p.a + p.mTiles * p.MR * p.k * E) return false;
+      const job: StreamJob = {
+        K: p.k, KC: p.KC, E, MR: p.MR, NR: p.NR, m: p.m, n: p.n, mTiles: p.mTiles, nTiles: p.nTiles,
+        aImage: a.image, aLines: a.lines.at, aSteps: a.steps.at, bImage: b.image, bLines: b.lines.at, bSteps: b.steps.at,
+        a: p.a, b: p.b, c: p.c, partials, partitions,
+      };
+      const live = poolFor(rt);
       const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
       STREAM_JOB_FIELDS.forEach((name, i) => (ctl[JOB + i] = job[name]));
       ctl[KIND_WORD] = PARTITIONS;
-      runJob(p, p ? Math.min(p.workers.length + 1, job.partitions) : 1, ctl, () => streamPartitions(ctl, NEXT_WORD, convExports(rt), rt.exports.tile, job));
+      runJob(live, live ? Math.min(threads, partitions) : 1, ctl, () => streamPartitions(ctl, NEXT_WORD, convExports(rt), rt.exports.tile, job));
+      // The partial Cs onto C, in partition order.
+      const mem = rt.elements();
+      const size = p.mTiles * p.MR * p.ldc;
+      for (let q = 1; q < partitions; q++) {
+        const partial = (partials + (q - 1) * cBytes) / E;
+        for (let i = 0, c = p.c / E; i < size; i++) mem[c + i]! += mem[partial + i]!;
+      }
+      return true;
     },
     /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
-    prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number, streamed = false): void {
+    prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): void {
       const p = poolFor(rt);
+      // A convolution's streamed product is split along K (`stream`), into K blocks as gemm.ts cuts them.
+      const KC = K === 0 ? 1 : Math.ceil(K / Math.ceil(K / blocking.kc));
+      const streamed = streams(mTiles, nTiles, rt.tile.mr, sliverWidth(rt), K, KC, rt.elementBytes);
       const used = p ? (streamed ? p.workers.length + 1 : planFor(p, rt, mTiles, nTiles, K).threads) : 1;
       for (let w = 1; w < used; w++) {
         if (Atomics.load(p!.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p!.ctl, slotAt(w) + STATE);
