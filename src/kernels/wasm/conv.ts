@@ -27,8 +27,9 @@
  * once. Stacking the batch into
  * the columns gives the micro-kernel one wide product instead of N thin ones (LeNet's first
  * layer would otherwise be 6×25 · 25×784 per image). The weight gradient is then a deep
- * product (K = N·Ho·Wo) with a small C: on one thread it is packed and multiplied one K block
- * at a time, so that its panels stay in cache (`multiplyStreamed`).
+ * product (K = N·Ho·Wo) with a small C: it is packed and multiplied one K block at a time, so
+ * that its panels stay in cache (`multiplyStreamed`), and threads split it along K (threads.ts's
+ * `stream`), since C has too few columns to share.
  *
  * The tables depend only on the geometry, so they are built once per geometry and kept (the
  * same layers run every step). Packing and col2im move numbers unchanged, and col2im adds in
