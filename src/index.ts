@@ -51,7 +51,7 @@ export {
   type BackendInfo,
 } from './kernels/registry.js';
 export type { Backend, ScanFn } from './kernels/backend.js';
-export { setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
+export { requestedWasmThreads, setWasmThreads, wasmThreads } from './kernels/wasm/index.js';
 // GRADSCOPE_THREADS: start the threads on import (Node); a bundle drops this (see the module).
 import './kernels/wasm/threads-env.js';
 export { relaxedSimdAvailable } from './kernels/wasm/runtime.js';

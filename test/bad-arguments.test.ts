@@ -488,7 +488,7 @@ const NOT_SWEPT: Record<string, string> = {
   // owned by other parts of the project (kernels, per-sample, analysis, data, optim schedules and training)
 };
 const OTHER_OWNERS = [
-  'backendReady currentBackendInfo getBackend listBackends loadBackend registerBackend registerBackendFactory setBackend useBackend setWasmThreads wasmThreads',
+  'backendReady currentBackendInfo getBackend listBackends loadBackend registerBackend registerBackendFactory setBackend useBackend setWasmThreads wasmThreads requestedWasmThreads',
   'crossEntropyLoss perSampleGrads vmapPerSampleGrads perSampleJacobian PerSampleWorkspace perSampleGradients',
   'fullHessian operatorMatrix perLayerCurvature restrictOperator symmetricEigenvalues tridiagonalEigen frobeniusNorm hutchinsonTrace lanczos rademacher spectralDensity flatGradient hessianOperator hessianVectorProduct objective withMode',
   'estimatorVariance varianceRatio controlVariateRows gradientAt gradientRows perSampleMatrix sgdRows svrgRows gradientNormMetrics distanceFromSnapshot curvatureEstimate lossAlongLine smallSymmetricEigenvalues outputJacobian gramSpectrumOf gramSpectrum quadraticProblem linearizedProblem meanHessian samplingCoefficient secondMomentOperator secondMomentMatrix spectralRadius lambdaMax meanSquareThreshold lyapunovExponent simulateSecondMoment stabilityBounds',

@@ -11,7 +11,7 @@
  * one thread cut the same way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWasmBackend, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
+import { createWasmBackend, requestedWasmThreads, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
 import { splitPlan, splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
 import { wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
 import { PARITY_CASES, makeOperand, runParityCase } from './parity-cases.js';
@@ -157,5 +157,17 @@ describe.skipIf(!canThread)('a streamed product split along K', () => {
       const scale = Math.max(...whole[i]!.map(Math.abs));
       values.forEach((v, j) => expect(Math.abs(v - whole[i]![j]!), `layer ${i + 1} element ${j}`).toBeLessThan(1e-5 * scale));
     });
+  });
+  it('follow the requested threads from the call on: the same bits before the workers are ready', async () => {
+    const cut = oneThread(splitting.partitionsPerThread * 2);
+    const starting = setWasmThreads(2);
+    expect(requestedWasmThreads()).toBe(2);
+    expect(wasmThreads()).toBe(1); // no worker is ready yet: the main thread computes every partition
+    const early = gradients();
+    await starting;
+    early.forEach((values, i) => expect(values, `layer ${i + 1}, before the workers`).toEqual(cut[i]));
+    gradients().forEach((values, i) => expect(values, `layer ${i + 1}, with them`).toEqual(cut[i]));
+    await setWasmThreads(1);
+    expect(requestedWasmThreads()).toBe(1);
   });
 });

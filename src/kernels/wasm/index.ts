@@ -44,7 +44,7 @@ import { sumLayout, wasmSum } from './sums.js';
 import { memoryUnavailableReason, simdAvailable, tryWasmRuntime } from './runtime.js';
 
 export { setMemoryAllocator, simdAvailable, wasmMemoryProblem, wasmRuntime, type MemoryAllocator } from './runtime.js';
-export { setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
+export { requestedWasmThreads, setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
 
 /** The WebAssembly SIMD backend (see the file comment). */
 export interface WasmBackend extends Backend {

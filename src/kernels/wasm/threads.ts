@@ -487,6 +487,24 @@ interface AtomicsWaitAsync {
 
 let pool: Pool | null = null;
 let warned = false;
+/**
+ * The threads the last `setWasmThreads` that could start them asked for, and on which runtime
+ * (null: one thread). A streamed product's K partitions follow it, not the pool's state, so
+ * that its bits do not depend on when the workers came up, nor on a worker that hung.
+ */
+let requested: { threads: number; rt: WasmRuntime } | null = null;
+
+/**
+ * The thread count the wasm backend's results follow: that of the last `setWasmThreads` (or
+ * GRADSCOPE_THREADS) that could start threads, from the call on; 1 by default. A convolution's
+ * weight gradient deep enough to stream is summed in K partitions, four per thread, so its bits
+ * depend on this number (record it beside results meant to be reproduced bit for bit); every
+ * other product is the same on any number of threads.
+ * @example await setWasmThreads(2); requestedWasmThreads(); // 2
+ */
+export function requestedWasmThreads(): number {
+  return requested?.threads ?? 1;
+}
 
 /** How many threads products run on (1: the main thread alone). */
 export function wasmThreads(): number {
@@ -515,12 +533,16 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
     throw new ValueError(`setWasmThreads: expected an integer from 1 to ${MAX_WORKERS + 1}; got ${threads}`);
   }
   if (pool) shutDown(pool);
+  requested = null;
   if (threads === 1) return;
   installProductRunner(threadedRunner);
   const runtime = rt ?? wasmRuntime();
   const spawn = threadPlatform();
   if (typeof spawn === 'string') throw new ValueError(`setWasmThreads: ${spawn}`);
   if (!runtime.shared) throw new ValueError('setWasmThreads: threads need a shared WebAssembly.Memory (SharedArrayBuffer), which this platform does not allow');
+  // From here on (synchronously, before any product can run) streamed products are cut for
+  // `threads`, whenever the workers come up and even if they fail to.
+  requested = { threads, rt: runtime };
   const ctl = new Int32Array(runtime.memory.buffer, 0, CONTROL_WORDS);
   ctl.fill(0);
   const tile = runtime.tile;
@@ -681,14 +703,14 @@ export const threadedRunner: GemmRunner = Object.assign(
     },
     /**
      * A convolution's streamed product (conv.ts) cut along K into `splitting.partitionsPerThread`
-     * partitions per thread of a ready pool (or `splitting.partitions`, where set), which the
-     * threads claim; false, and conv.ts streams it on this thread, when there are not two
-     * partitions or their partial Cs do not fit. The count depends on the sizes and the thread
-     * count only — also while the pool backs off after a stall, when the main thread computes
-     * every partition — never on timing, and so does the result.
+     * partitions per requested thread (`requestedWasmThreads`; or `splitting.partitions`, where
+     * set), which the threads claim; false, and conv.ts streams it on this thread, when there are
+     * not two partitions or their partial Cs do not fit. The count depends on the sizes and the
+     * requested threads only — while the workers start, back off after a stall or have stopped,
+     * the main thread computes every partition — never on timing, and so does the result.
      */
     stream(rt: WasmRuntime, p: Product, a: Operand, b: Operand): boolean {
-      const threads = pool?.ready && pool.rt === rt ? pool.workers.length + 1 : 1;
+      const threads = requested?.rt === rt ? requested.threads : 1;
       const E = rt.elementBytes;
       const aBlock = p.mTiles * p.MR * p.KC * E;
       const cBytes = Math.ceil((p.mTiles * p.MR * p.ldc * E) / 64) * 64;
