@@ -15,6 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { conv2d, crossEntropy, getBackend, gradients, lenet5, matmul, mlp, perSampleGrads, PerSampleWorkspace, randn, setWasmThreads } from '../../dist/index.js';
 import { splitting } from '../../dist/kernels/wasm/threads.js';
+import { contiguousStrides } from '../../dist/tensor/shape.js';
 
 let gapMs = 0;
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -104,7 +105,7 @@ async function products(shapes, reps, label = (s) => s.join('x')) {
 async function convolutions(reps) {
   const backend = getBackend();
   const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
-  const view = (t) => ({ data: t.toTypedArray(), shape: t.shape, strides: t.shape.map((_, i) => t.shape.slice(i + 1).reduce((p, d) => p * d, 1)), offset: 0 });
+  const view = (t) => ({ data: t.toTypedArray(), shape: t.shape, strides: contiguousStrides(t.shape), offset: 0 });
   for (const [name, xShape, wShape] of [['conv1', [128, 1, 28, 28], [6, 1, 5, 5]], ['conv2', [128, 6, 12, 12], [16, 6, 5, 5]]]) {
     const x = randn(xShape, { seed: 1 });
     const w = randn(wShape, { seed: 2 });

@@ -45,7 +45,7 @@ import type { View } from '../../tensor/storage.js';
 import { allocate, allocateUnfilled, dtypeOf, type FloatArray, type TypedArray } from '../../tensor/dtype.js';
 import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
 import { convExports, type ConvExports } from './conv-module.js';
-import { blocking, type GemmRunner } from './gemm.js';
+import { blockDepth, blocking, type GemmRunner } from './gemm.js';
 import { lanesOf } from './gemm-module.js';
 import { SMALL_PRODUCT } from './matmul.js';
 import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
@@ -207,8 +207,7 @@ function product(rt: WasmRuntime, run: GemmRunner, layout: Layout, m: number, n:
   const mTiles = Math.ceil(m / MR);
   const nTiles = Math.ceil(n / NR);
   run.prepare?.(rt, mTiles, nTiles, k);
-  // K in equal blocks of at most blocking.kc steps, as gemm.ts cuts them.
-  const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
+  const KC = blockDepth(k);
   const a = layout.take(mTiles * MR * k * E);
   const b = layout.take(nTiles * NR * k * E);
   const c = layout.take(mTiles * MR * nTiles * NR * E);

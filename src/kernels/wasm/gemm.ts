@@ -78,6 +78,9 @@ export const blocking = {
   mcTiles: 32,
 };
 
+/** KC for a product of depth k: K in equal blocks of at most blocking.kc steps (784 = 2·392, not 512 + 272). */
+export const blockDepth = (k: number) => (k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc)));
+
 /** Where the padded product sits in memory, for `copyOut`. */
 export interface Product {
   /** Float index of C[0][0] in the memory's Float32Array. */
@@ -209,8 +212,7 @@ export function multiply(rt: WasmRuntime, m: number, n: number, k: number, a: Ta
   const nTiles = tiles(n, NR);
   const threads = threadsOf(m, n);
   run.prepare?.(rt, mTiles, nTiles, k);
-  // K in equal blocks of at most blocking.kc steps (784 = 2·392, not 512 + 272).
-  const KC = k === 0 ? 1 : Math.ceil(k / Math.ceil(k / blocking.kc));
+  const KC = blockDepth(k);
   const aBytes = align64(mTiles * MR * k * E);
   const bBytes = align64(nTiles * NR * k * E);
   const cBytes = align64(mTiles * MR * nTiles * NR * E);

@@ -59,11 +59,11 @@
  */
 import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
-import { blocking, installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
+import { blockDepth, installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
 import { streams, type Operand, type Product } from './conv.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
-import { wasmRuntime, type WasmRuntime } from './runtime.js';
+import { align64, wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /** Job states in a slot (Int32 words of the control area at the start of memory). */
 const IDLE = 0;
@@ -264,16 +264,17 @@ interface StreamJob {
   bImage: number;
   bLines: number;
   bSteps: number;
-  /** Packed A and B regions (partition q packs its K blocks q blocks in), C, the partial Cs. */
+  /** Packed A and B regions (partition q packs its K blocks q blocks in), C, the partial Cs (partition q's at partials + (q − 1)·partialBytes). */
   a: number;
   b: number;
   c: number;
   partials: number;
+  partialBytes: number;
   partitions: number;
 }
 
 /** The StreamJob's fields in the order of the control area's words from JOB. */
-const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partitions'] as const;
+const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partialBytes', 'partitions'] as const;
 
 /**
  * Compute the K partitions of `j` this thread claims (Atomics.add on counter[at]) until none is
@@ -286,7 +287,6 @@ const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTil
 function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, tile: GemmExports['tile'], j: StreamJob): void {
   const blocks = Math.ceil(j.K / j.KC);
   const ldc = j.nTiles * j.NR * j.E;
-  const cBytes = Math.ceil((j.mTiles * j.MR * ldc) / 64) * 64;
   // Block [pc, pc + kc) of an operand into slivers of R lines at dst: whole slivers, then the zero-padded edge (conv.ts's packBlock).
   const pack = (whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], image: number, lines: number, steps: number, count: number, R: number, pc: number, kc: number, dst: number) => {
     const slivers = Math.floor(count / R);
@@ -296,7 +296,7 @@ function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, ti
   for (let q = Atomics.add(counter, at, 1); q < j.partitions; q = Atomics.add(counter, at, 1)) {
     const a = j.a + q * j.mTiles * j.MR * j.KC * j.E;
     const b = j.b + q * j.nTiles * j.NR * j.KC * j.E;
-    const c = q === 0 ? j.c : j.partials + (q - 1) * cBytes;
+    const c = q === 0 ? j.c : j.partials + (q - 1) * j.partialBytes;
     const first = Math.floor((q * blocks) / j.partitions) * j.KC;
     const end = Math.min(j.K, Math.floor(((q + 1) * blocks) / j.partitions) * j.KC);
     for (let pc = first; pc < end; pc += j.KC) {
@@ -713,27 +713,27 @@ export const threadedRunner: GemmRunner = Object.assign(
       const threads = requested?.rt === rt ? requested.threads : 1;
       const E = rt.elementBytes;
       const aBlock = p.mTiles * p.MR * p.KC * E;
-      const cBytes = Math.ceil((p.mTiles * p.MR * p.ldc * E) / 64) * 64;
+      const partialBytes = align64(p.mTiles * p.MR * p.ldc * E);
       // At most one partition per whole K block: each packs its blocks at its own place in the regions laid out for all of K.
       const partitions = Math.min(Math.floor(p.k / p.KC), splitting.partitions || (threads > 1 ? splitting.partitionsPerThread * threads : 1));
       // The partial Cs of partitions 1 … P − 1 go into packed A's region, after the P blocks of A.
       const partials = p.a + partitions * aBlock;
-      if (partitions < 2 || partials + (partitions - 1) * cBytes > p.a + p.mTiles * p.MR * p.k * E) return false;
+      if (partitions < 2 || partials + (partitions - 1) * partialBytes > p.a + p.mTiles * p.MR * p.k * E) return false;
       const job: StreamJob = {
         K: p.k, KC: p.KC, E, MR: p.MR, NR: p.NR, m: p.m, n: p.n, mTiles: p.mTiles, nTiles: p.nTiles,
         aImage: a.image, aLines: a.lines.at, aSteps: a.steps.at, bImage: b.image, bLines: b.lines.at, bSteps: b.steps.at,
-        a: p.a, b: p.b, c: p.c, partials, partitions,
+        a: p.a, b: p.b, c: p.c, partials, partialBytes, partitions,
       };
       const live = poolFor(rt);
       const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
       STREAM_JOB_FIELDS.forEach((name, i) => (ctl[JOB + i] = job[name]));
       ctl[KIND_WORD] = PARTITIONS;
-      runJob(live, live ? Math.min(threads, partitions) : 1, ctl, () => streamPartitions(ctl, NEXT_WORD, convExports(rt), rt.exports.tile, job));
+      runJob(live, live ? Math.min(live.workers.length + 1, partitions) : 1, ctl, () => streamPartitions(ctl, NEXT_WORD, convExports(rt), rt.exports.tile, job));
       // The partial Cs onto C, in partition order.
       const mem = rt.elements();
       const size = p.mTiles * p.MR * p.ldc;
       for (let q = 1; q < partitions; q++) {
-        const partial = (partials + (q - 1) * cBytes) / E;
+        const partial = (partials + (q - 1) * partialBytes) / E;
         for (let i = 0, c = p.c / E; i < size; i++) mem[c + i]! += mem[partial + i]!;
       }
       return true;
@@ -741,9 +741,8 @@ export const threadedRunner: GemmRunner = Object.assign(
     /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
     prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): void {
       const p = poolFor(rt);
-      // A convolution's streamed product is split along K (`stream`), into K blocks as gemm.ts cuts them.
-      const KC = K === 0 ? 1 : Math.ceil(K / Math.ceil(K / blocking.kc));
-      const streamed = streams(mTiles, nTiles, rt.tile.mr, sliverWidth(rt), K, KC, rt.elementBytes);
+      // A convolution's streamed product is split along K (`stream`).
+      const streamed = streams(mTiles, nTiles, rt.tile.mr, sliverWidth(rt), K, blockDepth(K), rt.elementBytes);
       const used = p ? (streamed ? p.workers.length + 1 : planFor(p, rt, mTiles, nTiles, K).threads) : 1;
       for (let w = 1; w < used; w++) {
         if (Atomics.load(p!.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p!.ctl, slotAt(w) + STATE);

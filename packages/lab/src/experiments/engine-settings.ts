@@ -39,9 +39,10 @@ export function describeEngine(e: EngineSettings): string {
 /** Validate a parsed EngineSettings; `fail` names the field. */
 export function checkEngineSettings(v: unknown, field: string, fail: (message: string) => never): EngineSettings {
   const o = (typeof v === 'object' && v !== null ? v : {}) as Record<string, unknown>;
-  const threads = o.threads === undefined || (Number.isInteger(o.threads) && (o.threads as number) >= 2);
-  if (typeof o.backend !== 'string' || typeof o.fma !== 'boolean' || (o.defaultDType !== 'float32' && o.defaultDType !== 'float64') || !threads || Object.keys(o).length !== (o.threads === undefined ? 3 : 4)) {
+  const hasThreads = o.threads !== undefined;
+  const threadsValid = !hasThreads || (Number.isInteger(o.threads) && (o.threads as number) >= 2);
+  if (typeof o.backend !== 'string' || typeof o.fma !== 'boolean' || (o.defaultDType !== 'float32' && o.defaultDType !== 'float64') || !threadsValid || Object.keys(o).length !== (hasThreads ? 4 : 3)) {
     fail(`${field} is ${JSON.stringify(v)}; expected {"backend": string, "fma": boolean, "defaultDType": "float32" | "float64"} and, where more than one, "threads": an integer ≥ 2`);
   }
-  return { backend: o.backend as string, fma: o.fma as boolean, defaultDType: o.defaultDType as FloatDType, ...(o.threads !== undefined && { threads: o.threads as number }) };
+  return { backend: o.backend as string, fma: o.fma as boolean, defaultDType: o.defaultDType as FloatDType, ...(hasThreads && { threads: o.threads as number }) };
 }
