@@ -56,7 +56,7 @@ export { requestedWasmThreads, setWasmThreads, wasmThreads } from './kernels/was
 import './kernels/wasm/threads-env.js';
 export { relaxedSimdAvailable } from './kernels/wasm/runtime.js';
 export { relaxedSimdProbeBytes } from './kernels/wasm/gemm-module.js';
-export { GPU_JS_VERSION, provideGpuJs } from './kernels/gpu/provide.js';
+export { GPU_JS_VERSION } from './kernels/gpu/provide.js';
 
 export * from './nn/index.js';
 export {

@@ -482,7 +482,6 @@ const NOT_SWEPT: Record<string, string> = {
   randomBits: 'raw counter-based bits, like threefry2x32', normalFromBits: 'maps two raw 32-bit words to a normal draw, like threefry2x32', uniformStream: 'a seeded stream of raw uniforms, like threefry2x32',
   describeValue: 'describes any value for an error message: every input is valid',
   relaxedSimdAvailable: 'no arguments', relaxedSimdProbeBytes: 'no arguments',
-  provideGpuJs: 'its refusal of a module without GPU and Input is tested in test/kernels/gpu-provide.test.ts',
   SgdEstimator: 'no constructor arguments',
   svrg: 'forwards to SvrgEstimator', bSvrg: 'forwards to SvrgEstimator', bpSvrg: 'forwards to SvrgEstimator', alphaSvrg: 'forwards to SvrgEstimator',
   // owned by other parts of the project (kernels, per-sample, analysis, data, optim schedules and training)

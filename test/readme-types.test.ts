@@ -52,6 +52,7 @@ export function typeErrors(blocks: readonly { line: number; code: string; source
       gradscope: [join(root, 'src/index.ts')],
       'gradscope/io': [join(root, 'src/io/index.ts')],
       'gradscope/data': [join(root, 'src/data/index.ts')],
+      'gradscope/gpu': [join(root, 'src/gpu/index.ts')],
     },
   };
   const program = ts.createProgram(files, options);

@@ -4,7 +4,7 @@
  * GEMM on two threads when the page is cross-origin isolated (opt-in checkbox).
  */
 import { currentBackendInfo, useBackend } from '../../src/kernels/registry.js';
-import { provideGpuJs } from '../../src/kernels/gpu/provide.js';
+import { provideGpuJs } from '../../src/gpu/index.js';
 import { mountExpressionPanel } from './panels/expression.js';
 import { mountPerSamplePanel } from './panels/per-sample.js';
 import { mountSharpnessPanel } from './panels/sharpness.js';
@@ -45,7 +45,8 @@ function setupBackend(): void {
     button.textContent = 'Loading GPU.js…';
     try {
       // gpu.js is an optional peer the engine imports by name at run time; a page cannot resolve
-      // a bare name, so the bundle imports it here (its own chunk) and hands it over.
+      // a bare name, so the bundle imports it here (its own chunk) and hands it over, with the
+      // GPU.js kernels that provideGpuJs (gradscope/gpu) brings into the bundle.
       provideGpuJs(await import('gpu.js'));
       await useBackend('gpu');
       showBackend();

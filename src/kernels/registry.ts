@@ -8,7 +8,7 @@
  * GRADSCOPE_WASM=off forces the fallback.
  *
  * Some backends are loaded on first use: 'gpu' needs gpu.js (an optional peer dependency, see
- * gpu/provide.ts), whose import costs ≈60–130 ms in
+ * gpu/provide.ts; in a browser bundle, `provideGpuJs` from 'gradscope/gpu'), whose import costs ≈60–130 ms in
  * Node and probes for the optional native `gl` module — a price nobody who never asks for the
  * GPU should pay (nor should a browser bundle carry gpu.js unless it is used). Loading is a
  * dynamic `import()`, hence asynchronous, so:
@@ -49,16 +49,33 @@ export interface BackendInfo {
   note?: string;
 }
 
+/**
+ * The GPU.js backend's kernels, imported by a specifier in a variable, as gpu.js itself is: a
+ * bundle that does not split dynamic imports then does not carry them to pages that never use
+ * the GPU. Node finds the file beside this one; a bundle gets them from 'gradscope/gpu', whose
+ * provideGpuJs replaces this factory.
+ */
+const GPU_BACKEND = './gpu/index.js';
+
+async function importGpuBackend(): Promise<Backend> {
+  await loadGpuJsModule();
+  type Kernels = typeof import('./gpu/index.js');
+  let kernels: Kernels;
+  try {
+    const imported = (await import(/* @vite-ignore */ GPU_BACKEND)) as Kernels & { default?: Kernels };
+    // From the CommonJS build, import() of a CommonJS file gives its exports as `default`.
+    kernels = typeof imported.createGpuBackend === 'function' ? imported : imported.default!;
+  } catch (error) {
+    throw new ValueError(
+      `useBackend('gpu'): the GPU.js backend's kernels could not be imported (${(error as Error).message.split('\n')[0]}); ` +
+        `in a browser bundle, import { provideGpuJs } from 'gradscope/gpu' and call provideGpuJs(gpujs) first`,
+    );
+  }
+  return kernels.createGpuBackend();
+}
+
 const backends = new Map<string, Backend>([['cpu', cpuBackend]]);
-const factories = new Map<string, BackendFactory>([
-  [
-    'gpu',
-    async () => {
-      await loadGpuJsModule();
-      return (await import('./gpu/index.js')).createGpuBackend();
-    },
-  ],
-]);
+const factories = new Map<string, BackendFactory>([['gpu', importGpuBackend]]);
 /** Backends that exist but cannot run here, with the reason (e.g. 'wasm' without SIMD). */
 const unavailable = new Map<string, string>();
 const wasmProblem = wasmUnavailableReason();

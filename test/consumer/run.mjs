@@ -301,13 +301,13 @@ async function typecheck({ config, module, moduleResolution, files, entries, con
 
 const NODENEXT = { module: 'NodeNext', moduleResolution: 'NodeNext' };
 const BUNDLER = { module: 'ESNext', moduleResolution: 'bundler' };
-const MAIN = { entries: ['.'] };
+const MAIN = { entries: ['.', './gpu'] };
 const NODE_ONLY = { entries: ['./io', './data'] };
 
-await step('tsc --strict NodeNext, main entry (.ts + .cts), no @types/node', ['engine install'], () =>
+await step('tsc --strict NodeNext, main + gpu entries (.ts + .cts), no @types/node', ['engine install'], () =>
   typecheck({ config: 'tsconfig-nodenext.json', ...NODENEXT, ...MAIN, files: ['typed.ts', 'typed-cjs.cts'], conditions: ['import', 'require'] }),
 );
-await step('tsc --strict bundler, main entry, no @types/node', ['engine install'], () =>
+await step('tsc --strict bundler, main + gpu entries, no @types/node', ['engine install'], () =>
   typecheck({ config: 'tsconfig-bundler.json', ...BUNDLER, ...MAIN, files: ['typed.ts'], conditions: ['import'] }),
 );
 await step('tsc --strict NodeNext, io + data (.ts + .cts), no @types/node', ['engine install'], () =>

@@ -5,8 +5,9 @@
  *
  * - Node: `await useBackend('gpu')` imports 'gpu.js' by name on first use; when it is not
  *   installed, the error says how to install it.
- * - Browser bundles: a page resolves no bare names by itself, so it hands the module over first:
- *   `import * as gpujs from 'gpu.js'; provideGpuJs(gpujs); await useBackend('gpu');`.
+ * - Browser bundles: a page resolves no bare names by itself, so it hands the module over first,
+ *   with `provideGpuJs` from 'gradscope/gpu' (src/gpu/index.ts), which also brings the backend's
+ *   kernels into the bundle.
  *
  * This file has no gpu.js types in its exported signatures, so the engine's declarations type
  * check in projects that do not install gpu.js.
@@ -21,13 +22,8 @@ const GPU_JS = 'gpu.js';
 
 let provided: object | undefined;
 
-/**
- * Hand gradscope the gpu.js module (its namespace or its default export) for the 'gpu'
- * backend, instead of letting `useBackend('gpu')` import it by name. Needed in browser
- * bundles; harmless in Node. Call it before the first `useBackend('gpu')`.
- * @example import * as gpujs from 'gpu.js'; provideGpuJs(gpujs); await useBackend('gpu');
- */
-export function provideGpuJs(module: { GPU: unknown; Input: unknown } | { default: { GPU: unknown; Input: unknown } }): void {
+/** Keep the gpu.js module for loadGpuJsModule (gradscope/gpu's provideGpuJs). */
+export function provideGpuJsModule(module: { GPU: unknown; Input: unknown } | { default: { GPU: unknown; Input: unknown } }): void {
   const found = exportsOf(module);
   if (found === null) {
     throw new ValueError(`provideGpuJs: expected the gpu.js module (an object with the GPU and Input classes); got ${describe(module)}`);
@@ -62,7 +58,7 @@ export async function loadGpuJsModule(): Promise<object> {
     throw new ValueError(
       `useBackend('gpu'): the GPU.js backend needs the optional peer dependency gpu.js, which could not be imported ` +
         `(${(error as Error).message.split('\n')[0]}); install it with \`npm install gpu.js@${GPU_JS_VERSION}\`, ` +
-        `or in a browser bundle call provideGpuJs(await import('gpu.js')) before useBackend('gpu')`,
+        `or in a browser bundle call provideGpuJs(gpujs) from 'gradscope/gpu' before useBackend('gpu')`,
     );
   }
   const found = exportsOf(imported);
@@ -71,7 +67,7 @@ export async function loadGpuJsModule(): Promise<object> {
   return found;
 }
 
-/** The gpu.js module once loaded (by loadGpuJsModule or provideGpuJs), else undefined. */
+/** The gpu.js module once loaded (by loadGpuJsModule or provideGpuJsModule), else undefined. */
 export function loadedGpuJsModule(): object | undefined {
   return provided;
 }
