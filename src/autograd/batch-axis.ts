@@ -273,6 +273,9 @@ export const BATCH_AXIS_RULES = {
   scatterAdd: indexed('scatterAdd'),
   batchNormTrain: batchStatistics('batchNormTrain'),
   batchNormTrainBackward: batchStatistics('batchNormTrainBackward'),
+  // Per (sample, channel) like a convolution's bias add, while s and t are the parameters'.
+  channelAffine: onAxes('channelAffine', [0]),
+  channelSums: () => mixed('channelSums', 'it sums over the samples'),
   layerNorm: trailingRows('layerNorm'),
   layerNormBackward: trailingRows('layerNormBackward'),
 } satisfies Record<OpName, Rule>;

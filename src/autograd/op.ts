@@ -92,6 +92,8 @@ export type OpName =
   | 'scatterAdd'
   | 'batchNormTrain'
   | 'batchNormTrainBackward'
+  | 'channelAffine'
+  | 'channelSums'
   | 'layerNorm'
   | 'layerNormBackward';
 

@@ -8,9 +8,9 @@
  * the batch in a few ops; there the usual rule would sum over the batch, and instead the
  * batch axis is KEPT (the outer-product rule):
  *
- *   - elementwise ops with a broadcast parameter (bias add, BatchNorm's γ and β in eval mode):
- *     the rule's gradient has the output's shape [B, …]; sum it over every broadcast axis
- *     except the batch axis;
+ *   - elementwise ops with a broadcast parameter (a bias add), and BatchNorm's eval mode
+ *     (channelAffine, y = x·s + t per channel): the rule's gradient has the output's shape
+ *     [B, …]; sum it over every broadcast axis except the batch axis;
  *   - matmul x [B, K] · Wᵀ [K, N]: the per-sample gradient of Wᵀ is xᵢ ⊗ gᵢ, shape [B, K, N];
  *   - conv2d: the weight gradient of each sample, computed at once as one weight-gradient
  *     convolution with B·groups groups.
@@ -102,6 +102,14 @@ const MEET_RULES: Partial<Record<string, MeetRule>> = {
     const G = i === 1 ? g.mul(Tensor.fromData(getBackend().layerNormForward(x!, null, null, n, eps, x!.dtype), x!.shape)) : g;
     const lead = Array.from({ length: x!.rank - 1 - k }, (_, d) => d + 1);
     return (lead.length ? G.sum(lead) : G).reshape([B, ...shape]);
+  },
+  // BatchNorm's eval mode, y = x·s + t per channel: sample b's gradients are Σ g·x (s) and Σ g
+  // (t) over its own positions, the axes after the channel axis.
+  channelAffine(node, i, g, _B, _allocate, axisOf) {
+    if (i === 0 || axisOf(node.inputs[0]!) !== 0) return null;
+    const G = i === 1 ? g.mul(node.ctx.saved[0]!) : g;
+    const positions = Array.from({ length: G.rank - 2 }, (_, d) => d + 2);
+    return positions.length ? G.sum(positions) : G;
   },
   conv2d(node, i, g, B, _allocate, axisOf) {
     if (i !== 1 || axisOf(node.inputs[0]!) !== 0) return null;

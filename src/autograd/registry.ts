@@ -10,6 +10,8 @@ import { avgPool2dBackwardOp } from './ops/avg-pool2d-backward.js';
 import { avgPool2dOp } from './ops/avg-pool2d.js';
 import { batchNormTrainBackwardOp } from './ops/batch-norm-backward.js';
 import { batchNormTrainOp } from './ops/batch-norm.js';
+import { channelAffineOp } from './ops/channel-affine.js';
+import { channelSumsOp } from './ops/channel-sums.js';
 import { layerNormBackwardOp } from './ops/layer-norm-backward.js';
 import { layerNormOp } from './ops/layer-norm.js';
 import { castOp } from './ops/cast.js';
@@ -214,6 +216,10 @@ export const OPS = {
   batchNormTrain: batchNormTrainOp,
   /** batchNormTrain's three gradients in one packed vector [∂x | ∂γ | ∂β]. */
   batchNormTrainBackward: batchNormTrainBackwardOp,
+  /** x·s[c] + t[c] per channel (axis 1): BatchNorm's eval mode in one pass; attrs `{ shifted }`. */
+  channelAffine: channelAffineOp,
+  /** channelAffine's parameter gradients [Σ g·x | Σ g] per channel, packed. */
+  channelSums: channelSumsOp,
   /** LayerNorm over the last k axes, fused (γ and β too when affine); attrs `{ k, eps, affine }`. */
   layerNorm: layerNormOp,
   /** layerNorm's gradient ∂x = r·P(γ g) (packed with ∂γ, ∂β when affine), fused; differentiable in x, g and γ. */

@@ -186,6 +186,16 @@ export interface Backend {
    */
   batchNormBackward(x: View, gy: View, weight: View | null, eps: number, dtype: DType): TypedArray;
 
+  /**
+   * BatchNorm in eval mode, fused: y = x·s[c] + t[c] per channel c (axis 1) of x [N, C, …],
+   * with s and t [C] views (t null: 0), computed in float64 and rounded once to `dtype`;
+   * contiguous.
+   */
+  channelAffine(x: View, scale: View, shift: View | null, dtype: DType): TypedArray;
+
+  /** Its parameters' gradients: [Σ g·x | Σ g] per channel of g and x [N, C, …] (one shape), [2C], accumulated in float64. */
+  channelSums(g: View, x: View, dtype: DType): Float64Array;
+
   // ---- layer normalization (statistics per row of the last n values) -------------------
 
   /**

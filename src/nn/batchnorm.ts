@@ -14,10 +14,11 @@
  * Train mode is one fused primitive, batchNormTrain (src/autograd/ops/batch-norm.ts): two
  * passes over the data forward and two backward, differentiable to any order; it also returns
  * μ_B and σ²_B for the running statistics. Eval mode is y = x·s + t with s and t per channel
- * computed from the buffers (two passes over x).
+ * computed from the buffers, one primitive too (channelAffine: one pass forward, two backward).
  */
 import { noGrad } from '../autograd/mode.js';
 import { batchNormTrain } from '../autograd/ops/batch-norm.js';
+import { channelAffine } from '../autograd/ops/channel-affine.js';
 import { rsqrt } from '../autograd/ops/rsqrt.js';
 import { ones, zeros } from '../tensor/creation.js';
 import type { FloatDType } from '../tensor/dtype.js';
@@ -93,8 +94,6 @@ abstract class BatchNorm extends Module {
       this.ranks.includes(this.input(x).rank) && x.shape[1] === this.numFeatures,
       () => `${this.describe()}: expected input of rank ${this.ranks.join(' or ')} with ${this.numFeatures} channels on axis 1; got ${formatShape(x.shape)}`,
     );
-    // Per-channel statistics broadcast as [1, C, 1, …].
-    const channelShape = x.shape.map((d, i) => (i === 1 ? d : 1));
     if (this.training) {
       if (x.isBatched && !this.perSampleStatistics) {
         throw new ValueError(
@@ -114,12 +113,12 @@ abstract class BatchNorm extends Module {
       return output;
     }
     // Eval: one scale and one shift per channel, computed on [C] — s = γ/√(σ² + ε), t = β − μ·s —
-    // then y = x·s + t: two passes over x instead of four, as PyTorch's CPU kernel computes it.
+    // then y = x·s + t in one pass (channelAffine), as PyTorch's CPU kernel computes it.
     const invStd = rsqrt(this.buffer('running_var').add(this.eps));
     const scale = this.affine ? this.param('weight').mul(invStd) : invStd;
     const shifted = this.buffer('running_mean').mul(scale).neg();
     const shift = this.affine ? this.param('bias').add(shifted) : shifted;
-    return x.mul(scale.reshape(channelShape)).add(shift.reshape(channelShape));
+    return channelAffine(x, scale, shift);
   }
 
   private updateRunningStats(mean: Tensor, biasedVar: Tensor, n: number): void {

@@ -28,7 +28,7 @@ import type { Backend } from '../backend.js';
 import { copyInto } from './elementwise.js';
 
 /** x [N, C, …] seen as N × C rows of S values each, with one stride per level. */
-interface ChannelView {
+export interface ChannelView {
   readonly data: TypedArray;
   readonly offset: number;
   readonly N: number;
@@ -42,7 +42,7 @@ interface ChannelView {
 }
 
 /** The (n, c, s) view of x, or of a contiguous copy when its trailing axes do not merge. */
-function channelView(x: View): ChannelView {
+export function channelView(x: View): ChannelView {
   const shape = x.shape;
   let S = 1;
   let strideS = 0;

@@ -4,6 +4,7 @@
  */
 import type { Backend } from '../backend.js';
 import { batchNormBackward, batchNormForward } from './batch-norm.js';
+import { channelAffine, channelSums } from './channel-affine.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { addScaledInPlace, copyInto, map, outerRows, where, zip } from './elementwise.js';
@@ -41,6 +42,8 @@ export const cpuBackend: Backend = {
   crossEntropyBackward,
   batchNormForward,
   batchNormBackward,
+  channelAffine,
+  channelSums,
   layerNormForward,
   layerNormBackward,
 };

@@ -274,3 +274,50 @@ export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight
   out.set((rt.elements() as Float32Array).subarray(oAt / 4, oAt / 4 + total));
   return out;
 }
+
+/**
+ * Backend.channelAffine (BatchNorm's eval mode) for x that wasmBatchNormDims accepts: the rows
+ * of `normalize` with μ = 0, so y = x·s + t in float64 rounded once, the cpu kernel's bits.
+ */
+export function wasmChannelAffine(rt: WasmRuntime, x: View, scale: View, shift: View | null, dims: ChannelDims): Float32Array | null {
+  const { N, C, S } = dims;
+  const total = N * C * S;
+  const layout = new Layout();
+  const [xAt, yAt] = [layout.take(4 * total), layout.take(4 * total)];
+  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
+  (rt.elements() as Float32Array).set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
+  const ex = batchNormExports(rt);
+  const [a, b] = [channelValues(scale, C, 1), channelValues(shift, C, 0)];
+  for (let i = 0; i < N; i++) {
+    for (let c = 0; c < C; c++) {
+      const row = 4 * (i * C + c) * S;
+      ex.normalize(yAt + row, xAt + row, S, 0, a[c]!, b[c]!);
+    }
+  }
+  const y = allocateUnfilled('float32', total) as Float32Array;
+  y.set((rt.elements() as Float32Array).subarray(yAt / 4, yAt / 4 + total));
+  return y;
+}
+
+/**
+ * Backend.channelSums for x that wasmBatchNormDims accepts and a contiguous float32 g: the
+ * `momentsGrad` rows, whose Σg·(x − K) gives Σg·x = Σg·(x − K) + K·Σg.
+ */
+export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null {
+  if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
+  const { N, C, S } = dims;
+  const total = N * C * S;
+  const layout = new Layout();
+  const [xAt, gAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(32)];
+  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
+  const mem = rt.elements() as Float32Array;
+  mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
+  mem.set(g.data.subarray(g.offset, g.offset + total), gAt / 4);
+  const { shift, sums } = channelSums(rt, batchNormExports(rt), x, dims, xAt, gAt, sumsAt);
+  const out = new Float64Array(2 * C);
+  for (let c = 0; c < C; c++) {
+    out[c] = sums[3]![c]! + shift[c]! * sums[2]![c]!;
+    out[C + c] = sums[2]![c]!;
+  }
+  return out;
+}

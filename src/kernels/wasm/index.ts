@@ -34,7 +34,7 @@ import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
-import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward } from './batch-norm.js';
+import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward, wasmChannelAffine, wasmChannelSums } from './batch-norm.js';
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { productRunner } from './gemm.js';
@@ -136,6 +136,17 @@ export function createWasmBackend(): WasmBackend {
       const dims = wasmBatchNormDims(x, dtype);
       const rt = dims ? tryWasmRuntime('float32') : null;
       return (rt && dims && wasmBatchNormBackward(rt, x, gy, weight, eps, dims)) || cpu.batchNormBackward(x, gy, weight, eps, dtype);
+    },
+    // BatchNorm in eval mode, on the same rows as train mode.
+    channelAffine: (x, scale, shift, dtype) => {
+      const dims = wasmBatchNormDims(x, dtype);
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmChannelAffine(rt, x, scale, shift, dims)) || cpu.channelAffine(x, scale, shift, dtype);
+    },
+    channelSums: (g, x, dtype) => {
+      const dims = wasmBatchNormDims(x, dtype);
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmChannelSums(rt, g, x, dims)) || cpu.channelSums(g, x, dtype);
     },
     // Bias gradients: float32 sums over the batch (and positions) on staged copies (sums.ts).
     reduce: (fn, x, axes, dtype) => {
