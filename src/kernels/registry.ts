@@ -8,10 +8,10 @@
  * GRADSCOPE_WASM=off forces the fallback.
  *
  * Some backends are loaded on first use: 'gpu' needs gpu.js (an optional peer dependency, see
- * gpu/provide.ts; in a browser bundle, `provideGpuJs` from 'gradscope/gpu'), whose import costs ≈60–130 ms in
- * Node and probes for the optional native `gl` module — a price nobody who never asks for the
- * GPU should pay (nor should a browser bundle carry gpu.js unless it is used). Loading is a
- * dynamic `import()`, hence asynchronous, so:
+ * gpu/provide.ts; in a browser bundle, `provideGpuJs` from 'gradscope/gpu'), whose import
+ * costs ≈60–130 ms in Node and probes for the optional native `gl` module — a price nobody who
+ * never asks for the GPU should pay (nor should a browser bundle carry gpu.js unless it is
+ * used). Loading is a dynamic `import()`, hence asynchronous, so:
  *
  *   await useBackend('gpu');   // loads GPU.js once and selects the backend
  *   setBackend('cpu');         // synchronous switches from then on
