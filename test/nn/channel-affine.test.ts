@@ -25,6 +25,7 @@ import {
   jacfwd,
   jacrev,
   jvp,
+  noGrad,
   parametersByName,
   tensor,
   vmap,
@@ -210,9 +211,14 @@ describe('BatchNorm in eval mode', () => {
       const bn = new BatchNorm2d(3, { dtype });
       bn.forward(randomTensor([4, 3, 4, 4], rng).mul(2).add(1).to(dtype)); // running statistics of some data
       bn.eval();
+      const params = new Map(bn.namedParameters());
+      noGrad(() => {
+        for (const p of params.values()) p.add_(randomTensor([3], rng).to(dtype));
+      });
       const x = randomTensor([2, 3, 4, 4], rng).to(dtype);
-      const [mean, variance] = [bn.buffer('running_mean'), bn.buffer('running_var')].map((b) => b.reshape([1, 3, 1, 1]));
-      const expected = x.sub(mean!).div(variance!.add(1e-5).sqrt()).mul(bn.param('weight').reshape([1, 3, 1, 1])).add(bn.param('bias').reshape([1, 3, 1, 1]));
+      const buffers = new Map(bn.namedBuffers());
+      const [mean, variance, weight, bias] = [buffers.get('running_mean')!, buffers.get('running_var')!, params.get('weight')!, params.get('bias')!].map((b) => b.reshape([1, 3, 1, 1]));
+      const expected = x.sub(mean!).div(variance!.add(1e-5).sqrt()).mul(weight!).add(bias!);
       expectAllClose(bn.forward(x), values(expected), { rtol: dtype === 'float64' ? 1e-14 : 1e-6, atol: dtype === 'float64' ? 1e-14 : 1e-6, what: dtype });
     }
   });
