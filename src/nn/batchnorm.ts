@@ -21,7 +21,7 @@ import { batchNormTrain } from '../autograd/ops/batch-norm.js';
 import { channelAffine } from '../autograd/ops/channel-affine.js';
 import { rsqrt } from '../autograd/ops/rsqrt.js';
 import { ones, zeros } from '../tensor/creation.js';
-import type { FloatDType } from '../tensor/dtype.js';
+import { assertSameDType, type FloatDType } from '../tensor/dtype.js';
 import { ValueError, assertShape, formatShape } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
@@ -118,6 +118,9 @@ abstract class BatchNorm extends Module {
     const scale = this.affine ? this.param('weight').mul(invStd) : invStd;
     const shifted = this.buffer('running_mean').mul(scale).neg();
     const shift = this.affine ? this.param('bias').add(shifted) : shifted;
+    // channelAffine leaves its operands unchecked (backward rules call it too); `input` checked
+    // that x is float, and here its dtype must be the layer's.
+    assertSameDType(this.describe(), x.dtype, scale.dtype);
     return channelAffine(x, scale, shift);
   }
 

@@ -223,6 +223,13 @@ describe('BatchNorm in eval mode', () => {
     }
   });
 
+  it('refuses an input of another dtype or an integer input, naming the layer', () => {
+    const bn = new BatchNorm2d(3).eval();
+    expect(() => bn.forward(randomTensor([2, 3, 4, 4], mulberry32(1)))).toThrow(/^BatchNorm2d\(3\): dtypes must match, got float64 and float32/);
+    const ints = tensor(new Array(6).fill(1), { dtype: 'int32' }).reshape([2, 3]);
+    expect(() => new BatchNorm1d(3).eval().forward(ints)).toThrow(/^BatchNorm1d\(3\): expected a float32 or float64 input; got int32/);
+  });
+
   it('perSampleGrads and vmap(grad) through it equal the loop over batches of one (BatchNorm1d and BatchNorm2d)', () => {
     const f64 = { dtype: 'float64' as const };
     const targets = [2, 0, 1];
