@@ -276,6 +276,7 @@ export const BATCH_AXIS_RULES = {
   // Per (sample, channel) like a convolution's bias add, while s and t are the parameters'.
   channelAffine: onAxes('channelAffine', [0]),
   channelSums: () => mixed('channelSums', 'it sums over the samples'),
+  channelAffineBackward: () => mixed('channelAffineBackward', 'its ∂s and ∂t sum over the samples'),
   layerNorm: trailingRows('layerNorm'),
   layerNormBackward: trailingRows('layerNormBackward'),
 } satisfies Record<OpName, Rule>;

@@ -93,6 +93,7 @@ export type OpName =
   | 'batchNormTrain'
   | 'batchNormTrainBackward'
   | 'channelAffine'
+  | 'channelAffineBackward'
   | 'channelSums'
   | 'layerNorm'
   | 'layerNormBackward';

@@ -11,6 +11,7 @@ import { avgPool2dOp } from './ops/avg-pool2d.js';
 import { batchNormTrainBackwardOp } from './ops/batch-norm-backward.js';
 import { batchNormTrainOp } from './ops/batch-norm.js';
 import { channelAffineOp } from './ops/channel-affine.js';
+import { channelAffineBackwardOp } from './ops/channel-affine-backward.js';
 import { channelSumsOp } from './ops/channel-sums.js';
 import { layerNormBackwardOp } from './ops/layer-norm-backward.js';
 import { layerNormOp } from './ops/layer-norm.js';
@@ -218,6 +219,8 @@ export const OPS = {
   batchNormTrainBackward: batchNormTrainBackwardOp,
   /** x·s[c] + t[c] per channel (axis 1): BatchNorm's eval mode in one pass; attrs `{ shifted }`. */
   channelAffine: channelAffineOp,
+  /** channelAffine's three gradients [g·s | Σ g·x | Σ g] in one pass, packed. */
+  channelAffineBackward: channelAffineBackwardOp,
   /** channelAffine's parameter gradients [Σ g·x | Σ g] per channel, packed. */
   channelSums: channelSumsOp,
   /** LayerNorm over the last k axes, fused (γ and β too when affine); attrs `{ k, eps, affine }`. */

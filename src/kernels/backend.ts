@@ -196,6 +196,9 @@ export interface Backend {
   /** Its parameters' gradients: [Σ g·x | Σ g] per channel of g and x [N, C, …] (one shape), [2C], accumulated in float64. */
   channelSums(g: View, x: View, dtype: DType): Float64Array;
 
+  /** Both at once, packed in `dtype`: [g·s[c] (x's size, row-major) | Σ g·x | Σ g], one pass over g and x. */
+  channelAffineBackward(g: View, x: View, scale: View, dtype: DType): TypedArray;
+
   // ---- layer normalization (statistics per row of the last n values) -------------------
 
   /**

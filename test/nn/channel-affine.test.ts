@@ -1,7 +1,8 @@
 /**
- * BatchNorm's eval mode as one primitive (issue #17): channelAffine (y = x·s + t per channel)
- * and its parameter gradients channelSums ([Σ g·x | Σ g]), src/autograd/ops/channel-affine.ts
- * and channel-sums.ts, with the kernels of src/kernels/cpu/channel-affine.ts and
+ * BatchNorm's eval mode as one primitive (issue #17): channelAffine (y = x·s + t per channel),
+ * its parameter gradients channelSums ([Σ g·x | Σ g]) and all three gradients at once
+ * (channelAffineBackward), src/autograd/ops/channel-affine.ts, channel-sums.ts and
+ * channel-affine-backward.ts, with the kernels of src/kernels/cpu/channel-affine.ts and
  * src/kernels/wasm/batch-norm.ts:
  *
  *   1. the composite they replace (x·s + t with broadcasting), in float64 to 1e-14: values and
@@ -9,7 +10,8 @@
  *   2. central differences: first, second and third order through both primitives; forward
  *      mode against differences and jacfwd(jacrev) against jacrev(jacrev);
  *   3. vmap and vmap(grad) against loops, with the batch on x, on s and t, or both;
- *   4. the wasm kernels give the cpu kernel's bits (channelAffine) and its sums to 1e-12;
+ *   4. the wasm kernels give the cpu kernel's bits (channelAffine, g·s of channelAffineBackward)
+ *      and its sums to 1e-12 (float64) or an ulp (float32);
  *   5. the layer: eval-mode BatchNorm equals (x − μ)/√(σ² + ε)·γ + β, and perSampleGrads through
  *      it equals the loop over batches of one.
  */
@@ -32,6 +34,7 @@ import {
   type Tensor,
 } from '../../src/index.js';
 import { channelAffine } from '../../src/autograd/ops/channel-affine.js';
+import { channelAffineBackward } from '../../src/autograd/ops/channel-affine-backward.js';
 import { channelSums } from '../../src/autograd/ops/channel-sums.js';
 import { cpuBackend } from '../../src/kernels/cpu/index.js';
 import { BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, Sequential, Tanh } from '../../src/nn/index.js';
@@ -128,7 +131,15 @@ describe('channelAffine and channelSums: derivatives of every order (central dif
     gradgradcheck(second, [x, s], { name: 'third order' });
   });
 
-  it('jvp = central difference for tangents on any subset of the inputs, for both primitives', () => {
+  it('channelAffineBackward: first and second order; it equals [channelAffine(g, s) | channelSums(g, x)]', () => {
+    const f = (g: Tensor, x: Tensor, s: Tensor) => channelAffineBackward(g, x, s).tanh();
+    gradcheck(f, [g, x, s], { name: 'channelAffineBackward' });
+    gradgradcheck(f, [g, x, s], { name: 'channelAffineBackward' });
+    const parts = concat([channelAffine(g, s, null).reshape([g.size]), channelSums(g, x)], 0);
+    expectAllClose(channelAffineBackward(g, x, s), values(parts), { rtol: 1e-15, atol: 1e-15, what: 'packed' });
+  });
+
+  it('jvp = central difference for tangents on any subset of the inputs, for the three primitives', () => {
     const h = 1e-6;
     const check = (f: (...a: Tensor[]) => Tensor, args: Tensor[], mask: boolean[], what: string) => {
       const tangents = args.map((a) => randomTensor(a.shape, rng)).map((d, i) => (mask[i] ? d : d.mul(0)));
@@ -140,6 +151,9 @@ describe('channelAffine and channelSums: derivatives of every order (central dif
       check((x, s, t) => channelAffine(x, s, t), [x, s, t], mask, `channelAffine, tangents ${mask}`);
     }
     for (const mask of [[true, false], [false, true], [true, true]]) check((g, x) => channelSums(g, x), [g, x], mask, `channelSums, tangents ${mask}`);
+    for (const mask of [[true, false, false], [false, true, false], [false, false, true], [true, true, true]]) {
+      check((g, x, s) => channelAffineBackward(g, x, s), [g, x, s], mask, `channelAffineBackward, tangents ${mask}`);
+    }
   });
 
   it('forward over reverse: jacfwd(jacrev(f)) = jacrev(jacrev(f))', () => {
@@ -176,6 +190,21 @@ describe('channelAffine and channelSums under vmap', () => {
     }
   });
 
+  it('channelAffineBackward with the batch on g and x, or on s alone = a loop', () => {
+    const gs = randomTensor([B, 2, 3, 4], rng);
+    const xs = randomTensor([B, 2, 3, 4], rng);
+    const ss = randomTensor([B, 3], rng);
+    const f = (g: Tensor, x: Tensor, s: Tensor) => channelAffineBackward(g, x, s);
+    for (const inAxes of [[0, 0, null], [null, null, 0], [0, 0, 0]] as const) {
+      const args = [gs, xs, ss].map((a, k) => (inAxes[k] === null ? sample(a, 0, 1) : a)) as [Tensor, Tensor, Tensor];
+      const out = vmap(f, { inAxes: [...inAxes] })(...args);
+      for (let i = 0; i < B; i++) {
+        const pick = args.map((a, k) => (inAxes[k] === null ? a : sample(a, 0, i))) as [Tensor, Tensor, Tensor];
+        expectAllClose(sample(out, 0, i), values(f(...pick)), { rtol: 1e-14, atol: 1e-15, what: `${inAxes}, sample ${i}` });
+      }
+    }
+  });
+
   it('channelSums with the batch on axis 2 of g and axis 0 of x = a loop', () => {
     const gs = randomTensor([2, 3, B, 4], rng);
     const xs = randomTensor([B, 2, 3, 4], rng);
@@ -200,6 +229,11 @@ describe('the wasm kernels against the cpu kernels (float32)', () => {
         atol: 1e-12,
         what: `${backend.name} ${shape}`,
       });
+      // The packed backward: g·s to the bit, the sums (rounded to float32) within an ulp.
+      const [packed, reference] = [backend, cpuBackend].map((b) => Array.from(b.channelAffineBackward(g, x, s, 'float32')));
+      const n = x.size;
+      expect(packed!.slice(0, n), `${backend.name} ${shape}: g·s`).toEqual(reference!.slice(0, n));
+      expectAllClose(tensor(packed!.slice(n), { dtype: 'float64' }), reference!.slice(n), { rtol: 2e-7, atol: 1e-7, what: `${backend.name} ${shape}: sums` });
     }
   });
 });

@@ -7,20 +7,23 @@
  * [C] first (batchnorm.ts). Its rules, with g the output's gradient:
  *
  *   ∂x = channelAffine(g, s),   [∂s | ∂t] = channelSums(g, x) = [Σ g·x | Σ g]   (channel-sums.ts)
+ *   (all three at once: channelAffineBackward, channel-affine-backward.ts, one pass over g and x)
  *   jvp: ẏ = channelAffine(ẋ, s) + channelAffine(x, ṡ, ṫ)
  *   vmap: sample b's channels become channels b·C … b·C + C − 1 of one batch [N, B·C, …]
  *
- * and channelSums's rules are channelAffine again, so gradients of any order stay fused.
+ * and the rules of channelSums and channelAffineBackward are channelAffine and channelSums
+ * again, so gradients of any order stay fused.
  *
  * NOTE: a primitive for speed (issue #17): the composite x·s + t took two passes forward and
  * four backward (g·s, g·x, Σ g·x, Σ g), each with a result array of x's size; this takes one
- * forward and two backward. In float32 it rounds once (x·s + t in float64), the composite twice.
+ * forward and one backward. In float32 it rounds once (x·s + t in float64), the composite twice.
  */
 import { getBackend } from '../../kernels/registry.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp, type Batched } from '../op.js';
 import { mergeBatchIntoChannels, splitChannels, sumTangents } from '../rules.js';
-import { channelShape, mergeChannelParameter } from './batch-norm-backward.js';
+import { channelShape, mergeChannelParameter, unpackGradients } from './batch-norm-backward.js';
+import { channelAffineBackward } from './channel-affine-backward.js';
 import { channelSums } from './channel-sums.js';
 
 /** The channelAffine primitive: inputs [x, s, t], or [x, s] without a shift. */
@@ -34,14 +37,18 @@ export const channelAffineOp = defineOp<{
   backward: (ctx, gradOut) => {
     const [x, s] = ctx.saved;
     const [needX, needS, needT] = ctx.needsInputGrad;
-    const dx = needX ? channelAffine(gradOut, s!, null) : null;
-    let ds: Tensor | null = null;
-    let dt: Tensor | null = null;
-    if (needS || needT) {
-      const C = s!.shape[0]!;
+    const C = s!.shape[0]!;
+    let [dx, ds, dt]: (Tensor | null)[] = [null, null, null];
+    if (needX && (needS || needT)) {
+      // NOTE: the [C] gradients are copied out of the packed vector, so that a kept parameter
+      // gradient does not keep the whole ∂x buffer alive.
+      const [packedX, packedS, packedT] = unpackGradients(channelAffineBackward(gradOut, x!, s!), x!.shape, true);
+      [dx, ds, dt] = [packedX, needS ? packedS!.clone() : null, needT ? packedT!.clone() : null];
+    } else if (needX) {
+      dx = channelAffine(gradOut, s!, null);
+    } else if (needS || needT) {
       const sums = channelSums(gradOut, x!);
-      ds = needS ? sums.slice([[0, C]]) : null;
-      dt = needT ? sums.slice([[C, 2 * C]]) : null;
+      [ds, dt] = [needS ? sums.slice([[0, C]]) : null, needT ? sums.slice([[C, 2 * C]]) : null];
     }
     return ctx.attrs.shifted ? [dx, ds, dt] : [dx, ds];
   },

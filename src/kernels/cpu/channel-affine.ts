@@ -3,6 +3,7 @@
  *
  *   channelAffine:  y = x·s[c] + t[c]          one pass, computed in float64, rounded once
  *   channelSums:    [Σ g·x | Σ g] per channel   one pass over g and x, accumulated in float64
+ *   channelAffineBackward: both, g·s and the sums, packed (here two passes; one in wasm)
  *
  * The composite they replace (x·s then + t forward; g·s, Σ g·x and Σ g backward) took two
  * passes forward and four backward, each with its own result array.
@@ -11,6 +12,7 @@
  * contiguous.
  */
 import { allocate, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { sizeOf } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelValues, channelView } from './batch-norm.js';
 
@@ -70,4 +72,13 @@ export function channelSums(g: View, x: View, _dtype: DType): Float64Array {
     }
   }
   return sums;
+}
+
+/** Backend.channelAffineBackward: [g·scale[c] (row-major) | Σ g·x | Σ g], packed in `dtype`. */
+export function channelAffineBackward(g: View, x: View, scale: View, dtype: DType): TypedArray {
+  const total = sizeOf(x.shape);
+  const out = allocate(dtype, total + 2 * x.shape[1]!);
+  out.set(channelAffine(g, scale, null, dtype));
+  out.set(channelSums(g, x, dtype), total);
+  return out;
 }

@@ -4,7 +4,7 @@
  */
 import type { Backend } from '../backend.js';
 import { batchNormBackward, batchNormForward } from './batch-norm.js';
-import { channelAffine, channelSums } from './channel-affine.js';
+import { channelAffine, channelAffineBackward, channelSums } from './channel-affine.js';
 import { conv2d, conv2dBackwardInput, conv2dBackwardWeight } from './conv.js';
 import { crossEntropy, crossEntropyBackward } from './cross-entropy.js';
 import { addScaledInPlace, copyInto, map, outerRows, where, zip } from './elementwise.js';
@@ -44,6 +44,7 @@ export const cpuBackend: Backend = {
   batchNormBackward,
   channelAffine,
   channelSums,
+  channelAffineBackward,
   layerNormForward,
   layerNormBackward,
 };

@@ -301,23 +301,38 @@ export function wasmChannelAffine(rt: WasmRuntime, x: View, scale: View, shift: 
 
 /**
  * Backend.channelSums for x that wasmBatchNormDims accepts and a contiguous float32 g: the
- * `momentsGrad` rows, whose Σg·(x − K) gives Σg·x = Σg·(x − K) + K·Σg.
+ * `momentsGrad` rows, whose Σg·(x − K) gives Σg·x = Σg·(x − K) + K·Σg. With `scale`, also
+ * channelAffineBackward's g·s (the rows of `normalize` on the staged g, μ = 0): then the result
+ * is that packed vector [g·s | Σ g·x | Σ g] in float32.
  */
-export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null {
+export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null;
+export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale: View): Float32Array | null;
+export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale?: View): Float64Array | Float32Array | null {
   if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
   const { N, C, S } = dims;
   const total = N * C * S;
   const layout = new Layout();
-  const [xAt, gAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(32)];
+  const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(scale ? 4 * total : 0), layout.take(32)];
   if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
   const mem = rt.elements() as Float32Array;
   mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
   mem.set(g.data.subarray(g.offset, g.offset + total), gAt / 4);
-  const { shift, sums } = channelSums(rt, batchNormExports(rt), x, dims, xAt, gAt, sumsAt);
-  const out = new Float64Array(2 * C);
+  const ex = batchNormExports(rt);
+  const { shift, sums } = channelSums(rt, ex, x, dims, xAt, gAt, sumsAt);
+  const out = scale ? (allocateUnfilled('float32', total + 2 * C) as Float32Array) : new Float64Array(2 * C);
+  const at = scale ? total : 0;
   for (let c = 0; c < C; c++) {
-    out[c] = sums[3]![c]! + shift[c]! * sums[2]![c]!;
-    out[C + c] = sums[2]![c]!;
+    out[at + c] = sums[3]![c]! + shift[c]! * sums[2]![c]!;
+    out[at + C + c] = sums[2]![c]!;
   }
+  if (!scale) return out;
+  const a = channelValues(scale, C, 1);
+  for (let i = 0; i < N; i++) {
+    for (let c = 0; c < C; c++) {
+      const row = 4 * (i * C + c) * S;
+      ex.normalize(oAt + row, gAt + row, S, 0, a[c]!, 0);
+    }
+  }
+  out.set((rt.elements() as Float32Array).subarray(oAt / 4, oAt / 4 + total));
   return out;
 }

@@ -148,6 +148,11 @@ export function createWasmBackend(): WasmBackend {
       const rt = dims ? tryWasmRuntime('float32') : null;
       return (rt && dims && wasmChannelSums(rt, g, x, dims)) || cpu.channelSums(g, x, dtype);
     },
+    channelAffineBackward: (g, x, scale, dtype) => {
+      const dims = wasmBatchNormDims(x, dtype);
+      const rt = dims ? tryWasmRuntime('float32') : null;
+      return (rt && dims && wasmChannelSums(rt, g, x, dims, scale)) || cpu.channelAffineBackward(g, x, scale, dtype);
+    },
     // Bias gradients: float32 sums over the batch (and positions) on staged copies (sums.ts).
     reduce: (fn, x, axes, dtype) => {
       const dims = fn === 'sum' ? sumLayout(x, axes, dtype) : null;
