@@ -238,20 +238,31 @@ export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | nu
   return { y, mean, variance };
 }
 
+/**
+ * x and g ([N, C, S] float32) staged into memory, with `outBytes` for a result after them, and
+ * their per-channel shifted sums (channelSums above); null when the memory cannot hold them.
+ */
+function stagedSums(rt: WasmRuntime, x: View, g: View, dims: ChannelDims, outBytes: number) {
+  const total = dims.N * dims.C * dims.S;
+  const layout = new Layout();
+  const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(outBytes), layout.take(32)];
+  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
+  const mem = rt.elements() as Float32Array;
+  mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
+  mem.set(g.data.subarray(g.offset, g.offset + total), gAt / 4);
+  const ex = batchNormExports(rt);
+  return { ex, xAt, gAt, oAt, ...channelSums(rt, ex, x, dims, xAt, gAt, sumsAt) };
+}
+
 /** Backend.batchNormBackward for x that wasmBatchNormDims accepts and a contiguous float32 gy; null otherwise. */
 export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight: View | null, eps: number, dims: ChannelDims): Float32Array | null {
   if (!(gy.data instanceof Float32Array) || !isContiguous(gy.shape, gy.strides)) return null;
   const { N, C, S } = dims;
   const total = N * C * S;
   const n = N * S;
-  const layout = new Layout();
-  const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(4 * total), layout.take(32)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  mem.set(gy.data.subarray(gy.offset, gy.offset + total), gAt / 4);
-  const ex = batchNormExports(rt);
-  const { shift, sums } = channelSums(rt, ex, x, dims, xAt, gAt, sumsAt);
+  const staged = stagedSums(rt, x, gy, dims, 4 * total);
+  if (!staged) return null;
+  const { ex, xAt, gAt, oAt, shift, sums } = staged;
   const [s1, s2, sg, sgd] = sums as [Float64Array, Float64Array, Float64Array, Float64Array];
   const { mean, variance } = finishMoments(shift, s1, s2, n);
   const gamma = channelValues(weight, C, 1);
@@ -275,6 +286,16 @@ export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight
   return out;
 }
 
+/** y = x·a[c] + b[c] over the staged rows of [N, C, S] at byte xAt, into yAt: `normalize` with μ = 0. */
+function affineRows(ex: BatchNormExports, { N, C, S }: ChannelDims, yAt: number, xAt: number, a: Float64Array, b: Float64Array): void {
+  for (let i = 0; i < N; i++) {
+    for (let c = 0; c < C; c++) {
+      const row = 4 * (i * C + c) * S;
+      ex.normalize(yAt + row, xAt + row, S, 0, a[c]!, b[c]!);
+    }
+  }
+}
+
 /**
  * Backend.channelAffine (BatchNorm's eval mode) for x that wasmBatchNormDims accepts: the rows
  * of `normalize` with μ = 0, so y = x·s + t in float64 rounded once, the cpu kernel's bits.
@@ -286,14 +307,7 @@ export function wasmChannelAffine(rt: WasmRuntime, x: View, scale: View, shift: 
   const [xAt, yAt] = [layout.take(4 * total), layout.take(4 * total)];
   if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
   (rt.elements() as Float32Array).set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  const ex = batchNormExports(rt);
-  const [a, b] = [channelValues(scale, C, 1), channelValues(shift, C, 0)];
-  for (let i = 0; i < N; i++) {
-    for (let c = 0; c < C; c++) {
-      const row = 4 * (i * C + c) * S;
-      ex.normalize(yAt + row, xAt + row, S, 0, a[c]!, b[c]!);
-    }
-  }
+  affineRows(batchNormExports(rt), dims, yAt, xAt, channelValues(scale, C, 1), channelValues(shift, C, 0));
   const y = allocateUnfilled('float32', total) as Float32Array;
   y.set((rt.elements() as Float32Array).subarray(yAt / 4, yAt / 4 + total));
   return y;
@@ -309,16 +323,11 @@ export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: Channel
 export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale: View): Float32Array | null;
 export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale?: View): Float64Array | Float32Array | null {
   if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
-  const { N, C, S } = dims;
-  const total = N * C * S;
-  const layout = new Layout();
-  const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(scale ? 4 * total : 0), layout.take(32)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  mem.set(g.data.subarray(g.offset, g.offset + total), gAt / 4);
-  const ex = batchNormExports(rt);
-  const { shift, sums } = channelSums(rt, ex, x, dims, xAt, gAt, sumsAt);
+  const { C } = dims;
+  const total = dims.N * C * dims.S;
+  const staged = stagedSums(rt, x, g, dims, scale ? 4 * total : 0);
+  if (!staged) return null;
+  const { ex, gAt, oAt, shift, sums } = staged;
   const out = scale ? (allocateUnfilled('float32', total + 2 * C) as Float32Array) : new Float64Array(2 * C);
   const at = scale ? total : 0;
   for (let c = 0; c < C; c++) {
@@ -326,13 +335,7 @@ export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: Channel
     out[at + C + c] = sums[2]![c]!;
   }
   if (!scale) return out;
-  const a = channelValues(scale, C, 1);
-  for (let i = 0; i < N; i++) {
-    for (let c = 0; c < C; c++) {
-      const row = 4 * (i * C + c) * S;
-      ex.normalize(oAt + row, gAt + row, S, 0, a[c]!, 0);
-    }
-  }
+  affineRows(ex, dims, oAt, gAt, channelValues(scale, C, 1), new Float64Array(C));
   out.set((rt.elements() as Float32Array).subarray(oAt / 4, oAt / 4 + total));
   return out;
 }
