@@ -46,7 +46,7 @@ import { allocate, allocateUnfilled, dtypeOf, type FloatArray, type TypedArray }
 import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
 import { convExports, type ConvExports } from './conv-module.js';
 import { blockDepth, blocking, type GemmRunner } from './gemm.js';
-import { lanesOf } from './gemm-module.js';
+import { lanesOf, type GemmExports } from './gemm-module.js';
 import { SMALL_PRODUCT } from './matmul.js';
 import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
 
@@ -314,16 +314,81 @@ function multiply(rt: WasmRuntime, ex: ConvExports, run: GemmRunner, p: Product,
  * gemm does: the result is the same to the bit.
  */
 function multiplyStreamed(rt: WasmRuntime, ex: ConvExports, p: Product, a: Operand, b: Operand): void {
-  const E = rt.elementBytes;
-  const { tile } = rt.exports;
-  const ldc = p.ldc * E;
-  for (let pc = 0; pc < p.k; pc += p.KC) {
-    const kc = Math.min(p.KC, p.k - pc);
-    packBlock(ex.packTableA, ex.packEdgeA, E, a, p.m, p.MR, pc, kc, p.a);
-    packBlock(ex.packTableB, ex.packEdgeB, E, b, p.n, p.NR, pc, kc, p.b);
-    for (let jt = 0; jt < p.nTiles; jt++) {
-      const bSliver = p.b + jt * kc * p.NR * E;
-      for (let it = 0; it < p.mTiles; it++) tile(kc, p.a + it * kc * p.MR * E, bSliver, p.c + it * p.MR * ldc + jt * p.NR * E, ldc, pc);
+  streamPartitions(new Int32Array(1), 0, ex, rt.exports.tile, streamJob(rt.elementBytes, p, a, b, 1, 0, 0));
+}
+
+/** The StreamJob of product p over operands a and b, cut into `partitions` (partial Cs from byte `partials`, `partialBytes` apart). */
+export function streamJob(E: number, p: Product, a: Operand, b: Operand, partitions: number, partials: number, partialBytes: number): StreamJob {
+  return {
+    K: p.k, KC: p.KC, E, MR: p.MR, NR: p.NR, m: p.m, n: p.n, mTiles: p.mTiles, nTiles: p.nTiles,
+    aImage: a.image, aLines: a.lines.at, aSteps: a.steps.at, bImage: b.image, bLines: b.lines.at, bSteps: b.steps.at,
+    a: p.a, b: p.b, c: p.c, partials, partialBytes, partitions,
+  };
+}
+
+/** A convolution's streamed product cut into K partitions, as numbers in the control area (byte addresses). */
+export interface StreamJob {
+  K: number;
+  KC: number;
+  /** Bytes per number. */
+  E: number;
+  MR: number;
+  NR: number;
+  /** Lines of A and of B (rows and columns of C). */
+  m: number;
+  n: number;
+  mTiles: number;
+  nTiles: number;
+  /** A's and B's operands (conv.ts's Operand): image, line table and step table. */
+  aImage: number;
+  aLines: number;
+  aSteps: number;
+  bImage: number;
+  bLines: number;
+  bSteps: number;
+  /** Packed A and B regions (partition q packs its K blocks q blocks in), C, the partial Cs (partition q's at partials + (q − 1)·partialBytes). */
+  a: number;
+  b: number;
+  c: number;
+  partials: number;
+  partialBytes: number;
+  partitions: number;
+}
+
+/** The StreamJob's fields in the order of the control area's words from JOB. */
+export const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partialBytes', 'partitions'] as const;
+
+/**
+ * Compute the K partitions of `j` this thread claims (Atomics.add on counter[at]) until none is
+ * left, as conv.ts's multiplyStreamed computes a whole product: partition q takes K blocks
+ * [q·B/P, (q+1)·B/P) of the B = ⌈K/KC⌉, packs each block of A and of B at its own place (q
+ * blocks into the packed regions) and multiplies it into C (q = 0) or its partial C, storing on
+ * its first block and adding on the others. One partition is the one-thread streamed product;
+ * threads.ts runs more on the main thread and on every worker (as source text: it may use
+ * nothing outside itself).
+ */
+export function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, tile: GemmExports['tile'], j: StreamJob): void {
+  const blocks = Math.ceil(j.K / j.KC);
+  const ldc = j.nTiles * j.NR * j.E;
+  // Block [pc, pc + kc) of an operand into slivers of R lines at dst: whole slivers, then the zero-padded edge (conv.ts's packBlock).
+  const pack = (whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], image: number, lines: number, steps: number, count: number, R: number, pc: number, kc: number, dst: number) => {
+    const slivers = Math.floor(count / R);
+    if (slivers > 0) whole(dst, image, lines, steps + 4 * pc, kc, slivers);
+    if (count > slivers * R) edge(dst + slivers * kc * R * j.E, image, lines + 4 * slivers * R, steps + 4 * pc, kc, count - slivers * R);
+  };
+  for (let q = Atomics.add(counter, at, 1); q < j.partitions; q = Atomics.add(counter, at, 1)) {
+    const a = j.a + q * j.mTiles * j.MR * j.KC * j.E;
+    const b = j.b + q * j.nTiles * j.NR * j.KC * j.E;
+    const c = q === 0 ? j.c : j.partials + (q - 1) * j.partialBytes;
+    const first = Math.floor((q * blocks) / j.partitions) * j.KC;
+    const end = Math.min(j.K, Math.floor(((q + 1) * blocks) / j.partitions) * j.KC);
+    for (let pc = first; pc < end; pc += j.KC) {
+      const kc = Math.min(j.KC, j.K - pc);
+      pack(conv.packTableA, conv.packEdgeA, j.aImage, j.aLines, j.aSteps, j.m, j.MR, pc, kc, a);
+      pack(conv.packTableB, conv.packEdgeB, j.bImage, j.bLines, j.bSteps, j.n, j.NR, pc, kc, b);
+      for (let jt = 0; jt < j.nTiles; jt++) {
+        for (let it = 0; it < j.mTiles; it++) tile(kc, a + it * kc * j.MR * j.E, b + jt * kc * j.NR * j.E, c + it * j.MR * ldc + jt * j.NR * j.E, ldc, pc - first);
+      }
     }
   }
 }

@@ -21,7 +21,7 @@
  * element of C is still computed by one thread with the same kernel and the same order of
  * sums, so the result is bit-identical to one thread whoever computes which block.
  *
- * A convolution's deep weight-gradient product (conv.ts's multiplyStreamed: C of a few tiles,
+ * A convolution's deep weight-gradient product (conv.ts's streamPartitions: C of a few tiles,
  * K = N·Ho·Wo) has too few columns to share, so it is cut along K instead, into
  * `splitting.partitionsPerThread` partitions per thread that the threads claim the same way
  * (job kind PARTITIONS): each sums its K blocks into a C of its own, and the main thread adds
@@ -61,7 +61,7 @@ import { ValueError } from '../../tensor/errors.js';
 import { readEnv } from '../gpu/env.js';
 import { blockDepth, installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
-import { streams, type Operand, type Product } from './conv.js';
+import { STREAM_JOB_FIELDS, streamJob, streamPartitions, streams, type Operand, type Product, type StreamJob } from './conv.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
 import { align64, wasmRuntime, type WasmRuntime } from './runtime.js';
 
@@ -242,72 +242,6 @@ function workerMain(
       polled = 0;
     }
   });
-}
-
-/** A convolution's streamed product cut into K partitions, as numbers in the control area (byte addresses). */
-interface StreamJob {
-  K: number;
-  KC: number;
-  /** Bytes per number. */
-  E: number;
-  MR: number;
-  NR: number;
-  /** Lines of A and of B (rows and columns of C). */
-  m: number;
-  n: number;
-  mTiles: number;
-  nTiles: number;
-  /** A's and B's operands (conv.ts's Operand): image, line table and step table. */
-  aImage: number;
-  aLines: number;
-  aSteps: number;
-  bImage: number;
-  bLines: number;
-  bSteps: number;
-  /** Packed A and B regions (partition q packs its K blocks q blocks in), C, the partial Cs (partition q's at partials + (q − 1)·partialBytes). */
-  a: number;
-  b: number;
-  c: number;
-  partials: number;
-  partialBytes: number;
-  partitions: number;
-}
-
-/** The StreamJob's fields in the order of the control area's words from JOB. */
-const STREAM_JOB_FIELDS = ['K', 'KC', 'E', 'MR', 'NR', 'm', 'n', 'mTiles', 'nTiles', 'aImage', 'aLines', 'aSteps', 'bImage', 'bLines', 'bSteps', 'a', 'b', 'c', 'partials', 'partialBytes', 'partitions'] as const;
-
-/**
- * Compute the K partitions of `j` this thread claims (Atomics.add on counter[at]) until none is
- * left, as conv.ts's multiplyStreamed computes a whole product: partition q takes K blocks
- * [q·B/P, (q+1)·B/P) of the B = ⌈K/KC⌉, packs each block of A and of B at its own place (q
- * blocks into the packed regions) and multiplies it into C (q = 0) or its partial C, storing on
- * its first block and adding on the others. Run by the main thread and by every worker (as
- * source text: it may use nothing outside itself).
- */
-function streamPartitions(counter: Int32Array, at: number, conv: ConvExports, tile: GemmExports['tile'], j: StreamJob): void {
-  const blocks = Math.ceil(j.K / j.KC);
-  const ldc = j.nTiles * j.NR * j.E;
-  // Block [pc, pc + kc) of an operand into slivers of R lines at dst: whole slivers, then the zero-padded edge (conv.ts's packBlock).
-  const pack = (whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], image: number, lines: number, steps: number, count: number, R: number, pc: number, kc: number, dst: number) => {
-    const slivers = Math.floor(count / R);
-    if (slivers > 0) whole(dst, image, lines, steps + 4 * pc, kc, slivers);
-    if (count > slivers * R) edge(dst + slivers * kc * R * j.E, image, lines + 4 * slivers * R, steps + 4 * pc, kc, count - slivers * R);
-  };
-  for (let q = Atomics.add(counter, at, 1); q < j.partitions; q = Atomics.add(counter, at, 1)) {
-    const a = j.a + q * j.mTiles * j.MR * j.KC * j.E;
-    const b = j.b + q * j.nTiles * j.NR * j.KC * j.E;
-    const c = q === 0 ? j.c : j.partials + (q - 1) * j.partialBytes;
-    const first = Math.floor((q * blocks) / j.partitions) * j.KC;
-    const end = Math.min(j.K, Math.floor(((q + 1) * blocks) / j.partitions) * j.KC);
-    for (let pc = first; pc < end; pc += j.KC) {
-      const kc = Math.min(j.KC, j.K - pc);
-      pack(conv.packTableA, conv.packEdgeA, j.aImage, j.aLines, j.aSteps, j.m, j.MR, pc, kc, a);
-      pack(conv.packTableB, conv.packEdgeB, j.bImage, j.bLines, j.bSteps, j.n, j.NR, pc, kc, b);
-      for (let jt = 0; jt < j.nTiles; jt++) {
-        for (let it = 0; it < j.mTiles; it++) tile(kc, a + it * kc * j.MR * j.E, b + jt * kc * j.NR * j.E, c + it * j.MR * ldc + jt * j.NR * j.E, ldc, pc - first);
-      }
-    }
-  }
 }
 
 /**
@@ -719,11 +653,7 @@ export const threadedRunner: GemmRunner = Object.assign(
       // The partial Cs of partitions 1 … P − 1 go into packed A's region, after the P blocks of A.
       const partials = p.a + partitions * aBlock;
       if (partitions < 2 || partials + (partitions - 1) * partialBytes > p.a + p.mTiles * p.MR * p.k * E) return false;
-      const job: StreamJob = {
-        K: p.k, KC: p.KC, E, MR: p.MR, NR: p.NR, m: p.m, n: p.n, mTiles: p.mTiles, nTiles: p.nTiles,
-        aImage: a.image, aLines: a.lines.at, aSteps: a.steps.at, bImage: b.image, bLines: b.lines.at, bSteps: b.steps.at,
-        a: p.a, b: p.b, c: p.c, partials, partialBytes, partitions,
-      };
+      const job = streamJob(E, p, a, b, partitions, partials, partialBytes);
       const live = poolFor(rt);
       const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
       STREAM_JOB_FIELDS.forEach((name, i) => (ctl[JOB + i] = job[name]));
