@@ -240,9 +240,11 @@ export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | nu
 
 /**
  * x and g ([N, C, S] float32) staged into memory, with `outBytes` for a result after them, and
- * their per-channel shifted sums (channelSums above); null when the memory cannot hold them.
+ * their per-channel shifted sums (channelSums above); null when g is not contiguous float32 or
+ * the memory cannot hold them.
  */
 function stagedSums(rt: WasmRuntime, x: View, g: View, dims: ChannelDims, outBytes: number) {
+  if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
   const total = dims.N * dims.C * dims.S;
   const layout = new Layout();
   const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(outBytes), layout.take(32)];
@@ -256,7 +258,6 @@ function stagedSums(rt: WasmRuntime, x: View, g: View, dims: ChannelDims, outByt
 
 /** Backend.batchNormBackward for x that wasmBatchNormDims accepts and a contiguous float32 gy; null otherwise. */
 export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight: View | null, eps: number, dims: ChannelDims): Float32Array | null {
-  if (!(gy.data instanceof Float32Array) || !isContiguous(gy.shape, gy.strides)) return null;
   const { N, C, S } = dims;
   const total = N * C * S;
   const n = N * S;
@@ -313,29 +314,36 @@ export function wasmChannelAffine(rt: WasmRuntime, x: View, scale: View, shift: 
   return y;
 }
 
-/**
- * Backend.channelSums for x that wasmBatchNormDims accepts and a contiguous float32 g: the
- * `momentsGrad` rows, whose Σg·(x − K) gives Σg·x = Σg·(x − K) + K·Σg. With `scale`, also
- * channelAffineBackward's g·s (the rows of `normalize` on the staged g, μ = 0): then the result
- * is that packed vector [g·s | Σ g·x | Σ g] in float32.
- */
-export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null;
-export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale: View): Float32Array | null;
-export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims, scale?: View): Float64Array | Float32Array | null {
-  if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
-  const { C } = dims;
-  const total = dims.N * C * dims.S;
-  const staged = stagedSums(rt, x, g, dims, scale ? 4 * total : 0);
-  if (!staged) return null;
-  const { ex, gAt, oAt, shift, sums } = staged;
-  const out = scale ? (allocateUnfilled('float32', total + 2 * C) as Float32Array) : new Float64Array(2 * C);
-  const at = scale ? total : 0;
+/** [Σ g·x | Σ g] per channel into out from `at`, from stagedSums' shifted sums: Σg·x = Σg·(x − K) + K·Σg. */
+function writeGradSums({ shift, sums }: { shift: Float64Array; sums: Float64Array[] }, out: Float32Array | Float64Array, at: number): void {
+  const C = shift.length;
   for (let c = 0; c < C; c++) {
     out[at + c] = sums[3]![c]! + shift[c]! * sums[2]![c]!;
     out[at + C + c] = sums[2]![c]!;
   }
-  if (!scale) return out;
-  affineRows(ex, dims, oAt, gAt, channelValues(scale, C, 1), new Float64Array(C));
-  out.set((rt.elements() as Float32Array).subarray(oAt / 4, oAt / 4 + total));
+}
+
+/** Backend.channelSums for x that wasmBatchNormDims accepts and a contiguous float32 g: the `momentsGrad` rows. */
+export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null {
+  const staged = stagedSums(rt, x, g, dims, 0);
+  if (!staged) return null;
+  const out = new Float64Array(2 * dims.C);
+  writeGradSums(staged, out, 0);
+  return out;
+}
+
+/**
+ * Backend.channelAffineBackward, likewise: the sums of wasmChannelSums and g·s (the rows of
+ * `normalize` on the staged g, μ = 0), packed [g·s | Σ g·x | Σ g] in float32.
+ */
+export function wasmChannelAffineBackward(rt: WasmRuntime, g: View, x: View, scale: View, dims: ChannelDims): Float32Array | null {
+  const { C } = dims;
+  const total = dims.N * C * dims.S;
+  const staged = stagedSums(rt, x, g, dims, 4 * total);
+  if (!staged) return null;
+  const out = allocateUnfilled('float32', total + 2 * C) as Float32Array;
+  writeGradSums(staged, out, total);
+  affineRows(staged.ex, dims, staged.oAt, staged.gAt, channelValues(scale, C, 1), new Float64Array(C));
+  out.set((rt.elements() as Float32Array).subarray(staged.oAt / 4, staged.oAt / 4 + total));
   return out;
 }

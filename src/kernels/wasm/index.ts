@@ -27,21 +27,30 @@
  * (`setWasmThreads`, GRADSCOPE_THREADS; Node, or a browser Worker of a cross-origin-isolated
  * page); one thread by default, and float32 products only.
  */
-import { isFloat } from '../../tensor/dtype.js';
+import { isFloat, type DType } from '../../tensor/dtype.js';
 import { sizeOf } from '../../tensor/shape.js';
 import type { Backend } from '../backend.js';
+import type { View } from '../../tensor/storage.js';
 import { cpuBackend } from '../cpu/index.js';
 import { readEnv } from '../gpu/env.js';
 import { WasmArena } from './arena.js';
 import { wasmAddScaledInPlace, wasmAxpyApplies } from './axpy.js';
-import { wasmBatchNormBackward, wasmBatchNormDims, wasmBatchNormForward, wasmChannelAffine, wasmChannelSums } from './batch-norm.js';
+import {
+  wasmBatchNormBackward,
+  wasmBatchNormDims,
+  wasmBatchNormForward,
+  wasmChannelAffine,
+  wasmChannelAffineBackward,
+  wasmChannelSums,
+  type ChannelDims,
+} from './batch-norm.js';
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
 import { productRunner } from './gemm.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPool2dBackward, wasmMaxPoolApplies, wasmMaxPoolBackwardApplies } from './pool.js';
 import { sumLayout, wasmSum } from './sums.js';
-import { memoryUnavailableReason, simdAvailable, tryWasmRuntime } from './runtime.js';
+import { memoryUnavailableReason, simdAvailable, tryWasmRuntime, type WasmRuntime } from './runtime.js';
 
 export { setMemoryAllocator, simdAvailable, wasmMemoryProblem, wasmRuntime, type MemoryAllocator } from './runtime.js';
 export { requestedWasmThreads, setWasmThreads, wasmThreads, type ThreadOptions } from './threads.js';
@@ -62,6 +71,13 @@ export function wasmUnavailableReason(): string | null {
   if (readEnv('GRADSCOPE_WASM') === 'off') return 'switched off by GRADSCOPE_WASM=off';
   if (!simdAvailable()) return 'this JavaScript engine has no WebAssembly SIMD (WebAssembly.validate rejected a v128 module)';
   return memoryUnavailableReason();
+}
+
+/** `kernel` on the rows of x [N, C, S…] where BatchNorm's kernels take it (wasmBatchNormDims), else null (cpu then). */
+function onChannelRows<T>(x: View, dtype: DType, kernel: (rt: WasmRuntime, dims: ChannelDims) => T | null): T | null {
+  const dims = wasmBatchNormDims(x, dtype);
+  const rt = dims ? tryWasmRuntime('float32') : null;
+  return rt && dims ? kernel(rt, dims) : null;
 }
 
 /**
@@ -125,34 +141,17 @@ export function createWasmBackend(): WasmBackend {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
       return (rt && wasmConv2dBackwardWeight(rt, productRunner(), x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
     },
-    // BatchNorm in train mode on contiguous float32 [N, C, S…] with whole vectors of S (after
-    // a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.
-    batchNormForward: (x, weight, bias, eps, dtype) => {
-      const dims = wasmBatchNormDims(x, dtype);
-      const rt = dims ? tryWasmRuntime('float32') : null;
-      return (rt && dims && wasmBatchNormForward(rt, x, weight, bias, eps, dims)) || cpu.batchNormForward(x, weight, bias, eps, dtype);
-    },
-    batchNormBackward: (x, gy, weight, eps, dtype) => {
-      const dims = wasmBatchNormDims(x, dtype);
-      const rt = dims ? tryWasmRuntime('float32') : null;
-      return (rt && dims && wasmBatchNormBackward(rt, x, gy, weight, eps, dims)) || cpu.batchNormBackward(x, gy, weight, eps, dtype);
-    },
-    // BatchNorm in eval mode, on the same rows as train mode.
-    channelAffine: (x, scale, shift, dtype) => {
-      const dims = wasmBatchNormDims(x, dtype);
-      const rt = dims ? tryWasmRuntime('float32') : null;
-      return (rt && dims && wasmChannelAffine(rt, x, scale, shift, dims)) || cpu.channelAffine(x, scale, shift, dtype);
-    },
-    channelSums: (g, x, dtype) => {
-      const dims = wasmBatchNormDims(x, dtype);
-      const rt = dims ? tryWasmRuntime('float32') : null;
-      return (rt && dims && wasmChannelSums(rt, g, x, dims)) || cpu.channelSums(g, x, dtype);
-    },
-    channelAffineBackward: (g, x, scale, dtype) => {
-      const dims = wasmBatchNormDims(x, dtype);
-      const rt = dims ? tryWasmRuntime('float32') : null;
-      return (rt && dims && wasmChannelSums(rt, g, x, dims, scale)) || cpu.channelAffineBackward(g, x, scale, dtype);
-    },
+    // BatchNorm, train and eval mode, on contiguous float32 [N, C, S…] with whole vectors of S
+    // (after a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.
+    batchNormForward: (x, weight, bias, eps, dtype) =>
+      onChannelRows(x, dtype, (rt, dims) => wasmBatchNormForward(rt, x, weight, bias, eps, dims)) ?? cpu.batchNormForward(x, weight, bias, eps, dtype),
+    batchNormBackward: (x, gy, weight, eps, dtype) =>
+      onChannelRows(x, dtype, (rt, dims) => wasmBatchNormBackward(rt, x, gy, weight, eps, dims)) ?? cpu.batchNormBackward(x, gy, weight, eps, dtype),
+    channelAffine: (x, scale, shift, dtype) =>
+      onChannelRows(x, dtype, (rt, dims) => wasmChannelAffine(rt, x, scale, shift, dims)) ?? cpu.channelAffine(x, scale, shift, dtype),
+    channelSums: (g, x, dtype) => onChannelRows(x, dtype, (rt, dims) => wasmChannelSums(rt, g, x, dims)) ?? cpu.channelSums(g, x, dtype),
+    channelAffineBackward: (g, x, scale, dtype) =>
+      onChannelRows(x, dtype, (rt, dims) => wasmChannelAffineBackward(rt, g, x, scale, dims)) ?? cpu.channelAffineBackward(g, x, scale, dtype),
     // Bias gradients: float32 sums over the batch (and positions) on staged copies (sums.ts).
     reduce: (fn, x, axes, dtype) => {
       const dims = fn === 'sum' ? sumLayout(x, axes, dtype) : null;
