@@ -58,6 +58,20 @@ export function unpackGradients(packed: Tensor, shape: readonly number[], affine
 }
 
 /**
+ * A packed gradient [∂x | ∂γ | ∂β] computed over the samples' channels side by side (x's merged
+ * shape [N, B·C, …], mergeBatchIntoChannels) as one packed row per sample: [B, n + 2C], batch
+ * axis 0 (without affine, ∂x alone: [B, n]).
+ */
+export function splitPackedGradients(packed: Tensor, mergedShape: readonly number[], size: number, affine: boolean): Batched {
+  const [N, BC, ...rest] = mergedShape as [number, number, ...number[]];
+  const C = BC / size;
+  const [gx, gw, gb] = unpackGradients(packed, mergedShape, affine);
+  const rows = moveAxis(gx.reshape([N, size, C, ...rest]), 1, 0).reshape([size, N * C * sizeOf(rest)]);
+  if (!affine) return { value: rows, dim: 0 };
+  return { value: concat([rows, gw!.reshape([size, C]), gb!.reshape([size, C])], 1), dim: 0 };
+}
+
+/**
  * The per-channel quantities of the file comment, computed from x with differentiable ops
  * (so that the second-order rules stay differentiable in x to any order).
  */
@@ -144,13 +158,7 @@ export const batchNormTrainBackwardOp = defineOp<{
     const xs = mergeBatchIntoChannels(x!, dx!, size);
     const gs = mergeBatchIntoChannels(g!, dg!, size);
     const inputs = attrs.affine ? [xs, gs, mergeChannelParameter(w!, dw!, size)] : [xs, gs];
-    const packed: Tensor = apply(batchNormTrainBackwardOp, inputs, attrs);
-    const [N, BC, ...rest] = xs.shape as [number, number, ...number[]];
-    const C = BC / size;
-    const [gx, gw, gb] = unpackGradients(packed, xs.shape, attrs.affine);
-    const rows = moveAxis(gx.reshape([N, size, C, ...rest]), 1, 0).reshape([size, N * C * sizeOf(rest)]);
-    if (!attrs.affine) return { value: rows, dim: 0 };
-    return { value: concat([rows, gw!.reshape([size, C]), gb!.reshape([size, C])], 1), dim: 0 };
+    return splitPackedGradients(apply(batchNormTrainBackwardOp, inputs, attrs), xs.shape, size, attrs.affine);
   },
   describe: ({ eps, affine }) => `eps=${eps}${affine ? '' : ', no affine'}`,
 });

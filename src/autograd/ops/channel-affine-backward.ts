@@ -16,12 +16,11 @@
  * (and staged it into WebAssembly memory); this reads g and x once.
  */
 import { getBackend } from '../../kernels/registry.js';
-import { sizeOf } from '../../tensor/shape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { apply, defineOp, type Batched } from '../op.js';
 import { scalarTensor } from '../operands.js';
-import { mergeBatchIntoChannels, moveAxis } from '../rules.js';
-import { mergeChannelParameter, statisticAxes, unpackGradients } from './batch-norm-backward.js';
+import { mergeBatchIntoChannels } from '../rules.js';
+import { mergeChannelParameter, splitPackedGradients, statisticAxes, unpackGradients } from './batch-norm-backward.js';
 import { channelAffine } from './channel-affine.js';
 import { channelSums } from './channel-sums.js';
 import { concat } from './concat.js';
@@ -55,11 +54,7 @@ export const channelAffineBackwardOp = defineOp<undefined>({
   batch: ({ inputs: [g, x, s], dims: [dg, dx, ds], size }): Batched => {
     const gs = mergeBatchIntoChannels(g!, dg!, size);
     const packed: Tensor = apply(channelAffineBackwardOp, [gs, mergeBatchIntoChannels(x!, dx!, size), mergeChannelParameter(s!, ds!, size)], undefined);
-    const [N, BC, ...rest] = gs.shape as [number, number, ...number[]];
-    const C = BC / size;
-    const [gx, gw, gb] = unpackGradients(packed, gs.shape, true);
-    const rows = moveAxis(gx.reshape([N, size, C, ...rest]), 1, 0).reshape([size, N * C * sizeOf(rest)]);
-    return { value: concat([rows, gw!.reshape([size, C]), gb!.reshape([size, C])], 1), dim: 0 };
+    return splitPackedGradients(packed, gs.shape, size, true);
   },
 });
 
