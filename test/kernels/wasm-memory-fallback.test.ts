@@ -51,6 +51,11 @@ const x = makeOperand({ shape: [8, 16, 32, 32] }, 'float32', 'mem/x');
 const w = makeOperand({ shape: [32, 16, 3, 3] }, 'float32', 'mem/w');
 const gy = makeOperand({ shape: [8, 32, 32, 32] }, 'float32', 'mem/gy');
 const geometry: Conv2dGeometry = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+// One input channel, six out: the direct kernels (direct-conv.ts), whose images also pass 4 MiB.
+const x1 = makeOperand({ shape: [32, 1, 96, 96] }, 'float32', 'mem/x1');
+const w1 = makeOperand({ shape: [6, 1, 5, 5] }, 'float32', 'mem/w1');
+const gy1 = makeOperand({ shape: [32, 6, 92, 92] }, 'float32', 'mem/gy1');
+const valid: Conv2dGeometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
 
 /** Every compute-bound kernel of `backend` against the pure-TypeScript one, exactly. */
 function expectAllOnCpu(backend: typeof cpuBackend): void {
@@ -62,6 +67,10 @@ function expectAllOnCpu(backend: typeof cpuBackend): void {
   );
   expect(Array.from(backend.conv2dBackwardWeight(x, gy, w.shape, geometry, 'float32')), 'conv2d ∂w').toEqual(
     Array.from(cpuBackend.conv2dBackwardWeight(x, gy, w.shape, geometry, 'float32')),
+  );
+  expect(Array.from(backend.conv2d(x1, w1, valid, 'float32')), 'direct conv2d').toEqual(Array.from(cpuBackend.conv2d(x1, w1, valid, 'float32')));
+  expect(Array.from(backend.conv2dBackwardWeight(x1, gy1, w1.shape, valid, 'float32')), 'direct conv2d ∂w').toEqual(
+    Array.from(cpuBackend.conv2dBackwardWeight(x1, gy1, w1.shape, valid, 'float32')),
   );
 }
 

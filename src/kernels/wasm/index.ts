@@ -46,6 +46,8 @@ import {
 } from './batch-norm.js';
 import { wasmElementwiseApplies, wasmMap, wasmZip } from './elementwise.js';
 import { wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight, wasmConvApplies } from './conv.js';
+import { directConv2d, directConv2dBackwardWeight, directConvApplies } from './direct-conv.js';
+import { convDims } from '../geometry.js';
 import { productRunner } from './gemm.js';
 import { wasmMatmul, wasmMatmulApplies } from './matmul.js';
 import { wasmMaxPool2d, wasmMaxPool2dBackward, wasmMaxPoolApplies, wasmMaxPoolBackwardApplies } from './pool.js';
@@ -129,9 +131,11 @@ export function createWasmBackend(): WasmBackend {
       const rt = isFloat(dtype) && wasmMatmulApplies(a, b) ? tryWasmRuntime(dtype) : null;
       return (rt && wasmMatmul(rt, productRunner(), a, b)) || cpu.matmul(a, b, dtype);
     },
+    // Few taps at stride 1 (LeNet's first layer): direct, without packing (direct-conv.ts).
     conv2d: (x, w, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2d(rt, productRunner(), x, w, g)) || cpu.conv2d(x, w, g, dtype);
+      const d = convDims(x.shape, w.shape, g);
+      return (rt && (directConvApplies(rt, d, false) ? directConv2d(rt, x, w, d) : wasmConv2d(rt, productRunner(), x, w, g))) || cpu.conv2d(x, w, g, dtype);
     },
     conv2dBackwardInput: (gy, w, inputShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) ? tryWasmRuntime(dtype) : null;
@@ -139,7 +143,8 @@ export function createWasmBackend(): WasmBackend {
     },
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2dBackwardWeight(rt, productRunner(), x, gy, weightShape, g)) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+      const d = convDims(x.shape, weightShape, g);
+      return (rt && (directConvApplies(rt, d, true) ? directConv2dBackwardWeight(rt, x, gy, d) : wasmConv2dBackwardWeight(rt, productRunner(), x, gy, weightShape, g))) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
     },
     // BatchNorm, train and eval mode, on contiguous float32 [N, C, S…] with whole vectors of S
     // (after a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.
