@@ -3,8 +3,8 @@
  * backend in float64: random geometries at stride 1 (padding 0–2, 1–3 input channels, kernels
  * up to 5×5, 1–20 output channels, so that channel blocks end short, and rows of 1–5 vectors,
  * so that every forward tile width occurs) and operand layouts (contiguous, channels-last, at
- * an offset, a broadcast output gradient), float64 to 1e-12 and float32 to the tolerances of
- * wasm-parity.test.ts; the batch sizes sharing one emitted module; non-finite inputs, which
+ * an offset, a broadcast output gradient), to 10⁻¹² (float64) or 10⁻⁵ (float32) of the terms'
+ * magnitudes (conv-operands.ts says why); the batch sizes sharing one emitted module; non-finite inputs, which
  * must give cpu's NaN and infinities in the same places; and which convolutions take the path,
  * through the backend. (The fallback when memory cannot grow: wasm-memory-fallback.test.ts.)
  */
@@ -16,46 +16,16 @@ import { createWasmBackend, simdAvailable } from '../../src/kernels/wasm/index.j
 import { direct, directConv2d, directConv2dBackwardWeight, directConvApplies } from '../../src/kernels/wasm/direct-conv.js';
 import { wasmRuntime } from '../../src/kernels/wasm/runtime.js';
 import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
-import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
+import type { FloatDType } from '../../src/tensor/dtype.js';
 import type { View } from '../../src/tensor/storage.js';
 import { mulberry32 } from '../arbitraries.js';
+import { expectClose, operand, reference, type Shape4 } from './conv-operands.js';
 
 enableRelaxedSimd();
 
-const TOLERANCE = { float32: { rtol: 1e-4, atol: 1e-5 }, float64: { rtol: 1e-12, atol: 1e-12 } } as const;
 const LANES = { float32: 4, float64: 2 } as const;
 const saved = { ...direct };
 afterEach(() => void Object.assign(direct, saved));
-
-type Shape4 = [number, number, number, number];
-
-/** A 4-D view of values in [−1, 1) (float32-exact): 0 contiguous, 1 channels-last, 2 at an offset (NaN before), 3 one broadcast value. */
-function operand(shape: Shape4, dtype: FloatDType, layout: number, rng: () => number): View {
-  const size = shape.reduce((a, b) => a * b, 1);
-  const Array_ = dtype === 'float64' ? Float64Array : Float32Array;
-  const value = () => Math.fround(2 * rng() - 1);
-  const [, c, h, w] = shape;
-  if (layout === 3) return { data: Array_.of(value()), shape: shape.slice(), strides: [0, 0, 0, 0], offset: 0 };
-  if (layout === 1) return { data: new Array_(size).map(value), shape: shape.slice(), strides: [h * w * c, 1, w * c, c], offset: 0 };
-  const offset = layout === 2 ? 5 : 0;
-  const data = new Array_(offset + size).fill(NaN);
-  for (let i = 0; i < size; i++) data[offset + i] = value();
-  return { data, shape: shape.slice(), strides: [c * h * w, h * w, w, 1], offset };
-}
-
-const asFloat64 = (v: View): View => ({ ...v, data: Float64Array.from(v.data) });
-
-/** Close to `expected` within the dtype's tolerance; a non-finite expected value must be matched exactly (NaN by NaN). */
-function expectClose(actual: TypedArray, expected: TypedArray, dtype: FloatDType, what: string): void {
-  const { rtol, atol } = TOLERANCE[dtype];
-  expect(actual, `${what}: type`).toBeInstanceOf(dtype === 'float64' ? Float64Array : Float32Array);
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  for (let i = 0; i < expected.length; i++) {
-    const [a, e] = [actual[i]!, expected[i]!];
-    const ok = Number.isFinite(e) ? Math.abs(a - e) <= atol + rtol * Math.abs(e) : Object.is(a, e);
-    if (!ok) expect.fail(`${what}: element ${i} is ${a}, expected ${e} (rtol ${rtol}, atol ${atol})`);
-  }
-}
 
 interface Problem {
   x: Shape4;
@@ -88,13 +58,12 @@ function check(p: Problem, dtype: FloatDType, values?: (x: View) => void): void 
   values?.(x);
   const w = operand(p.w, dtype, p.seed % 2 ? 1 : 0, rng);
   const gy = operand(conv2dOutputShape(p.x, p.w, p.g) as Shape4, dtype, p.gyLayout, rng);
-  const [x64, w64, gy64] = [x, w, gy].map(asFloat64) as [View, View, View];
   const rt = wasmRuntime(dtype);
   const d = convDims(p.x, p.w, p.g);
   expect(d.Wo % LANES[dtype]).toBe(0);
   const what = `${dtype} x [${p.x}] w [${p.w}] padding [${p.g.padding}] layouts ${p.xLayout}/${p.gyLayout}`;
-  expectClose(directConv2d(rt, x, w, d)!, cpuBackend.conv2d(x64, w64, p.g, 'float64'), dtype, `${what}: conv2d`);
-  expectClose(directConv2dBackwardWeight(rt, x, gy, d)!, cpuBackend.conv2dBackwardWeight(x64, gy64, p.w, p.g, 'float64'), dtype, `${what}: ∂/∂w`);
+  expectClose(directConv2d(rt, x, w, d)!, reference((x, w) => cpuBackend.conv2d(x!, w!, p.g, 'float64'), x, w), dtype, `${what}: conv2d`);
+  expectClose(directConv2dBackwardWeight(rt, x, gy, d)!, reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, p.w, p.g, 'float64'), x, gy), dtype, `${what}: ∂/∂w`);
 }
 
 describe.skipIf(!simdAvailable())('direct convolutions against the cpu backend', () => {
@@ -163,7 +132,10 @@ describe.skipIf(!simdAvailable())('which convolutions run direct', () => {
     const w = operand([6, 1, 5, 5], 'float32', 0, rng);
     const gy = operand([16, 6, 24, 24], 'float32', 0, rng);
     const g: Conv2dGeometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
-    const [x64, w64, gy64] = [x, w, gy].map(asFloat64) as [View, View, View];
+    const expected = {
+      conv2d: reference((x, w) => cpuBackend.conv2d(x!, w!, g, 'float64'), x, w),
+      '∂/∂w': reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, w.shape, g, 'float64'), x, gy),
+    };
     const runs = () => [backend.conv2d(x, w, g, 'float32'), backend.conv2dBackwardWeight(x, gy, w.shape, g, 'float32')];
     const [y, dw] = runs();
     const d = convDims(x.shape, w.shape, g);
@@ -172,8 +144,8 @@ describe.skipIf(!simdAvailable())('which convolutions run direct', () => {
     Object.assign(direct, { maxTaps: 0, maxChannels: 0 });
     const [yGemm, dwGemm] = runs();
     for (const [a, b, what] of [[y, yGemm, 'conv2d'], [dw, dwGemm, '∂/∂w']] as const) {
-      expectClose(a!, what === 'conv2d' ? cpuBackend.conv2d(x64, w64, g, 'float64') : cpuBackend.conv2dBackwardWeight(x64, gy64, w.shape, g, 'float64'), 'float32', `direct ${what}`);
-      expectClose(b!, what === 'conv2d' ? cpuBackend.conv2d(x64, w64, g, 'float64') : cpuBackend.conv2dBackwardWeight(x64, gy64, w.shape, g, 'float64'), 'float32', `GEMM ${what}`);
+      expectClose(a!, expected[what], 'float32', `direct ${what}`);
+      expectClose(b!, expected[what], 'float32', `GEMM ${what}`);
     }
   });
 });
