@@ -19,14 +19,15 @@ gs.setBackend('wasm');
 const backend = gs.getBackend();
 const CALLS = 20;
 
-// [N, Cin, H, W] and [Cout, Cin, K, K], no padding: LeNet-5's two layers, then wider ones.
+// [N, Cin, H, W], [Cout, Cin, K, K] and the padding: LeNet-5's two layers (none), then wider
+// 'same' 3×3 layers (padding 1, so that the output rows are whole vectors).
 const SHAPES = [
-  [[128, 1, 28, 28], [6, 1, 5, 5]],
-  [[128, 6, 12, 12], [16, 6, 5, 5]],
-  [[128, 1, 28, 28], [32, 1, 3, 3]],
-  [[64, 3, 32, 32], [16, 3, 3, 3]],
-  [[64, 16, 16, 16], [32, 16, 3, 3]],
-  [[64, 32, 8, 8], [64, 32, 3, 3]],
+  [[128, 1, 28, 28], [6, 1, 5, 5], 0],
+  [[128, 6, 12, 12], [16, 6, 5, 5], 0],
+  [[128, 1, 28, 28], [32, 1, 3, 3], 1],
+  [[64, 3, 32, 32], [16, 3, 3, 3], 1],
+  [[64, 16, 16, 16], [32, 16, 3, 3], 1],
+  [[64, 32, 8, 8], [64, 32, 3, 3], 1],
 ];
 
 const view = (shape) => {
@@ -38,11 +39,11 @@ const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
 const PATHS = { gemm: { maxTaps: 0, maxChannels: 0 }, direct: { maxTaps: Infinity, maxChannels: Infinity } };
 const saved = { ...direct };
 
-for (const [xShape, wShape] of SHAPES) {
-  const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+for (const [xShape, wShape, pad] of SHAPES) {
+  const geometry = { stride: [1, 1], padding: [pad, pad], dilation: [1, 1], groups: 1 };
   const [N, , H, W] = xShape;
   const [Cout, , K] = wShape;
-  const [x, w, gy] = [view(xShape), view(wShape), view([N, Cout, H - K + 1, W - K + 1])];
+  const [x, w, gy] = [view(xShape), view(wShape), view([N, Cout, H + 2 * pad - K + 1, W + 2 * pad - K + 1])];
   const calls = {
     forward: () => backend.conv2d(x, w, geometry, 'float32'),
     'weight gradient': () => backend.conv2dBackwardWeight(x, gy, wShape, geometry, 'float32'),
@@ -54,7 +55,7 @@ for (const [xShape, wShape] of SHAPES) {
     const possible = directConvApplies(wasmRuntime('float32'), d, weightGradient);
     Object.assign(direct, saved);
     if (!possible) {
-      console.log(`x [${xShape}] w [${wShape}] ${what.padEnd(15)} (rows of ${d.Wo} are not whole vectors: GEMM only)`);
+      console.log(`x [${xShape}] w [${wShape}] padding ${pad} ${what.padEnd(15)} (rows of ${d.Wo} are not whole vectors: GEMM only)`);
       continue;
     }
     const times = { gemm: [], direct: [] };
@@ -70,7 +71,7 @@ for (const [xShape, wShape] of SHAPES) {
     Object.assign(direct, saved);
     const [viaGemm, viaDirect] = [median(times.gemm), median(times.direct)];
     const taken = directConvApplies(wasmRuntime('float32'), d, weightGradient) ? 'direct' : 'GEMM';
-    console.log(`x [${xShape}] w [${wShape}] ${what.padEnd(15)} GEMM ${viaGemm.toFixed(3)} ms, direct ${viaDirect.toFixed(3)} ms: ${(viaGemm / viaDirect).toFixed(2)}× (the backend takes: ${taken})`);
+    console.log(`x [${xShape}] w [${wShape}] padding ${pad} ${what.padEnd(15)} GEMM ${viaGemm.toFixed(3)} ms, direct ${viaDirect.toFixed(3)} ms: ${(viaGemm / viaDirect).toFixed(2)}× (the backend takes: ${taken})`);
   }
 }
 

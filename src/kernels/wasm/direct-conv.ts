@@ -47,10 +47,12 @@ import { Layout, writeImage } from './conv.js';
  * forwards with at most `maxTaps` taps or `maxChannels` output channels, weight gradients with
  * at most `maxTaps` taps. The GEMM packs every input number kdim times and uses each packed
  * number for Cout multiply-adds, so it wins back its packing with many channels. Measured
- * (bench/micro/direct-conv.mjs, float32, one thread, batch 128), GEMM → direct: LeNet-5's
- * 1 → 6 5×5 forward 1.0–1.4 → 0.47 ms and weight gradient 1.2 → 0.49 ms, its 6 → 16 5×5
- * forward 0.91–1.0 → 0.80 ms; 16 → 32 and 32 → 64 3×3 forwards (batch 64) are 15–20 % slower
- * direct (so they stay on the GEMM), as the 6 → 16 weight gradient (150 taps: 3× slower).
+ * on a Zen 5 host (bench/micro/direct-conv.mjs, float32, one thread, batch 128), GEMM →
+ * direct: LeNet-5's 1 → 6 5×5 forward 1.0–1.4 → 0.47 ms and weight gradient 1.2 → 0.49 ms,
+ * its 6 → 16 5×5 forward 0.91–1.0 → 0.80 ms; 16 → 32 and 32 → 64 'same' 3×3 forwards (batch
+ * 64) 15–20 % slower direct (so they stay on the GEMM), as the 6 → 16 weight gradient (150
+ * taps: 3× slower). On an Intel Xeon host those two forwards ran 1.3–1.4× faster direct, and
+ * every weight gradient past 32 taps was 2–6× slower (docs/performance.md has both tables).
  * NOTE: tests set these to 0 or Infinity.
  */
 export const direct = { maxTaps: 32, maxChannels: 16 };
