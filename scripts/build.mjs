@@ -5,6 +5,8 @@
  *    .js as ESM with two-space indentation: the same program, a third smaller (the installed
  *    engine has a 3 MiB budget, test/consumer/run.mjs). No source maps: they would not survive
  *    the reprint, and the package does not ship them.
+ *    The .d.ts files that no entry point's declarations reach (a kernel's, an op's) are deleted:
+ *    the package's exports map lets nobody import them, and they were 97 KB of each copy.
  * 2. esbuild: each dist/*.js → dist/cjs/*.js as CommonJS, one file per module (not a bundle, so
  *    `require('gradscope')` and `require('gradscope/data')` share one copy of every module, and
  *    instanceof and the backend registry work across entry points). The .d.ts files are copied
@@ -38,6 +40,25 @@ rmSync(dist, { recursive: true, force: true });
 rmSync(join(root, 'packages', 'lab', 'dist'), { recursive: true, force: true });
 
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+
+/** The .d.ts files the entry points' declarations import, directly or through others. */
+function reachableDeclarations() {
+  const { exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const pending = Object.values(exports).flatMap((e) => (e.import ? [join(root, e.import.types)] : []));
+  const reached = new Set();
+  while (pending.length > 0) {
+    const file = pending.pop();
+    if (reached.has(file)) continue;
+    reached.add(file);
+    for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from\s*|import\s*\(\s*)["'](\.[^"']+)\.js["']/g)) {
+      pending.push(join(dirname(file), `${specifier}.d.ts`));
+    }
+  }
+  return reached;
+}
+
+const declarations = reachableDeclarations();
+for (const file of files(dist, cjs)) if (file.endsWith('.d.ts') && !declarations.has(file)) rmSync(file);
 
 for (const file of files(dist, cjs)) {
   if (!file.endsWith('.js')) continue;
