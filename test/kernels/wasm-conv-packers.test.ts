@@ -4,7 +4,7 @@
  * 0–2, dilation 1–2, groups 1–3 (depthwise included), odd sizes so that edge slivers and
  * sliver-straddling image rows occur — and operand layouts (contiguous, channels-last, at an
  * offset, a broadcast output gradient) against the float64 CPU results, to 10⁻¹² (float64)
- * or 10⁻⁵ (float32) of the terms' magnitudes (conv-operands.ts says why). The wasm kernels are
+ * or 3·10⁻⁵ (float32) of the terms' magnitudes (conv-operands.ts says why). The wasm kernels are
  * called directly, so products below the backend's size crossover take the module path too;
  * then many geometries in turn (the tables are cached per geometry), the deep weight-gradient
  * products streamed K block by K block (bit for bit the result of packing all of K first), and

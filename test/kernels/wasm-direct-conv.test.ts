@@ -3,7 +3,7 @@
  * backend in float64: random geometries at stride 1 (padding 0–2, 1–3 input channels, kernels
  * up to 5×5, 1–20 output channels, so that channel blocks end short, and rows of 1–5 vectors,
  * so that every forward tile width occurs) and operand layouts (contiguous, channels-last, at
- * an offset, a broadcast output gradient), to 10⁻¹² (float64) or 10⁻⁵ (float32) of the terms'
+ * an offset, a broadcast output gradient), to 10⁻¹² (float64) or 3·10⁻⁵ (float32) of the terms'
  * magnitudes (conv-operands.ts says why); the batch sizes sharing one emitted module; non-finite inputs, which
  * must give cpu's NaN and infinities in the same places; and which convolutions take the path,
  * through the backend. (The fallback when memory cannot grow: wasm-memory-fallback.test.ts.)
