@@ -17,8 +17,9 @@ import type { View } from '../../src/tensor/storage.js';
 /**
  * Float32: 3·10⁻⁵ of Σ|terms| is 500 float32 roundings (u = 6·10⁻⁸), 6× the random walk of
  * √K roundings of a plain running sum at the largest K here (≈ 6,300), while the kernels'
- * blocked sums measured at most 3.6 over one run of both files' random cases. It is below an average term's share (1/K of Σ|terms|, ≥ 1.6·10⁻⁴
- * here), so a lost or doubled term fails. Float64: 10⁻¹².
+ * blocked sums measured at most 3.6 over one run of both files' random cases. It is below an
+ * average term's share (1/K of Σ|terms|, ≥ 1.6·10⁻⁴ here), so a lost or doubled term fails.
+ * Float64: 10⁻¹².
  */
 export const TOLERANCE = { float32: { rtol: 3e-5, atol: 1e-7 }, float64: { rtol: 1e-12, atol: 1e-14 } } as const;
 
