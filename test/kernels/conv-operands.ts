@@ -21,7 +21,7 @@ import type { View } from '../../src/tensor/storage.js';
  * average term's share (1/K of Σ|terms|, ≥ 1.6·10⁻⁴ here), so a lost or doubled term fails.
  * Float64: 10⁻¹².
  */
-export const TOLERANCE = { float32: { rtol: 3e-5, atol: 1e-7 }, float64: { rtol: 1e-12, atol: 1e-14 } } as const;
+const TOLERANCE = { float32: { rtol: 3e-5, atol: 1e-7 }, float64: { rtol: 1e-12, atol: 1e-14 } } as const;
 
 export type Shape4 = [number, number, number, number];
 
@@ -40,13 +40,13 @@ export function operand(shape: readonly number[], dtype: FloatDType, layout: num
 }
 
 /** The same view in float64 (what the reference computes on). */
-export const asFloat64 = (v: View): View => ({ ...v, data: Float64Array.from(v.data) });
+const asFloat64 = (v: View): View => ({ ...v, data: Float64Array.from(v.data) });
 
 const magnitudes = (v: View): View => ({ ...v, data: Float64Array.from(v.data, Math.abs) });
 
 /** An op's float64 result on these operands, and Σ|terms| (the op on their absolute values). */
-export function reference(op: (...operands: View[]) => TypedArray, ...operands: View[]): [TypedArray, TypedArray] {
-  return [op(...operands.map(asFloat64)), op(...operands.map(magnitudes))];
+export function reference(op: (a: View, b: View) => TypedArray, a: View, b: View): [TypedArray, TypedArray] {
+  return [op(asFloat64(a), asFloat64(b)), op(magnitudes(a), magnitudes(b))];
 }
 
 /** Close to the reference within the dtype's tolerance of Σ|terms|; a non-finite expected value must be matched exactly (NaN by NaN). */

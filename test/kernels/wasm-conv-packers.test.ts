@@ -4,8 +4,8 @@
  * 0–2, dilation 1–2, groups 1–3 (depthwise included), odd sizes so that edge slivers and
  * sliver-straddling image rows occur — and operand layouts (contiguous, channels-last, at an
  * offset, a broadcast output gradient) against the float64 CPU results, to 10⁻¹² (float64)
- * or 3·10⁻⁵ (float32) of the terms' magnitudes (conv-operands.ts says why). The wasm kernels are
- * called directly, so products below the backend's size crossover take the module path too;
+ * or 3·10⁻⁵ (float32) of the terms' magnitudes (conv-operands.ts says why). The wasm kernels
+ * are called directly, so products below the backend's size crossover take the module path too;
  * then many geometries in turn (the tables are cached per geometry), the deep weight-gradient
  * products streamed K block by K block (bit for bit the result of packing all of K first), and
  * the module's three packing paths (runs of adjacent lines, flagged adjacent steps, single
@@ -24,13 +24,13 @@ import { splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
 import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
 import { mulberry32 } from '../arbitraries.js';
-import { expectClose, operand, reference } from './conv-operands.js';
+import { expectClose, operand, reference, type Shape4 } from './conv-operands.js';
 
 enableRelaxedSimd();
 
 interface ConvProblem {
-  x: [number, number, number, number];
-  w: [number, number, number, number];
+  x: Shape4;
+  w: Shape4;
   g: Conv2dGeometry;
   /** 0 contiguous, 1 channels-last, 2 at an offset; the output gradient: 3 means broadcast. */
   xLayout: number;
@@ -75,16 +75,16 @@ function check(p: ConvProblem, dtype: FloatDType): void {
   const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
   const rt = wasmRuntime(dtype);
   const what = `${dtype} x [${p.x}] w [${p.w}] ${JSON.stringify(p.g)} layouts ${p.xLayout}/${p.gyLayout}`;
-  expectClose(wasmConv2d(rt, runOnOneThread, x, w, p.g)!, reference((x, w) => cpuBackend.conv2d(x!, w!, p.g, 'float64'), x, w), dtype, `${what}: conv2d`);
+  expectClose(wasmConv2d(rt, runOnOneThread, x, w, p.g)!, reference((x, w) => cpuBackend.conv2d(x, w, p.g, 'float64'), x, w), dtype, `${what}: conv2d`);
   expectClose(
     wasmConv2dBackwardInput(rt, runOnOneThread, gy, w, p.x, p.g)!,
-    reference((gy, w) => cpuBackend.conv2dBackwardInput(gy!, w!, p.x, p.g, 'float64'), gy, w),
+    reference((gy, w) => cpuBackend.conv2dBackwardInput(gy, w, p.x, p.g, 'float64'), gy, w),
     dtype,
     `${what}: ∂/∂x`,
   );
   expectClose(
     wasmConv2dBackwardWeight(rt, runOnOneThread, x, gy, p.w, p.g)!,
-    reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, p.w, p.g, 'float64'), x, gy),
+    reference((x, gy) => cpuBackend.conv2dBackwardWeight(x, gy, p.w, p.g, 'float64'), x, gy),
     dtype,
     `${what}: ∂/∂w`,
   );
@@ -106,8 +106,8 @@ describe.skipIf(!simdAvailable())('wasm convolution packers and col2im against t
 
   it('stays right across many geometries in turn and back again (the tables are cached by geometry)', () => {
     const shapes = Array.from({ length: 60 }, (_, i) => ({
-      x: [1 + (i % 3), 2, 5 + (i % 7), 6 + (i % 5)] as [number, number, number, number],
-      w: [3, 2, 3, 3] as [number, number, number, number],
+      x: [1 + (i % 3), 2, 5 + (i % 7), 6 + (i % 5)] as Shape4,
+      w: [3, 2, 3, 3] as Shape4,
       g: { stride: [1 + (i % 2), 1] as [number, number], padding: [i % 2, 1] as [number, number], dilation: [1, 1] as [number, number], groups: 1 },
       xLayout: 0,
       gyLayout: 0,
@@ -161,7 +161,7 @@ describe.skipIf(!simdAvailable())('deep weight-gradient products, streamed K blo
           const rng = mulberry32(p.seed);
           const x = operand(p.x, dtype, p.xLayout, rng);
           const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
-          const expected = reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, p.w, p.g, 'float64'), x, gy);
+          const expected = reference((x, gy) => cpuBackend.conv2dBackwardWeight(x, gy, p.w, p.g, 'float64'), x, gy);
           expectClose(wasmConv2dBackwardWeight(wasmRuntime(dtype), threadedRunner, x, gy, p.w, p.g)!, expected, dtype, `${dtype} [${p.x}] in ${partitions} partitions`);
         }),
         { numRuns: 40 },

@@ -3,9 +3,9 @@
  * backend in float64: random geometries at stride 1 (padding 0–2, 1–3 input channels, kernels
  * up to 5×5, 1–20 output channels, so that channel blocks end short, and rows of 1–5 vectors,
  * so that every forward tile width occurs) and operand layouts (contiguous, channels-last, at
- * an offset, a broadcast output gradient), to 10⁻¹² (float64) or 3·10⁻⁵ (float32) of the terms'
- * magnitudes (conv-operands.ts says why); the batch sizes sharing one emitted module; non-finite inputs, which
- * must give cpu's NaN and infinities in the same places; and which convolutions take the path,
+ * an offset, a broadcast output gradient), to 10⁻¹² (float64) or 3·10⁻⁵ (float32) of the
+ * terms' magnitudes (conv-operands.ts says why); the batch sizes sharing one emitted module;
+ * non-finite inputs, which must give cpu's NaN and infinities in the same places; and which convolutions take the path,
  * through the backend. (The fallback when memory cannot grow: wasm-memory-fallback.test.ts.)
  */
 import fc from 'fast-check';
@@ -57,13 +57,13 @@ function check(p: Problem, dtype: FloatDType, values?: (x: View) => void): void 
   const x = operand(p.x, dtype, p.xLayout, rng);
   values?.(x);
   const w = operand(p.w, dtype, p.seed % 2 ? 1 : 0, rng);
-  const gy = operand(conv2dOutputShape(p.x, p.w, p.g) as Shape4, dtype, p.gyLayout, rng);
+  const gy = operand(conv2dOutputShape(p.x, p.w, p.g), dtype, p.gyLayout, rng);
   const rt = wasmRuntime(dtype);
   const d = convDims(p.x, p.w, p.g);
   expect(d.Wo % LANES[dtype]).toBe(0);
   const what = `${dtype} x [${p.x}] w [${p.w}] padding [${p.g.padding}] layouts ${p.xLayout}/${p.gyLayout}`;
-  expectClose(directConv2d(rt, x, w, d)!, reference((x, w) => cpuBackend.conv2d(x!, w!, p.g, 'float64'), x, w), dtype, `${what}: conv2d`);
-  expectClose(directConv2dBackwardWeight(rt, x, gy, d)!, reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, p.w, p.g, 'float64'), x, gy), dtype, `${what}: ∂/∂w`);
+  expectClose(directConv2d(rt, x, w, d)!, reference((x, w) => cpuBackend.conv2d(x, w, p.g, 'float64'), x, w), dtype, `${what}: conv2d`);
+  expectClose(directConv2dBackwardWeight(rt, x, gy, d)!, reference((x, gy) => cpuBackend.conv2dBackwardWeight(x, gy, p.w, p.g, 'float64'), x, gy), dtype, `${what}: ∂/∂w`);
 }
 
 describe.skipIf(!simdAvailable())('direct convolutions against the cpu backend', () => {
@@ -133,8 +133,8 @@ describe.skipIf(!simdAvailable())('which convolutions run direct', () => {
     const gy = operand([16, 6, 24, 24], 'float32', 0, rng);
     const g: Conv2dGeometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
     const expected = {
-      conv2d: reference((x, w) => cpuBackend.conv2d(x!, w!, g, 'float64'), x, w),
-      '∂/∂w': reference((x, gy) => cpuBackend.conv2dBackwardWeight(x!, gy!, w.shape, g, 'float64'), x, gy),
+      conv2d: reference((x, w) => cpuBackend.conv2d(x, w, g, 'float64'), x, w),
+      '∂/∂w': reference((x, gy) => cpuBackend.conv2dBackwardWeight(x, gy, w.shape, g, 'float64'), x, gy),
     };
     const runs = () => [backend.conv2d(x, w, g, 'float32'), backend.conv2dBackwardWeight(x, gy, w.shape, g, 'float32')];
     const [y, dw] = runs();
