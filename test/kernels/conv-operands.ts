@@ -11,6 +11,7 @@
  * a third of one float32 rounding).
  */
 import { expect } from 'vitest';
+import type { Conv2dGeometry } from '../../src/kernels/geometry.js';
 import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
 import type { View } from '../../src/tensor/storage.js';
 
@@ -24,6 +25,17 @@ import type { View } from '../../src/tensor/storage.js';
 const TOLERANCE = { float32: { rtol: 3e-5, atol: 1e-7 }, float64: { rtol: 1e-12, atol: 1e-14 } } as const;
 
 export type Shape4 = [number, number, number, number];
+
+/** A convolution to check: shapes, geometry, operand layouts (see `operand`) and the seed of their values. */
+export interface ConvProblem {
+  x: Shape4;
+  w: Shape4;
+  g: Conv2dGeometry;
+  /** The input's layout, 0–2; the output gradient's, 0–3 (3: one broadcast value). */
+  xLayout: number;
+  gyLayout: number;
+  seed: number;
+}
 
 /** A 4-D view of values in [−1, 1) (float32-exact): 0 contiguous, 1 channels-last, 2 at an offset (NaN before), 3 one broadcast value. */
 export function operand(shape: readonly number[], dtype: FloatDType, layout: number, rng: () => number): View {

@@ -14,7 +14,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../src/kernels/cpu/index.js';
-import { conv2dOutputShape, type Conv2dGeometry } from '../../src/kernels/geometry.js';
+import { conv2dOutputShape } from '../../src/kernels/geometry.js';
 import { simdAvailable } from '../../src/kernels/wasm/index.js';
 import { runOnOneThread } from '../../src/kernels/wasm/gemm.js';
 import { streaming, wasmConv2d, wasmConv2dBackwardInput, wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
@@ -24,19 +24,9 @@ import { splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
 import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 import type { FloatDType, TypedArray } from '../../src/tensor/dtype.js';
 import { mulberry32 } from '../arbitraries.js';
-import { expectClose, operand, reference, type Shape4 } from './conv-operands.js';
+import { expectClose, operand, reference, type ConvProblem, type Shape4 } from './conv-operands.js';
 
 enableRelaxedSimd();
-
-interface ConvProblem {
-  x: Shape4;
-  w: Shape4;
-  g: Conv2dGeometry;
-  /** 0 contiguous, 1 channels-last, 2 at an offset; the output gradient: 3 means broadcast. */
-  xLayout: number;
-  gyLayout: number;
-  seed: number;
-}
 
 const int = (min: number, max: number) => fc.integer({ min, max });
 const pair = (min: number, max: number) => fc.tuple(int(min, max), int(min, max));

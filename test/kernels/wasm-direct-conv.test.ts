@@ -19,7 +19,7 @@ import { enableRelaxedSimd } from '../../packages/lab/src/cli/engine-flags.js';
 import type { FloatDType } from '../../src/tensor/dtype.js';
 import type { View } from '../../src/tensor/storage.js';
 import { mulberry32 } from '../arbitraries.js';
-import { expectClose, operand, reference, type Shape4 } from './conv-operands.js';
+import { expectClose, operand, reference, type ConvProblem, type Shape4 } from './conv-operands.js';
 
 enableRelaxedSimd();
 
@@ -27,18 +27,9 @@ const LANES = { float32: 4, float64: 2 } as const;
 const saved = { ...direct };
 afterEach(() => void Object.assign(direct, saved));
 
-interface Problem {
-  x: Shape4;
-  w: Shape4;
-  g: Conv2dGeometry;
-  xLayout: number;
-  gyLayout: number;
-  seed: number;
-}
-
 const int = (min: number, max: number) => fc.integer({ min, max });
 /** Random stride-1 problems whose output rows are `lanes`-number vectors, 1–5 of them. */
-const problems = (lanes: number): fc.Arbitrary<Problem> =>
+const problems = (lanes: number): fc.Arbitrary<ConvProblem> =>
   fc
     .record({ n: int(1, 3), cin: int(1, 3), cout: int(1, 20), kh: int(1, 5), kw: int(1, 5), ph: int(0, 2), pw: int(0, 2), ho: int(1, 7), vectors: int(1, 5), xLayout: int(0, 2), gyLayout: int(0, 3), seed: int(0, 1e6) })
     .filter(({ kw, pw, vectors }) => vectors * lanes + kw - 1 - 2 * pw >= 1)
@@ -52,7 +43,7 @@ const problems = (lanes: number): fc.Arbitrary<Problem> =>
     }));
 
 /** The forward and the weight gradient against cpu float64 (`values` may change x first). */
-function check(p: Problem, dtype: FloatDType, values?: (x: View) => void): void {
+function check(p: ConvProblem, dtype: FloatDType, values?: (x: View) => void): void {
   const rng = mulberry32(p.seed);
   const x = operand(p.x, dtype, p.xLayout, rng);
   values?.(x);
@@ -76,7 +67,7 @@ describe.skipIf(!simdAvailable())('direct convolutions against the cpu backend',
   it("LeNet-5's first layer (1 → 6 5×5 on 28×28, with and without padding 2), both types", () => {
     for (const dtype of ['float64', 'float32'] as const) {
       for (const padding of [0, 2]) {
-        const p: Problem = { x: [9, 1, 28, 28], w: [6, 1, 5, 5], g: { stride: [1, 1], padding: [padding, padding], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: padding };
+        const p: ConvProblem = { x: [9, 1, 28, 28], w: [6, 1, 5, 5], g: { stride: [1, 1], padding: [padding, padding], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: padding };
         check(p, dtype);
       }
     }
@@ -84,7 +75,7 @@ describe.skipIf(!simdAvailable())('direct convolutions against the cpu backend',
 
   it('one module serves every batch size of a geometry, and geometries in turn', () => {
     // Wo = 8 or 10: whole f64x2 vectors.
-    const geometry = (i: number): Problem => ({ x: [1 + (i % 4), 2, 6 + (i % 3), 9], w: [5, 2, 3, 2], g: { stride: [1, 1], padding: [i % 2, i % 2], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: i });
+    const geometry = (i: number): ConvProblem => ({ x: [1 + (i % 4), 2, 6 + (i % 3), 9], w: [5, 2, 3, 2], g: { stride: [1, 1], padding: [i % 2, i % 2], dilation: [1, 1], groups: 1 }, xLayout: 0, gyLayout: 0, seed: i });
     for (let i = 0; i < 24; i++) check(geometry(i), 'float64');
   });
 
