@@ -314,6 +314,9 @@ const FUNCTIONS: Row[] = [
   fn('splitKey', gs.splitKey, () => [makeKey(0), 2], ['key', 'int']),
   fn('setDefaultDType', gs.setDefaultDType, () => [gs.getDefaultDType()], ['optFloatDType']),
   fn('setMaxTensorBytes', gs.setMaxTensorBytes, () => [gs.getMaxTensorBytes()], ['number']),
+  fn('tidy', gs.tidy, () => [() => 1], ['fn']),
+  fn('untracked', gs.untracked, () => [() => 1], ['fn']),
+  fn('keep', gs.keep, () => [X()], ['tensor']),
   // ---- layers: constructors ----
   ctor('Linear', Linear, () => [3, 2, { seed: 0 }], ['int', 'int', 'requiredOptions'], fields(2, { seed: 'int', bias: 'bool', dtype: 'optFloatDType' })),
   ctor('Conv2d', Conv2d, () => [2, 4, 3, { seed: 0 }], ['int', 'int', 'pair', 'requiredOptions'], fields(3, { seed: 'int', stride: 'optPair', padding: 'optPair', dilation: 'optPair', groups: 'optInt', bias: 'bool', dtype: 'optFloatDType' })),
@@ -474,7 +477,7 @@ const NO_ARGUMENT_METHODS = new Set([
 /** Exports that this sweep does not cover, and why. */
 const NOT_SWEPT: Record<string, string> = {
   // no arguments, or only reads state
-  getDefaultDType: 'no arguments', getMaxTensorBytes: 'no arguments', isGradEnabled: 'no arguments',
+  getDefaultDType: 'no arguments', getMaxTensorBytes: 'no arguments', isGradEnabled: 'no arguments', tidyPoolSize: 'no arguments', emptyTidyPool: 'no arguments',
   // error classes, abstract bases
   AllocationError: 'error class', DTypeError: 'error class', GradError: 'error class', InternalError: 'error class', ShapeError: 'error class', ValueError: 'error class', NonFiniteError: 'error class',
   Module: 'abstract base class', PerParameterUpdate: 'abstract base class', Tensor: 'constructed by gradscope only (see METHODS)',

@@ -11,6 +11,7 @@ import { fileCheckpoint, loadCheckpoint } from '../src/io/index.js';
 import {
   crossEntropy,
   customOp,
+  gradients,
   functionalCall,
   grad,
   gradientNormMetrics,
@@ -36,6 +37,7 @@ import {
   train,
   summary,
   tensor,
+  tidy,
   toMermaid,
   valueAndGrad,
   vmap,
@@ -118,6 +120,28 @@ describe('README', () => {
     const { m1, m2, variance } = gradientNormMetrics(model, batch, { batchNorm: 'eval' });
     expect(m1).toBeGreaterThanOrEqual(m2);
     expect(variance).toBeGreaterThan(0);
+  });
+
+  it('docs/library.md: memory, tidy (the loop as written, at a small size)', () => {
+    const run = (scoped: boolean) => {
+      const model = mlp([12, 6, 10], { seed: 0 });
+      const rule = new SgdUpdate({ momentum: 0.9 });
+      const x = randn([16, 12], { seed: 1 });
+      const y = Array.from({ length: 16 }, (_, i) => i % 10);
+      const losses: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const body = () => {
+          const l = crossEntropy(model.forward(x), y);
+          rule.step(model.parameters(), gradients([l], model.parameters()), 0.05);
+          return l;
+        };
+        losses.push((scoped ? tidy(body) : body()).item());
+      }
+      return losses;
+    };
+    const scoped = run(true);
+    expect(scoped).toEqual(run(false));
+    expect(scoped[2]!).toBeLessThan(scoped[0]!);
   });
 
   it('docs/library.md: custom primitives, and models as functions', () => {

@@ -97,9 +97,8 @@ abstract class BatchNorm extends Module {
     if (this.training) {
       if (x.isBatched && !this.perSampleStatistics) {
         throw new ValueError(
-          `${this.describe()}: train mode inside vmap: its statistics couple the samples of the batch, so there are no per-sample ` +
-            'functions to map; use perSampleJacobian for the exact rows of a train-mode batch, eval() the model (running statistics), ' +
-            'or set perSampleStatistics to normalise each sample by its own statistics',
+          `${this.describe()}: train mode inside vmap: batch statistics couple the samples, so there is no per-sample function ` +
+            "to map; use perSampleJacobian (the exact rows of a train-mode batch), eval() (running statistics) or perSampleStatistics (each sample's own)",
         );
       }
       const n = x.size / this.numFeatures;

@@ -17,7 +17,14 @@ import { DTypeError, ShapeError, ValueError, describeValue, formatShape } from '
 import { tensor } from '../tensor/creation.js';
 import { dtypeOf, type TypedArray } from '../tensor/dtype.js';
 import { shapesEqual } from '../tensor/shape.js';
+import { lifetime } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
+
+/** A tensor a module stores from now on: exempt from release by an open tidy scope (tensor/tidy.ts). */
+function owned(t: Tensor): Tensor {
+  lifetime.keep?.(t.storage);
+  return t;
+}
 
 /** Buffer values by qualified name, as returned by `saveStats`. */
 export type SavedStats = Map<string, TypedArray>;
@@ -97,7 +104,7 @@ export abstract class Module {
   protected registerParameter(name: string, value: Tensor): Tensor {
     this.checkName(name);
     if (value.isLeaf && !value.requiresGrad) value.requireGrad();
-    this.ownParameters.set(name, value);
+    this.ownParameters.set(name, owned(value));
     return value;
   }
 
@@ -108,7 +115,7 @@ export abstract class Module {
    */
   protected registerBuffer(name: string, value: Tensor): Tensor {
     this.checkName(name);
-    this.ownBuffers.set(name, value);
+    this.ownBuffers.set(name, owned(value));
     return value;
   }
 
@@ -151,7 +158,7 @@ export abstract class Module {
     if (!shapesEqual(old.shape, value.shape) || old.dtype !== value.dtype) {
       throw new ShapeError(`${this.describe()}: buffer '${name}' is ${formatShape(old.shape)} ${old.dtype}; got ${formatShape(value.shape)} ${value.dtype}`);
     }
-    this.ownBuffers.set(name, value);
+    this.ownBuffers.set(name, owned(value));
   }
 
   /** (name, module) pairs of this module and all descendants, depth first; this one is ''. */
@@ -254,7 +261,7 @@ export abstract class Module {
     // Everything matches: replace (copies, so the saved value stays usable).
     for (const [name, values] of saved) {
       const { m, n } = owners.get(name)!;
-      m.ownBuffers.set(n, tensor(values, { shape: m.buffer(n).shape }));
+      m.ownBuffers.set(n, owned(tensor(values, { shape: m.buffer(n).shape })));
     }
   }
 

@@ -19,7 +19,7 @@ import { concat } from '../autograd/ops/concat.js';
 import { zeros } from '../tensor/creation.js';
 import { allocate, dtypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
 import { GradError, ValueError } from '../tensor/errors.js';
-import type { Storage } from '../tensor/storage.js';
+import { lifetime, type Storage } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
 import type { Arena } from '../kernels/backend.js';
@@ -76,6 +76,8 @@ export class PerSampleWorkspace {
     if (fits) this.invalidate(existing);
     if (!fits && this.arena === null) this.arena = getBackend().createArena?.();
     const array = fits ? existing : (this.arena?.allocate(dtype, size) ?? allocate(dtype, size));
+    // Reused by the next call: tidy must never pool it (tensor/tidy.ts).
+    if (!fits) lifetime.retain?.(array);
     this.arrays[this.next++] = array;
     return array;
   };

@@ -17,6 +17,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { intArgument } from '../tensor/arguments.js';
+import { untracked } from '../tensor/tidy.js';
 
 /** Options of {@link SagaEstimator}. */
 export interface SagaOptions {
@@ -71,7 +72,9 @@ export class SagaEstimator implements Estimator {
 
   /** Fills the table at the first epoch's start (later epochs keep it). */
   startEpoch(context: StepContext): void {
-    if (!this.mean) this.fill(context);
+    untracked(() => {
+      if (!this.mean) this.fill(context);
+    });
   }
 
   /** T_k ← g_k(w) for every block, T̄ their mean. */
@@ -87,20 +90,22 @@ export class SagaEstimator implements Estimator {
    * T_j ← g_j(w). Throws ValueError when the loop passes no indices or they are not a block.
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
-    const j = this.blockOf.get(keyOf(context.indices));
-    if (j === undefined) throw new ValueError(`saga: the batch [${context.indices.slice(0, 8).join(', ')}${context.indices.length > 8 ? ', …' : ''}] is not one of the partition's ${this.blocks.length} minibatches`);
-    if (!this.mean) this.fill(context);
-    const { model } = context;
-    const { grad, loss } = batchGradientAt(model, batch, model.flattenParameters());
-    this.spent += batchSize(batch);
-    this.lastLoss = loss;
-    const old = this.table[j]!;
-    const mean = this.mean!;
-    const v = noGrad(() => grad.sub(old).add(mean));
-    this.mean = noGrad(() => mean.add(grad.sub(old).div(this.blocks.length)));
-    this.table[j] = grad;
-    return unflatten(model, v);
+    return untracked(() => {
+      if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
+      const j = this.blockOf.get(keyOf(context.indices));
+      if (j === undefined) throw new ValueError(`saga: the batch [${context.indices.slice(0, 8).join(', ')}${context.indices.length > 8 ? ', …' : ''}] is not one of the partition's ${this.blocks.length} minibatches`);
+      if (!this.mean) this.fill(context);
+      const { model } = context;
+      const { grad, loss } = batchGradientAt(model, batch, model.flattenParameters());
+      this.spent += batchSize(batch);
+      this.lastLoss = loss;
+      const old = this.table[j]!;
+      const mean = this.mean!;
+      const v = noGrad(() => grad.sub(old).add(mean));
+      this.mean = noGrad(() => mean.add(grad.sub(old).div(this.blocks.length)));
+      this.table[j] = grad;
+      return unflatten(model, v);
+    });
   }
 
   /** Captures the cost, T̄, the last loss and the list of table references; the returned function restores them. */
@@ -127,12 +132,14 @@ export class SagaEstimator implements Estimator {
 
   /** Restore a `saveState` value; throws ValueError unless it is a SAGA state with one entry per block. */
   restoreState(state: unknown): void {
-    const s = state as ReturnType<SagaEstimator['saveState']>;
-    if (!s || typeof s !== 'object' || !Array.isArray(s.table) || s.table.length !== this.blocks.length) {
-      throw new ValueError(`saga: restoreState got a value that is not a SAGA state for ${this.blocks.length} minibatches`);
-    }
-    this.spent = s.cost;
-    this.table = s.table.map(restoreVector);
-    this.mean = restoreVector(s.mean);
+    untracked(() => {
+      const s = state as ReturnType<SagaEstimator['saveState']>;
+      if (!s || typeof s !== 'object' || !Array.isArray(s.table) || s.table.length !== this.blocks.length) {
+        throw new ValueError(`saga: restoreState got a value that is not a SAGA state for ${this.blocks.length} minibatches`);
+      }
+      this.spent = s.cost;
+      this.table = s.table.map(restoreVector);
+      this.mean = restoreVector(s.mean);
+    });
   }
 }

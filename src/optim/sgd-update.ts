@@ -18,6 +18,7 @@ import type { UpdateRule } from './estimator.js';
 import { saveVector, type SavedVector } from './gradient.js';
 import { checkFitsParameter, restoreTensor } from './update-rule.js';
 import { boolArgument, numberArgument, optionsArgument } from '../tensor/arguments.js';
+import { untracked } from '../tensor/tidy.js';
 
 /** Options of {@link SgdUpdate}, as torch.optim.SGD names them (camel-cased). */
 export interface SgdUpdateOptions {
@@ -74,27 +75,29 @@ export class SgdUpdate implements UpdateRule {
    * were built for a different number of parameters.
    */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void {
-    if (params.length !== direction.length) {
-      throw new ValueError(`${this.name}: got ${direction.length} direction tensors for ${params.length} parameters`);
-    }
-    if (!Number.isFinite(lr)) throw new ValueError(`${this.name}: the learning rate must be finite; got ${lr}`);
-    if (this.buffers && this.buffers.length !== params.length) {
-      throw new ValueError(`${this.name}: the momentum buffers hold ${this.buffers.length} parameters; got ${params.length}`);
-    }
-    noGrad(() => {
-      const first = this.buffers === null;
-      const next: Tensor[] = [];
-      params.forEach((p, k) => {
-        let d = direction[k]!.detach();
-        if (this.weightDecay !== 0) d = d.add(p.detach().mul(this.weightDecay));
-        if (this.momentum !== 0) {
-          const buf = first ? d.clone() : this.buffers![k]!.mul(this.momentum).add(this.dampening === 0 ? d : d.mul(1 - this.dampening));
-          next.push(buf);
-          d = this.nesterov ? d.add(buf.mul(this.momentum)) : buf;
-        }
-        p.add_(d, -lr);
+    untracked(() => {
+      if (params.length !== direction.length) {
+        throw new ValueError(`${this.name}: got ${direction.length} direction tensors for ${params.length} parameters`);
+      }
+      if (!Number.isFinite(lr)) throw new ValueError(`${this.name}: the learning rate must be finite; got ${lr}`);
+      if (this.buffers && this.buffers.length !== params.length) {
+        throw new ValueError(`${this.name}: the momentum buffers hold ${this.buffers.length} parameters; got ${params.length}`);
+      }
+      noGrad(() => {
+        const first = this.buffers === null;
+        const next: Tensor[] = [];
+        params.forEach((p, k) => {
+          let d = direction[k]!.detach();
+          if (this.weightDecay !== 0) d = d.add(p.detach().mul(this.weightDecay));
+          if (this.momentum !== 0) {
+            const buf = first ? d.clone() : this.buffers![k]!.mul(this.momentum).add(this.dampening === 0 ? d : d.mul(1 - this.dampening));
+            next.push(buf);
+            d = this.nesterov ? d.add(buf.mul(this.momentum)) : buf;
+          }
+          p.add_(d, -lr);
+        });
+        if (this.momentum !== 0) this.buffers = next;
       });
-      if (this.momentum !== 0) this.buffers = next;
     });
   }
 
@@ -112,18 +115,20 @@ export class SgdUpdate implements UpdateRule {
    * the buffers do not fit them (count, shapes, dtypes).
    */
   restoreState(state: unknown, params?: readonly Tensor[]): void {
-    const s = state as { buffers: ((SavedVector & { shape: number[] }) | null)[] | null };
-    if (!s || typeof s !== 'object' || !('buffers' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SgdUpdate state`);
-    if (s.buffers === null) {
-      this.buffers = null;
-      return;
-    }
-    if (!Array.isArray(s.buffers)) throw new ValueError(`${this.name}: restoreState: field 'buffers' is not a list of saved buffers or null`);
-    const buffers = s.buffers.map((b, k) => restoreTensor(b, `${this.name}: restoreState: buffers[${k}]`));
-    if (params) {
-      if (buffers.length !== params.length) throw new ValueError(`${this.name}: restoreState: the state holds ${buffers.length} momentum buffers; got ${params.length} parameters`);
-      buffers.forEach((b, k) => checkFitsParameter(`${this.name}: restoreState: buffers[${k}]`, b, params[k]!, k));
-    }
-    this.buffers = buffers;
+    untracked(() => {
+      const s = state as { buffers: ((SavedVector & { shape: number[] }) | null)[] | null };
+      if (!s || typeof s !== 'object' || !('buffers' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SgdUpdate state`);
+      if (s.buffers === null) {
+        this.buffers = null;
+        return;
+      }
+      if (!Array.isArray(s.buffers)) throw new ValueError(`${this.name}: restoreState: field 'buffers' is not a list of saved buffers or null`);
+      const buffers = s.buffers.map((b, k) => restoreTensor(b, `${this.name}: restoreState: buffers[${k}]`));
+      if (params) {
+        if (buffers.length !== params.length) throw new ValueError(`${this.name}: restoreState: the state holds ${buffers.length} momentum buffers; got ${params.length} parameters`);
+        buffers.forEach((b, k) => checkFitsParameter(`${this.name}: restoreState: buffers[${k}]`, b, params[k]!, k));
+      }
+      this.buffers = buffers;
+    });
   }
 }

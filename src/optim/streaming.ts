@@ -29,6 +29,7 @@ import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, indicesGradientAt, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { OptimRng } from './rng.js';
 import { boolArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
+import { untracked } from '../tensor/tidy.js';
 
 /**
  * Options shared by {@link StreamingSvrgEstimator} and {@link ScsgEstimator}. Invalid values
@@ -129,19 +130,21 @@ abstract class MegaBatchEstimator implements Estimator {
    * inner loop is over (or before the first step).
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    const { model } = context;
-    const b = batchSize(batch);
-    if (this.remaining <= 0 || !this.wTilde) this.newMegaBatch(context, b);
-    this.remaining--;
-    const S = this.innerBatch(context, batch);
-    const w = model.flattenParameters();
-    const snapshotBatch = this.locking ? S : { ...S, seed: this.rng.seed() };
-    const atSnapshot = this.frozen(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
-    const { grad, loss } = batchGradientAt(model, S, w);
-    this.spent += 2 * batchSize(S);
-    this.lastLoss = loss;
-    const gTilde = this.gTilde!;
-    return unflatten(model, noGrad(() => grad.sub(atSnapshot).add(gTilde)));
+    return untracked(() => {
+      const { model } = context;
+      const b = batchSize(batch);
+      if (this.remaining <= 0 || !this.wTilde) this.newMegaBatch(context, b);
+      this.remaining--;
+      const S = this.innerBatch(context, batch);
+      const w = model.flattenParameters();
+      const snapshotBatch = this.locking ? S : { ...S, seed: this.rng.seed() };
+      const atSnapshot = this.frozen(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
+      const { grad, loss } = batchGradientAt(model, S, w);
+      this.spent += 2 * batchSize(S);
+      this.lastLoss = loss;
+      const gTilde = this.gTilde!;
+      return unflatten(model, noGrad(() => grad.sub(atSnapshot).add(gTilde)));
+    });
   }
 
   /** Captures counters, references to w̃, g̃ and M, and the random stream; the returned function restores them. */
@@ -162,14 +165,16 @@ abstract class MegaBatchEstimator implements Estimator {
 
   /** Restore a `saveState` value; throws ValueError when `state` is not a mega-batch estimator's state. */
   restoreState(state: unknown): void {
-    const s = state as MegaState;
-    if (!s || typeof s !== 'object' || typeof s.cost !== 'number' || !('gTilde' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not a ${this.name} state`);
-    this.spent = s.cost;
-    this.rng.state = s.rng;
-    this.wTilde = restoreVector(s.wTilde);
-    this.gTilde = restoreVector(s.gTilde);
-    this.mega = s.mega ? [...s.mega] : null;
-    this.remaining = s.remaining;
+    untracked(() => {
+      const s = state as MegaState;
+      if (!s || typeof s !== 'object' || typeof s.cost !== 'number' || !('gTilde' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not a ${this.name} state`);
+      this.spent = s.cost;
+      this.rng.state = s.rng;
+      this.wTilde = restoreVector(s.wTilde);
+      this.gTilde = restoreVector(s.gTilde);
+      this.mega = s.mega ? [...s.mega] : null;
+      this.remaining = s.remaining;
+    });
   }
 
   /** Run `fn` with the model's BatchNorm statistics frozen when locking (BN reset), plainly otherwise. */

@@ -42,6 +42,7 @@ import { batchGradientAt, batchSize, fullGradientAt, restoreVector, saveVector, 
 import { OptimRng } from './rng.js';
 import { checkSnapshotPoint, SnapshotTracker, type SnapshotPoint, type TrackerState } from './snapshot-point.js';
 import { boolArgument, intArgument, optionsArgument } from '../tensor/arguments.js';
+import { untracked } from '../tensor/tidy.js';
 
 /**
  * A member of the SVRG family, by its control-variate coefficient c: 'svrg' and 'b-svrg'
@@ -194,8 +195,10 @@ export class SvrgEstimator implements Estimator {
 
   /** With an epoch interval, takes the snapshot (w̃, μ̃, c) when one is due; otherwise does nothing. */
   startEpoch(context: StepContext): void {
-    if (!('epochs' in this.interval)) return;
-    if (!this.wTilde || context.epoch - this.snapshotEpoch >= this.interval.epochs) this.takeSnapshot(context);
+    untracked(() => {
+      if (!('epochs' in this.interval)) return;
+      if (!this.wTilde || context.epoch - this.snapshotEpoch >= this.interval.epochs) this.takeSnapshot(context);
+    });
   }
 
   /**
@@ -203,26 +206,28 @@ export class SvrgEstimator implements Estimator {
    * first snapshot, or a step-interval one that is due, before computing it.
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    const { model } = context;
-    if (!this.wTilde || ('steps' in this.interval && this.stepsSinceSnapshot >= this.interval.steps)) this.takeSnapshot(context);
-    const w = model.flattenParameters();
-    if (this.stepsSinceSnapshot >= 1) this.tracker.observe(w.toTypedArray(), this.stepsSinceSnapshot, this.intervalLength(context));
-    this.stepsSinceSnapshot++;
+    return untracked(() => {
+      const { model } = context;
+      if (!this.wTilde || ('steps' in this.interval && this.stepsSinceSnapshot >= this.interval.steps)) this.takeSnapshot(context);
+      const w = model.flattenParameters();
+      if (this.stepsSinceSnapshot >= 1) this.tracker.observe(w.toTypedArray(), this.stepsSinceSnapshot, this.intervalLength(context));
+      this.stepsSinceSnapshot++;
 
-    const c = this.coefficient;
-    const b = batchSize(batch);
-    let atSnapshot: Tensor | null = null;
-    if (c !== 0) {
-      const snapshotBatch = this.locking ? batch : this.unlockedBatch(context, batch);
-      atSnapshot = this.snapshotPass(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
+      const c = this.coefficient;
+      const b = batchSize(batch);
+      let atSnapshot: Tensor | null = null;
+      if (c !== 0) {
+        const snapshotBatch = this.locking ? batch : this.unlockedBatch(context, batch);
+        atSnapshot = this.snapshotPass(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
+        this.spent += b;
+      }
+      const { grad, loss } = batchGradientAt(model, batch, w);
       this.spent += b;
-    }
-    const { grad, loss } = batchGradientAt(model, batch, w);
-    this.spent += b;
-    this.lastLoss = loss;
-    const mu = this.mu!;
-    const v = noGrad(() => (atSnapshot === null ? grad : c === 1 ? grad.sub(atSnapshot).add(mu) : grad.sub(atSnapshot.sub(mu).mul(c))));
-    return unflatten(model, v);
+      this.lastLoss = loss;
+      const mu = this.mu!;
+      const v = noGrad(() => (atSnapshot === null ? grad : c === 1 ? grad.sub(atSnapshot).add(mu) : grad.sub(atSnapshot.sub(mu).mul(c))));
+      return unflatten(model, v);
+    });
   }
 
   /** Captures counters, references to w̃ and μ̃, the random stream and the tracker; the returned function restores them. */
@@ -254,16 +259,18 @@ export class SvrgEstimator implements Estimator {
 
   /** Restore a `saveState` value; throws ValueError when `state` is not an SVRG state. */
   restoreState(state: unknown): void {
-    const s = state as SvrgState;
-    if (!s || typeof s !== 'object' || typeof s.cost !== 'number' || !('wTilde' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SVRG state`);
-    this.spent = s.cost;
-    this.rng.state = s.rng;
-    this.wTilde = restoreVector(s.wTilde);
-    this.mu = restoreVector(s.mu);
-    this.coefficient = s.coefficient;
-    this.snapshotEpoch = s.snapshotEpoch;
-    this.stepsSinceSnapshot = s.stepsSinceSnapshot;
-    this.tracker.restoreState(s.tracker);
+    untracked(() => {
+      const s = state as SvrgState;
+      if (!s || typeof s !== 'object' || typeof s.cost !== 'number' || !('wTilde' in s)) throw new ValueError(`${this.name}: restoreState got a value that is not an SVRG state`);
+      this.spent = s.cost;
+      this.rng.state = s.rng;
+      this.wTilde = restoreVector(s.wTilde);
+      this.mu = restoreVector(s.mu);
+      this.coefficient = s.coefficient;
+      this.snapshotEpoch = s.snapshotEpoch;
+      this.stepsSinceSnapshot = s.stepsSinceSnapshot;
+      this.tracker.restoreState(s.tracker);
+    });
   }
 
   // ---- internals ---------------------------------------------------------------------------

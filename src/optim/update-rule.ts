@@ -23,6 +23,7 @@ import { shapesEqual } from '../tensor/shape.js';
 import { ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { UpdateRule } from './estimator.js';
+import { untracked } from '../tensor/tidy.js';
 
 /** A tensor as plain JSON: dtype, shape and the row-major values as numbers. */
 export interface SavedTensor {
@@ -146,14 +147,16 @@ export abstract class PerParameterUpdate implements UpdateRule {
    * other parameters.
    */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void {
-    checkStepArguments(this.name, params, direction, lr);
-    if (this.states) this.checkFits(this.states, params, 'step');
-    noGrad(() => {
-      if (!this.states) this.states = params.map((p) => ({ step: 0, tensors: this.initialState(p) }));
-      params.forEach((p, k) => {
-        const state = this.states![k]!;
-        state.step += 1;
-        this.update(p, direction[k]!.detach(), state, lr);
+    untracked(() => {
+      checkStepArguments(this.name, params, direction, lr);
+      if (this.states) this.checkFits(this.states, params, 'step');
+      noGrad(() => {
+        if (!this.states) this.states = params.map((p) => ({ step: 0, tensors: this.initialState(p) }));
+        params.forEach((p, k) => {
+          const state = this.states![k]!;
+          state.step += 1;
+          this.update(p, direction[k]!.detach(), state, lr);
+        });
       });
     });
   }
@@ -179,49 +182,51 @@ export abstract class PerParameterUpdate implements UpdateRule {
    * given, when it was made for other parameters (count, shapes, dtypes).
    */
   restoreState(state: unknown, params?: readonly Tensor[]): void {
-    const where = `${this.name}: restoreState`;
-    const s = state as Partial<SavedUpdateState> | null;
-    if (typeof s !== 'object' || s === null || Array.isArray(s) || !Object.hasOwn(s, 'rule') || !Object.hasOwn(s, 'state')) {
-      throw new ValueError(`${where} got ${describeValue(state)}; expected the value of saveState() ({ rule, hyper, state })`);
-    }
-    if (s.rule !== this.name) throw new ValueError(`${where}: the state is one of '${String(s.rule)}'; this rule is '${this.name}'`);
-    const hyper = this.hyper();
-    const saved = (typeof s.hyper === 'object' && s.hyper !== null ? s.hyper : {}) as Record<string, unknown>;
-    for (const [key, value] of Object.entries(hyper)) {
-      if (!sameValue(Object.hasOwn(saved, key) ? saved[key] : undefined, value)) {
-        throw new ValueError(`${where}: the state was saved with ${key} ${showValue(Object.hasOwn(saved, key) ? saved[key] : undefined)}; this rule has ${showValue(value)} (a resumed run would take other steps)`);
+    untracked(() => {
+      const where = `${this.name}: restoreState`;
+      const s = state as Partial<SavedUpdateState> | null;
+      if (typeof s !== 'object' || s === null || Array.isArray(s) || !Object.hasOwn(s, 'rule') || !Object.hasOwn(s, 'state')) {
+        throw new ValueError(`${where} got ${describeValue(state)}; expected the value of saveState() ({ rule, hyper, state })`);
       }
-    }
-    for (const key of Object.keys(saved)) if (!Object.hasOwn(hyper, key)) throw new ValueError(`${where}: the state has a hyper-parameter '${key}' that ${this.name} does not have`);
-    if (s.state === null) {
-      this.states = null;
-      return;
-    }
-    if (!Array.isArray(s.state)) throw new ValueError(`${where}: field 'state' is ${describeValue(s.state)}; expected a list of per-parameter states or null`);
-    const names = this.stateNames();
-    const states = s.state.map((entry, k): ParameterState => {
-      const at = `${where}: state[${k}]`;
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ValueError(`${at} is ${describeValue(entry)}; expected { step, ${names.join(', ')} }`);
-      const e = entry as Record<string, unknown>;
-      if (typeof e.step !== 'number' || !Number.isSafeInteger(e.step) || e.step < 1) throw new ValueError(`${at}.step is ${describeValue(e.step)}; expected an integer ≥ 1`);
-      for (const key of Object.keys(e)) {
-        if (key !== 'step' && !names.includes(key)) throw new ValueError(`${at} has an entry '${key}'; ${this.describeConfig()} keeps ${names.join(', ')}`);
-      }
-      const tensors: Record<string, Tensor> = {};
-      for (const name of names) {
-        if (!Object.hasOwn(e, name)) throw new ValueError(`${at} has no '${name}'; ${this.describeConfig()} keeps ${names.join(', ')}`);
-        tensors[name] = restoreTensor(e[name], `${at}.${name}`);
-      }
-      const [first, ...rest] = names.map((n) => tensors[n]!);
-      for (const [i, t] of rest.entries()) {
-        if (!shapesEqual(t.shape, first!.shape) || t.dtype !== first!.dtype) {
-          throw new ValueError(`${at}: '${names[i + 1]}' is ${t.dtype} ${formatShape(t.shape)} but '${names[0]}' is ${first!.dtype} ${formatShape(first!.shape)}`);
+      if (s.rule !== this.name) throw new ValueError(`${where}: the state is one of '${String(s.rule)}'; this rule is '${this.name}'`);
+      const hyper = this.hyper();
+      const saved = (typeof s.hyper === 'object' && s.hyper !== null ? s.hyper : {}) as Record<string, unknown>;
+      for (const [key, value] of Object.entries(hyper)) {
+        if (!sameValue(Object.hasOwn(saved, key) ? saved[key] : undefined, value)) {
+          throw new ValueError(`${where}: the state was saved with ${key} ${showValue(Object.hasOwn(saved, key) ? saved[key] : undefined)}; this rule has ${showValue(value)} (a resumed run would take other steps)`);
         }
       }
-      return { step: e.step, tensors };
+      for (const key of Object.keys(saved)) if (!Object.hasOwn(hyper, key)) throw new ValueError(`${where}: the state has a hyper-parameter '${key}' that ${this.name} does not have`);
+      if (s.state === null) {
+        this.states = null;
+        return;
+      }
+      if (!Array.isArray(s.state)) throw new ValueError(`${where}: field 'state' is ${describeValue(s.state)}; expected a list of per-parameter states or null`);
+      const names = this.stateNames();
+      const states = s.state.map((entry, k): ParameterState => {
+        const at = `${where}: state[${k}]`;
+        if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new ValueError(`${at} is ${describeValue(entry)}; expected { step, ${names.join(', ')} }`);
+        const e = entry as Record<string, unknown>;
+        if (typeof e.step !== 'number' || !Number.isSafeInteger(e.step) || e.step < 1) throw new ValueError(`${at}.step is ${describeValue(e.step)}; expected an integer ≥ 1`);
+        for (const key of Object.keys(e)) {
+          if (key !== 'step' && !names.includes(key)) throw new ValueError(`${at} has an entry '${key}'; ${this.describeConfig()} keeps ${names.join(', ')}`);
+        }
+        const tensors: Record<string, Tensor> = {};
+        for (const name of names) {
+          if (!Object.hasOwn(e, name)) throw new ValueError(`${at} has no '${name}'; ${this.describeConfig()} keeps ${names.join(', ')}`);
+          tensors[name] = restoreTensor(e[name], `${at}.${name}`);
+        }
+        const [first, ...rest] = names.map((n) => tensors[n]!);
+        for (const [i, t] of rest.entries()) {
+          if (!shapesEqual(t.shape, first!.shape) || t.dtype !== first!.dtype) {
+            throw new ValueError(`${at}: '${names[i + 1]}' is ${t.dtype} ${formatShape(t.shape)} but '${names[0]}' is ${first!.dtype} ${formatShape(first!.shape)}`);
+          }
+        }
+        return { step: e.step, tensors };
+      });
+      if (params) this.checkFits(states, params, 'restoreState');
+      this.states = states;
     });
-    if (params) this.checkFits(states, params, 'restoreState');
-    this.states = states;
   }
 
   /** Which state names this configuration keeps, in words, for errors (e.g. "adam with amsgrad"). */

@@ -12,6 +12,7 @@
  * and a different experiment. Plain JavaScript numbers adopt the dtype of the tensor they meet.
  */
 import { AllocationError, DTypeError, ValueError } from './errors.js';
+import { lifetime } from './storage.js';
 
 /** The differentiable dtypes: float32 (the default) and float64 (the reference). */
 export type FloatDType = 'float32' | 'float64';
@@ -94,7 +95,10 @@ export function allocateUnfilled(dtype: DType, size: number, op = 'allocate'): T
   return allocate(dtype, size, op, true);
 }
 
-/** A new zero-filled array of `dtype` with `size` elements; `op` names the caller in errors. */
+/**
+ * A zero-filled array of `dtype` with `size` elements, new or one that tidy released (its pool,
+ * tensor/tidy.ts); `op` names the caller in errors.
+ */
 export function allocate(dtype: DType, size: number, op = 'allocate', unfilled = false): TypedArray {
   if (!Number.isSafeInteger(size) || size < 0) throw new ValueError(`${op}: expected an element count that is an integer ≥ 0; got ${size}`);
   const bytes = size * BYTES_PER_ELEMENT[dtype];
@@ -104,13 +108,16 @@ export function allocate(dtype: DType, size: number, op = 'allocate', unfilled =
         'check the shape, or raise the limit with setMaxTensorBytes()',
     );
   }
-  try {
-    const buffer = unfilled && bytes >= UNFILLED_MIN_BYTES ? NodeBuffer?.allocUnsafeSlow(bytes).buffer : undefined;
-    return buffer ? new ARRAY_OF[dtype](buffer, 0, size) : new ARRAY_OF[dtype](size);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);
-  }
+  const fresh = () => {
+    try {
+      const buffer = unfilled && bytes >= UNFILLED_MIN_BYTES ? NodeBuffer?.allocUnsafeSlow(bytes).buffer : undefined;
+      return buffer ? new ARRAY_OF[dtype](buffer, 0, size) : new ARRAY_OF[dtype](size);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);
+    }
+  };
+  return lifetime.allocate?.(dtype, size, fresh, !unfilled) ?? fresh();
 }
 
 /** The dtype of a typed array. */

@@ -20,8 +20,25 @@ export class Storage {
   constructor(
     /** The elements: Float32Array, Float64Array or Int32Array, which fixes the dtype. */
     readonly data: TypedArray,
-  ) {}
+  ) {
+    lifetime.created?.(this);
+  }
 }
+
+/**
+ * Hooks that tidy (tidy.ts) installs the first time it runs: it is told of each storage created
+ * and each array allocated, and it hands out arrays it released. NOTE: hooks rather than
+ * imports, so that tidy's code stays out of a bundle that never calls it.
+ */
+export const lifetime: {
+  created?: (storage: Storage) => void;
+  /** An array of `dtype` and `size` from the pool (zero-filled if `zeroed`), else `fresh()`, recorded while a scope is open. */
+  allocate?: (dtype: string, size: number, fresh: () => TypedArray, zeroed: boolean) => TypedArray;
+  /** Exempt a tensor's storage from release (keep). */
+  keep?: (storage: Storage) => void;
+  /** An array that its owner reuses across calls (a PerSampleWorkspace's): never pooled. */
+  retain?: (array: TypedArray) => void;
+} = {};
 
 /** What a kernel needs to read a tensor: its array and how to walk it. */
 export interface View {

@@ -205,6 +205,8 @@ function generalSource(body: string, arity: number): string {
         for (; j < inner; j++) { ${element('j')}; } }`;
     })
     .join('\n');
+  // In the generated source below, the branch \`t0 === 0\` is the one where every step updates
+  // the same output element (a reduction along the inner axis): it keeps it in a register.
   return `
     return function general(shape, out, inputs, p, q) {
       ${ops.map((k) => `const d${k} = ${operand(k)}.data;`).join('\n')}
@@ -224,7 +226,6 @@ function generalSource(body: string, arity: number): string {
           for (let j = 0; j < inner; j++) { ${fill((k) => `b${k} + j`)}; }
         } ${broadcastBranches}
         else if (t0 === 0) {
-          // Every step updates the same output element: keep it in a register.
           let acc = d0[b0];
           ${ops.slice(1).map((k) => `let i${k} = b${k};`).join(' ')}
           for (let j = 0; j < inner; j++) {

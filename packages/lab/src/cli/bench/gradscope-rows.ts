@@ -25,6 +25,7 @@ import {
   vmap,
   zeros,
   Tensor,
+  tidy,
 } from 'gradscope';
 import { type FloatDType, hessianVectorProduct, lenet5 as zooLenet5, mlp as zooMlp, type Module, perSampleGrads, PerSampleWorkspace } from 'gradscope';
 import { lenet5, mlpLayers } from './models.js';
@@ -334,7 +335,7 @@ function transformerLayerRow(row: TransformerLayerRow): Runnable {
   };
 }
 
-export const gradscopeBuilders: Builders = {
+const eagerBuilders: Builders = {
   matmul: (row) => {
     requireThreads(row);
     const backend = getBackend().name;
@@ -380,3 +381,18 @@ export const gradscopeBuilders: Builders = {
   'hvp-fwd': hvpFwdRow,
   'transformer-layer': transformerLayerRow,
 };
+
+/**
+ * Every gradscope run inside tidy, as every tfjs run is inside tf.tidy: what a run creates and
+ * does not keep gives its memory to the next run (src/tensor/tidy.ts), instead of becoming
+ * garbage. Parameters, BatchNorm's running statistics and workspaces live outside the scope.
+ */
+export const gradscopeBuilders = Object.fromEntries(
+  Object.entries(eagerBuilders).map(([kind, build]) => [
+    kind,
+    (row: ImplRow) => {
+      const runnable = (build as (row: ImplRow) => Runnable)(row);
+      return { run: () => tidy(() => runnable.run()), dispose: () => runnable.dispose() };
+    },
+  ]),
+) as Builders;

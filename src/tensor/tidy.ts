@@ -1,0 +1,201 @@
+/**
+ * tidy(fn): a scope whose tensors give their memory back when it ends (tf.tidy's rule), so that
+ * the next step's results reuse it instead of fresh arrays.
+ *
+ * Why: every op's result is a new typed array, and fresh memory costs twice over. Its pages
+ * fault on the first write, and the ArrayBuffers' external memory starts V8's collector: one
+ * mark-compact per ≈ 64 MB, which for a LeNet-5 gradient at batch 128 (17.6 MB of results a step)
+ * came to 57 mark-compacts and 133 scavenges in 220 steps. Released arrays drawn from a pool
+ * brought that to 1 and 26, and the step's median 15.1 → 11.7 ms on one thread, 14.6 → 12.7 on
+ * two (docs/performance.md, "2026-12-04").
+ *
+ * The rule. When fn returns (or throws), every storage created while it ran is *released*,
+ * except:
+ * - what fn returns: the tensors in its result, found through arrays, Maps and the data
+ *   properties of plain objects (a perSampleGrads result, a record of losses);
+ * - what keep() was called on;
+ * - what a module stores (parameters and buffers, BatchNorm's running statistics included:
+ *   module.ts keeps them), and what the optimizers and estimators store (their steps run
+ *   untracked, below);
+ * - the arrays a PerSampleWorkspace reuses (it retains them: they are released, never pooled).
+ *
+ * A released tensor cannot be read any more: any op on it, or `.data`, throws a ValueError that
+ * names tidy. Its array goes to a pool when this scope allocated it and nothing that survives
+ * shares it. An allocation of the same dtype and length then takes it, zero-filled unless the
+ * kernel overwrites it. A nested scope's returned tensors belong to the enclosing scope. The
+ * pool holds at most POOL_MAX_BYTES; past that, arrays are left to the collector.
+ *
+ * NOTE: the array of `tensor.data` is the storage itself: read it before the scope ends, or use
+ * toTypedArray(), which copies. A returned tensor's graph is not kept (its saved tensors are
+ * released): take gradients inside the scope. A scope holds every storage it created until it
+ * ends: scope one step, not a whole training loop.
+ */
+import { ValueError } from './errors.js';
+import type { TypedArray } from './dtype.js';
+import { lifetime, Storage } from './storage.js';
+import { Tensor } from './tensor.js';
+
+/** The most bytes the pool of released arrays holds (256 MiB). */
+export const POOL_MAX_BYTES = 256 * 2 ** 20;
+
+interface Scope {
+  /** Storages created while the scope was innermost (and survivors of scopes nested in it). */
+  storages: Storage[];
+  /** Arrays allocated while it was innermost (and those of the survivors of nested scopes). */
+  allocated: WeakSet<TypedArray>;
+}
+
+/** Open scopes, innermost last; null for an untracked() stretch. */
+const scopes: (Scope | null)[] = [];
+const kept = new WeakSet<Storage>();
+const retained = new WeakSet<ArrayBufferLike>();
+const pool = new Map<string, TypedArray[]>();
+let pooledBytes = 0;
+
+const poolKey = (dtype: string, size: number) => `${dtype}:${size}`;
+
+/** The dtype name of a typed array (the pool's key). */
+const dtypeName = (a: TypedArray) => (a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32');
+
+function install(): void {
+  if (lifetime.created) return;
+  lifetime.created = (storage) => scopes.at(-1)?.storages.push(storage);
+  lifetime.keep = (storage) => kept.add(storage);
+  lifetime.retain = (array) => retained.add(array.buffer);
+  lifetime.allocate = (dtype, size, fresh, zeroed) => {
+    let array = pool.get(poolKey(dtype, size))?.pop();
+    if (array) {
+      pooledBytes -= array.byteLength;
+      if (zeroed) array.fill(0);
+    } else {
+      array = fresh();
+    }
+    scopes.at(-1)?.allocated.add(array);
+    return array;
+  };
+}
+
+/**
+ * Run `fn` and release every tensor it created that its result does not hold (see the file
+ * comment for the rule); returns fn's result. Scopes nest.
+ * @example const loss = tidy(() => { const l = crossEntropy(model.forward(x), y); sgd(gradients([l], ps)); return l; });
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ValueError(`tidy: expected a function; got ${fn === null ? 'null' : typeof fn}`);
+  install();
+  const scope: Scope = { storages: [], allocated: new WeakSet() };
+  scopes.push(scope);
+  let result: T | undefined;
+  try {
+    result = fn();
+    if (result instanceof Promise) throw new ValueError('tidy: fn returned a Promise; tidy scopes are synchronous (await outside tidy, and tidy each synchronous step)');
+    return result;
+  } finally {
+    scopes.pop();
+    close(scope, result);
+  }
+}
+
+/** Exempt `t` from release by every scope open now (as tf.keep); returns `t`. */
+export function keep<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) throw new ValueError(`keep: expected a Tensor; got ${t === null ? 'null' : typeof t}`);
+  kept.add(t.storage);
+  return t;
+}
+
+/**
+ * Run `fn` with no scope tracking what it creates: its tensors are never released by a scope
+ * open around it, and live as long as anything references them (the eager rule). For code that
+ * stores tensors across calls, like the optimizers' state and estimators' snapshots.
+ */
+export function untracked<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new ValueError(`untracked: expected a function; got ${fn === null ? 'null' : typeof fn}`);
+  if (scopes.length === 0) return fn();
+  scopes.push(null);
+  try {
+    return fn();
+  } finally {
+    scopes.pop();
+  }
+}
+
+/** Arrays the pool holds now, and their bytes (for tests and for measuring). */
+export function tidyPoolSize(): { arrays: number; bytes: number } {
+  let arrays = 0;
+  for (const list of pool.values()) arrays += list.length;
+  return { arrays, bytes: pooledBytes };
+}
+
+/** Drop every array the pool holds (to the garbage collector), e.g. when training is over. */
+export function emptyTidyPool(): void {
+  pool.clear();
+  pooledBytes = 0;
+}
+
+/** Release what `scope` created and `result` does not hold; survivors move to the enclosing scope. */
+function close(scope: Scope, result: unknown): void {
+  const returned = new Set<Storage>();
+  collect(result, returned, new Set());
+  const outer = scopes.at(-1);
+  // Memory that something alive still views (a packed result's slices share one buffer): never pooled.
+  const alive = new Set<ArrayBufferLike>();
+  const released: Storage[] = [];
+  for (const storage of scope.storages) {
+    if (kept.has(storage) || returned.has(storage)) {
+      const array = arrayOf(storage);
+      if (array) alive.add(array.buffer);
+      if (!kept.has(storage) && outer) {
+        outer.storages.push(storage);
+        if (array && scope.allocated.has(array)) outer.allocated.add(array);
+      }
+    } else {
+      released.push(storage);
+    }
+  }
+  for (const storage of released) {
+    const array = arrayOf(storage);
+    // A storage that already refuses reads (vmap's batched stand-ins) has nothing to release.
+    if (!array) continue;
+    Object.defineProperty(storage, 'data', { get: releasedRead });
+    if (scope.allocated.has(array) && !alive.has(array.buffer) && !retained.has(array.buffer)) give(array);
+  }
+}
+
+/** Add the storages of the tensors in `value` (through arrays, Maps and plain objects' data properties) to `out`. */
+function collect(value: unknown, out: Set<Storage>, seen: Set<object>): void {
+  if (value instanceof Tensor) {
+    out.add(value.storage);
+    return;
+  }
+  if (typeof value !== 'object' || value === null || seen.has(value)) return;
+  seen.add(value);
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+    // Data properties only: a getter (a lazy result's norms) is not run for this.
+    for (const d of Object.values(Object.getOwnPropertyDescriptors(value))) if ('value' in d) collect(d.value, out, seen);
+  }
+}
+
+/** The storage's own array, or undefined where `data` is an accessor (already refusing reads). */
+function arrayOf(storage: Storage): TypedArray | undefined {
+  const own = Object.getOwnPropertyDescriptor(storage, 'data');
+  return own && 'value' in own ? (own.value as TypedArray) : undefined;
+}
+
+/** Put a released array into the pool, if it has room; each array at most once. */
+function give(array: TypedArray): void {
+  if (pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
+  const key = poolKey(dtypeName(array), array.length);
+  const list = pool.get(key) ?? [];
+  if (list.includes(array)) return;
+  list.push(array);
+  pool.set(key, list);
+  pooledBytes += array.byteLength;
+}
+
+function releasedRead(): never {
+  throw new ValueError(
+    'a tensor released by tidy() was used: a tensor created inside tidy(fn) lives until fn returns, unless fn returns it or keep() is called on it',
+  );
+}
