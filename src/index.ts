@@ -37,7 +37,7 @@ export {
 } from './tensor/creation.js';
 export { foldIn, makeKey, normalFromBits, randomBits, splitKey, threefry2x32, uniformStream, type Key } from './tensor/random.js';
 export { getDefaultDType, getMaxTensorBytes, setDefaultDType, setMaxTensorBytes, type DType, type FloatDType } from './tensor/dtype.js';
-export { emptyTidyPool, keep, POOL_MAX_BYTES, tidy, tidyPoolSize, untracked } from './tensor/tidy.js';
+export { emptyTidyPool, keep, POOL_MAX_BYTES, tidy, tidyPoolSize, untracked, type TidyPoolSize } from './tensor/tidy.js';
 export { AllocationError, describeValue, DTypeError, GradError, InternalError, ShapeError, ValueError } from './tensor/errors.js';
 export {
   backendReady,

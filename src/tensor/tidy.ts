@@ -119,8 +119,16 @@ export function untracked<T>(fn: () => T): T {
   }
 }
 
-/** Arrays the pool holds now, and their bytes (for tests and for measuring). */
-export function tidyPoolSize(): { arrays: number; bytes: number } {
+/** What tidy's pool of released arrays holds (tidyPoolSize). */
+export interface TidyPoolSize {
+  /** Released arrays waiting for an allocation of their dtype and length. */
+  arrays: number;
+  /** Their bytes (at most POOL_MAX_BYTES). */
+  bytes: number;
+}
+
+/** What the pool holds now (for tests and for measuring). */
+export function tidyPoolSize(): TidyPoolSize {
   let arrays = 0;
   for (const list of pool.values()) arrays += list.length;
   return { arrays, bytes: pooledBytes };

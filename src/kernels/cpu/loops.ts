@@ -205,7 +205,7 @@ function generalSource(body: string, arity: number): string {
         for (; j < inner; j++) { ${element('j')}; } }`;
     })
     .join('\n');
-  // In the generated source below, the branch \`t0 === 0\` is the one where every step updates
+  // In the generated source below, the branch `t0 === 0` is the one where every step updates
   // the same output element (a reduction along the inner axis): it keeps it in a register.
   return `
     return function general(shape, out, inputs, p, q) {
