@@ -184,6 +184,21 @@ describe.each(['cpu', 'wasm'] as const)('tidy on the %s backend', (backend) => {
     expect(scoped.state).toEqual(eager.state);
   });
 
+  it('keeps .grad: backward() inside tidy accumulates into the leaves as outside it', () => {
+    setBackend(backend);
+    const x = randn([4, 3], { seed: 11 });
+    const run = (scoped: boolean) => {
+      const w = randn([3, 2], { seed: 12 }).requireGrad();
+      for (let s = 0; s < 2; s++) {
+        const body = () => x.matmul(w).tanh().sum().backward();
+        if (scoped) tidy(body);
+        else body();
+      }
+      return values(w.grad!);
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+
   it('a model built inside tidy keeps its parameters', () => {
     setBackend(backend);
     const model = tidy(() => mlp([4, 5, 2], { seed: 3 }));

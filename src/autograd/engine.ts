@@ -15,6 +15,7 @@
 import { detachKeepingTangents } from './forward-mode.js';
 import { GradError, InternalError, ValueError, describeValue, formatShape } from '../tensor/errors.js';
 import { shapesEqual, unbroadcastAxes } from '../tensor/shape.js';
+import { lifetime } from '../tensor/storage.js';
 import { Tensor } from '../tensor/tensor.js';
 import { withGradMode } from './mode.js';
 import { scalarTensor, tensorArgument, tensorListArgument } from './operands.js';
@@ -240,6 +241,8 @@ export function backward(
     if (!isLeafTarget(t)) continue;
     const value = createGraph ? g : g.detach().clone(); // own storage: never an expanded view or shared
     t.grad = t.grad ? withGradMode(createGraph, () => t.grad!.add(value)) : value;
+    // .grad outlives the step: an open tidy scope must not release it (tensor/tidy.ts).
+    lifetime.keep?.(t.grad);
   }
 }
 

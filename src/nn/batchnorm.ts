@@ -98,7 +98,7 @@ abstract class BatchNorm extends Module {
       if (x.isBatched && !this.perSampleStatistics) {
         throw new ValueError(
           `${this.describe()}: train mode inside vmap: batch statistics couple the samples, so there is no per-sample function ` +
-            "to map; use perSampleJacobian (the exact rows of a train-mode batch), eval() (running statistics) or perSampleStatistics (each sample's own)",
+            "to map; use perSampleJacobian (exact rows of a train-mode batch), eval() (running statistics) or perSampleStatistics (per-sample ones)",
         );
       }
       const n = x.size / this.numFeatures;

@@ -22,7 +22,7 @@ import { Tensor } from '../tensor/tensor.js';
 
 /** A tensor a module stores from now on: exempt from release by an open tidy scope (tensor/tidy.ts). */
 function owned(t: Tensor): Tensor {
-  lifetime.keep?.(t.storage);
+  lifetime.keep?.(t);
   return t;
 }
 

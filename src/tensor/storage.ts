@@ -35,7 +35,7 @@ export const lifetime: {
   /** An array of `dtype` and `size` from the pool (zero-filled if `zeroed`), else `fresh()`, recorded while a scope is open. */
   allocate?: (dtype: string, size: number, fresh: () => TypedArray, zeroed: boolean) => TypedArray;
   /** Exempt a tensor's storage from release (keep). */
-  keep?: (storage: Storage) => void;
+  keep?: (tensor: { readonly storage: Storage }) => void;
   /** An array that its owner reuses across calls (a PerSampleWorkspace's): never pooled. */
   retain?: (array: TypedArray) => void;
 } = {};

@@ -17,6 +17,7 @@
  * - what a module stores (parameters and buffers, BatchNorm's running statistics included:
  *   module.ts keeps them), and what the optimizers and estimators store (their steps run
  *   untracked, below);
+ * - the `.grad` that backward() accumulates into a leaf (engine.ts keeps it);
  * - the arrays a PerSampleWorkspace reuses (it retains them: they are released, never pooled).
  *
  * A released tensor cannot be read any more: any op on it, or `.data`, throws a ValueError that
@@ -60,7 +61,7 @@ const dtypeName = (a: TypedArray) => (a instanceof Float32Array ? 'float32' : a 
 function install(): void {
   if (lifetime.created) return;
   lifetime.created = (storage) => scopes.at(-1)?.storages.push(storage);
-  lifetime.keep = (storage) => kept.add(storage);
+  lifetime.keep = (t) => kept.add(t.storage);
   lifetime.retain = (array) => retained.add(array.buffer);
   lifetime.allocate = (dtype, size, fresh, zeroed) => {
     let array = pool.get(poolKey(dtype, size))?.pop();
