@@ -240,10 +240,10 @@ describe.each(['cpu', 'wasm'] as const)('tidy on the %s backend', (backend) => {
 
 describe('tidy', () => {
   it('refuses what is not a function, and a Promise result', () => {
-    expect(() => tidy(3 as unknown as () => void)).toThrow(/tidy: expected a function; got number/);
+    expect(() => tidy(3 as unknown as () => void)).toThrow(/tidy: expected fn to be a function; got 3/);
     expect(() => tidy(async () => tensor([1]))).toThrow(/tidy: fn returned a Promise/);
-    expect(() => keep({} as Tensor)).toThrow(/keep: expected a Tensor/);
-    expect(() => untracked(null as unknown as () => void)).toThrow(/untracked: expected a function; got null/);
+    expect(() => keep({} as Tensor)).toThrow(/keep: expected a Tensor; got an object/);
+    expect(() => untracked(null as unknown as () => void)).toThrow(/untracked: expected fn to be a function; got null/);
   });
 
   it('emptyTidyPool drops what the pool holds', () => {

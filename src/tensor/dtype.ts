@@ -108,16 +108,19 @@ export function allocate(dtype: DType, size: number, op = 'allocate', unfilled =
         'check the shape, or raise the limit with setMaxTensorBytes()',
     );
   }
-  const fresh = () => {
-    try {
-      const buffer = unfilled && bytes >= UNFILLED_MIN_BYTES ? NodeBuffer?.allocUnsafeSlow(bytes).buffer : undefined;
-      return buffer ? new ARRAY_OF[dtype](buffer, 0, size) : new ARRAY_OF[dtype](size);
-    } catch (e) {
-      if (!(e instanceof RangeError)) throw e;
-      throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);
-    }
-  };
-  return lifetime.allocate?.(dtype, size, fresh, !unfilled) ?? fresh();
+  return lifetime.allocate?.(dtype, size, op, unfilled) ?? freshArray(dtype, size, op, unfilled);
+}
+
+/** allocate's array that no one has used (no pool), its arguments already checked there. */
+export function freshArray(dtype: DType, size: number, op: string, unfilled: boolean): TypedArray {
+  const bytes = size * BYTES_PER_ELEMENT[dtype];
+  try {
+    const buffer = unfilled && bytes >= UNFILLED_MIN_BYTES ? NodeBuffer?.allocUnsafeSlow(bytes).buffer : undefined;
+    return buffer ? new ARRAY_OF[dtype](buffer, 0, size) : new ARRAY_OF[dtype](size);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new AllocationError(`${op}: could not allocate a ${dtype} tensor of ${size} elements (${formatBytes(bytes)}): ${e.message}`);
+  }
 }
 
 /** The dtype of a typed array. */

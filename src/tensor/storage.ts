@@ -6,7 +6,7 @@
  * an in-place write through any view bumps it, and autograd compares it with the version it
  * recorded when it saved a tensor for backward (PyTorch's version counter).
  */
-import type { TypedArray } from './dtype.js';
+import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 
 /**
@@ -32,8 +32,8 @@ export class Storage {
  */
 export const lifetime: {
   created?: (storage: Storage) => void;
-  /** An array of `dtype` and `size` from the pool (zero-filled if `zeroed`), else `fresh()`, recorded while a scope is open. */
-  allocate?: (dtype: string, size: number, fresh: () => TypedArray, zeroed: boolean) => TypedArray;
+  /** allocate's array: one from the pool (zero-filled unless `unfilled`) or a fresh one, recorded while a scope is open. */
+  allocate?: (dtype: DType, size: number, op: string, unfilled: boolean) => TypedArray;
   /** Exempt a tensor's storage from release (keep). */
   keep?: (tensor: { readonly storage: Storage }) => void;
   /** An array that its owner reuses across calls (a PerSampleWorkspace's): never pooled. */

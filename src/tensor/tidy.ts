@@ -31,8 +31,11 @@
  * released): take gradients inside the scope. A scope holds every storage it created until it
  * ends: scope one step, not a whole training loop.
  */
+import { tensorArgument } from '../autograd/operands.js';
+import { isContainer } from '../autograd/pytree.js';
+import { functionArgument } from './arguments.js';
+import { dtypeOf, freshArray, type TypedArray } from './dtype.js';
 import { ValueError } from './errors.js';
-import type { TypedArray } from './dtype.js';
 import { lifetime, Storage } from './storage.js';
 import { Tensor } from './tensor.js';
 
@@ -55,21 +58,18 @@ let pooledBytes = 0;
 
 const poolKey = (dtype: string, size: number) => `${dtype}:${size}`;
 
-/** The dtype name of a typed array (the pool's key). */
-const dtypeName = (a: TypedArray) => (a instanceof Float32Array ? 'float32' : a instanceof Float64Array ? 'float64' : 'int32');
-
 function install(): void {
   if (lifetime.created) return;
   lifetime.created = (storage) => scopes.at(-1)?.storages.push(storage);
   lifetime.keep = (t) => kept.add(t.storage);
   lifetime.retain = (array) => retained.add(array.buffer);
-  lifetime.allocate = (dtype, size, fresh, zeroed) => {
+  lifetime.allocate = (dtype, size, op, unfilled) => {
     let array = pool.get(poolKey(dtype, size))?.pop();
     if (array) {
       pooledBytes -= array.byteLength;
-      if (zeroed) array.fill(0);
+      if (!unfilled) array.fill(0);
     } else {
-      array = fresh();
+      array = freshArray(dtype, size, op, unfilled);
     }
     scopes.at(-1)?.allocated.add(array);
     return array;
@@ -82,7 +82,7 @@ function install(): void {
  * @example const loss = tidy(() => { const l = crossEntropy(model.forward(x), y); sgd(gradients([l], ps)); return l; });
  */
 export function tidy<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new ValueError(`tidy: expected a function; got ${fn === null ? 'null' : typeof fn}`);
+  functionArgument('tidy', 'fn', fn);
   install();
   const scope: Scope = { storages: [], allocated: new WeakSet() };
   scopes.push(scope);
@@ -99,8 +99,7 @@ export function tidy<T>(fn: () => T): T {
 
 /** Exempt `t` from release by every scope open now (as tf.keep); returns `t`. */
 export function keep<T extends Tensor>(t: T): T {
-  if (!(t instanceof Tensor)) throw new ValueError(`keep: expected a Tensor; got ${t === null ? 'null' : typeof t}`);
-  kept.add(t.storage);
+  kept.add(tensorArgument('keep', t).storage);
   return t;
 }
 
@@ -110,7 +109,7 @@ export function keep<T extends Tensor>(t: T): T {
  * stores tensors across calls, like the optimizers' state and estimators' snapshots.
  */
 export function untracked<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new ValueError(`untracked: expected a function; got ${fn === null ? 'null' : typeof fn}`);
+  functionArgument('untracked', 'fn', fn);
   if (scopes.length === 0) return fn();
   scopes.push(null);
   try {
@@ -150,15 +149,17 @@ function close(scope: Scope, result: unknown): void {
   const alive = new Set<ArrayBufferLike>();
   const released: Storage[] = [];
   for (const storage of scope.storages) {
-    if (kept.has(storage) || returned.has(storage)) {
-      const array = arrayOf(storage);
-      if (array) alive.add(array.buffer);
-      if (!kept.has(storage) && outer) {
-        outer.storages.push(storage);
-        if (array && scope.allocated.has(array)) outer.allocated.add(array);
-      }
-    } else {
+    const isKept = kept.has(storage);
+    if (!isKept && !returned.has(storage)) {
       released.push(storage);
+      continue;
+    }
+    const array = arrayOf(storage);
+    if (array) alive.add(array.buffer);
+    // A returned (not kept) storage belongs to the enclosing scope now.
+    if (!isKept && outer) {
+      outer.storages.push(storage);
+      if (array && scope.allocated.has(array)) outer.allocated.add(array);
     }
   }
   for (const storage of released) {
@@ -178,9 +179,11 @@ function collect(value: unknown, out: Set<Storage>, seen: Set<object>): void {
   }
   if (typeof value !== 'object' || value === null || seen.has(value)) return;
   seen.add(value);
-  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
-  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+  if (value instanceof Map) {
+    for (const v of value.values()) collect(v, out, seen);
+  } else if (Array.isArray(value)) {
+    for (const v of value) collect(v, out, seen);
+  } else if (isContainer(value)) {
     // Data properties only: a getter (a lazy result's norms) is not run for this.
     for (const d of Object.values(Object.getOwnPropertyDescriptors(value))) if ('value' in d) collect(d.value, out, seen);
   }
@@ -195,7 +198,7 @@ function arrayOf(storage: Storage): TypedArray | undefined {
 /** Put a released array into the pool, if it has room; each array at most once. */
 function give(array: TypedArray): void {
   if (pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
-  const key = poolKey(dtypeName(array), array.length);
+  const key = poolKey(dtypeOf(array), array.length);
   const list = pool.get(key) ?? [];
   if (list.includes(array)) return;
   list.push(array);
