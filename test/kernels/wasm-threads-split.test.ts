@@ -8,20 +8,29 @@
  * check that nothing is split. A deep product with a small C (a weight gradient streamed K block
  * by K block) is split along K instead, into a fixed number of partitions per thread that the
  * threads claim: its result is the same bits whichever thread computes which partition — that of
- * one thread cut the same way.
+ * one thread cut the same way. A convolution's input gradient and a direct convolution's
+ * forward are cut into blocks of images, which the threads claim: their bits depend neither on
+ * the blocks nor on the threads. A direct weight gradient is cut into image partitions that
+ * follow the requested threads, as a streamed product's K partitions.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createWasmBackend, requestedWasmThreads, setWasmThreads, simdAvailable, wasmRuntime, wasmThreads } from '../../src/kernels/wasm/index.js';
 import { splitPlan, splitting, threadedRunner } from '../../src/kernels/wasm/threads.js';
 import { wasmConv2dBackwardWeight } from '../../src/kernels/wasm/conv.js';
+import { imageBlocking } from '../../src/kernels/wasm/split-convs.js';
+import { convDims } from '../../src/kernels/geometry.js';
+import { directConv2dBackwardWeight } from '../../src/kernels/wasm/direct-conv.js';
 import { PARITY_CASES, makeOperand, runParityCase } from './parity-cases.js';
 
 const wasm = createWasmBackend();
 const canThread = simdAvailable() && wasmRuntime().shared && typeof (globalThis as { process?: { getBuiltinModule?: unknown } }).process?.getBuiltinModule === 'function';
 const defaults = { ...splitting };
+const blockingDefaults = { ...imageBlocking };
 
 afterEach(async () => {
   Object.assign(splitting, defaults);
+  Object.assign(imageBlocking, blockingDefaults);
+  vi.restoreAllMocks();
   await setWasmThreads(1);
 });
 
@@ -169,5 +178,78 @@ describe.skipIf(!canThread)('a streamed product split along K', () => {
     gradients().forEach((values, i) => expect(values, `layer ${i + 1}, with them`).toEqual(cut[i]));
     await setWasmThreads(1);
     expect(requestedWasmThreads()).toBe(1);
+  });
+});
+
+describe.skipIf(!canThread)('an input gradient cut into blocks of images on the threads', () => {
+  const cases = PARITY_CASES.filter((c) => c.kind === 'conv2d');
+  // LeNet-5's second layer (6 → 16, 5×5) at batch 40: with one image a block, 40 blocks.
+  const gy = makeOperand({ shape: [40, 16, 8, 8] }, 'float32', 'blocks/gy');
+  const w = makeOperand({ shape: [16, 6, 5, 5] }, 'float32', 'blocks/w');
+  const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as const;
+  const inputGradients = () => [
+    ...cases.map((c) => Array.from(runParityCase(wasm, c, 'float32').gradInput ?? [])),
+    Array.from(wasm.conv2dBackwardInput(gy, w, [40, 6, 12, 12], geometry, 'float32')),
+  ];
+  const names = [...cases.map((c) => c.name), 'LeNet-5 6 → 16 at batch 40'];
+
+  it.each([2, 3])('%i threads, blocks of one image, of a few, or the whole batch: the one-thread bits (conv.ts)', async (threads) => {
+    const single = inputGradients();
+    expect(single.every((values) => values.length > 0)).toBe(true);
+    splitting.minMacsPerThread = 1;
+    splitting.minMacsPerThreadAsleep = 1;
+    await setWasmThreads(threads, { spinMs: threads === 3 ? 0 : undefined });
+    const split = vi.spyOn(threadedRunner, 'inputGradient');
+    for (const bytes of [1, 40 << 10, Infinity]) {
+      imageBlocking.bytes = bytes;
+      inputGradients().forEach((values, i) => expect(values, `${names[i]}, ${bytes} bytes a block`).toEqual(single[i]));
+    }
+    expect(split.mock.results.some((r) => r.value !== undefined), 'split over the threads').toBe(true);
+  });
+
+  it('LeNet-5 at batch 128 is split at the default threshold', async () => {
+    const gy128 = makeOperand({ shape: [128, 16, 8, 8] }, 'float32', 'blocks/gy128');
+    const single = Array.from(wasm.conv2dBackwardInput(gy128, w, [128, 6, 12, 12], geometry, 'float32'));
+    await setWasmThreads(2);
+    const split = vi.spyOn(threadedRunner, 'inputGradient');
+    expect(Array.from(wasm.conv2dBackwardInput(gy128, w, [128, 6, 12, 12], geometry, 'float32'))).toEqual(single);
+    expect(split.mock.results[0]?.value).toBeInstanceOf(Float32Array);
+  });
+});
+
+describe.skipIf(!canThread)('a direct convolution split into blocks of images', () => {
+  // LeNet-5's first layer (1 → 6 5×5 on 28×28) at batch 64: the direct kernels (direct-conv.ts).
+  const x = makeOperand({ shape: [64, 1, 28, 28] }, 'float32', 'direct/x');
+  const w = makeOperand({ shape: [6, 1, 5, 5] }, 'float32', 'direct/w');
+  const gy = makeOperand({ shape: [64, 6, 24, 24] }, 'float32', 'direct/gy');
+  const geometry = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as const;
+  const d = convDims(x.shape, w.shape, geometry);
+  /** The weight gradient on one thread with the batch cut into `partitions` (1: direct-conv.ts's, as without threads). */
+  const oneThread = (partitions: number) => {
+    splitting.partitions = partitions;
+    try {
+      return Array.from(threadedRunner.directConv!(wasmRuntime(), x, gy, d, true) ?? directConv2dBackwardWeight(wasmRuntime(), x, gy, d)!);
+    } finally {
+      splitting.partitions = 0;
+    }
+  };
+
+  it.each([
+    [2, {}],
+    [3, { spinMs: 0 }],
+  ])('%i threads (%o): the forward is the one-thread forward; the weight gradient the bits of one thread cut as finely', async (threads, options) => {
+    const forward = Array.from(wasm.conv2d(x, w, geometry, 'float32'));
+    const whole = oneThread(1);
+    const cut = oneThread(splitting.partitionsPerThread * threads);
+    splitting.minMacsPerThread = 1;
+    splitting.minMacsPerThreadAsleep = 1;
+    await setWasmThreads(threads, options);
+    const split = vi.spyOn(threadedRunner, 'directConv');
+    expect(Array.from(wasm.conv2d(x, w, geometry, 'float32')), 'forward').toEqual(forward);
+    const gradient = Array.from(wasm.conv2dBackwardWeight(x, gy, w.shape, geometry, 'float32'));
+    expect(gradient, 'weight gradient').toEqual(cut);
+    const scale = Math.max(...whole.map(Math.abs));
+    gradient.forEach((v, j) => expect(Math.abs(v - whole[j]!), `element ${j}`).toBeLessThan(1e-5 * scale));
+    expect(split.mock.results.map((r) => r.value instanceof Float32Array)).toEqual([true, true]);
   });
 });

@@ -6,7 +6,9 @@
  * Instead of calling a scalar function through a table at every element (a megamorphic call
  * V8 cannot inline), we generate the loop's source once per body, with the scalar function
  * pasted in as a local constant, and compile it with `new Function`. V8 then inlines the
- * scalar function into a tight loop. The generated code is cached by key.
+ * scalar function into a tight loop. The generated code is cached by key. Its source is
+ * written without indentation: whatever is inside the templates reaches every bundle, and
+ * indentation alone cost a browser bundle 27 bytes of its budget (test/consumer).
  *
  * A call first classifies every operand's layout over the loop's shape, without allocating:
  * - contiguous: row-major (any offset);
@@ -162,13 +164,13 @@ function fastSource(body: string, outLayout: number, layouts: readonly number[],
   const unrolled = `${fill(0)}; ${fill(1)}; ${fill(2)}; ${fill(3)};`;
   const loop = rows
     ? `for (let i = 0; i < n; ) {
-        let j = 0;
-        for (; j + 3 < period; j += 4, i += 4) { ${unrolled} }
-        for (; j < period; j++, i++) { ${fill(0)}; }
-      }`
+let j = 0;
+for (; j + 3 < period; j += 4, i += 4) { ${unrolled} }
+for (; j < period; j++, i++) { ${fill(0)}; }
+}`
     : `let j = 0;
-      for (; j + 3 < n; j += 4) { ${unrolled} }
-      for (; j < n; j++) { ${fill(0)}; }`;
+for (; j + 3 < n; j += 4) { ${unrolled} }
+for (; j < n; j++) { ${fill(0)}; }`;
   const store = outLayout === SCALAR ? 'd0[o0] = acc;' : '';
   return `return function fast(${params.join(', ')}) { ${hoisted} ${loop} ${store} };`;
 }
@@ -200,54 +202,54 @@ function generalSource(body: string, arity: number): string {
       // Unrolled by four: these loops carry B × P outer products, and the unrolled form
       // measured ≈ 25 % faster there.
       return `else if (${condition}) { ${hoisted}
-        let j = 0;
-        for (; j + 3 < inner; j += 4) { ${element('j')}; ${element('j + 1')}; ${element('j + 2')}; ${element('j + 3')}; }
-        for (; j < inner; j++) { ${element('j')}; } }`;
+let j = 0;
+for (; j + 3 < inner; j += 4) { ${element('j')}; ${element('j + 1')}; ${element('j + 2')}; ${element('j + 3')}; }
+for (; j < inner; j++) { ${element('j')}; } }`;
     })
     .join('\n');
   // In the generated source below, the branch `t0 === 0` is the one where every step updates
   // the same output element (a reduction along the inner axis): it keeps it in a register.
   return `
-    return function general(shape, out, inputs, p, q) {
-      ${ops.map((k) => `const d${k} = ${operand(k)}.data;`).join('\n')}
-      const c = coalesce(shape, [${ops.map((k) => `${operand(k)}.strides`).join(', ')}]);
-      const dims = c.shape, rank = dims.length;
-      ${ops.map((k) => `const s${k} = c.strides[${k}];`).join('\n')}
-      ${ops.map((k) => `let b${k} = ${operand(k)}.offset;`).join('\n')}
-      if (rank === 0) { ${fill((k) => `b${k}`)}; return; }
-      const inner = dims[rank - 1];
-      ${ops.map((k) => `const t${k} = s${k}[rank - 1];`).join('\n')}
-      let outer = 1;
-      for (let d = 0; d < rank - 1; d++) outer *= dims[d];
-      const unit = ${ops.map((k) => `t${k} === 1`).join(' && ')};
-      const idx = new Int32Array(rank);
-      for (let r = 0; r < outer; r++) {
-        if (unit) {
-          for (let j = 0; j < inner; j++) { ${fill((k) => `b${k} + j`)}; }
-        } ${broadcastBranches}
-        else if (t0 === 0) {
-          let acc = d0[b0];
-          ${ops.slice(1).map((k) => `let i${k} = b${k};`).join(' ')}
-          for (let j = 0; j < inner; j++) {
-            ${fillAccumulator((k) => `i${k}`)};
-            ${ops.slice(1).map((k) => `i${k} += t${k};`).join(' ')}
-          }
-          d0[b0] = acc;
-        } else {
-          ${ops.map((k) => `let i${k} = b${k};`).join(' ')}
-          for (let j = 0; j < inner; j++) {
-            ${fill((k) => `i${k}`)};
-            ${ops.map((k) => `i${k} += t${k};`).join(' ')}
-          }
-        }
-        for (let d = rank - 2; d >= 0; d--) {
-          ${ops.map((k) => `b${k} += s${k}[d];`).join(' ')}
-          if (++idx[d] < dims[d]) break;
-          ${ops.map((k) => `b${k} -= s${k}[d] * dims[d];`).join(' ')}
-          idx[d] = 0;
-        }
-      }
-    };`;
+return function general(shape, out, inputs, p, q) {
+${ops.map((k) => `const d${k} = ${operand(k)}.data;`).join('\n')}
+const c = coalesce(shape, [${ops.map((k) => `${operand(k)}.strides`).join(', ')}]);
+const dims = c.shape, rank = dims.length;
+${ops.map((k) => `const s${k} = c.strides[${k}];`).join('\n')}
+${ops.map((k) => `let b${k} = ${operand(k)}.offset;`).join('\n')}
+if (rank === 0) { ${fill((k) => `b${k}`)}; return; }
+const inner = dims[rank - 1];
+${ops.map((k) => `const t${k} = s${k}[rank - 1];`).join('\n')}
+let outer = 1;
+for (let d = 0; d < rank - 1; d++) outer *= dims[d];
+const unit = ${ops.map((k) => `t${k} === 1`).join(' && ')};
+const idx = new Int32Array(rank);
+for (let r = 0; r < outer; r++) {
+if (unit) {
+for (let j = 0; j < inner; j++) { ${fill((k) => `b${k} + j`)}; }
+} ${broadcastBranches}
+else if (t0 === 0) {
+let acc = d0[b0];
+${ops.slice(1).map((k) => `let i${k} = b${k};`).join(' ')}
+for (let j = 0; j < inner; j++) {
+${fillAccumulator((k) => `i${k}`)};
+${ops.slice(1).map((k) => `i${k} += t${k};`).join(' ')}
+}
+d0[b0] = acc;
+} else {
+${ops.map((k) => `let i${k} = b${k};`).join(' ')}
+for (let j = 0; j < inner; j++) {
+${fill((k) => `i${k}`)};
+${ops.map((k) => `i${k} += t${k};`).join(' ')}
+}
+}
+for (let d = rank - 2; d >= 0; d--) {
+${ops.map((k) => `b${k} += s${k}[d];`).join(' ')}
+if (++idx[d] < dims[d]) break;
+${ops.map((k) => `b${k} -= s${k}[d] * dims[d];`).join(' ')}
+idx[d] = 0;
+}
+}
+};`;
 }
 
 const cache = new Map<string, CompiledLoop>();

@@ -67,7 +67,7 @@ export function wasmConvApplies(xShape: Shape, wShape: Shape, g: Conv2dGeometry)
  * [N, Cin, Hp, Wp], the output gradient [N, Cout, Ho, Wo] and the weight [Cout, Cg, KH, KW].
  * Each is relative to its image's group g block (the caller adds the group's offset).
  */
-type TableKind =
+export type TableKind =
   | 'taps' // col's rows: tap k = (c, kh, kw) relative to a window's corner in the padded input
   | 'positions' // col's columns: window j = (n, oh, ow)'s corner in the padded input
   | 'gradRows' // G's rows: output channel co of the group in the output gradient
@@ -131,7 +131,7 @@ const TABLE_CACHE_BYTES = 32 << 20;
 let cachedBytes = 0;
 
 /** The table `kind` of geometry d, flagged for use as steps if `asSteps` (built once per geometry). */
-function table(kind: TableKind, asSteps: boolean, d: ConvDims, E: number, L: number): Int32Array {
+export function table(kind: TableKind, asSteps: boolean, d: ConvDims, E: number, L: number): Int32Array {
   const key = `${kind}/${asSteps}/${E}/${d.N},${d.Cin},${d.H},${d.W},${d.Cout},${d.Cg},${d.KH},${d.KW},${d.sh},${d.sw},${d.ph},${d.pw},${d.dh},${d.dw}`;
   const cached = tableCache.get(key);
   if (cached) {
@@ -169,7 +169,7 @@ export class Layout {
 }
 
 /** One offset table: its values and its byte address in memory. */
-interface Table {
+export interface Table {
   values: Int32Array;
   at: number;
 }
@@ -215,11 +215,11 @@ function product(rt: WasmRuntime, run: GemmRunner, layout: Layout, m: number, n:
 }
 
 /** A table placed in the layout (written into memory by `writeTables`). */
-function placed(values: Int32Array, layout: Layout): Table {
+export function placed(values: Int32Array, layout: Layout): Table {
   return { values, at: layout.take(4 * values.length) };
 }
 
-function writeTables(rt: WasmRuntime, tables: readonly Table[]): void {
+export function writeTables(rt: WasmRuntime, tables: readonly Table[]): void {
   const words = new Int32Array(rt.memory.buffer);
   for (const t of tables) words.set(t.values, t.at / 4);
 }
@@ -258,7 +258,7 @@ export function writeImage(mem: FloatArray, at: number, v: View, ph: number, pw:
  * of gemm-module.ts. The first `skip` whole slivers are left to the threads of a split product
  * (threads.ts).
  */
-function pack(whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], E: number, x: Operand, lineCount: number, R: number, K: number, KC: number, dst: number, skip = 0): void {
+export function pack(whole: ConvExports['packTableA'], edge: ConvExports['packEdgeA'], E: number, x: Operand, lineCount: number, R: number, K: number, KC: number, dst: number, skip = 0): void {
   for (let pc = 0; pc < K; pc += KC) {
     const kc = Math.min(KC, K - pc);
     packBlock(whole, edge, E, x, lineCount, R, pc, kc, dst, skip);

@@ -65,7 +65,7 @@ export function directConvApplies(rt: WasmRuntime, d: ConvDims, weightGradient: 
 }
 
 /** The emitted geometry: padded image planes Hx × Wx, the forward's tile (VB vectors × CB channels). */
-interface Emitted {
+export interface Emitted {
   d: ConvDims;
   E: number;
   L: number;
@@ -77,12 +77,13 @@ interface Emitted {
   CB: number;
 }
 
-interface DirectExports {
+/** A direct module's function (the other is absent). */
+export interface DirectExports {
   forward(y: number, x: number, w: number, images: number): void;
   weightGradient(acc: number, x: number, gy: number, images: number): void;
 }
 
-function geometry(rt: WasmRuntime, d: ConvDims): Emitted {
+export function geometry(rt: WasmRuntime, d: ConvDims): Emitted {
   const { bytes: E, lanes: L } = lanesOf(rt.tile);
   // The forward's tile: 3 × 3 or 4 × 2 vectors (more accumulators spill), channels in blocks of equal size.
   const vectors = d.Wo / L;
@@ -133,7 +134,7 @@ function emitter(g: Emitted, f: FunctionBuilder) {
  * [Cout, kdim]. The taps are loops (c, kh, kw) whose body is one tap: with the taps unrolled,
  * V8 schedules all their loads first and spills the tile (half the speed).
  */
-function emitForward(g: Emitted): FunctionBuilder {
+export function emitForward(g: Emitted): FunctionBuilder {
   const { d, E, VB, CB } = g;
   const f = new FunctionBuilder('forward', [I32, I32, I32, I32]);
   const e = emitter(g, f);
@@ -194,7 +195,7 @@ const GRAD_TAPS = 4;
  * weightGradient(acc, x, gy, images): adds, for every channel co and tap k, the L partial sums
  * along ow of gy · x over each image to the vector at acc + 16·(co·kdim + k).
  */
-function emitWeightGradient(g: Emitted): FunctionBuilder {
+export function emitWeightGradient(g: Emitted): FunctionBuilder {
   const { d, E, L } = g;
   const f = new FunctionBuilder('weightGradient', [I32, I32, I32, I32]);
   const e = emitter(g, f);
@@ -263,7 +264,7 @@ function directExports(rt: WasmRuntime, g: Emitted, weightGradient: boolean): Di
  * Stage x inside its zero border, then `other` (w or gy), then `resultBytes` for the result,
  * in rt's memory; their byte addresses, or null when they do not fit.
  */
-function staged(rt: WasmRuntime, g: Emitted, x: View, other: View, resultBytes: number): [number, number, number] | null {
+export function staged(rt: WasmRuntime, g: Emitted, x: View, other: View, resultBytes: number): [number, number, number] | null {
   const { d, E } = g;
   const layout = new Layout();
   const at: [number, number, number] = [layout.take(E * d.N * d.Cin * g.Hx * g.Wx), layout.take(E * sizeOf(other.shape)), layout.take(resultBytes)];

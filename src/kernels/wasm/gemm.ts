@@ -27,6 +27,9 @@ import type { FloatArray, TypedArray } from '../../tensor/dtype.js';
 import { lanesOf, type SliverPacker } from './gemm-module.js';
 import { CONTROL_BYTES, align64, type WasmRuntime } from './runtime.js';
 import type { Operand, Product as ConvProduct } from './conv.js';
+import type { Conv2dGeometry, ConvDims } from '../geometry.js';
+import type { Shape } from '../../tensor/shape.js';
+import type { View } from '../../tensor/storage.js';
 
 /** A matrix read through two offset tables: element (i, j) = data[rows[i] + cols[j]]. */
 export interface TableMatrix {
@@ -167,6 +170,10 @@ export type GemmRunner = ((rt: WasmRuntime, call: GemmCall) => void) & {
   readonly prepare?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => void;
   /** Compute a convolution's streamed product on the threads, split along K; false: not split (conv.ts streams it on this thread). */
   readonly stream?: (rt: WasmRuntime, p: ConvProduct, a: Operand, b: Operand) => boolean;
+  /** A convolution's input gradient in blocks of images on the threads (split-convs.ts); undefined: on this thread, by conv.ts. */
+  readonly inputGradient?: (rt: WasmRuntime, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry) => TypedArray | null | undefined;
+  /** A direct convolution (its weight gradient if `weightGradient`) on the threads (split-convs.ts); undefined: on this thread, by direct-conv.ts. */
+  readonly directConv?: (rt: WasmRuntime, x: View, other: View, d: ConvDims, weightGradient: boolean) => TypedArray | null | undefined;
 };
 
 /** The single-threaded runner. */

@@ -135,16 +135,19 @@ export function createWasmBackend(): WasmBackend {
     conv2d: (x, w, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, w.shape, g) ? tryWasmRuntime(dtype) : null;
       const d = convDims(x.shape, w.shape, g);
-      return (rt && (directConvApplies(rt, d, false) ? directConv2d(rt, x, w, d) : wasmConv2d(rt, productRunner(), x, w, g))) || cpu.conv2d(x, w, g, dtype);
+      const run = productRunner();
+      return (rt && (directConvApplies(rt, d, false) ? (run.directConv?.(rt, x, w, d, false) ?? directConv2d(rt, x, w, d)) : wasmConv2d(rt, run, x, w, g))) || cpu.conv2d(x, w, g, dtype);
     },
     conv2dBackwardInput: (gy, w, inputShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(inputShape, w.shape, g) ? tryWasmRuntime(dtype) : null;
-      return (rt && wasmConv2dBackwardInput(rt, productRunner(), gy, w, inputShape, g)) || cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype);
+      const run = productRunner();
+      return (rt && (run.inputGradient?.(rt, gy, w, inputShape, g) ?? wasmConv2dBackwardInput(rt, run, gy, w, inputShape, g))) || cpu.conv2dBackwardInput(gy, w, inputShape, g, dtype);
     },
     conv2dBackwardWeight: (x, gy, weightShape, g, dtype) => {
       const rt = isFloat(dtype) && wasmConvApplies(x.shape, weightShape, g) ? tryWasmRuntime(dtype) : null;
       const d = convDims(x.shape, weightShape, g);
-      return (rt && (directConvApplies(rt, d, true) ? directConv2dBackwardWeight(rt, x, gy, d) : wasmConv2dBackwardWeight(rt, productRunner(), x, gy, weightShape, g))) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
+      const run = productRunner();
+      return (rt && (directConvApplies(rt, d, true) ? (run.directConv?.(rt, x, gy, d, true) ?? directConv2dBackwardWeight(rt, x, gy, d)) : wasmConv2dBackwardWeight(rt, run, x, gy, weightShape, g))) || cpu.conv2dBackwardWeight(x, gy, weightShape, g, dtype);
     },
     // BatchNorm, train and eval mode, on contiguous float32 [N, C, S…] with whole vectors of S
     // (after a convolution): f64x2 passes on staged copies (batch-norm.ts); anything else on cpu.

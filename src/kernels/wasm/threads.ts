@@ -58,11 +58,16 @@
  * Both run the same worker body (`workerMain`); only how it receives its start data differs.
  */
 import { ValueError } from '../../tensor/errors.js';
+import type { View } from '../../tensor/storage.js';
+import { convDims, type Conv2dGeometry, type ConvDims } from '../geometry.js';
+import type { Shape } from '../../tensor/shape.js';
 import { readEnv } from '../gpu/env.js';
 import { blockDepth, installProductRunner, runOnOneThread, type GemmCall, type GemmRunner } from './gemm.js';
 import { convExports, convModuleBytes, type ConvExports } from './conv-module.js';
 import { STREAM_JOB_FIELDS, streamJob, streamPartitions, streams, type Operand, type Product, type StreamJob } from './conv.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
+import { DIRECT, directBlocks, IMAGES, inputGradientBlocks, splitDirectConv, splitInputGradient, type DirectJob, type ImageJob, type WholeOpThreads } from './split-convs.js';
+import type { DirectExports } from './direct-conv.js';
 import { align64, wasmRuntime, type WasmRuntime } from './runtime.js';
 
 /** Job states in a slot (Int32 words of the control area at the start of memory). */
@@ -82,7 +87,11 @@ const EXIT = 5;
 const READY_WORD = 0;
 const NEXT_WORD = 1;
 const KIND_WORD = 2;
-/** Job kinds: blocks of B slivers of a product (runBlocks); K partitions of a convolution's streamed product (streamPartitions). */
+/**
+ * Job kinds: blocks of B slivers of a product (runBlocks); K partitions of a convolution's
+ * streamed product (streamPartitions); and whole convolutions in blocks of images
+ * (split-convs.ts: IMAGES, an input gradient; DIRECT, a direct convolution).
+ */
 const BLOCKS = 0;
 const PARTITIONS = 1;
 const JOB = 16;
@@ -171,8 +180,8 @@ interface WorkerData {
 /**
  * The body of a worker thread, on both platforms. It runs in the worker (as a script built
  * from this function's source), so it may use nothing from this module's scope: the layout
- * constants come in `k`, the two kinds of job as `blocks` and `partitions` (with the streamed
- * job's field names), and `receive` is the platform's few lines that hand it its
+ * constants come in `k`, the kinds of job as `blocks`, `partitions` (with the streamed job's
+ * field names), `images` and `direct`, and `receive` is the platform's few lines that hand it its
  * WorkerData (Node: `workerData`; browser: the first message).
  */
 function workerMain(
@@ -181,10 +190,14 @@ function workerMain(
   blocks: typeof runBlocks,
   partitions: typeof streamPartitions,
   fields: typeof STREAM_JOB_FIELDS,
+  images: typeof inputGradientBlocks,
+  direct: typeof directBlocks,
 ): void {
   receive(({ module, convModule, memory, slot, stallMs, spinMs = 0 }) => {
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
     const conv = convModule && (new WebAssembly.Instance(convModule, { env: { memory } }).exports as unknown as ConvExports);
+    // Direct modules (split-convs.ts) by number, each compiled from the bytes of the first job that uses it.
+    const directModules = new Map<number, DirectExports>();
     const ctl = new Int32Array(memory.buffer, 0, k.CONTROL_WORDS!);
     const state = (slot + k.FIRST_SLOT!) * k.SLOT_WORDS! + k.STATE!;
     const asleep = (slot + k.FIRST_SLOT!) * k.SLOT_WORDS! + k.ASLEEP!;
@@ -234,6 +247,17 @@ function workerMain(
         const job = {} as StreamJob;
         fields.forEach((name, i) => (job[name] = ctl[k.JOB! + i]!));
         partitions(ctl, k.NEXT_WORD!, conv!, exports.tile, job);
+      } else if (ctl[k.KIND_WORD!] === k.IMAGES) {
+        images(ctl, k.NEXT_WORD!, conv!, exports.gemm, new Int32Array(f32.buffer), [...ctl.subarray(k.JOB!, k.JOB! + 32)] as unknown as ImageJob, slot);
+      } else if (ctl[k.KIND_WORD!] === k.DIRECT) {
+        const job = [...ctl.subarray(k.JOB!, k.JOB! + 32)] as unknown as DirectJob;
+        let ex = directModules.get(job[0]);
+        if (!ex) {
+          const bytes = new Uint8Array(memory.buffer, job[1], job[2]).slice();
+          ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as DirectExports;
+          directModules.set(job[0], ex);
+        }
+        direct(ctl, k.NEXT_WORD!, ex, job);
       } else blocks(ctl, f32, new Int32Array(f32.buffer), exports, conv, k.JOB!, k.NEXT_WORD!);
       Atomics.store(ctl, state, k.DONE!);
       Atomics.notify(ctl, state); // a main thread that gave up polling sleeps on it
@@ -304,7 +328,7 @@ function runBlocks(ctl: Int32Array, f32: Float32Array, i32: Int32Array, x: GemmE
 }
 
 const CONTROL_WORDS = (MAX_WORKERS + 1 + FIRST_SLOT) * SLOT_WORDS;
-const LAYOUT = JSON.stringify({ PREEMPTED_MS, CONTENDED_MS, WOKEN_POLL_MS, CONTROL_WORDS, SLOT_WORDS, FIRST_SLOT, STATE, ASLEEP, JOB, NEXT_WORD, KIND_WORD, PARTITIONS, READY_WORD, POSTED, TAKEN, DONE, EXIT });
+const LAYOUT = JSON.stringify({ PREEMPTED_MS, CONTENDED_MS, WOKEN_POLL_MS, CONTROL_WORDS, SLOT_WORDS, FIRST_SLOT, STATE, ASLEEP, JOB, NEXT_WORD, KIND_WORD, PARTITIONS, IMAGES, DIRECT, READY_WORD, POSTED, TAKEN, DONE, EXIT });
 /**
  * Node's way to hand the worker its data: worker_threads' `workerData`, reached through the
  * `getBuiltinModule` of the worker's own process object (Node ≥ 20.16, as on the main side),
@@ -323,9 +347,9 @@ function nodeReceive(scope: { process?: { getBuiltinModule?: (id: string) => unk
   };
 }
 /** Node: a script (eval: true) that runs the same whether Node evaluates it as CommonJS or as an ES module. */
-const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)});`;
+const NODE_WORKER_SOURCE = `(${workerMain.toString()})((${nodeReceive.toString()})(globalThis), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)}, ${inputGradientBlocks.toString()}, ${directBlocks.toString()});`;
 /** Browser: a classic script; the start data is the first message (the worker then blocks in Atomics.wait). */
-const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)});`;
+const BROWSER_WORKER_SOURCE = `(${workerMain.toString()})((start) => self.addEventListener('message', (e) => start(e.data), { once: true }), ${LAYOUT}, ${runBlocks.toString()}, ${streamPartitions.toString()}, ${JSON.stringify(STREAM_JOB_FIELDS)}, ${inputGradientBlocks.toString()}, ${directBlocks.toString()});`;
 
 /** A started worker, whatever the platform. */
 interface Thread {
@@ -431,8 +455,8 @@ let requested: { threads: number; rt: WasmRuntime } | null = null;
 /**
  * The thread count the wasm backend's results follow: that of the last `setWasmThreads` (or
  * GRADSCOPE_THREADS) that could start threads, from the call on; 1 by default. A convolution's
- * weight gradient deep enough to stream is summed in K partitions, four per thread, so its bits
- * depend on this number (record it beside results meant to be reproduced bit for bit); every
+ * weight gradient deep enough to stream is summed in K partitions, four per thread, and a direct
+ * one (split-convs.ts) in as many partitions of the batch, so their bits depend on this number (record it beside results meant to be reproduced bit for bit); every
  * other product is the same on any number of threads.
  * @example await setWasmThreads(2); requestedWasmThreads(); // 2
  */
@@ -589,12 +613,54 @@ function poolFor(rt: WasmRuntime): Pool | null {
   return p && p.ready && p.rt === rt && (p.backoffUntil === 0 || performance.now() >= p.backoffUntil) ? p : null;
 }
 
-/** The plan for a product on pool `p` now: the higher threshold if one of its workers sleeps. */
-function planFor(p: Pool, rt: WasmRuntime, mTiles: number, nTiles: number, K: number): SplitPlan {
+/** Whether every worker of `p` polls (none sleeps in Atomics.wait). */
+function workersAwake(p: Pool): boolean {
   let awake = true;
   for (let w = 1; w <= p.workers.length && awake; w++) awake = Atomics.load(p.ctl, slotAt(w) + ASLEEP) === 0;
-  return splitPlan(mTiles, nTiles, K, p.workers.length + 1, { mr: rt.tile.mr, nr: sliverWidth(rt) }, awake);
+  return awake;
 }
+
+/** Wake the workers 1 … threads − 1 of `p` that sleep. */
+function wake(p: Pool, threads: number): void {
+  for (let w = 1; w < threads; w++) {
+    if (Atomics.load(p.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p.ctl, slotAt(w) + STATE);
+  }
+}
+
+/** The plan for a product on pool `p` now: the higher threshold if one of its workers sleeps. */
+function planFor(p: Pool, rt: WasmRuntime, mTiles: number, nTiles: number, K: number): SplitPlan {
+  return splitPlan(mTiles, nTiles, K, p.workers.length + 1, { mr: rt.tile.mr, nr: sliverWidth(rt) }, workersAwake(p));
+}
+
+/**
+ * What the whole-op convolutions (split-convs.ts) use of the pool. A job of `macs` multiply-adds
+ * is split when each thread gets `splitting.minMacsPerThread`, awake or not: a product's split
+ * waits for a late worker's last block, but these blocks are a few images each, and a worker
+ * still asleep when the main thread has claimed every block costs it only the post. The workers
+ * are woken when the split is decided, so that their wake-up overlaps the staging.
+ */
+const wholeOps: WholeOpThreads = {
+  threadsFor(rt, macs, blocks) {
+    const p = poolFor(rt);
+    if (!p) return 1;
+    const threads = Math.max(1, Math.min(p.workers.length + 1, Math.floor(macs / splitting.minMacsPerThread), blocks));
+    wake(p, threads);
+    return threads;
+  },
+  run(rt, kind, job, compute, threads) {
+    const live = poolFor(rt);
+    if (!live || threads < 2) return false;
+    const ctl = new Int32Array(rt.memory.buffer, 0, CONTROL_WORDS);
+    ctl.set(job, JOB);
+    ctl[KIND_WORD] = kind;
+    runJob(live, Math.min(threads, live.workers.length + 1), ctl, () => compute(ctl, NEXT_WORD));
+    return true;
+  },
+  partitions(rt) {
+    const threads = requested?.rt === rt ? requested.threads : 1;
+    return splitting.partitions || (threads > 1 ? splitting.partitionsPerThread * threads : 1);
+  },
+};
 
 /** B columns per sliver (NR). */
 const sliverWidth = (rt: WasmRuntime) => rt.tile.nv * lanesOf(rt.tile).lanes;
@@ -668,15 +734,16 @@ export const threadedRunner: GemmRunner = Object.assign(
       }
       return true;
     },
+    /** A convolution's input gradient in blocks of images on the threads (split-convs.ts). */
+    inputGradient: (rt: WasmRuntime, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry) => splitInputGradient(wholeOps, rt, gy, w, convDims(inputShape, w.shape, geometry)),
+    /** A direct convolution in blocks of images on the threads, its weight gradient in partitions (split-convs.ts). */
+    directConv: (rt: WasmRuntime, x: View, other: View, d: ConvDims, weightGradient: boolean) => splitDirectConv(wholeOps, rt, x, other, d, weightGradient),
     /** Before packing: wake the workers that sleep if this product will be split, so that their wake-up overlaps the packing. */
     prepare(rt: WasmRuntime, mTiles: number, nTiles: number, K: number): void {
       const p = poolFor(rt);
       // A convolution's streamed product is split along K (`stream`).
       const streamed = streams(mTiles, nTiles, rt.tile.mr, sliverWidth(rt), K, blockDepth(K), rt.elementBytes);
-      const used = p ? (streamed ? p.workers.length + 1 : planFor(p, rt, mTiles, nTiles, K).threads) : 1;
-      for (let w = 1; w < used; w++) {
-        if (Atomics.load(p!.ctl, slotAt(w) + ASLEEP) === 1) Atomics.notify(p!.ctl, slotAt(w) + STATE);
-      }
+      if (p) wake(p, streamed ? p.workers.length + 1 : planFor(p, rt, mTiles, nTiles, K).threads);
     },
   },
 );
