@@ -170,9 +170,9 @@ export type GemmRunner = ((rt: WasmRuntime, call: GemmCall) => void) & {
   readonly prepare?: (rt: WasmRuntime, mTiles: number, nTiles: number, K: number) => void;
   /** Compute a convolution's streamed product on the threads, split along K; false: not split (conv.ts streams it on this thread). */
   readonly stream?: (rt: WasmRuntime, p: ConvProduct, a: Operand, b: Operand) => boolean;
-  /** A convolution's input gradient in blocks of images on the threads (split-convs.ts); undefined: on this thread, by conv.ts. */
+  /** A convolution's input gradient in blocks of images on the threads (split-convs.ts); undefined: on this thread, by conv.ts (which a null, too big for the memory, also falls back to). */
   readonly inputGradient?: (rt: WasmRuntime, gy: View, w: View, inputShape: Shape, geometry: Conv2dGeometry) => TypedArray | null | undefined;
-  /** A direct convolution (its weight gradient if `weightGradient`) on the threads (split-convs.ts); undefined: on this thread, by direct-conv.ts. */
+  /** A direct convolution (its weight gradient if `weightGradient`) on the threads (split-convs.ts); undefined (or null): on this thread, by direct-conv.ts. */
   readonly directConv?: (rt: WasmRuntime, x: View, other: View, d: ConvDims, weightGradient: boolean) => TypedArray | null | undefined;
 };
 

@@ -28,6 +28,10 @@
  * them in partition order. The result depends on the number of partitions, hence on the thread
  * count, but not on which thread computed which.
  *
+ * Three convolutions are shared as whole ops, in blocks of images that the threads claim the
+ * same way (job kinds IMAGES and DIRECT; split-convs.ts): the input gradient (GEMM and col2im
+ * per block), the direct forward, and the direct weight gradient (in partitions, as above).
+ *
  * Waking a worker out of Atomics.wait costs 20–400 µs on the reference machine (median ≈ 50),
  * as much as each thread's half of the MLP's 128×256×256 products (≈ 250 µs): with the old
  * fixed halves, posted after packing to a sleeping worker, two threads made a 784-256-256-10
