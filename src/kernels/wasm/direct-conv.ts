@@ -245,7 +245,7 @@ export function emitWeightGradient(g: Emitted): FunctionBuilder {
 /** Modules by runtime and emitted geometry (the same layers run every step). */
 const modules = new WeakMap<WasmRuntime, Map<string, DirectExports>>();
 
-function directExports(rt: WasmRuntime, g: Emitted, weightGradient: boolean): DirectExports {
+export function directExports(rt: WasmRuntime, g: Emitted, weightGradient: boolean): DirectExports {
   const { N: _, ...dims } = g.d; // one module for every batch size
   const key = JSON.stringify({ ...g, d: dims, weightGradient });
   const cache = modules.get(rt) ?? new Map<string, DirectExports>();

@@ -25,7 +25,7 @@ import type { View } from '../../tensor/storage.js';
 import type { ConvDims } from '../geometry.js';
 import { convExports, type ConvExports } from './conv-module.js';
 import { Layout, pack, placed, table, writeImage, writeTables } from './conv.js';
-import { emitForward, emitWeightGradient, geometry, staged, type DirectExports, type Emitted } from './direct-conv.js';
+import { directExports, emitForward, emitWeightGradient, geometry, staged, type DirectExports, type Emitted } from './direct-conv.js';
 import { ModuleBuilder } from './emitter.js';
 import { blockDepth, blocking } from './gemm.js';
 import { lanesOf, type GemmExports } from './gemm-module.js';
@@ -109,7 +109,10 @@ export function splitInputGradient(t: WholeOpThreads, rt: WasmRuntime, gy: View,
  * col2im's plan: for each kernel tap k = (c, kh, kw) that meets the input, TAP_WORDS words —
  * where its first pixel lands in the group's first input image (bytes), k, where in row k of
  * ∂col its first term is (bytes), and how many output rows and columns land inside the input
- * (conv.ts's col2im visits the same, in the same order). Built once per geometry.
+ * (conv.ts's col2im visits the same, in the same order). Built once per geometry. NOTE: the walk
+ * repeats col2im's on purpose: sharing it (a walker that calls back, or col2im reading this plan)
+ * put 19–58 bytes into the browser bundle of `{ tensor, grad, mlp, perSampleGrads }`, which has 6
+ * to spare under its 60 KiB (test/consumer).
  */
 const TAP_WORDS = 5;
 const plans = new Map<string, Int32Array>();
@@ -194,32 +197,30 @@ export function inputGradientBlocks(counter: Int32Array, at: number, conv: ConvE
 
 // ---- the direct convolutions -------------------------------------------------------------------
 
-/** A direct module compiled here: its exports, its bytes (which a worker compiles) and its number (by which the worker keeps it). */
+/**
+ * A direct module as worker threads get it: the bytes they compile (emitted again from the
+ * geometry, as direct-conv.ts emitted the instance it keeps) and the number by which each keeps
+ * its own; by the main thread's instance.
+ */
 interface DirectModule {
   exports: DirectExports;
   bytes: Uint8Array<ArrayBuffer>;
   id: number;
 }
-const modules = new WeakMap<WasmRuntime, Map<string, DirectModule>>();
+const shared = new WeakMap<DirectExports, DirectModule>();
+let modulesShared = 0;
 
 function directModule(rt: WasmRuntime, g: Emitted, weightGradient: boolean): DirectModule {
-  const { N: _, ...dims } = g.d; // one module for every batch size
-  const key = JSON.stringify({ ...g, d: dims, weightGradient });
-  const cache = modules.get(rt) ?? new Map<string, DirectModule>();
-  modules.set(rt, cache);
-  let m = cache.get(key);
+  const exports = directExports(rt, g, weightGradient);
+  let m = shared.get(exports);
   if (!m) {
-    // Emitted as direct-conv.ts does (which keeps its own instance for one thread), its bytes kept for the workers.
     const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });
     module.add(weightGradient ? emitWeightGradient(g) : emitForward(g));
-    const bytes = module.build();
-    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: rt.memory } }).exports as unknown as DirectExports;
-    m = { exports, bytes, id: ++modulesCompiled };
-    cache.set(key, m);
+    m = { exports, bytes: module.build(), id: ++modulesShared };
+    shared.set(exports, m);
   }
   return m;
 }
-let modulesCompiled = 0;
 
 /**
  * A direct convolution (`weightGradient`: its weight gradient; `other` is w or gy) on the
