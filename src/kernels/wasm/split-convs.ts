@@ -198,9 +198,9 @@ export function inputGradientBlocks(counter: Int32Array, at: number, conv: ConvE
 // ---- the direct convolutions -------------------------------------------------------------------
 
 /**
- * A direct module as worker threads get it: the bytes they compile (emitted again from the
- * geometry, as direct-conv.ts emitted the instance it keeps) and the number by which each keeps
- * its own; by the main thread's instance.
+ * A direct module as worker threads get it, keyed by the main thread's instance (direct-conv.ts
+ * keeps it): the bytes they compile, emitted again from the geometry, and the number by which
+ * each worker keeps its own instance.
  */
 interface DirectModule {
   exports: DirectExports;

@@ -460,8 +460,9 @@ let requested: { threads: number; rt: WasmRuntime } | null = null;
  * The thread count the wasm backend's results follow: that of the last `setWasmThreads` (or
  * GRADSCOPE_THREADS) that could start threads, from the call on; 1 by default. A convolution's
  * weight gradient deep enough to stream is summed in K partitions, four per thread, and a direct
- * one (split-convs.ts) in as many partitions of the batch, so their bits depend on this number (record it beside results meant to be reproduced bit for bit); every
- * other product is the same on any number of threads.
+ * one (split-convs.ts) in as many partitions of the batch, so their bits depend on this number
+ * (record it beside results meant to be reproduced bit for bit); every other product is the
+ * same on any number of threads.
  * @example await setWasmThreads(2); requestedWasmThreads(); // 2
  */
 export function requestedWasmThreads(): number {
