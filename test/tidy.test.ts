@@ -142,6 +142,19 @@ describe.each(['cpu', 'wasm'] as const)('tidy on the %s backend', (backend) => {
     others.forEach((t, i) => expect(values(t)).toEqual(values(x.mul(i + 2))));
   });
 
+  it('pools an array once when two released storages share it: two later results never get one array', () => {
+    setBackend(backend);
+    const x = randn([24, 24], { seed: 10 });
+    tidy(() => {
+      const a = x.add(1);
+      Tensor.fromData(a.data, [24, 24]); // a second storage over a's array, released with it
+    });
+    // Outside any scope both draw on the pool: each must get an array of its own.
+    const [p, q] = [x.mul(2), x.mul(3)];
+    expect(p.data).not.toBe(q.data);
+    expect(values(p)).toEqual(values(x).map((v) => Math.fround(v * 2)));
+  });
+
   it('property: a scoped computation equals the eager one, step after step, as pooled memory cycles', () => {
     setBackend(backend);
     fc.assert(

@@ -54,6 +54,8 @@ const scopes: (Scope | null)[] = [];
 const kept = new WeakSet<Storage>();
 const retained = new WeakSet<ArrayBufferLike>();
 const pool = new Map<string, TypedArray[]>();
+/** The arrays in the pool: two released storages of one array must not put it in twice. */
+const pooled = new WeakSet<TypedArray>();
 let pooledBytes = 0;
 
 const poolKey = (dtype: string, size: number) => `${dtype}:${size}`;
@@ -66,6 +68,7 @@ function install(): void {
   lifetime.allocate = (dtype, size, op, unfilled) => {
     let array = pool.get(poolKey(dtype, size))?.pop();
     if (array) {
+      pooled.delete(array);
       pooledBytes -= array.byteLength;
       if (!unfilled) array.fill(0);
     } else {
@@ -136,6 +139,7 @@ export function tidyPoolSize(): TidyPoolSize {
 
 /** Drop every array the pool holds (to the garbage collector), e.g. when training is over. */
 export function emptyTidyPool(): void {
+  for (const list of pool.values()) for (const array of list) pooled.delete(array);
   pool.clear();
   pooledBytes = 0;
 }
@@ -197,10 +201,10 @@ function arrayOf(storage: Storage): TypedArray | undefined {
 
 /** Put a released array into the pool, if it has room; each array at most once. */
 function give(array: TypedArray): void {
-  if (pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
+  if (pooled.has(array) || pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
   const key = poolKey(dtypeOf(array), array.length);
   const list = pool.get(key) ?? [];
-  if (list.includes(array)) return;
+  pooled.add(array);
   list.push(array);
   pool.set(key, list);
   pooledBytes += array.byteLength;

@@ -524,7 +524,7 @@ export function wasmConv2dBackwardInput(rt: WasmRuntime, run: GemmRunner, gy: Vi
  * same order as before; for each tap only the output rows and columns that land inside the
  * input are visited (no bounds test per element), one module call per tap.
  */
-function col2im(ex: ConvExports, p: Product, g: number, d: ConvDims, dxAt: number, E: number): void {
+export function col2im(ex: Pick<ConvExports, 'addTap'>, p: Product, g: number, d: ConvDims, dxAt: number, E: number): void {
   const range = (k: number, stride: number, pad: number, dil: number, size: number, count: number): [number, number] => {
     const start = k * dil - pad;
     const lo = Math.min(count, start >= 0 ? 0 : Math.ceil(-start / stride));

@@ -24,7 +24,7 @@ import { allocateUnfilled, dtypeOf, type TypedArray } from '../../tensor/dtype.j
 import type { View } from '../../tensor/storage.js';
 import type { ConvDims } from '../geometry.js';
 import { convExports, type ConvExports } from './conv-module.js';
-import { Layout, pack, placed, table, writeImage, writeTables } from './conv.js';
+import { col2im, Layout, pack, placed, table, writeImage, writeTables, type Product } from './conv.js';
 import { directExports, emitForward, emitWeightGradient, geometry, staged, type DirectExports, type Emitted } from './direct-conv.js';
 import { ModuleBuilder } from './emitter.js';
 import { blockDepth, blocking } from './gemm.js';
@@ -109,10 +109,8 @@ export function splitInputGradient(t: WholeOpThreads, rt: WasmRuntime, gy: View,
  * col2im's plan: for each kernel tap k = (c, kh, kw) that meets the input, TAP_WORDS words —
  * where its first pixel lands in the group's first input image (bytes), k, where in row k of
  * ∂col its first term is (bytes), and how many output rows and columns land inside the input
- * (conv.ts's col2im visits the same, in the same order). Built once per geometry. NOTE: the walk
- * repeats col2im's on purpose: sharing it (a walker that calls back, or col2im reading this plan)
- * put 19–58 bytes into the browser bundle of `{ tensor, grad, mlp, perSampleGrads }`, which has 6
- * to spare under its 60 KiB (test/consumer).
+ * — conv.ts's col2im's calls, recorded (so col2im itself, in the bundle, is unchanged). Built
+ * once per geometry.
  */
 const TAP_WORDS = 5;
 const plans = new Map<string, Int32Array>();
@@ -122,25 +120,17 @@ function col2imPlan(d: ConvDims, E: number): Int32Array {
   const key = JSON.stringify({ ...dims, E });
   const cached = plans.get(key);
   if (cached) return cached;
-  const range = (k: number, stride: number, pad: number, dil: number, size: number, count: number): [number, number] => {
-    const start = k * dil - pad;
-    const lo = Math.min(count, start >= 0 ? 0 : Math.ceil(-start / stride));
-    const hi = Math.min(count, Math.floor((size - 1 - start) / stride) + 1);
-    return [lo, Math.max(lo, hi)];
-  };
+  // conv.ts's col2im replayed on a recorder in place of the module: its addTap calls are the
+  // plan, in its order. With ∂col at 0 and rows of P numbers, a call's source is E·(k·P + the
+  // offset in row k), which the offset (< P numbers) lets split apart.
   const plan: number[] = [];
-  for (let c = 0, k = 0; c < d.Cg; c++) {
-    for (let kh = 0; kh < d.KH; kh++) {
-      const [ohLo, ohHi] = range(kh, d.sh, d.ph, d.dh, d.H, d.Ho);
-      const hStart = kh * d.dh - d.ph;
-      for (let kw = 0; kw < d.KW; kw++, k++) {
-        const [owLo, owHi] = range(kw, d.sw, d.pw, d.dw, d.W, d.Wo);
-        if (ohHi === ohLo || owHi === owLo) continue;
-        const wStart = kw * d.dw - d.pw;
-        plan.push(E * ((c * d.H + ohLo * d.sh + hStart) * d.W + owLo * d.sw + wStart), k, E * (ohLo * d.Wo + owLo), ohHi - ohLo, owHi - owLo);
-      }
-    }
-  }
+  const rowBytes = E * d.P;
+  const recorder = {
+    addTap(dst: number, src: number, _n: number, _nDst: number, _nSrc: number, rows: number, _rowDst: number, _rowSrc: number, count: number) {
+      plan.push(dst, Math.floor(src / rowBytes), src % rowBytes, rows, count);
+    },
+  };
+  col2im(recorder, { c: 0, ldc: d.P } as Product, 0, d, 0, E);
   const values = Int32Array.from(plan);
   if (plans.size >= 64) plans.clear(); // a few networks' layers
   plans.set(key, values);
