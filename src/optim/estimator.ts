@@ -46,7 +46,11 @@ export interface Estimator {
   readonly name: string;
   /** Called before the first step of each epoch (snapshots of the SVRG family). */
   startEpoch?(context: StepContext): void;
-  /** The update direction at the current parameters for this minibatch. */
+  /**
+   * The update direction at the current parameters for this minibatch. train() calls it inside
+   * the step's tidy scope, which releases what the step created when it ends: a tensor the
+   * estimator stores for a later step must be kept (`keep(t)`) or made inside `untracked(…)`.
+   */
   direction(context: StepContext, batch: Batch): Tensor[];
   /** Sample-gradient evaluations spent so far. */
   readonly cost: number;
@@ -79,7 +83,11 @@ export interface Estimator {
 export interface UpdateRule {
   /** The rule's identifier in logs and results, e.g. 'sgd', 'sgd-momentum', 'adam'. */
   readonly name: string;
-  /** params ← params − lr·(transformed direction), under noGrad; bumps version counters. */
+  /**
+   * params ← params − lr·(transformed direction), under noGrad; bumps version counters. Runs
+   * inside train()'s per-step tidy scope: state kept across steps is made inside `untracked(…)`
+   * (as the built-in rules do) or kept with `keep(t)`.
+   */
   step(params: readonly Tensor[], direction: readonly Tensor[], lr: number): void;
   /** A JSON-serialisable copy of the rule's state (e.g. momentum buffers), for checkpoints. */
   saveState(): unknown;

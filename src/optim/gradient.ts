@@ -18,6 +18,7 @@ import { tensor } from '../tensor/creation.js';
 import { dtypeOf, type TypedArray } from '../tensor/dtype.js';
 import { ValueError } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/tidy.js';
 import type { StepContext } from './estimator.js';
 
 /** The number of samples of a batch. */
@@ -62,9 +63,15 @@ export function indicesGradientAt(context: StepContext, indices: readonly number
   let total: Tensor | null = null;
   for (let start = 0; start < N; start += chunkSize) {
     const chunk = indices.slice(start, start + chunkSize);
-    const { grad } = batchGradientAt(context.model, context.makeBatch(chunk, seed), w);
-    const weighted = noGrad(() => grad.mul(chunk.length));
-    total = total ? noGrad(() => total!.add(weighted)) : weighted;
+    // One scope per chunk: its batch, activations and gradient go back to tidy's pool before
+    // the next chunk (a snapshot is a pass over the whole dataset). The running total is the
+    // first chunk's tensor, added into in place (the same rounding as total.add(weighted)).
+    const sum: Tensor | null = total;
+    total = tidy((): Tensor => {
+      const { grad } = batchGradientAt(context.model, context.makeBatch(chunk, seed), w);
+      const weighted = noGrad(() => grad.mul(chunk.length));
+      return sum ? sum.add_(weighted) : weighted;
+    });
   }
   return noGrad(() => total!.div(N));
 }

@@ -17,7 +17,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, StepContext } from './estimator.js';
 import { batchGradientAt, batchSize, restoreVector, saveVector, unflatten, type SavedVector } from './gradient.js';
 import { intArgument } from '../tensor/arguments.js';
-import { untracked } from '../tensor/tidy.js';
+import { keep, untracked } from '../tensor/tidy.js';
 
 /** Options of {@link SagaEstimator}. */
 export interface SagaOptions {
@@ -90,22 +90,22 @@ export class SagaEstimator implements Estimator {
    * T_j ← g_j(w). Throws ValueError when the loop passes no indices or they are not a block.
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    return untracked(() => {
-      if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
-      const j = this.blockOf.get(keyOf(context.indices));
-      if (j === undefined) throw new ValueError(`saga: the batch [${context.indices.slice(0, 8).join(', ')}${context.indices.length > 8 ? ', …' : ''}] is not one of the partition's ${this.blocks.length} minibatches`);
-      if (!this.mean) this.fill(context);
-      const { model } = context;
-      const { grad, loss } = batchGradientAt(model, batch, model.flattenParameters());
-      this.spent += batchSize(batch);
-      this.lastLoss = loss;
-      const old = this.table[j]!;
-      const mean = this.mean!;
-      const v = noGrad(() => grad.sub(old).add(mean));
-      this.mean = noGrad(() => mean.add(grad.sub(old).div(this.blocks.length)));
-      this.table[j] = grad;
-      return unflatten(model, v);
-    });
+    if (!context.indices) throw new ValueError('saga: the loop must pass context.indices (the minibatch\'s dataset indices)');
+    const j = this.blockOf.get(keyOf(context.indices));
+    if (j === undefined) throw new ValueError(`saga: the batch [${context.indices.slice(0, 8).join(', ')}${context.indices.length > 8 ? ', …' : ''}] is not one of the partition's ${this.blocks.length} minibatches`);
+    if (!this.mean) untracked(() => this.fill(context));
+    const { model } = context;
+    const { grad, loss } = batchGradientAt(model, batch, model.flattenParameters());
+    this.spent += batchSize(batch);
+    this.lastLoss = loss;
+    const old = this.table[j]!;
+    const mean = this.mean!;
+    const v = noGrad(() => grad.sub(old).add(mean));
+    // The new table entry and mean are stored: kept from the caller's tidy scope (the rest of
+    // the step is left to it).
+    this.mean = keep(noGrad(() => mean.add(grad.sub(old).div(this.blocks.length))));
+    this.table[j] = keep(grad);
+    return unflatten(model, v);
   }
 
   /** Captures the cost, T̄, the last loss and the list of table references; the returned function restores them. */

@@ -130,21 +130,20 @@ abstract class MegaBatchEstimator implements Estimator {
    * inner loop is over (or before the first step).
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    return untracked(() => {
-      const { model } = context;
-      const b = batchSize(batch);
-      if (this.remaining <= 0 || !this.wTilde) this.newMegaBatch(context, b);
-      this.remaining--;
-      const S = this.innerBatch(context, batch);
-      const w = model.flattenParameters();
-      const snapshotBatch = this.locking ? S : { ...S, seed: this.rng.seed() };
-      const atSnapshot = this.frozen(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
-      const { grad, loss } = batchGradientAt(model, S, w);
-      this.spent += 2 * batchSize(S);
-      this.lastLoss = loss;
-      const gTilde = this.gTilde!;
-      return unflatten(model, noGrad(() => grad.sub(atSnapshot).add(gTilde)));
-    });
+    const { model } = context;
+    const b = batchSize(batch);
+    // Only the mega-batch's (w̃, g̃) is stored: the rest is left to the caller's tidy scope.
+    if (this.remaining <= 0 || !this.wTilde) untracked(() => this.newMegaBatch(context, b));
+    this.remaining--;
+    const S = this.innerBatch(context, batch);
+    const w = model.flattenParameters();
+    const snapshotBatch = this.locking ? S : { ...S, seed: this.rng.seed() };
+    const atSnapshot = this.frozen(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
+    const { grad, loss } = batchGradientAt(model, S, w);
+    this.spent += 2 * batchSize(S);
+    this.lastLoss = loss;
+    const gTilde = this.gTilde!;
+    return unflatten(model, noGrad(() => grad.sub(atSnapshot).add(gTilde)));
   }
 
   /** Captures counters, references to w̃, g̃ and M, and the random stream; the returned function restores them. */

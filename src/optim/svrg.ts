@@ -203,31 +203,32 @@ export class SvrgEstimator implements Estimator {
 
   /**
    * v = g_I(w) − c·(g_I(w̃) − μ̃) for the loop's batch I, one tensor per parameter; takes the
-   * first snapshot, or a step-interval one that is due, before computing it.
+   * first snapshot, or a step-interval one that is due, before computing it. Only the snapshot
+   * is stored: the rest of the step is left to the caller's tidy scope (train() opens one).
    */
   direction(context: StepContext, batch: Batch): Tensor[] {
-    return untracked(() => {
-      const { model } = context;
-      if (!this.wTilde || ('steps' in this.interval && this.stepsSinceSnapshot >= this.interval.steps)) this.takeSnapshot(context);
-      const w = model.flattenParameters();
-      if (this.stepsSinceSnapshot >= 1) this.tracker.observe(w.toTypedArray(), this.stepsSinceSnapshot, this.intervalLength(context));
-      this.stepsSinceSnapshot++;
+    const { model } = context;
+    if (!this.wTilde || ('steps' in this.interval && this.stepsSinceSnapshot >= this.interval.steps)) {
+      untracked(() => this.takeSnapshot(context));
+    }
+    const w = model.flattenParameters();
+    if (this.stepsSinceSnapshot >= 1) this.tracker.observe(w.toTypedArray(), this.stepsSinceSnapshot, this.intervalLength(context));
+    this.stepsSinceSnapshot++;
 
-      const c = this.coefficient;
-      const b = batchSize(batch);
-      let atSnapshot: Tensor | null = null;
-      if (c !== 0) {
-        const snapshotBatch = this.locking ? batch : this.unlockedBatch(context, batch);
-        atSnapshot = this.snapshotPass(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
-        this.spent += b;
-      }
-      const { grad, loss } = batchGradientAt(model, batch, w);
+    const c = this.coefficient;
+    const b = batchSize(batch);
+    let atSnapshot: Tensor | null = null;
+    if (c !== 0) {
+      const snapshotBatch = this.locking ? batch : this.unlockedBatch(context, batch);
+      atSnapshot = this.snapshotPass(context, () => batchGradientAt(model, snapshotBatch, this.wTilde!).grad);
       this.spent += b;
-      this.lastLoss = loss;
-      const mu = this.mu!;
-      const v = noGrad(() => (atSnapshot === null ? grad : c === 1 ? grad.sub(atSnapshot).add(mu) : grad.sub(atSnapshot.sub(mu).mul(c))));
-      return unflatten(model, v);
-    });
+    }
+    const { grad, loss } = batchGradientAt(model, batch, w);
+    this.spent += b;
+    this.lastLoss = loss;
+    const mu = this.mu!;
+    const v = noGrad(() => (atSnapshot === null ? grad : c === 1 ? grad.sub(atSnapshot).add(mu) : grad.sub(atSnapshot.sub(mu).mul(c))));
+    return unflatten(model, v);
   }
 
   /** Captures counters, references to w̃ and μ̃, the random stream and the tracker; the returned function restores them. */

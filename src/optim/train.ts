@@ -17,6 +17,7 @@ import { crossEntropyLoss, type PerSampleLoss } from '../nn/per-sample.js';
 import { tensor } from '../tensor/creation.js';
 import { ValueError } from '../tensor/errors.js';
 import { foldIn, makeKey } from '../tensor/random.js';
+import { tidy, untracked } from '../tensor/tidy.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Estimator, Schedule, StepContext, UpdateRule } from './estimator.js';
 import { captureStep } from './rollback.js';
@@ -209,6 +210,14 @@ function restore(model: Module, state: TrainState, options: TrainOptions, sample
  * invalid `epochs` or a `resume` state that does not fit this model and run, and
  * NonFiniteError at the first non-finite loss or direction (the refused step leaves the
  * model's parameters and buffers and the estimator as they were).
+ *
+ * Each step runs in its own `tidy` scope: the activations, gradients and direction it
+ * creates are released when the step ends, and the next step reuses their memory (tidy.ts). What
+ * lives on is what the model, the update rule and the estimator store: the built-in ones keep
+ * their state; a custom estimator or update rule must `keep()` what it stores, or make it inside
+ * `untracked()`, or the next step's read throws a ValueError naming tidy. The hooks (onPosition,
+ * onEpochEnd, checkpoint) run outside the scope and makeBatch inside `untracked()`, so what they
+ * make is never released (a makeBatch may cache its batches).
  * @example
  * train(model, data, { estimator: new SgdEstimator(), update: new SgdUpdate({ momentum: 0.9 }), schedule: schedule(0.1, 128), epochs: 3, seed: 0 });
  */
@@ -250,7 +259,7 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       step,
       stepInEpoch,
       stepsInEpoch,
-      makeBatch: (indices, batchSeed) => makeBatch(data, indices, batchSeed ?? stepSeed(seed, step)),
+      makeBatch: (indices, batchSeed) => untracked(() => makeBatch(data, indices, batchSeed ?? stepSeed(seed, step))),
     });
     const first = epoch === startEpoch ? startStepInEpoch : 0;
     // Before the epoch's snapshot, which a run resumed here takes itself.
@@ -267,21 +276,27 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       const info: StepInfo = { epoch, step, stepInEpoch: k, stepsInEpoch, position: k / stepsInEpoch, cost: estimator.cost, model };
       if (options.onPosition && positions.includes(k)) options.onPosition(info);
       const indices = Array.from(order.subarray(k * batchSize, Math.min(data.length, (k + 1) * batchSize)));
-      const batch = makeBatch(data, indices, stepSeed(seed, step));
       const ctx = { ...context(k), indices };
       const rollback = k === first && epochStart ? epochStart : captureStep(model, estimator);
-      const direction = estimator.direction(ctx, batch);
-      // The estimator's own loss when it reports one; otherwise one extra forward pass.
-      const value =
-        estimator.lastLoss ??
-        noGrad(() => model.withFrozenStats(() => loss(model.forward(batch.x, { sampleIds: batch.sampleIds, seed: batch.seed }), batch.targets).mean().item()));
-      const refusal = !Number.isFinite(value) ? new NonFiniteError('loss', step, epoch, `minibatch loss ${value}`) : nonFiniteDirection(direction, step, epoch);
-      if (refusal) {
-        // The step's forwards already ran (running statistics, estimator state): undo them.
-        rollback();
-        throw refusal;
-      }
-      update.step(model.parameters(), direction, schedule.learningRate(epoch, k, stepsInEpoch));
+      // One step, one tidy scope: what the step creates and nothing keeps (the activations, the
+      // gradients, the direction) gives its memory to the next step. The batch is untracked: a
+      // makeBatch may hand out the same tensors again.
+      const value = tidy(() => {
+        const batch = untracked(() => makeBatch(data, indices, stepSeed(seed, step)));
+        const direction = estimator.direction(ctx, batch);
+        // The estimator's own loss when it reports one; otherwise one extra forward pass.
+        const value =
+          estimator.lastLoss ??
+          noGrad(() => model.withFrozenStats(() => loss(model.forward(batch.x, { sampleIds: batch.sampleIds, seed: batch.seed }), batch.targets).mean().item()));
+        const refusal = !Number.isFinite(value) ? new NonFiniteError('loss', step, epoch, `minibatch loss ${value}`) : nonFiniteDirection(direction, step, epoch);
+        if (refusal) {
+          // The step's forwards already ran (running statistics, estimator state): undo them.
+          rollback();
+          throw refusal;
+        }
+        update.step(model.parameters(), direction, schedule.learningRate(epoch, k, stepsInEpoch));
+        return value;
+      });
       losses.push(value);
       epochLoss += value;
       step++;

@@ -57,6 +57,8 @@ const pool = new Map<string, TypedArray[]>();
 /** The arrays in the pool: two released storages of one array must not put it in twice. */
 const pooled = new WeakSet<TypedArray>();
 let pooledBytes = 0;
+/** Testing only (setTidyPoolTesting): what the pool may hold, and whether arrays entering it are poisoned. */
+const testing = { maxBytes: POOL_MAX_BYTES, poison: false };
 
 const poolKey = (dtype: string, size: number) => `${dtype}:${size}`;
 
@@ -137,6 +139,19 @@ export function tidyPoolSize(): TidyPoolSize {
   return { arrays, bytes: pooledBytes };
 }
 
+/**
+ * Testing only (not exported by the package): cap the pool at `maxBytes` (0: pool nothing, so
+ * every allocation is fresh, as without tidy), and with `poison` fill each array that enters
+ * the pool with NaN (int32: −1), so that code still reading memory tidy gave back, or a kernel
+ * that takes an unfilled array and does not write all of it, shows in its results. No
+ * argument restores the defaults.
+ */
+export function setTidyPoolTesting(options: { maxBytes?: number; poison?: boolean } = {}): void {
+  testing.maxBytes = options.maxBytes ?? POOL_MAX_BYTES;
+  testing.poison = options.poison ?? false;
+  emptyTidyPool();
+}
+
 /** Drop every array the pool holds (to the garbage collector), e.g. when training is over. */
 export function emptyTidyPool(): void {
   for (const list of pool.values()) for (const array of list) pooled.delete(array);
@@ -201,7 +216,8 @@ function arrayOf(storage: Storage): TypedArray | undefined {
 
 /** Put a released array into the pool, if it has room; each array at most once. */
 function give(array: TypedArray): void {
-  if (pooled.has(array) || pooledBytes + array.byteLength > POOL_MAX_BYTES) return;
+  if (pooled.has(array) || pooledBytes + array.byteLength > testing.maxBytes) return;
+  if (testing.poison) array.fill(array instanceof Int32Array ? -1 : NaN);
   const key = poolKey(dtypeOf(array), array.length);
   const list = pool.get(key) ?? [];
   pooled.add(array);
@@ -212,6 +228,6 @@ function give(array: TypedArray): void {
 
 function releasedRead(): never {
   throw new ValueError(
-    'a tensor released by tidy() was used: a tensor created inside tidy(fn) lives until fn returns, unless fn returns it or keep() is called on it',
+    'a tensor released by tidy() was used: a tensor created inside tidy(fn) lives until fn returns, unless fn returns it or keep() is called on it (train() runs each step in tidy: an estimator or update rule keeps what it stores, or creates it inside untracked())',
   );
 }

@@ -56,6 +56,7 @@ import {
   subset,
   type Tensor,
   train,
+  untracked,
 } from 'gradscope';
 import { directionalPart, equivalencePart, type PartSpec } from '../claims.js';
 import type { ClaimPart, Plot, Preset, RunRecord, Series, Size, SizeTable } from '../preset.js';
@@ -261,7 +262,9 @@ class Probe implements Estimator {
     const w = context.model.flattenParameters();
     const direction = this.inner.direction(context, batch);
     const snapshot = this.inner.snapshot!;
-    this.observe({ context, w, fresh: snapshot.wTilde !== before, snapshot, direction });
+    // The measurements keep tensors from step to step (the snapshot's gradient rows), so they
+    // run outside train()'s per-step tidy scope.
+    untracked(() => this.observe({ context, w, fresh: snapshot.wTilde !== before, snapshot, direction }));
     this.taken++;
     return direction;
   }
