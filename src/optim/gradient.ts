@@ -63,7 +63,7 @@ export function indicesGradientAt(context: StepContext, indices: readonly number
   let total: Tensor | null = null;
   for (let start = 0; start < N; start += chunkSize) {
     const chunk = indices.slice(start, start + chunkSize);
-    // One scope per chunk: its batch, activations and gradient go back to tidy's pool before
+    // One scope per chunk: its activations and gradient go back to tidy's pool before
     // the next chunk (a snapshot is a pass over the whole dataset). The running total is the
     // first chunk's tensor, added into in place (the same rounding as total.add(weighted)).
     const sum: Tensor | null = total;
