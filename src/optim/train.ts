@@ -279,10 +279,10 @@ export function train(model: Module, data: Dataset, options: TrainOptions): Trai
       const ctx = { ...context(k), indices };
       const rollback = k === first && epochStart ? epochStart : captureStep(model, estimator);
       // One step, one tidy scope: what the step creates and nothing keeps (the activations, the
-      // gradients, the direction) gives its memory to the next step. The batch is untracked: a
-      // makeBatch may hand out the same tensors again.
+      // gradients, the direction) gives its memory to the next step. The batch is untracked
+      // (context.makeBatch): a makeBatch may hand out the same tensors again.
       const value = tidy(() => {
-        const batch = untracked(() => makeBatch(data, indices, stepSeed(seed, step)));
+        const batch = ctx.makeBatch(indices);
         const direction = estimator.direction(ctx, batch);
         // The estimator's own loss when it reports one; otherwise one extra forward pass.
         const value =

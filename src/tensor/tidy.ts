@@ -15,8 +15,9 @@
  *   properties of plain objects (a perSampleGrads result, a record of losses);
  * - what keep() was called on;
  * - what a module stores (parameters and buffers, BatchNorm's running statistics included:
- *   module.ts keeps them), and what the optimizers and estimators store (their steps run
- *   untracked, below);
+ *   module.ts keeps them), and what the optimizers and estimators store (the optimizers'
+ *   steps run untracked, below; the estimators make their snapshots untracked and keep() what
+ *   else they store, so that the rest of a step is released);
  * - the `.grad` that backward() accumulates into a leaf (engine.ts keeps it);
  * - the arrays a PerSampleWorkspace reuses (it retains them: they are released, never pooled).
  *

@@ -52,9 +52,10 @@ function run(estimator: Estimator) {
   return { losses: result.losses, parameters: result.state.parameters, estimator: estimator.saveState?.(), poolAtEpochEnd };
 }
 
+const initialBackend = getBackend().name;
 afterEach(() => {
   setTidyPoolTesting();
-  setBackend('wasm');
+  setBackend(initialBackend);
 });
 
 describe.each(['cpu', 'wasm'] as const)('train() in tidy scopes on the %s backend', (backend) => {
