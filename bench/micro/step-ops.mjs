@@ -4,9 +4,10 @@
  * (BatchNorm in eval or train mode) or of the 784-256-256-10 MLP at batch 128, loss and
  * gradients read back — is averaged over 40 steps after 10 of warm-up.
  *
- *   node bench/micro/step-ops.mjs [eval|train|mlp] [backend] [threads]
+ *   node bench/micro/step-ops.mjs [eval|train|mlp] [backend] [threads] [tidy]
  *
- * (backend: wasm by default; threads: the wasm backend's, awaited before the first step, 1 by default.)
+ * (backend: wasm by default; threads: the wasm backend's, awaited before the first step, 1 by
+ * default; tidy: each step inside tidy, as the bench rows run it.)
  *
  * Each line: ms per step, calls per step, the method, the first operand's shape and (for zip)
  * the second operand's strides, so that a per-channel operand ([0, 1, 0, 0]) stands apart.
@@ -18,10 +19,10 @@
 import * as gs from '../../dist/index.js';
 import { modelStep } from './model-step.mjs';
 
-const [mode = 'eval', backend = 'wasm', threads = '1'] = process.argv.slice(2);
+const [mode = 'eval', backend = 'wasm', threads = '1', scope] = process.argv.slice(2);
 gs.setBackend(backend);
 if (threads !== '1') await gs.setWasmThreads(Number(threads));
-const step = modelStep(gs, mode);
+const step = modelStep(gs, mode, scope === 'tidy');
 
 /** The line a call is counted on: method, the shape of its first tensor operand, zip's second operand's strides. */
 function describe(method, args) {

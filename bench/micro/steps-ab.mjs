@@ -3,8 +3,9 @@
  * gradient of LeNet-5 (BatchNorm in eval or train mode) or of the 784-256-256-10 MLP at batch
  * 128, loss and gradients read back, on the wasm backend.
  *
- *   node bench/micro/steps-ab.mjs OTHER/dist [eval|train|mlp] [rounds]
+ *   node bench/micro/steps-ab.mjs OTHER/dist [eval|train|mlp] [rounds] [tidy]
  *
+ * (tidy: each step inside tidy, as the bench rows run it.)
  * Each round times 15 steps of each build, the order alternating between rounds; it prints the
  * mean ms per step of each and the ratio OTHER / this per round (> 1: this build is faster).
  * This host's memory system swings a LeNet-5 step by up to 1.6× within minutes, so only
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { modelStep } from './model-step.mjs';
 
 const here = fileURLToPath(new URL('../../dist', import.meta.url));
-const [baseline, mode = 'eval', rounds = '12'] = process.argv.slice(2);
+const [baseline, mode = 'eval', rounds = '12', scope] = process.argv.slice(2);
 if (!baseline) throw new Error('usage: node bench/micro/steps-ab.mjs OTHER/dist [eval|train|mlp] [rounds]');
 const STEPS = 15;
 
@@ -23,7 +24,7 @@ const steps = [];
 for (const dir of [baseline, here]) {
   const gs = await import(`${dir}/index.js`);
   gs.setBackend('wasm');
-  steps.push(modelStep(gs, mode));
+  steps.push(modelStep(gs, mode, scope === 'tidy'));
 }
 const [before, after] = [steps[0](), steps[1]()];
 if (before !== after) throw new Error(`the builds disagree on the loss: ${before} and ${after}`);

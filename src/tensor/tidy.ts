@@ -34,6 +34,8 @@
  */
 import { tensorArgument } from '../autograd/operands.js';
 import { isContainer } from '../autograd/pytree.js';
+import { getBackend } from '../kernels/registry.js';
+import { giveBack, isResident, RESIDENT_MIN, residentHeap } from '../kernels/wasm/resident.js';
 import { functionArgument } from './arguments.js';
 import { dtypeOf, freshArray, type TypedArray } from './dtype.js';
 import { ValueError } from './errors.js';
@@ -53,7 +55,7 @@ interface Scope {
 /** Open scopes, innermost last; null for an untracked() stretch. */
 const scopes: (Scope | null)[] = [];
 const kept = new WeakSet<Storage>();
-const retained = new WeakSet<ArrayBufferLike>();
+const retained = new WeakSet<object>();
 const pool = new Map<string, TypedArray[]>();
 /** The arrays in the pool: two released storages of one array must not put it in twice. */
 const pooled = new WeakSet<TypedArray>();
@@ -61,23 +63,48 @@ let pooledBytes = 0;
 /** Testing only (setTidyPoolTesting): what the pool may hold, and whether arrays entering it are poisoned. */
 const testing = { maxBytes: POOL_MAX_BYTES, poison: false };
 
-const poolKey = (dtype: string, size: number) => `${dtype}:${size}`;
+/** The pool's key for arrays of `dtype` and `size`: resident ones (in WebAssembly memory) apart, as only scopes get them. */
+const poolKey = (dtype: string, size: number, resident = false) => `${resident ? 'resident ' : ''}${dtype}:${size}`;
+
+/**
+ * What identifies the memory an array views, for the rule that memory something alive still
+ * views is never pooled: its buffer, or for a resident array (every one of which views the
+ * heap's one buffer) the array itself, since each has a region of its own.
+ */
+const memoryOf = (array: TypedArray): object => (isResident(array) ? array : array.buffer);
+
+/** An array from the pool (resident ones first, inside a scope), or undefined. */
+function fromPool(dtype: string, size: number, inScope: boolean): TypedArray | undefined {
+  const array = (inScope ? pool.get(poolKey(dtype, size, true))?.pop() : undefined) ?? pool.get(poolKey(dtype, size))?.pop();
+  if (array) {
+    pooled.delete(array);
+    pooledBytes -= array.byteLength;
+  }
+  return array;
+}
+
+/**
+ * A new array for a scope: on the wasm backend, float32 of at least RESIDENT_MIN numbers, one
+ * in the resident heap (so that the elementwise kernels read and write it in place).
+ */
+function scopeArray(dtype: string, size: number): TypedArray | undefined {
+  return dtype === 'float32' && size >= RESIDENT_MIN && getBackend().name === 'wasm' ? residentHeap()?.take(size) : undefined;
+}
 
 function install(): void {
   if (lifetime.created) return;
   lifetime.created = (storage) => scopes.at(-1)?.storages.push(storage);
   lifetime.keep = (t) => kept.add(t.storage);
-  lifetime.retain = (array) => retained.add(array.buffer);
+  lifetime.retain = (array) => retained.add(memoryOf(array));
   lifetime.allocate = (dtype, size, op, unfilled) => {
-    let array = pool.get(poolKey(dtype, size))?.pop();
+    const scope = scopes.at(-1);
+    let array = fromPool(dtype, size, Boolean(scope)) ?? (scope ? scopeArray(dtype, size) : undefined);
     if (array) {
-      pooled.delete(array);
-      pooledBytes -= array.byteLength;
       if (!unfilled) array.fill(0);
     } else {
       array = freshArray(dtype, size, op, unfilled);
     }
-    scopes.at(-1)?.allocated.add(array);
+    scope?.allocated.add(array);
     return array;
   };
 }
@@ -153,9 +180,14 @@ export function setTidyPoolTesting(options: { maxBytes?: number; poison?: boolea
   emptyTidyPool();
 }
 
-/** Drop every array the pool holds (to the garbage collector), e.g. when training is over. */
+/** Drop every array the pool holds (to the garbage collector, resident ones back to their heap), e.g. when training is over. */
 export function emptyTidyPool(): void {
-  for (const list of pool.values()) for (const array of list) pooled.delete(array);
+  for (const list of pool.values()) {
+    for (const array of list) {
+      pooled.delete(array);
+      giveBack(array);
+    }
+  }
   pool.clear();
   pooledBytes = 0;
 }
@@ -166,29 +198,40 @@ function close(scope: Scope, result: unknown): void {
   collect(result, returned, new Set());
   const outer = scopes.at(-1);
   // Memory that something alive still views (a packed result's slices share one buffer): never pooled.
-  const alive = new Set<ArrayBufferLike>();
+  const alive = new Set<object>();
   const released: Storage[] = [];
+  // Resident arrays of survivors leaving every scope, and the ordinary copies that replace them.
+  const copies = new Map<TypedArray, TypedArray>();
   for (const storage of scope.storages) {
     const isKept = kept.has(storage);
     if (!isKept && !returned.has(storage)) {
       released.push(storage);
       continue;
     }
-    const array = arrayOf(storage);
-    if (array) alive.add(array.buffer);
+    let array = arrayOf(storage);
+    if (array && isResident(array) && (isKept || !outer)) {
+      // Out of every scope: to an ordinary array, so that only scopes and the pool hold the heap.
+      const copy = copies.get(array) ?? new Float32Array(array);
+      copies.set(array, copy);
+      Object.defineProperty(storage, 'data', { value: copy, writable: false, configurable: true });
+      array = copy;
+    }
+    if (array) alive.add(memoryOf(array));
     // A returned (not kept) storage belongs to the enclosing scope now.
     if (!isKept && outer) {
       outer.storages.push(storage);
       if (array && scope.allocated.has(array)) outer.allocated.add(array);
     }
   }
+  const free = (array: TypedArray) => scope.allocated.has(array) && !alive.has(memoryOf(array)) && !retained.has(memoryOf(array)) && give(array);
   for (const storage of released) {
     const array = arrayOf(storage);
     // A storage that already refuses reads (vmap's batched stand-ins) has nothing to release.
     if (!array) continue;
     Object.defineProperty(storage, 'data', { get: releasedRead });
-    if (scope.allocated.has(array) && !alive.has(array.buffer) && !retained.has(array.buffer)) give(array);
+    free(array);
   }
+  for (const array of copies.keys()) free(array);
 }
 
 /** Add the storages of the tensors in `value` (through arrays, Maps and plain objects' data properties) to `out`. */
@@ -215,11 +258,16 @@ function arrayOf(storage: Storage): TypedArray | undefined {
   return own && 'value' in own ? (own.value as TypedArray) : undefined;
 }
 
-/** Put a released array into the pool, if it has room; each array at most once. */
+/** Put a released array into the pool, if it has room (else a resident one back to its heap); each array at most once. */
 function give(array: TypedArray): void {
-  if (pooled.has(array) || pooledBytes + array.byteLength > testing.maxBytes) return;
+  if (pooled.has(array)) return;
+  const resident = isResident(array);
   if (testing.poison) array.fill(array instanceof Int32Array ? -1 : NaN);
-  const key = poolKey(dtypeOf(array), array.length);
+  if (pooledBytes + array.byteLength > testing.maxBytes) {
+    giveBack(array);
+    return;
+  }
+  const key = poolKey(dtypeOf(array), array.length, resident);
   const list = pool.get(key) ?? [];
   pooled.add(array);
   list.push(array);

@@ -28,21 +28,20 @@ function emitAxpy(): FunctionBuilder {
   const [d, s, n, alpha] = [0, 1, 2, 3];
   const k = f.local(I32);
   const h = f.local(V128);
-  const bump = (pointer: number, bytes: number) => f.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
   f.localGet(alpha).f32x4Splat().localSet(h);
   // four numbers at a time …
   f.localGet(n).i32Const(2).i32ShrU().localSet(k);
   f.countedLoop(k, () => {
     f.localGet(d).localGet(d).v128Load().localGet(h).localGet(s).v128Load().f32x4Mul().f32x4Add().v128Store();
-    bump(d, 16);
-    bump(s, 16);
+    f.bump(d, 16);
+    f.bump(s, 16);
   });
   // … and the n mod 4 left over, one by one
   f.localGet(n).i32Const(3).i32And().localSet(k);
   f.countedLoop(k, () => {
     f.localGet(d).localGet(d).f32Load().localGet(alpha).localGet(s).f32Load().f32Mul().f32Add().f32Store();
-    bump(d, 4);
-    bump(s, 4);
+    f.bump(d, 4);
+    f.bump(s, 4);
   });
   return f;
 }

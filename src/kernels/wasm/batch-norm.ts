@@ -20,7 +20,7 @@ import { allocateUnfilled } from '../../tensor/dtype.js';
 import { isContiguous } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelValues, finishMoments } from '../cpu/batch-norm.js';
-import { F64, FunctionBuilder, I32, uleb128, V128, type ValueType } from './emitter.js';
+import { F64, FunctionBuilder, I32, V128, type ValueType } from './emitter.js';
 import { Layout } from './conv.js';
 import { kernelModule, type WasmRuntime } from './runtime.js';
 
@@ -41,11 +41,6 @@ export const HIGH_HALF = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14
 const JOIN_HALVES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 class RowBuilder extends FunctionBuilder {
-  simdOp(opcode: number, ...immediates: number[]): this {
-    this.bytes.push(0xfd, ...uleb128(opcode), ...immediates);
-    return this;
-  }
-
   /** Replace the f32x4 in local `v` by its two halves in float64: locals lo, hi. */
   promote(v: number, lo: number, hi: number): this {
     this.localGet(v).simdOp(OP.f64x2PromoteLowF32x4).localSet(lo);
@@ -62,10 +57,6 @@ class RowBuilder extends FunctionBuilder {
   /** Push lane 0 + lane 1 of the f64x2 in local `v`. */
   laneSum(v: number): this {
     return this.localGet(v).simdOp(OP.f64x2ExtractLane, 0).localGet(v).simdOp(OP.f64x2ExtractLane, 1).f64Add();
-  }
-
-  bump(pointer: number, bytes: number): this {
-    return this.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
   }
 }
 

@@ -38,7 +38,7 @@
  * so results are those of that JavaScript to the bit.
  */
 import type { FloatDType } from '../../tensor/dtype.js';
-import { FunctionBuilder, I32, ModuleBuilder, V128, uleb128 } from './emitter.js';
+import { FunctionBuilder, I32, ModuleBuilder, V128 } from './emitter.js';
 import { lanesOf } from './gemm-module.js';
 import { MAXIMUM_PAGES, type WasmRuntime } from './runtime.js';
 
@@ -56,63 +56,6 @@ export interface ConvExports {
   maxPool2x2(dst: number, idx: number, src: number, planes: number, H: number, W: number, Ho: number, Wo: number): void;
   /** col2im of one kernel tap; see the file comment. */
   addTap(dst: number, src: number, n: number, nDst: number, nSrc: number, rows: number, rowDst: number, rowSrc: number, count: number, colDst: number): void;
-}
-
-/** A FunctionBuilder with the few instructions these kernels need beyond the emitter's. */
-class KernelBuilder extends FunctionBuilder {
-  /** `i32.load`: pops an address; pushes the i32 at address + `offset` bytes. */
-  i32Load(offset = 0): this {
-    this.bytes.push(0x28, ...uleb128(2), ...uleb128(offset));
-    return this;
-  }
-
-  /** `f32.const 0` (bytes 4) or `f64.const 0` (bytes 8): pushes +0 of that type. */
-  floatZero(bytes: number): this {
-    this.bytes.push(bytes === 4 ? 0x43 : 0x44, ...new Array<number>(bytes).fill(0));
-    return this;
-  }
-
-  /** `i32.eq`: pops b, a; pushes 1 if a = b, else 0. */
-  i32Eq(): this {
-    this.bytes.push(0x46);
-    return this;
-  }
-
-  /** A SIMD instruction without immediates (prefix 0xfd, LEB128 opcode). */
-  simdOp(opcode: number): this {
-    this.bytes.push(0xfd, ...uleb128(opcode));
-    return this;
-  }
-
-  /** A one-byte instruction without immediates (a scalar comparison, say). */
-  scalarOp(opcode: number): this {
-    this.bytes.push(opcode);
-    return this;
-  }
-
-  /** `i32.store`: pops a value and an address; stores the i32 at address + `offset` bytes. */
-  i32Store(offset = 0): this {
-    this.bytes.push(0x36, ...uleb128(2), ...uleb128(offset));
-    return this;
-  }
-
-  /** `v128.const`: pushes the 16 bytes given (little-endian lanes). */
-  v128Const(bytes: readonly number[]): this {
-    this.bytes.push(0xfd, ...uleb128(0x0c), ...bytes);
-    return this;
-  }
-
-  /** `i64.extend_i32_u`: pops an i32; pushes it zero-extended to i64. */
-  i64ExtendI32U(): this {
-    this.bytes.push(0xad);
-    return this;
-  }
-
-  /** `i64x2.extract_lane 0` then `i64.store` at address + `offset`: the vector's low 8 bytes. */
-  storeLow64(offset = 0): this {
-    this.bytes.push(0xfd, ...uleb128(0x1d), 0, 0x37, ...uleb128(3), ...uleb128(offset));
-    return this;
-  }
 }
 
 /** SIMD opcodes used by the pooling kernel (WebAssembly SIMD, §5.4.8). */
@@ -206,7 +149,7 @@ function transpose(f: FunctionBuilder, E: Element, x: number[], t: number[], sto
 
 /** packTableA / packTableB for slivers of R lines (see the file comment). */
 function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
-  const f = new KernelBuilder(name, [I32, I32, I32, I32, I32, I32]);
+  const f = new FunctionBuilder(name, [I32, I32, I32, I32, I32, I32]);
   const [dst, image, lines, steps, kc, slivers] = [0, 1, 2, 3, 4, 5];
   const line = Array.from({ length: R }, () => f.local(I32));
   const p = f.local(I32); // steps left in this sliver
@@ -224,11 +167,10 @@ function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
     f.localGet(at).i32Load().localSet(t);
     f.localGet(image).localGet(t).i32Const(-2).i32And().i32Add().localSet(src);
   };
-  const advance = (local: number, bytes: number) => f.localGet(local).i32Const(bytes).i32Add().localSet(local);
 
   f.countedLoop(slivers, () => {
     for (let r = 0; r < R; r++) f.localGet(lines).i32Load(4 * r).localSet(line[r]!);
-    advance(lines, 4 * R);
+    f.bump(lines, 4 * R);
     f.localGet(steps).localSet(at);
     f.localGet(kc).localSet(p);
     // Adjacent lines: line[r] = line[0] + r·E for every r.
@@ -246,8 +188,8 @@ function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
           E.load(f, o);
           E.store(f, o);
         }
-        advance(at, 4);
-        advance(dst, stepBytes);
+        f.bump(at, 4);
+        f.bump(dst, stepBytes);
       });
       f.localGet(image).localGet(line[0]!).i32Sub().localSet(image);
     }
@@ -269,8 +211,8 @@ function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
               f.v128Store(s * stepBytes + 16 * g);
             });
           }
-          advance(at, 4 * L);
-          advance(dst, L * stepBytes);
+          f.bump(at, 4 * L);
+          f.bump(dst, L * stepBytes);
           f.localGet(p).i32Const(L).i32Sub().localSet(p);
           f.br(1); // next step
           f.end();
@@ -281,8 +223,8 @@ function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
           E.load(f, 0);
           E.store(f, r * E.bytes);
         }
-        advance(at, 4);
-        advance(dst, stepBytes);
+        f.bump(at, 4);
+        f.bump(dst, stepBytes);
         f.localGet(p).i32Const(1).i32Sub().localSet(p);
         f.br(0);
       }
@@ -298,7 +240,7 @@ function emitPackTable(name: string, R: number, E: Element): FunctionBuilder {
  * `count` < R lines (their offsets read from the table at every step) and R − count zeros.
  */
 function emitPackEdge(name: string, R: number, E: Element): FunctionBuilder {
-  const f = new KernelBuilder(name, [I32, I32, I32, I32, I32, I32]);
+  const f = new FunctionBuilder(name, [I32, I32, I32, I32, I32, I32]);
   const [dst, image, lines, steps, kc, count] = [0, 1, 2, 3, 4, 5];
   const src = f.local(I32);
   const r = f.local(I32);
@@ -314,24 +256,24 @@ function emitPackEdge(name: string, R: number, E: Element): FunctionBuilder {
       f.localGet(out).localGet(src).localGet(line).i32Load().i32Add();
       E.load(f, 0);
       E.store(f, 0);
-      f.localGet(line).i32Const(4).i32Add().localSet(line);
-      f.localGet(out).i32Const(E.bytes).i32Add().localSet(out);
+      f.bump(line, 4);
+      f.bump(out, E.bytes);
     });
     f.i32Const(R).localGet(count).i32Sub().localSet(zeros);
     f.countedLoop(zeros, () => {
       f.localGet(out).floatZero(E.bytes);
       E.store(f, 0);
-      f.localGet(out).i32Const(E.bytes).i32Add().localSet(out);
+      f.bump(out, E.bytes);
     });
-    f.localGet(steps).i32Const(4).i32Add().localSet(steps);
-    f.localGet(dst).i32Const(R * E.bytes).i32Add().localSet(dst);
+    f.bump(steps, 4);
+    f.bump(dst, R * E.bytes);
   });
   return f;
 }
 
 /** addTap (see the file comment). */
 function emitAddTap(E: Element): FunctionBuilder {
-  const f = new KernelBuilder('addTap', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const f = new FunctionBuilder('addTap', [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [dst, src, n, nDst, nSrc, rows, rowDst, rowSrc, count, colDst] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const r = f.local(I32);
   const c = f.local(I32);
@@ -406,7 +348,7 @@ function emitAddTap(E: Element): FunctionBuilder {
  * lanes) — and the Wo mod L last windows of a row one at a time, with selects.
  */
 function emitMaxPool2x2(E: Element): FunctionBuilder {
-  const f = new KernelBuilder('maxPool2x2', [I32, I32, I32, I32, I32, I32, I32, I32]);
+  const f = new FunctionBuilder('maxPool2x2', [I32, I32, I32, I32, I32, I32, I32, I32]);
   const [dst, idx, src, planes, H, W, Ho, Wo] = [0, 1, 2, 3, 4, 5, 6, 7];
   const L = E.lanes;
   const wide = L === 2;
@@ -462,8 +404,8 @@ function emitMaxPool2x2(E: Element): FunctionBuilder {
     f.localGet(row);
     E.load(f, offset);
     f.localSet(tapS);
-    f.localGet(tapS).localGet(bestS).scalarOp(E.scalarLe).i32Eqz();
-    f.localGet(bestS).localGet(bestS).scalarOp(E.scalarEq).i32And().localSet(win);
+    f.localGet(tapS).localGet(bestS).op(E.scalarLe).i32Eqz();
+    f.localGet(bestS).localGet(bestS).op(E.scalarEq).i32And().localSet(win);
     f.localGet(tapS).localGet(bestS).localGet(win).select().localSet(bestS);
     f.localGet(at);
     indexOffset();

@@ -155,10 +155,10 @@ export function table(kind: TableKind, asSteps: boolean, d: ConvDims, E: number,
 
 // ---- memory ---------------------------------------------------------------------------------
 
-/** Regions of the runtime's memory for one call, handed out in order from CONTROL_BYTES. */
+/** Regions of a memory for one call, handed out in order from `end` (CONTROL_BYTES in a runtime's). */
 export class Layout {
-  /** The first byte past the regions handed out so far. */
-  end = CONTROL_BYTES;
+  /** @param end The first byte past the regions handed out so far. */
+  constructor(public end = CONTROL_BYTES) {}
 
   /** A region of `bytes` bytes, cache-line aligned; returns its byte address. */
   take(bytes: number): number {

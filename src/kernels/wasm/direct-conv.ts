@@ -125,7 +125,7 @@ function emitter(g: Emitted, f: FunctionBuilder) {
       f.localSet(acc);
     },
     zero: (r: number) => f.localGet(zero).localSet(r),
-    bump: (r: number, bytes: number) => f.localGet(r).i32Const(bytes).i32Add().localSet(r),
+    bump: (r: number, bytes: number) => f.bump(r, bytes),
   };
 }
 

@@ -28,13 +28,13 @@
  * equals float32 division); relu is a bit mask (lanes x > 0 or NaN kept, others +0, as
  * SIGN_MASKS.relu), and relu's backward multiplies g by 1 or 0 as the scalar form does.
  */
-import { allocateUnfilled } from '../../tensor/dtype.js';
+import { allocateUnfilled, type TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import type { BinaryFn, UnaryFn } from '../scalar.js';
-import { FunctionBuilder, I32, uleb128, V128 } from './emitter.js';
+import { FunctionBuilder, I32, V128 } from './emitter.js';
 import { Layout } from './conv.js';
-import { kernelModule, type WasmRuntime } from './runtime.js';
+import { kernelModule, residents, type KernelMemory } from './runtime.js';
 
 /**
  * Below this many elements the JavaScript loop is cheaper than staging (and the call): an add
@@ -68,29 +68,13 @@ const COMMUTATIVE: ReadonlySet<string> = new Set(['add', 'mul']);
 const UNARY_KERNELS = ['relu'] as const;
 type KernelUnary = (typeof UNARY_KERNELS)[number];
 
-/** A FunctionBuilder with a raw SIMD instruction and a v128 constant. */
-class VectorBuilder extends FunctionBuilder {
-  /** A SIMD instruction without immediates. */
-  simdOp(opcode: number): this {
-    this.bytes.push(0xfd, ...uleb128(opcode));
-    return this;
-  }
-
-  /** `v128.const` of four equal float32 lanes. */
-  f32x4Const(value: number): this {
-    const bytes = new Uint8Array(new Float32Array([value, value, value, value]).buffer);
-    this.bytes.push(0xfd, ...uleb128(0x0c), ...bytes);
-    return this;
-  }
-}
-
 /**
  * `name(out, a, b, vectors)` (or `name(out, x, vectors)` for a unary one): `vectors` groups of
  * four lanes from byte addresses out, a (, b), 16-byte aligned. `lanes` pushes the result of
  * one group from the loaded operands' locals.
  */
-function emitLoop(name: string, arity: 1 | 2, lanes: (f: VectorBuilder, operands: number[]) => void): FunctionBuilder {
-  const f = new VectorBuilder(name, arity === 2 ? [I32, I32, I32, I32] : [I32, I32, I32]);
+function emitLoop(name: string, arity: 1 | 2, lanes: (f: FunctionBuilder, operands: number[]) => void): FunctionBuilder {
+  const f = new FunctionBuilder(name, arity === 2 ? [I32, I32, I32, I32] : [I32, I32, I32]);
   const out = 0;
   const pointers = arity === 2 ? [1, 2] : [1];
   const count = arity + 1;
@@ -100,12 +84,12 @@ function emitLoop(name: string, arity: 1 | 2, lanes: (f: VectorBuilder, operands
     f.localGet(out);
     lanes(f, loaded);
     f.v128Store();
-    for (const p of [out, ...pointers]) f.localGet(p).i32Const(16).i32Add().localSet(p);
+    for (const p of [out, ...pointers]) f.bump(p, 16);
   });
   return f;
 }
 
-const BINARY_LANES: Record<KernelBinary, (f: VectorBuilder, [a, b]: number[]) => void> = {
+const BINARY_LANES: Record<KernelBinary, (f: FunctionBuilder, [a, b]: number[]) => void> = {
   add: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Add),
   sub: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Sub),
   mul: (f, [a, b]) => f.localGet(a!).localGet(b!).simdOp(OP.f32x4Mul),
@@ -122,28 +106,28 @@ const BINARY_LANES: Record<KernelBinary, (f: VectorBuilder, [a, b]: number[]) =>
  * from its C numbers instead of staged at the output's size).
  */
 function emitChannelLoop(fn: ChannelBinary): FunctionBuilder {
-  const f = new VectorBuilder(`${fn}Channels`, [I32, I32, I32, I32, I32, I32]);
+  const f = new FunctionBuilder(`${fn}Channels`, [I32, I32, I32, I32, I32, I32]);
   const [out, a, values, repeats, channels, vectors] = [0, 1, 2, 3, 4, 5];
   const [c, i, p, x, v] = [f.local(I32), f.local(I32), f.local(I32), f.local(V128), f.local(V128)];
   f.countedLoop(repeats, () => {
     f.localGet(values).localSet(p).localGet(channels).localSet(c);
     f.countedLoop(c, () => {
       f.localGet(p).v128Load32Splat().localSet(v);
-      f.localGet(p).i32Const(4).i32Add().localSet(p);
+      f.bump(p, 4);
       f.localGet(vectors).localSet(i);
       f.countedLoop(i, () => {
         f.localGet(a).v128Load().localSet(x);
         f.localGet(out);
         BINARY_LANES[fn](f, [x, v]);
         f.v128Store();
-        for (const q of [out, a]) f.localGet(q).i32Const(16).i32Add().localSet(q);
+        for (const q of [out, a]) f.bump(q, 16);
       });
     });
   });
   return f;
 }
 
-const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void> = {
+const UNARY_LANES: Record<KernelUnary, (f: FunctionBuilder, [x]: number[]) => void> = {
   // Keep the lanes with x > 0 or x NaN, clear the others to +0.
   relu: (f, [x]) =>
     f.localGet(x!).localGet(x!).f32x4Const(0).simdOp(OP.f32x4Gt) // [x, x > 0]
@@ -154,8 +138,8 @@ const UNARY_LANES: Record<KernelUnary, (f: VectorBuilder, [x]: number[]) => void
 /** `(out, a, b, vectors)` or `(out, x, vectors)`: byte addresses, then the count of four-lane groups. */
 type Kernel = (out: number, ...operandsThenVectors: number[]) => void;
 
-const instances = new WeakMap<WasmRuntime, Record<string, Kernel>>();
-const kernels = (rt: WasmRuntime) =>
+const instances = new WeakMap<KernelMemory, Record<string, Kernel>>();
+const kernels = (rt: KernelMemory) =>
   kernelModule(instances, rt, () => [
     ...BINARY_KERNELS.map((fn) => emitLoop(fn, 2, BINARY_LANES[fn])),
     ...UNARY_KERNELS.map((fn) => emitLoop(fn, 1, UNARY_LANES[fn])),
@@ -180,18 +164,17 @@ export function stagedLayout(shape: Shape, strides: readonly number[]): { repeat
   return { repeats, block, inner };
 }
 
-/** Write view `v` (walking `shape` as stagedLayout says) into mem[at …]; false if it cannot be staged. */
-function stage(mem: Float32Array, at: number, v: View, shape: Shape): boolean {
-  const layout = stagedLayout(shape, v.strides);
-  if (!layout || !(v.data instanceof Float32Array)) return false;
-  const { repeats, block, inner } = layout;
-  if (inner === 1) mem.set(v.data.subarray(v.offset, v.offset + block), at);
-  else for (let i = 0; i < block; i++) mem.fill(v.data[v.offset + i]!, at + i * inner, at + (i + 1) * inner);
+type StagedLayout = NonNullable<ReturnType<typeof stagedLayout>>;
+
+/** Write view `v` (walking the output as `layout` says) into mem[at …]. */
+function stage(mem: Float32Array, at: number, v: View, { repeats, block, inner }: StagedLayout): void {
+  const data = v.data as Float32Array;
+  if (inner === 1) mem.set(data.subarray(v.offset, v.offset + block), at);
+  else for (let i = 0; i < block; i++) mem.fill(data[v.offset + i]!, at + i * inner, at + (i + 1) * inner);
   // Double the written prefix until it holds every repeat.
   const period = block * inner;
   const total = period * repeats;
   for (let have = period; have < total; have *= 2) mem.copyWithin(at + have, at, at + Math.min(have, total - have));
-  return true;
 }
 
 /** The functions with a kernel here, for the per-call check. */
@@ -203,62 +186,66 @@ export function wasmElementwiseApplies(fn: string, n: number, dtype: string): bo
 }
 
 /**
- * Kernel `fn` over `operands` (each walking `shape`, n numbers) staged into the memory, the
- * result copied into `into` or a fresh array; null when an operand's layout cannot be staged or
- * the memory cannot hold the call, and the caller runs the cpu kernel.
+ * Kernel `name` over `operands` (each walking the output as `layouts` say, n numbers) into
+ * `into` or a new array (inside tidy a resident one), in the heap of resident tensors
+ * (resident.ts) when the result or an operand lives there, else in the runtime's memory.
+ * Operands resident there and contiguous are read in place, a new resident result is written in
+ * place, and the rest is staged above the heap's arrays (or the control area), so an address
+ * below `scratchBase` is one read or written where it lives. With `channel` ([b, its layout]),
+ * b's block of numbers is copied once for the channel kernel to splat (runChannels). Null when
+ * the memory cannot hold the call (the caller runs the cpu kernel).
  */
-function runStaged(rt: WasmRuntime, fn: string, operands: readonly View[], shape: Shape, n: number, into?: Float32Array): Float32Array | null {
-  if (rt.elementBytes !== 4) return null;
-  // One region for the result, one per operand, each rounded up to whole vectors.
-  const layout = new Layout();
-  const bytes = 16 * Math.ceil(n / 4);
-  const [out, ...inputs] = [layout.take(bytes), ...operands.map(() => layout.take(bytes))] as [number, ...number[]];
-  if (!rt.reserve(layout.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  if (!operands.every((v, i) => stage(mem, inputs[i]! / 4, v, shape))) return null;
-  kernels(rt)[fn]!(out, ...inputs, Math.ceil(n / 4));
-  return copyOut(rt, out, n, into);
-}
-
-/** The n results at byte `out` of the memory, copied into `into` or a fresh array. */
-function copyOut(rt: WasmRuntime, out: number, n: number, into?: Float32Array): Float32Array {
+function run(rt: KernelMemory, name: string, operands: readonly View[], layouts: readonly StagedLayout[], n: number, into?: Float32Array, channel?: [View, StagedLayout]): Float32Array | null {
+  // The result first: a new resident array must not cover the staging laid out below.
   const result = into ?? (allocateUnfilled('float32', n) as Float32Array);
-  result.set(rt.elements().subarray(out / 4, out / 4 + n));
+  const mem = [result, ...operands.map((v) => v.data)].map((a) => residents.get(a as Float32Array)).find(Boolean) ?? rt;
+  const base = mem.scratchBase;
+  const layout = new Layout(base);
+  const bytes = 16 * Math.ceil(n / 4);
+  const here = (a: TypedArray) => residents.get(a as Float32Array) === mem;
+  const out = !into && here(result) ? result.byteOffset : layout.take(bytes);
+  const at = operands.map((v, i) => (here(v.data) && layouts[i]!.repeats * layouts[i]!.inner === 1 ? v.data.byteOffset + 4 * v.offset : layout.take(bytes)));
+  const values = channel ? layout.take(4 * channel[1].block) : 0;
+  // 16 bytes past the end: the last vector of an operand read in place may pass its numbers.
+  if (!mem.reserve(layout.end + 16)) return null;
+  const view = mem.elements() as Float32Array;
+  operands.forEach((v, i) => at[i]! >= base && stage(view, at[i]! / 4, v, layouts[i]!));
+  if (channel) {
+    const [b, { repeats, block, inner }] = channel;
+    view.set((b.data as Float32Array).subarray(b.offset, b.offset + block), values / 4);
+    kernels(mem)[name]!(out, at[0]!, values, repeats, block, inner / 4);
+  } else {
+    kernels(mem)[name]!(out, ...at, Math.ceil(n / 4));
+  }
+  if (out >= base) result.set(view.subarray(out / 4, out / 4 + n));
   return result;
 }
 
-/** Backend.zip for a float32 call wasmElementwiseApplies accepts (a and b have the output's shape); see runStaged. */
-export function wasmZip(rt: WasmRuntime, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
-  return (
-    runChannels(rt, fn, a, b, n, into) ??
-    (COMMUTATIVE.has(fn) ? runChannels(rt, fn, b, a, n, into) : null) ??
-    runStaged(rt, fn, [a, b], a.shape, n, into)
-  );
+/** The staged layouts of `operands` over `shape`, or null when one cannot be staged (see stagedLayout). */
+function layoutsOf(operands: readonly View[], shape: Shape): StagedLayout[] | null {
+  const layouts = operands.map((v) => (v.data instanceof Float32Array ? stagedLayout(shape, v.strides) : null));
+  return layouts.every(Boolean) ? (layouts as StagedLayout[]) : null;
+}
+
+/** Backend.zip for a float32 call wasmElementwiseApplies accepts (a and b have the output's shape), on a float32 memory; see run. */
+export function wasmZip(rt: KernelMemory, fn: BinaryFn, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+  const layouts = layoutsOf([a, b], a.shape);
+  return runChannels(rt, fn, a, b, n, into) ?? (COMMUTATIVE.has(fn) ? runChannels(rt, fn, b, a, n, into) : null) ?? (layouts && run(rt, fn, [a, b], layouts, n, into));
 }
 
 /**
  * `a fn b` where b is one number per run of at least four along the output (a per-channel
- * operand: stagedLayout's inner a multiple of 4): a staged as in runStaged, b's block of
- * numbers copied once, the kernel splatting each over its run. Staging b at the output's size
- * would write and read it back in full. Null when the layouts do not fit (the caller stages).
+ * operand: stagedLayout's inner a multiple of 4): b's block of numbers copied once, the kernel
+ * splatting each over its run. Staging b at the output's size would write and read it back in
+ * full. Null when the layouts do not fit (the caller stages).
  */
-function runChannels(rt: WasmRuntime, fn: string, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
-  if (rt.elementBytes !== 4 || !(CHANNEL_KERNELS as readonly string[]).includes(fn) || !(b.data instanceof Float32Array)) return null;
-  const layout = stagedLayout(a.shape, b.strides);
-  if (!layout || layout.inner % 4 !== 0) return null;
-  const { repeats, block, inner } = layout;
-  const regions = new Layout();
-  const bytes = 4 * n;
-  const [out, x, values] = [regions.take(bytes), regions.take(bytes), regions.take(4 * block)];
-  if (!rt.reserve(regions.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  if (!stage(mem, x / 4, a, a.shape)) return null;
-  mem.set(b.data.subarray(b.offset, b.offset + block), values / 4);
-  kernels(rt)[`${fn}Channels`]!(out, x, values, repeats, block, inner / 4);
-  return copyOut(rt, out, n, into);
+function runChannels(rt: KernelMemory, fn: string, a: View, b: View, n: number, into?: Float32Array): Float32Array | null {
+  const layouts = (CHANNEL_KERNELS as readonly string[]).includes(fn) ? layoutsOf([a, b], a.shape) : null;
+  return layouts && layouts[1]!.inner % 4 === 0 ? run(rt, `${fn}Channels`, [a], layouts, n, into, [b, layouts[1]!]) : null;
 }
 
-/** Backend.map for a float32 call wasmElementwiseApplies accepts; see runStaged. */
-export function wasmMap(rt: WasmRuntime, fn: UnaryFn, x: View, n: number): Float32Array | null {
-  return runStaged(rt, fn, [x], x.shape, n);
+/** Backend.map for a float32 call wasmElementwiseApplies accepts; see run. */
+export function wasmMap(rt: KernelMemory, fn: UnaryFn, x: View, n: number): Float32Array | null {
+  const layouts = layoutsOf([x], x.shape);
+  return layouts && run(rt, fn, [x], layouts, n);
 }

@@ -100,13 +100,14 @@ export class FunctionBuilder {
     return this.params.length + this.locals.length - 1;
   }
 
-  private op(...bytes: number[]): this {
+  /** An instruction given as its bytes (a one-byte scalar opcode, say, that has no method here). */
+  op(...bytes: number[]): this {
     this.bytes.push(...bytes);
     return this;
   }
 
-  /** A SIMD instruction: prefix 0xfd and its LEB128 opcode. */
-  private simd(opcode: number, ...immediates: number[]): this {
+  /** A SIMD instruction: prefix 0xfd, its LEB128 opcode, then any immediates (for the kernels' instructions this class has no method for). */
+  simdOp(opcode: number, ...immediates: number[]): this {
     return this.op(0xfd, ...uleb128(opcode), ...immediates);
   }
 
@@ -165,6 +166,18 @@ export class FunctionBuilder {
   f32Store(offset = 0): this { return this.op(0x38, ...this.memarg(2, offset)); }
   /** `f64.store`: pops a value and an address; stores the f64 at address + `offset` bytes. */
   f64Store(offset = 0): this { return this.op(0x39, ...this.memarg(3, offset)); }
+  /** local += bytes (an i32 local, a pointer say). */
+  bump(local: number, bytes: number): this { return this.localGet(local).i32Const(bytes).i32Add().localSet(local); }
+  /** `i32.load`: pops an address; pushes the i32 at address + `offset` bytes. */
+  i32Load(offset = 0): this { return this.op(0x28, ...this.memarg(2, offset)); }
+  /** `i32.store`: pops a value and an address; stores the i32 at address + `offset` bytes. */
+  i32Store(offset = 0): this { return this.op(0x36, ...this.memarg(2, offset)); }
+  /** `f32.const 0` (bytes 4) or `f64.const 0` (bytes 8): pushes +0 of that type. */
+  floatZero(bytes: number): this { return this.op(bytes === 4 ? 0x43 : 0x44, ...new Array<number>(bytes).fill(0)); }
+  /** `i32.eq`: pops b, a; pushes 1 if a = b, else 0. */
+  i32Eq(): this { return this.op(0x46); }
+  /** `i64.extend_i32_u`: pops an i32; pushes it zero-extended to i64. */
+  i64ExtendI32U(): this { return this.op(0xad); }
   /** `i32.const`: pushes the int32 `value`. */
   i32Const(value: number): this { return this.op(0x41, ...sleb128(value)); }
   /** `i32.eqz`: pops a; pushes 1 if a = 0, else 0. */
@@ -196,13 +209,13 @@ export class FunctionBuilder {
 
   // ---- 128-bit SIMD (four f32 or two f64 lanes) -------------------------------------------------
   /** `v128.load`: pops an address; pushes the 16 bytes at address + `offset`. */
-  v128Load(offset = 0): this { return this.simd(0x00, ...this.memarg(4, offset)); }
+  v128Load(offset = 0): this { return this.simdOp(0x00, ...this.memarg(4, offset)); }
   /** Load one f32 and repeat it in all four lanes. */
-  v128Load32Splat(offset = 0): this { return this.simd(0x09, ...this.memarg(2, offset)); }
+  v128Load32Splat(offset = 0): this { return this.simdOp(0x09, ...this.memarg(2, offset)); }
   /** Load one f64 and repeat it in both lanes. */
-  v128Load64Splat(offset = 0): this { return this.simd(0x0a, ...this.memarg(3, offset)); }
+  v128Load64Splat(offset = 0): this { return this.simdOp(0x0a, ...this.memarg(3, offset)); }
   /** `v128.store`: pops a vector and an address; stores it at address + `offset`. */
-  v128Store(offset = 0): this { return this.simd(0x0b, ...this.memarg(4, offset)); }
+  v128Store(offset = 0): this { return this.simdOp(0x0b, ...this.memarg(4, offset)); }
   /**
    * i8x16.shuffle: pops b, a and pushes 16 bytes picked from the 32 of a ‖ b (lanes 0–15 are a,
    * 16–31 are b). The lane indices are 16 immediate bytes, not LEB128 (§5.4.8, opcode 0xfd 13).
@@ -211,26 +224,32 @@ export class FunctionBuilder {
     if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) {
       throw new RangeError(`i8x16.shuffle: expected 16 lane indices in [0, 32); got [${lanes.join(', ')}]`);
     }
-    return this.simd(0x0d, ...lanes);
+    return this.simdOp(0x0d, ...lanes);
   }
+  /** `v128.const`: pushes the 16 bytes given (little-endian lanes). */
+  v128Const(bytes: readonly number[]): this { return this.simdOp(0x0c, ...bytes); }
+  /** `v128.const` of four equal float32 lanes. */
+  f32x4Const(value: number): this { return this.v128Const([...new Uint8Array(new Float32Array([value, value, value, value]).buffer)]); }
+  /** `i64x2.extract_lane 0` then `i64.store` at address + `offset`: the vector's low 8 bytes. */
+  storeLow64(offset = 0): this { return this.simdOp(0x1d, 0).op(0x37, ...this.memarg(3, offset)); }
   /** `f32x4.splat`: pops an f32; pushes it in all four lanes. */
-  f32x4Splat(): this { return this.simd(0x13); }
+  f32x4Splat(): this { return this.simdOp(0x13); }
   /** `f32x4.add`: lane-wise a + b of the two vectors popped. */
-  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Add(): this { return this.simdOp(0xe4); }
   /** `f32x4.mul`: lane-wise a · b of the two vectors popped. */
-  f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Mul(): this { return this.simdOp(0xe6); }
   /**
    * a·b + c on four f32 lanes (the relaxed-SIMD proposal: fused into one FMA instruction where
    * the hardware has one, so the result may differ from mul-then-add in the last bit). Engines
    * without relaxed SIMD reject a module that uses it.
    */
-  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+  f32x4RelaxedMadd(): this { return this.simdOp(0x105); }
   /** `f64x2.add`: lane-wise a + b of the two vectors popped. */
-  f64x2Add(): this { return this.simd(0xf0); }
+  f64x2Add(): this { return this.simdOp(0xf0); }
   /** `f64x2.mul`: lane-wise a · b of the two vectors popped. */
-  f64x2Mul(): this { return this.simd(0xf2); }
+  f64x2Mul(): this { return this.simdOp(0xf2); }
   /** a·b + c on two f64 lanes (relaxed SIMD, as f32x4RelaxedMadd). */
-  f64x2RelaxedMadd(): this { return this.simd(0x107); }
+  f64x2RelaxedMadd(): this { return this.simdOp(0x107); }
 
   /** The code-section entry: byte size, local declarations (runs of one type), body, end. */
   encode(): number[] {

@@ -122,8 +122,8 @@ function emitTile({ mr, nv, unroll = 1, fma = false, dtype = 'float32' }: TileSh
   };
   /** Advance the pointers by `steps` steps of K. */
   const advance = (steps: number) => {
-    f.localGet(a).i32Const(T.bytes * mr * steps).i32Add().localSet(a);
-    f.localGet(b).i32Const(16 * nv * steps).i32Add().localSet(b);
+    f.bump(a, T.bytes * mr * steps);
+    f.bump(b, 16 * nv * steps);
   };
 
   // kc / unroll turns of `unroll` steps (memarg offsets instead of pointer updates between
@@ -245,7 +245,7 @@ function emitPackCopy(name: string, r: number): FunctionBuilder {
   f.countedLoop(kc, () => {
     for (let g = 0; g < r / 4; g++) f.localGet(dst).localGet(src).v128Load(16 * g).v128Store(16 * g);
     f.localGet(src).localGet(stepBytes).i32Add().localSet(src);
-    f.localGet(dst).i32Const(4 * r).i32Add().localSet(dst);
+    f.bump(dst, 4 * r);
   });
   return f;
 }
@@ -292,14 +292,14 @@ function emitPackTranspose(name: string, r: number): FunctionBuilder {
         [t[1]!, t[3]!, f32Lanes(2, 3, 6, 7)],
       ];
       halves.forEach(([lo, hi, lanes], s) => f.localGet(d).localGet(lo).localGet(hi).i8x16Shuffle(lanes).v128Store(s * stepBytes));
-      for (let q = 0; q < 4; q++) f.localGet(line[q]!).i32Const(16).i32Add().localSet(line[q]!);
-      f.localGet(d).i32Const(4 * stepBytes).i32Add().localSet(d);
+      for (let q = 0; q < 4; q++) f.bump(line[q]!, 16);
+      f.bump(d, 4 * stepBytes);
     });
     f.localGet(kc).i32Const(3).i32And().localSet(rest);
     f.countedLoop(rest, () => {
       for (let q = 0; q < 4; q++) f.localGet(d).localGet(line[q]!).f32Load().f32Store(4 * q);
-      for (let q = 0; q < 4; q++) f.localGet(line[q]!).i32Const(4).i32Add().localSet(line[q]!);
-      f.localGet(d).i32Const(stepBytes).i32Add().localSet(d);
+      for (let q = 0; q < 4; q++) f.bump(line[q]!, 4);
+      f.bump(d, stepBytes);
     });
   }
   return f;

@@ -108,12 +108,12 @@ export function createWasmBackend(): WasmBackend {
     // the cpu loop's results to the bit); other functions, dtypes, sizes and layouts on cpu.
     zip: (fn, a, b, dtype, into) => {
       const n = sizeOf(a.shape);
-      const rt = wasmElementwiseApplies(fn, n, dtype) && a.data instanceof Float32Array && (!into || into instanceof Float32Array) ? tryWasmRuntime('float32') : null;
+      const rt = wasmElementwiseApplies(fn, n, dtype) && (!into || into instanceof Float32Array) ? tryWasmRuntime('float32') : null;
       return (rt && wasmZip(rt, fn, a, b, n, into as Float32Array | undefined)) || cpu.zip(fn, a, b, dtype, into);
     },
     map: (fn, x, dtype, p, q) => {
       const n = sizeOf(x.shape);
-      const rt = wasmElementwiseApplies(fn, n, dtype) && x.data instanceof Float32Array ? tryWasmRuntime('float32') : null;
+      const rt = wasmElementwiseApplies(fn, n, dtype) ? tryWasmRuntime('float32') : null;
       return (rt && wasmMap(rt, fn, x, n)) || cpu.map(fn, x, dtype, p, q);
     },
 

@@ -24,8 +24,6 @@ function emitOuter(): FunctionBuilder {
   const h = f.local(V128);
   const hs = f.local(F32);
 
-  const bump = (pointer: number, bytes: number) => f.localGet(pointer).i32Const(bytes).i32Add().localSet(pointer);
-
   f.loop(); // ---- for each sample b
   {
     f.localGet(N).localSet(n);
@@ -37,17 +35,17 @@ function emitOuter(): FunctionBuilder {
       f.localGet(K).i32Const(2).i32ShrU().localSet(k);
       f.countedLoop(k, () => {
         f.localGet(o).localGet(h).localGet(ak).v128Load().f32x4Mul().v128Store();
-        bump(o, 16);
-        bump(ak, 16);
+        f.bump(o, 16);
+        f.bump(ak, 16);
       });
       // … and the K mod 4 left over, one by one
       f.localGet(K).i32Const(3).i32And().localSet(k);
       f.countedLoop(k, () => {
         f.localGet(o).localGet(hs).localGet(ak).f32Load().f32Mul().f32Store();
-        bump(o, 4);
-        bump(ak, 4);
+        f.bump(o, 4);
+        f.bump(ak, 4);
       });
-      bump(g, 4);
+      f.bump(g, 4);
       f.localGet(n).i32Const(1).i32Sub().localTee(n).brIf(0);
     }
     f.end();

@@ -82,8 +82,8 @@ function emitScatterPlanes(): FunctionBuilder {
       f.localGet(out).localGet(i).i32Const(2);
       raw(0x74); // i32.shl
       f.i32Add().localTee(at).localGet(at).f32Load().localGet(g).f32Load().f32Add().f32Store();
-      f.localGet(idx).i32Const(4).i32Add().localSet(idx);
-      f.localGet(g).i32Const(4).i32Add().localSet(g);
+      f.bump(idx, 4);
+      f.bump(g, 4);
     });
     f.localGet(out).localGet(HW).i32Const(2);
     raw(0x74);

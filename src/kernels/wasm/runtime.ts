@@ -183,12 +183,36 @@ export function memoryUnavailableReason(): string | null {
 }
 
 /**
+ * What the small kernel modules (elementwise, BatchNorm, pooling, sums) run on: a memory, where
+ * a call's staging starts in it, and how to grow and view it. A runtime is one; the heap of
+ * resident tensors (resident.ts) is another.
+ */
+export interface KernelMemory {
+  readonly memory: WebAssembly.Memory;
+  /** Whether `memory` is shared (backed by a SharedArrayBuffer). */
+  readonly shared: boolean;
+  /** Bytes per element of the memory's float type (4 or 8). */
+  readonly elementBytes: number;
+  /** The first byte a kernel call may stage its operands at. */
+  readonly scratchBase: number;
+  /** Make the memory at least `bytes` long; false if it cannot grow (see growTo). */
+  reserve(bytes: number): boolean;
+  /** A view of the whole memory in its float type; a new one after the memory grew. */
+  elements(): FloatArray;
+}
+
+/** The memory of each resident array handed out and not given back (resident.ts). */
+export const residents = new WeakMap<FloatArray, KernelMemory>();
+
+/**
  * One element type's WebAssembly side: a linear memory (laid out as the file comment says), the
  * GEMM module compiled for its register tile, and an instance of it over that memory. The
  * backend keeps one per dtype (`wasmRuntime(dtype)`); `setWasmThreads` starts its workers on the
  * float32 one unless given another.
  */
-export class WasmRuntime {
+export class WasmRuntime implements KernelMemory {
+  /** Staging starts above the thread control area. */
+  readonly scratchBase = CONTROL_BYTES;
   /** The linear memory holding the control area, the packed operands and the result; it only grows. */
   readonly memory: WebAssembly.Memory;
   /** Whether `memory` is shared (backed by a SharedArrayBuffer), which threads need. */
@@ -266,10 +290,10 @@ export function tryWasmRuntime(dtype: FloatDType): WasmRuntime | null {
 
 /**
  * `exports` of a small kernel module over `rt`'s memory, compiled and instantiated on the first
- * call for that runtime and kept in `cache` (one WeakMap per module): the functions `emit`
+ * call for that memory and kept in `cache` (one WeakMap per module): the functions `emit`
  * returns, each exported under its name.
  */
-export function kernelModule<T>(cache: WeakMap<WasmRuntime, T>, rt: WasmRuntime, emit: () => FunctionBuilder[]): T {
+export function kernelModule<T>(cache: WeakMap<KernelMemory, T>, rt: KernelMemory, emit: () => FunctionBuilder[]): T {
   let exports = cache.get(rt);
   if (!exports) {
     const module = new ModuleBuilder({ initialPages: 1, maximumPages: MAXIMUM_PAGES, shared: rt.shared });

@@ -16,7 +16,7 @@
 import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelRowSums, HIGH_HALF } from './batch-norm.js';
-import { FunctionBuilder, I32, uleb128, V128 } from './emitter.js';
+import { FunctionBuilder, I32, V128 } from './emitter.js';
 import { Layout } from './conv.js';
 import { kernelModule, type WasmRuntime } from './runtime.js';
 
@@ -31,7 +31,6 @@ function emitColumnSums(): FunctionBuilder {
   const f = new FunctionBuilder('columnSums', [I32, I32, I32, I32]);
   const [acc, x, rows, P] = [0, 1, 2, 3];
   const [a, k, v] = [f.local(I32), f.local(I32), f.local(V128)];
-  const simd = (op: number) => f.bytes.push(0xfd, ...uleb128(op));
   f.countedLoop(rows, () => {
     f.localGet(acc).localSet(a);
     f.localGet(P).i32Const(2).i32ShrU().localSet(k);
@@ -39,15 +38,15 @@ function emitColumnSums(): FunctionBuilder {
       f.localGet(x).v128Load().localSet(v);
       // acc[j], acc[j + 1] += x[j], x[j + 1]; then the upper pair
       f.localGet(a).localGet(a).v128Load().localGet(v);
-      simd(F64X2_PROMOTE_LOW_F32X4);
-      simd(F64X2_ADD);
+      f.simdOp(F64X2_PROMOTE_LOW_F32X4);
+      f.simdOp(F64X2_ADD);
       f.v128Store();
       f.localGet(a).localGet(a).v128Load(16).localGet(v).localGet(v).i8x16Shuffle(HIGH_HALF);
-      simd(F64X2_PROMOTE_LOW_F32X4);
-      simd(F64X2_ADD);
+      f.simdOp(F64X2_PROMOTE_LOW_F32X4);
+      f.simdOp(F64X2_ADD);
       f.v128Store(16);
-      f.localGet(a).i32Const(32).i32Add().localSet(a);
-      f.localGet(x).i32Const(16).i32Add().localSet(x);
+      f.bump(a, 32);
+      f.bump(x, 16);
     });
   });
   return f;
