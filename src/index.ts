@@ -142,7 +142,7 @@ export type { Arena } from './kernels/backend.js';
 export type { BackendFactory } from './kernels/registry.js';
 export type { ArgReduceFn, BINARY, BinaryFn, ReduceFn, UNARY, UnaryFn } from './kernels/scalar.js';
 export type { ThreadOptions } from './kernels/wasm/threads.js';
-export type { WasmRuntime } from './kernels/wasm/runtime.js';
+export type { KernelMemory, WasmRuntime } from './kernels/wasm/runtime.js';
 export type { GemmExports, SliverPacker, TileShape } from './kernels/wasm/gemm-module.js';
 export type { OptimRng } from './optim/rng.js';
 export type { SavedVector } from './optim/gradient.js';

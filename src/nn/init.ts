@@ -109,22 +109,20 @@ export function layerInit(
   dtype: FloatDType;
 } {
   optionsArgument(op, options, 'the options ({ seed, … })', true);
-  if (!Number.isSafeInteger(options.seed) || options.seed < 0) {
-    throw new ValueError(`${op}: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${describeValue(options.seed)}`);
-  }
+  const keys = layerKeys(options.seed, op);
   const scheme = options.scheme === undefined ? 'pytorch' : schemeArgument(op, options.scheme);
-  return { keys: layerKeys(options.seed), scheme, dtype: floatDTypeArgument(op, options.dtype, 'float32') };
+  return { keys, scheme, dtype: floatDTypeArgument(op, options.dtype, 'float32') };
 }
 
-/** Independent keys for the weight and the bias of a layer seeded with `seed`. */
-export function layerKeys(seed: number): {
+/** Independent keys for the weight and the bias of a layer seeded with `seed` (`op` names the caller in the error). */
+export function layerKeys(seed: number, op = 'init'): {
   /** foldIn(makeKey(seed), 0): the key of the weight. */
   weight: Key;
   /** foldIn(makeKey(seed), 1): the key of the bias. */
   bias: Key;
 } {
   if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new ValueError(`init: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${seed}`);
+    throw new ValueError(`${op}: a layer with weights needs { seed }, an integer in [0, 2^53) (gradscope has no global random state); got ${describeValue(seed)}`);
   }
   const key = makeKey(seed);
   return { weight: foldIn(key, 0), bias: foldIn(key, 1) };

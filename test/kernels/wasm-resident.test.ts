@@ -4,8 +4,8 @@
  * elementwise kernels read and write them in place. Checked here: the results are the cpu
  * backend's to the bit whichever operands are resident (contiguous, offset views, broadcast
  * rows, per-channel operands, scalars, in place); what leaves every scope is copied out and
- * keeps its numbers while the heap reuses its region; released regions come back, and 10,000
- * scoped steps do not grow the heap.
+ * keeps its numbers while the heap reuses its region; the optimizers' axpy updates resident
+ * arrays in place; released regions come back, and 10,000 scoped steps do not grow the heap.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,15 +14,20 @@ import {
   getBackend,
   gradients,
   keep,
+  lenet5,
   mlp,
   randn,
   setBackend,
   SgdUpdate,
+  tensor,
   tidy,
   type Module,
   type Tensor,
 } from '../../src/index.js';
+import { addScaledInPlace } from '../../src/kernels/cpu/elementwise.js';
+import { wasmAddScaledInPlace } from '../../src/kernels/wasm/axpy.js';
 import { isResident, RESIDENT_MIN, residentHeap } from '../../src/kernels/wasm/resident.js';
+import { tryWasmRuntime } from '../../src/kernels/wasm/runtime.js';
 import { setTidyPoolTesting } from '../../src/tensor/tidy.js';
 
 const initial = getBackend().name;
@@ -93,6 +98,40 @@ describe('resident tensors', () => {
       const loss = crossEntropy(model.forward(x), Array.from({ length: 64 }, (_, i) => i % 10));
       return [loss, ...gradients([loss], model.parameters())];
     }, false);
+  });
+
+  it('LeNet-5 gradients (BatchNorm in eval and train mode, bias sums, pooling) give the staged bits', () => {
+    for (const mode of ['eval', 'train'] as const) {
+      sameBits(() => {
+        const model = lenet5({ seed: 16 });
+        if (mode === 'eval') model.eval();
+        else model.train();
+        const x = randn([32, 1, 28, 28], { seed: 17 });
+        const loss = crossEntropy(model.forward(x), Array.from({ length: 32 }, (_, i) => i % 10));
+        return [loss, ...gradients([loss], model.parameters())];
+      }, false);
+    }
+  });
+
+  it("addScaledInPlace (the optimizers' axpy) updates a resident array in place and reads a resident one, at offsets: the cpu loop's bits", () => {
+    setBackend('wasm');
+    const rt = tryWasmRuntime('float32')!;
+    const n = RESIDENT_MIN + 5;
+    const dst0 = randn([n + 3], { seed: 21 }).toTypedArray() as Float32Array;
+    const src0 = randn([n + 2], { seed: 22 }).toTypedArray() as Float32Array;
+    const expected = dst0.slice();
+    addScaledInPlace(expected, 3, src0, 2, n, -0.37);
+    for (const [dstResident, srcResident] of [[true, true], [true, false], [false, true]]) {
+      tidy(() => {
+        // A product by 1 keeps every bit, and inside tidy its result is resident.
+        const copy = (a: Float32Array, resident: boolean) => (resident ? (tensor(a).mul(1).data as Float32Array) : a.slice());
+        const [dst, src] = [copy(dst0, dstResident), copy(src0, srcResident)];
+        expect([isResident(dst), isResident(src)]).toEqual([dstResident, srcResident]);
+        expect(wasmAddScaledInPlace(rt, dst, 3, src, 2, n, -0.37)).toBe(true);
+        expect(Array.from(dst)).toEqual(Array.from(expected));
+        expect(Array.from(src)).toEqual(Array.from(src0));
+      });
+    }
   });
 
   it('what leaves the outermost scope, and what keep() exempts, is copied out and keeps its numbers while the heap reuses its region', () => {

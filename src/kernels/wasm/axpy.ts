@@ -1,7 +1,8 @@
 /**
  * The optimizer's in-place update `dst ← dst + α·src` (Tensor.add_ on two contiguous float32
  * tensors, Backend.addScaledInPlace) as f32x4 SIMD: both operands copied into the runtime's
- * memory, four lanes per multiply and add, the result copied back.
+ * memory, four lanes per multiply and add, the result copied back — or, where one of them is
+ * resident (resident.ts), in the heap, that one read and written where it lives (placement.ts).
  *
  * Why WebAssembly: the scalar JavaScript loop (kernels/cpu/elementwise.ts, addScaledInPlace)
  * needs a Math.fround per element to round the product as float32 does, and runs at ≈ 3 ns an
@@ -11,8 +12,8 @@
  * sum, exactly as `Math.fround(a·s)` and the store into a Float32Array do.
  */
 import { F32, FunctionBuilder, I32, V128 } from './emitter.js';
-import { Layout } from './conv.js';
-import { kernelModule, type WasmRuntime } from './runtime.js';
+import { Placement } from './placement.js';
+import { kernelModule, type KernelMemory } from './runtime.js';
 
 /** Below this many elements the scalar loop is cheaper than the copies (and not worth a call). */
 export const WASM_AXPY_MIN_ELEMENTS = 4096;
@@ -50,24 +51,20 @@ interface AxpyExports {
   axpy(d: number, s: number, n: number, alpha: number): void;
 }
 
-const instances = new WeakMap<WasmRuntime, AxpyExports>();
-const axpyExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitAxpy()]);
+const instances = new WeakMap<KernelMemory, AxpyExports>();
+const axpyExports = (rt: KernelMemory) => kernelModule(instances, rt, () => [emitAxpy()]);
 
 /**
  * `dst[dstOffset + i] ← dst[dstOffset + i] + alpha·src[srcOffset + i]` for i < n on the float32
- * runtime `rt`; false (nothing written) when the memory cannot hold both operands, and the
- * caller runs the scalar loop. Bit for bit the scalar loop's result.
+ * runtime `rt` (or in the heap where one is resident); false (nothing written) when the memory
+ * cannot hold both operands, and the caller runs the scalar loop. Bit for bit the scalar loop's
+ * result.
  */
-export function wasmAddScaledInPlace(rt: WasmRuntime, dst: Float32Array, dstOffset: number, src: Float32Array, srcOffset: number, n: number, alpha: number): boolean {
-  if (rt.elementBytes !== 4) return false;
-  const layout = new Layout();
-  const d = layout.take(4 * n);
-  const s = layout.take(4 * n);
-  if (!rt.reserve(layout.end)) return false;
-  const mem = rt.elements();
-  mem.set(dst.subarray(dstOffset, dstOffset + n), d / 4);
-  mem.set(src.subarray(srcOffset, srcOffset + n), s / 4);
-  axpyExports(rt).axpy(d, s, n, alpha);
-  dst.set(rt.elements().subarray(d / 4, d / 4 + n), dstOffset);
+export function wasmAddScaledInPlace(rt: KernelMemory, dst: Float32Array, dstOffset: number, src: Float32Array, srcOffset: number, n: number, alpha: number): boolean {
+  const p = new Placement(rt, [dst, src]);
+  const [d, s] = [p.update({ data: dst, offset: dstOffset }, n), p.input({ data: src, offset: srcOffset }, n)];
+  if (!p.ready()) return false;
+  axpyExports(p.mem).axpy(d, s, n, alpha);
+  p.finish();
   return true;
 }

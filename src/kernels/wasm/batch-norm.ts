@@ -5,6 +5,8 @@
  * has the algebra and the shifted sums), each row of S numbers of one (sample, channel) read
  * four floats at a time and computed in float64 lanes (f64x2), so that the sums accumulate in
  * float64 as the backend contract asks and pass 2 rounds once, to float32, on its store.
+ * Inside tidy, x, g and the result are read and written in the heap where they are resident
+ * tensors (placement.ts) instead of copied.
  *
  * Why: the JavaScript loops of the cpu kernels run at ≈ 1 ns a number and were a fifth of a
  * LeNet-5 + BatchNorm training step; here the staging copies and the vector loops take a
@@ -21,8 +23,8 @@ import { isContiguous } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelValues, finishMoments } from '../cpu/batch-norm.js';
 import { F64, FunctionBuilder, I32, V128, type ValueType } from './emitter.js';
-import { Layout } from './conv.js';
-import { kernelModule, type WasmRuntime } from './runtime.js';
+import { Placement } from './placement.js';
+import { kernelModule, type KernelMemory } from './runtime.js';
 
 /** SIMD opcodes used here (WebAssembly SIMD, §5.4.8). */
 const OP = {
@@ -150,8 +152,8 @@ interface BatchNormExports {
   gradInput(o: number, x: number, g: number, S: number, a: number, mg: number, dd: number, mu: number): void;
 }
 
-const instances = new WeakMap<WasmRuntime, BatchNormExports>();
-const batchNormExports = (rt: WasmRuntime) =>
+const instances = new WeakMap<KernelMemory, BatchNormExports>();
+const batchNormExports = (rt: KernelMemory) =>
   kernelModule(instances, rt, () => [emitMoments(false), emitMoments(true), emitRowMap(false), emitRowMap(true)]);
 
 /** x [N, C, …] as N·C rows of S numbers (S: the product of the axes after C). */
@@ -168,11 +170,14 @@ export function wasmBatchNormDims(x: View, dtype: string): ChannelDims | null {
   return S > 0 && S % 4 === 0 ? { N: x.shape[0]!, C: x.shape[1]!, S } : null;
 }
 
-/** The per-channel shifted sums of the rows of x (and g) staged at xAt (gAt), and the shifts K. */
-function channelSums(rt: WasmRuntime, ex: BatchNormExports, x: View, dims: ChannelDims, xAt: number, gAt: number | null, sumsAt: number) {
+/**
+ * The per-channel shifted sums of the rows of x (and g) staged at xAt (gAt), and the shifts K:
+ * each channel's first number of x, or 0 when x is null. `sumsAt` is 32 free bytes.
+ */
+function channelSums(rt: KernelMemory, ex: BatchNormExports, x: View | null, dims: ChannelDims, xAt: number, gAt: number | null, sumsAt: number) {
   const { N, C, S } = dims;
   const shift = new Float64Array(C);
-  if (N > 0) for (let c = 0; c < C; c++) shift[c] = x.data[x.offset + c * S]!;
+  if (x && N > 0) for (let c = 0; c < C; c++) shift[c] = x.data[x.offset + c * S]!;
   const sums = Array.from({ length: gAt === null ? 2 : 4 }, () => new Float64Array(C));
   const out = new Float64Array(rt.memory.buffer, sumsAt, 4);
   for (let i = 0; i < N; i++) {
@@ -191,29 +196,20 @@ function channelSums(rt: WasmRuntime, ex: BatchNormExports, x: View, dims: Chann
  * of `moments` with no shift (sums.ts takes a convolution's bias gradient this way). `scratchAt`
  * is 32 free bytes.
  */
-export function channelRowSums(rt: WasmRuntime, xAt: number, R: number, C: number, S: number, scratchAt: number): Float64Array {
-  const ex = batchNormExports(rt);
-  const sums = new Float64Array(C);
-  const out = new Float64Array(rt.memory.buffer, scratchAt, 1);
-  for (let i = 0; i < R; i++) {
-    for (let c = 0; c < C; c++) {
-      ex.moments(xAt + 4 * (i * C + c) * S, S, 0, scratchAt);
-      sums[c] += out[0]!;
-    }
-  }
-  return sums;
+export function channelRowSums(rt: KernelMemory, xAt: number, R: number, C: number, S: number, scratchAt: number): Float64Array {
+  return channelSums(rt, batchNormExports(rt), null, { N: R, C, S }, xAt, null, scratchAt).sums[0]!;
 }
 
 /** Backend.batchNormForward for x that wasmBatchNormDims accepts; null when the memory cannot hold it. */
-export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | null, bias: View | null, eps: number, dims: ChannelDims) {
+export function wasmBatchNormForward(rt: KernelMemory, x: View, weight: View | null, bias: View | null, eps: number, dims: ChannelDims) {
   const { N, C, S } = dims;
   const total = N * C * S;
-  const layout = new Layout();
-  const [xAt, yAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(32)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  (rt.elements() as Float32Array).set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  const ex = batchNormExports(rt);
-  const { shift, sums } = channelSums(rt, ex, x, dims, xAt, null, sumsAt);
+  const y = allocateUnfilled('float32', total) as Float32Array;
+  const p = new Placement(rt, [x.data, y]);
+  const [xAt, yAt, sumsAt] = [p.input(x, total), p.output(y), p.layout.take(32)];
+  if (!p.ready()) return null;
+  const ex = batchNormExports(p.mem);
+  const { shift, sums } = channelSums(p.mem, ex, x, dims, xAt, null, sumsAt);
   const { mean, variance } = finishMoments(shift, sums[0]!, sums[1]!, N * S);
   const scale = channelValues(weight, C, 1);
   const beta = channelValues(bias, C, 0);
@@ -224,41 +220,37 @@ export function wasmBatchNormForward(rt: WasmRuntime, x: View, weight: View | nu
       ex.normalize(yAt + row, xAt + row, S, mean[c]!, scale[c]!, beta[c]!);
     }
   }
-  const y = allocateUnfilled('float32', total) as Float32Array;
-  y.set((rt.elements() as Float32Array).subarray(yAt / 4, yAt / 4 + total));
+  p.finish();
   return { y, mean, variance };
 }
 
 /**
- * x and g ([N, C, S] float32) staged into memory, with `outBytes` for a result after them, and
- * their per-channel shifted sums (channelSums above); null when g is not contiguous float32 or
- * the memory cannot hold them.
+ * x and g ([N, C, S] float32) placed in memory (placement.ts), with the first N·C·S numbers of
+ * `out` (taken already) after them, and their per-channel shifted sums (channelSums above);
+ * null when g is not contiguous float32 or the memory cannot hold them.
  */
-function stagedSums(rt: WasmRuntime, x: View, g: View, dims: ChannelDims, outBytes: number) {
+function placedSums(rt: KernelMemory, x: View, g: View, dims: ChannelDims, out: Float32Array | null) {
   if (!(g.data instanceof Float32Array) || !isContiguous(g.shape, g.strides)) return null;
   const total = dims.N * dims.C * dims.S;
-  const layout = new Layout();
-  const [xAt, gAt, oAt, sumsAt] = [layout.take(4 * total), layout.take(4 * total), layout.take(outBytes), layout.take(32)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  mem.set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  mem.set(g.data.subarray(g.offset, g.offset + total), gAt / 4);
-  const ex = batchNormExports(rt);
-  return { ex, xAt, gAt, oAt, ...channelSums(rt, ex, x, dims, xAt, gAt, sumsAt) };
+  const p = new Placement(rt, out ? [x.data, g.data, out] : [x.data, g.data]);
+  const [xAt, gAt, oAt, sumsAt] = [p.input(x, total), p.input(g, total), out ? p.output(out, total) : 0, p.layout.take(32)];
+  if (!p.ready()) return null;
+  const ex = batchNormExports(p.mem);
+  return { p, ex, xAt, gAt, oAt, ...channelSums(p.mem, ex, x, dims, xAt, gAt, sumsAt) };
 }
 
 /** Backend.batchNormBackward for x that wasmBatchNormDims accepts and a contiguous float32 gy; null otherwise. */
-export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight: View | null, eps: number, dims: ChannelDims): Float32Array | null {
+export function wasmBatchNormBackward(rt: KernelMemory, x: View, gy: View, weight: View | null, eps: number, dims: ChannelDims): Float32Array | null {
   const { N, C, S } = dims;
   const total = N * C * S;
   const n = N * S;
-  const staged = stagedSums(rt, x, gy, dims, 4 * total);
+  const out = allocateUnfilled('float32', total + (weight ? 2 * C : 0)) as Float32Array;
+  const staged = placedSums(rt, x, gy, dims, out);
   if (!staged) return null;
   const { ex, xAt, gAt, oAt, shift, sums } = staged;
   const [s1, s2, sg, sgd] = sums as [Float64Array, Float64Array, Float64Array, Float64Array];
   const { mean, variance } = finishMoments(shift, s1, s2, n);
   const gamma = channelValues(weight, C, 1);
-  const out = allocateUnfilled('float32', total + (weight ? 2 * C : 0)) as Float32Array;
   // The per-channel constants of the cpu kernel: ∂/∂x = A·(g − Σg/n) − (x − μ)·D.
   for (let c = 0; c < C; c++) {
     const r = 1 / Math.sqrt(variance[c]! + eps);
@@ -274,7 +266,7 @@ export function wasmBatchNormBackward(rt: WasmRuntime, x: View, gy: View, weight
       out[total + C + c] = sg[c]!;
     }
   }
-  out.set((rt.elements() as Float32Array).subarray(oAt / 4, oAt / 4 + total));
+  staged.p.finish();
   return out;
 }
 
@@ -292,20 +284,19 @@ function affineRows(ex: BatchNormExports, { N, C, S }: ChannelDims, yAt: number,
  * Backend.channelAffine (BatchNorm's eval mode) for x that wasmBatchNormDims accepts: the rows
  * of `normalize` with μ = 0, so y = x·s + t in float64 rounded once, the cpu kernel's bits.
  */
-export function wasmChannelAffine(rt: WasmRuntime, x: View, scale: View, shift: View | null, dims: ChannelDims): Float32Array | null {
+export function wasmChannelAffine(rt: KernelMemory, x: View, scale: View, shift: View | null, dims: ChannelDims): Float32Array | null {
   const { N, C, S } = dims;
   const total = N * C * S;
-  const layout = new Layout();
-  const [xAt, yAt] = [layout.take(4 * total), layout.take(4 * total)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  (rt.elements() as Float32Array).set(x.data.subarray(x.offset, x.offset + total), xAt / 4);
-  affineRows(batchNormExports(rt), dims, yAt, xAt, channelValues(scale, C, 1), channelValues(shift, C, 0));
   const y = allocateUnfilled('float32', total) as Float32Array;
-  y.set((rt.elements() as Float32Array).subarray(yAt / 4, yAt / 4 + total));
+  const p = new Placement(rt, [x.data, y]);
+  const [xAt, yAt] = [p.input(x, total), p.output(y)];
+  if (!p.ready()) return null;
+  affineRows(batchNormExports(p.mem), dims, yAt, xAt, channelValues(scale, C, 1), channelValues(shift, C, 0));
+  p.finish();
   return y;
 }
 
-/** [Σ g·x | Σ g] per channel into out from `at`, from stagedSums' shifted sums: Σg·x = Σg·(x − K) + K·Σg. */
+/** [Σ g·x | Σ g] per channel into out from `at`, from placedSums' shifted sums: Σg·x = Σg·(x − K) + K·Σg. */
 function writeGradSums({ shift, sums }: { shift: Float64Array; sums: Float64Array[] }, out: Float32Array | Float64Array, at: number): void {
   const C = shift.length;
   for (let c = 0; c < C; c++) {
@@ -315,8 +306,8 @@ function writeGradSums({ shift, sums }: { shift: Float64Array; sums: Float64Arra
 }
 
 /** Backend.channelSums for x that wasmBatchNormDims accepts and a contiguous float32 g: the `momentsGrad` rows. */
-export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: ChannelDims): Float64Array | null {
-  const staged = stagedSums(rt, x, g, dims, 0);
+export function wasmChannelSums(rt: KernelMemory, g: View, x: View, dims: ChannelDims): Float64Array | null {
+  const staged = placedSums(rt, x, g, dims, null);
   if (!staged) return null;
   const out = new Float64Array(2 * dims.C);
   writeGradSums(staged, out, 0);
@@ -327,14 +318,14 @@ export function wasmChannelSums(rt: WasmRuntime, g: View, x: View, dims: Channel
  * Backend.channelAffineBackward, likewise: the sums of wasmChannelSums and g·s (the rows of
  * `normalize` on the staged g, μ = 0), packed [g·s | Σ g·x | Σ g] in float32.
  */
-export function wasmChannelAffineBackward(rt: WasmRuntime, g: View, x: View, scale: View, dims: ChannelDims): Float32Array | null {
+export function wasmChannelAffineBackward(rt: KernelMemory, g: View, x: View, scale: View, dims: ChannelDims): Float32Array | null {
   const { C } = dims;
   const total = dims.N * C * dims.S;
-  const staged = stagedSums(rt, x, g, dims, 4 * total);
-  if (!staged) return null;
   const out = allocateUnfilled('float32', total + 2 * C) as Float32Array;
+  const staged = placedSums(rt, x, g, dims, out);
+  if (!staged) return null;
   writeGradSums(staged, out, total);
   affineRows(staged.ex, dims, staged.oAt, staged.gAt, channelValues(scale, C, 1), new Float64Array(C));
-  out.set((rt.elements() as Float32Array).subarray(staged.oAt / 4, staged.oAt / 4 + total));
+  staged.p.finish();
   return out;
 }

@@ -2,7 +2,9 @@
  * The float32 elementwise kernels of a training step — a + b, a − b, a · b, a / b, relu and
  * relu's backward g · [y > 0] — as f32x4 SIMD on the runtime's memory: each operand staged
  * into the memory by native copies and fills, four lanes per instruction, the result copied
- * out into a fresh array.
+ * out into a fresh array. Inside tidy the operands and results that are resident tensors
+ * (resident.ts) are read and written in place in the heap instead (placement.ts), and only the
+ * rest is staged.
  *
  * Why the round trip pays: V8's loops over a Float32Array run at ≈ 0.8–1.3 ns an element on
  * this host (scalar loads and stores, a float conversion each way; relu and its backward more),
@@ -10,7 +12,7 @@
  * loop less. Measured on LeNet-5's activations (bench/micro/elementwise.mjs staged, best of
  * many, CPU time): relu 2.2–2.4× faster, relu's backward 1.6–1.7×, an add 1.3–1.4×, a
  * per-channel add 1.2–1.3× ([128, 6, 24, 24] and [128, 16, 8, 8]); the staging copies are most
- * of what is left, which only tensors that stay in WebAssembly memory would remove.
+ * of what is left, which resident tensors remove.
  *
  * Staging covers the layouts a model's elementwise ops have, each operand walking the output
  * [R, B, I] (size-1 axes dropped) as a row-major block of B numbers repeated R times, each
@@ -28,13 +30,13 @@
  * equals float32 division); relu is a bit mask (lanes x > 0 or NaN kept, others +0, as
  * SIGN_MASKS.relu), and relu's backward multiplies g by 1 or 0 as the scalar form does.
  */
-import { allocateUnfilled, type TypedArray } from '../../tensor/dtype.js';
+import { allocateUnfilled } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import type { BinaryFn, UnaryFn } from '../scalar.js';
 import { FunctionBuilder, I32, V128 } from './emitter.js';
-import { Layout } from './conv.js';
-import { kernelModule, residents, type KernelMemory } from './runtime.js';
+import { Placement } from './placement.js';
+import { kernelModule, type KernelMemory } from './runtime.js';
 
 /**
  * Below this many elements the JavaScript loop is cheaper than staging (and the call): an add
@@ -187,37 +189,31 @@ export function wasmElementwiseApplies(fn: string, n: number, dtype: string): bo
 
 /**
  * Kernel `name` over `operands` (each walking the output as `layouts` say, n numbers) into
- * `into` or a new array (inside tidy a resident one), in the heap of resident tensors
- * (resident.ts) when the result or an operand lives there, else in the runtime's memory.
- * Operands resident there and contiguous are read in place, a new resident result is written in
- * place, and the rest is staged above the heap's arrays (or the control area), so an address
- * below `scratchBase` is one read or written where it lives. With `channel` ([b, its layout]),
- * b's block of numbers is copied once for the channel kernel to splat (runChannels). Null when
- * the memory cannot hold the call (the caller runs the cpu kernel).
+ * `into` or a new array (inside tidy a resident one), placed by placement.ts: contiguous
+ * operands and a new result are used in place where they are resident, the rest staged. An
+ * operand that repeats along the output is always staged at the output's size (`stage`), and
+ * with `channel` ([b, its layout]) b's block of numbers is placed once for the channel kernel to
+ * splat (runChannels). `into` is never written in place (an operand may view it). Null when the
+ * memory cannot hold the call (the caller runs the cpu kernel).
  */
 function run(rt: KernelMemory, name: string, operands: readonly View[], layouts: readonly StagedLayout[], n: number, into?: Float32Array, channel?: [View, StagedLayout]): Float32Array | null {
-  // The result first: a new resident array must not cover the staging laid out below.
   const result = into ?? (allocateUnfilled('float32', n) as Float32Array);
-  const mem = [result, ...operands.map((v) => v.data)].map((a) => residents.get(a as Float32Array)).find(Boolean) ?? rt;
-  const base = mem.scratchBase;
-  const layout = new Layout(base);
-  const bytes = 16 * Math.ceil(n / 4);
-  const here = (a: TypedArray) => residents.get(a as Float32Array) === mem;
-  const out = !into && here(result) ? result.byteOffset : layout.take(bytes);
-  const at = operands.map((v, i) => (here(v.data) && layouts[i]!.repeats * layouts[i]!.inner === 1 ? v.data.byteOffset + 4 * v.offset : layout.take(bytes)));
-  const values = channel ? layout.take(4 * channel[1].block) : 0;
-  // 16 bytes past the end: the last vector of an operand read in place may pass its numbers.
-  if (!mem.reserve(layout.end + 16)) return null;
-  const view = mem.elements() as Float32Array;
-  operands.forEach((v, i) => at[i]! >= base && stage(view, at[i]! / 4, v, layouts[i]!));
+  const p = new Placement(rt, [result, ...operands.map((v) => v.data)]);
+  const out = p.output(result, n, !into && p.here(result));
+  const at = operands.map((v, i) => {
+    const layout = layouts[i]!;
+    return layout.repeats * layout.inner === 1 ? p.input(v, n) : p.staged(n, (mem, where) => stage(mem, where, v, layout));
+  });
+  const values = channel ? p.input(channel[0], channel[1].block) : 0;
+  if (!p.ready()) return null;
+  const ex = kernels(p.mem)[name]!;
   if (channel) {
-    const [b, { repeats, block, inner }] = channel;
-    view.set((b.data as Float32Array).subarray(b.offset, b.offset + block), values / 4);
-    kernels(mem)[name]!(out, at[0]!, values, repeats, block, inner / 4);
+    const { repeats, block, inner } = channel[1];
+    ex(out, at[0]!, values, repeats, block, inner / 4);
   } else {
-    kernels(mem)[name]!(out, ...at, Math.ceil(n / 4));
+    ex(out, ...at, Math.ceil(n / 4));
   }
-  if (out >= base) result.set(view.subarray(out / 4, out / 4 + n));
+  p.finish();
   return result;
 }
 

@@ -182,8 +182,6 @@ export class FunctionBuilder {
   i32Const(value: number): this { return this.op(0x41, ...sleb128(value)); }
   /** `i32.eqz`: pops a; pushes 1 if a = 0, else 0. */
   i32Eqz(): this { return this.op(0x45); }
-  /** `i32.ne`: pops b, a; pushes 1 if a ≠ b, else 0. */
-  i32Ne(): this { return this.op(0x47); }
   /** `i32.lt_s`: pops b, a; pushes 1 if a < b (signed), else 0. */
   i32LtS(): this { return this.op(0x48); }
   /** `i32.gt_s`: pops b, a; pushes 1 if a > b (signed), else 0. */
@@ -204,8 +202,6 @@ export class FunctionBuilder {
   f32Mul(): this { return this.op(0x94); }
   /** `f64.add`: pops b, a; pushes a + b. */
   f64Add(): this { return this.op(0xa0); }
-  /** `f64.mul`: pops b, a; pushes a · b. */
-  f64Mul(): this { return this.op(0xa2); }
 
   // ---- 128-bit SIMD (four f32 or two f64 lanes) -------------------------------------------------
   /** `v128.load`: pops an address; pushes the 16 bytes at address + `offset`. */

@@ -5,7 +5,8 @@
  * vector comparisons and bitselects, both copied out. Its backward, for any window, is a
  * scatter-add of the output gradient to the winners' positions on a module of its own here
  * (`scatterPlanes`): the same float32 additions in the same order as the cpu loop, without
- * JavaScript's per-element float conversions (≈ 4 ns a number there on LeNet-5's pooling).
+ * JavaScript's per-element float conversions (≈ 4 ns a number there on LeNet-5's pooling); its
+ * gradient and result are used in place where they are resident tensors (placement.ts).
  *
  * NOTE: the pure-TypeScript loop for this window is bound by branch mispredictions, not by
  * memory: which of four values is the largest is unpredictable, ≈ 2 ns a window on random
@@ -20,7 +21,8 @@ import { poolOutputShape, type PoolGeometry } from '../geometry.js';
 import { convExports } from './conv-module.js';
 import { Layout, writeImage } from './conv.js';
 import { FunctionBuilder, I32 } from './emitter.js';
-import { kernelModule, type WasmRuntime } from './runtime.js';
+import { Placement } from './placement.js';
+import { kernelModule, type KernelMemory, type WasmRuntime } from './runtime.js';
 
 /** Whether the wasm kernel takes this pooling: 2×2 windows, stride 2, no padding or dilation, something to pool. */
 export function wasmMaxPoolApplies(xShape: Shape, g: PoolGeometry): boolean {
@@ -97,8 +99,8 @@ interface ScatterExports {
   scatterPlanes(out: number, g: number, idx: number, planes: number, L: number, HW: number): number;
 }
 
-const scatterInstances = new WeakMap<WasmRuntime, ScatterExports>();
-const scatterExports = (rt: WasmRuntime) => kernelModule(scatterInstances, rt, () => [emitScatterPlanes()]);
+const scatterInstances = new WeakMap<KernelMemory, ScatterExports>();
+const scatterExports = (rt: KernelMemory) => kernelModule(scatterInstances, rt, () => [emitScatterPlanes()]);
 
 /** Whether the wasm scatter takes this backward: float32, gy and indices contiguous, something to scatter. */
 export function wasmMaxPoolBackwardApplies(gy: View, indices: View, dtype: string): boolean {
@@ -111,19 +113,18 @@ export function wasmMaxPoolBackwardApplies(gy: View, indices: View, dtype: strin
  * with gy added at the winners; null when the memory cannot hold it or an index is out of
  * range (the cpu kernel then runs, and throws the ValueError that names it).
  */
-export function wasmMaxPool2dBackward(rt: WasmRuntime, gy: View, indices: View, inputShape: Shape): Float32Array | null {
+export function wasmMaxPool2dBackward(rt: KernelMemory, gy: View, indices: View, inputShape: Shape): Float32Array | null {
   const [N, C, H, W] = inputShape as [number, number, number, number];
   const planes = N * C;
   const count = gy.shape[2]! * gy.shape[3]!;
-  const layout = new Layout();
-  const [outAt, gAt, idxAt] = [layout.take(4 * planes * H * W), layout.take(4 * planes * count), layout.take(4 * planes * count)];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  const mem = rt.elements() as Float32Array;
-  mem.fill(0, outAt / 4, outAt / 4 + planes * H * W);
-  mem.set(gy.data.subarray(gy.offset, gy.offset + planes * count), gAt / 4);
-  new Int32Array(rt.memory.buffer, idxAt, planes * count).set(indices.data.subarray(indices.offset, indices.offset + planes * count));
-  if (scatterExports(rt).scatterPlanes(outAt, gAt, idxAt, planes, count, H * W) !== 0) return null;
   const out = allocateUnfilled('float32', planes * H * W) as Float32Array;
-  out.set(mem.subarray(outAt / 4, outAt / 4 + planes * H * W));
+  const p = new Placement(rt, [gy.data, out]);
+  const [outAt, gAt, idxAt] = [p.output(out), p.input(gy, planes * count), p.layout.take(4 * planes * count)];
+  if (!p.ready()) return null;
+  const mem = p.mem;
+  (mem.elements() as Float32Array).fill(0, outAt / 4, outAt / 4 + planes * H * W);
+  new Int32Array(mem.memory.buffer, idxAt, planes * count).set(indices.data.subarray(indices.offset, indices.offset + planes * count));
+  if (scatterExports(mem).scatterPlanes(outAt, gAt, idxAt, planes, count, H * W) !== 0) return null;
+  p.finish();
   return out;
 }

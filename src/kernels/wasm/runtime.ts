@@ -183,11 +183,12 @@ export function memoryUnavailableReason(): string | null {
 }
 
 /**
- * What the small kernel modules (elementwise, BatchNorm, pooling, sums) run on: a memory, where
+ * What the small kernel modules (elementwise, BatchNorm, pooling, sums, axpy) run on: a memory, where
  * a call's staging starts in it, and how to grow and view it. A runtime is one; the heap of
  * resident tensors (resident.ts) is another.
  */
 export interface KernelMemory {
+  /** The WebAssembly memory the kernels address. */
   readonly memory: WebAssembly.Memory;
   /** Whether `memory` is shared (backed by a SharedArrayBuffer). */
   readonly shared: boolean;

@@ -1,7 +1,7 @@
 /**
  * The two sums every backward pass of a CNN or MLP takes — a bias gradient summed over the
  * batch (and the positions) — on float32 input, accumulated in float64 as the backend contract
- * asks, as SIMD on a staged copy:
+ * asks, as SIMD on a staged copy (or in place where the input is a resident tensor, placement.ts):
  *
  * - over the leading axes of a contiguous [R, P] (a dense bias: P kept): `columnSums` adds
  *   each row into P float64 accumulators, two lanes at a time — for every output the same
@@ -17,8 +17,8 @@ import { isContiguous, type Shape } from '../../tensor/shape.js';
 import type { View } from '../../tensor/storage.js';
 import { channelRowSums, HIGH_HALF } from './batch-norm.js';
 import { FunctionBuilder, I32, V128 } from './emitter.js';
-import { Layout } from './conv.js';
-import { kernelModule, type WasmRuntime } from './runtime.js';
+import { Placement } from './placement.js';
+import { kernelModule, type KernelMemory } from './runtime.js';
 
 /** Below this many numbers the JavaScript loop is cheaper than staging. */
 export const WASM_SUM_MIN = 4096;
@@ -56,8 +56,8 @@ interface SumExports {
   columnSums(acc: number, x: number, rows: number, P: number): void;
 }
 
-const instances = new WeakMap<WasmRuntime, SumExports>();
-const sumExports = (rt: WasmRuntime) => kernelModule(instances, rt, () => [emitColumnSums()]);
+const instances = new WeakMap<KernelMemory, SumExports>();
+const sumExports = (rt: KernelMemory) => kernelModule(instances, rt, () => [emitColumnSums()]);
 
 /**
  * The sum this path takes, as [R, C, S] with the middle block kept: axes = every axis before
@@ -76,20 +76,19 @@ export function sumLayout(x: View, axes: readonly number[], dtype: string): { R:
 }
 
 /** Backend.reduce('sum') for a layout sumLayout accepts, in float32; null when the memory cannot hold it. */
-export function wasmSum(rt: WasmRuntime, x: View, dims: { R: number; C: number; S: number }): Float32Array | null {
+export function wasmSum(rt: KernelMemory, x: View, dims: { R: number; C: number; S: number }): Float32Array | null {
   const { R, C, S } = dims;
   const n = R * C * S;
-  const layout = new Layout();
-  const [xAt, accAt] = [layout.take(4 * n), layout.take(8 * Math.max(C, 4))];
-  if (rt.elementBytes !== 4 || !rt.reserve(layout.end)) return null;
-  (rt.elements() as Float32Array).set(x.data.subarray(x.offset, x.offset + n), xAt / 4);
+  const p = new Placement(rt, [x.data]);
+  const [xAt, accAt] = [p.input(x, n), p.layout.take(8 * Math.max(C, 4))];
+  if (!p.ready()) return null;
+  const mem = p.mem;
   let sums: Float64Array;
   if (S === 1) {
-    new Float64Array(rt.memory.buffer, accAt, C).fill(0);
-    sumExports(rt).columnSums(accAt, xAt, R, C);
-    sums = new Float64Array(rt.memory.buffer, accAt, C);
+    sums = new Float64Array(mem.memory.buffer, accAt, C).fill(0);
+    sumExports(mem).columnSums(accAt, xAt, R, C);
   } else {
-    sums = channelRowSums(rt, xAt, R, C, S, accAt);
+    sums = channelRowSums(mem, xAt, R, C, S, accAt);
   }
   return Float32Array.from(sums);
 }
