@@ -51,6 +51,18 @@ describe.skipIf(!canThread)('wasm threads', () => {
     expect(wasmThreads()).toBe(1);
   });
 
+  it('workers hung in start-up are replaced once, with one warning, and the fresh ones compute the product', async () => {
+    const single = largeProduct();
+    const warnings: string[] = [];
+    const started = Date.now();
+    await setWasmThreads(2, { startStallMs: 60_000, warn: (m) => warnings.push(m) });
+    expect(Date.now() - started, 'waited for the hung worker, not for its sleep').toBeLessThan(10_000);
+    expect(warnings).toEqual([expect.stringMatching(/1 of 1 wasm worker threads did not start within 2000 ms; starting fresh ones/)]);
+    expect(wasmThreads()).toBe(2);
+    expect(Array.from(largeProduct())).toEqual(Array.from(single));
+    await setWasmThreads(1);
+  });
+
   it('a worker that stalls: no product waits for it; once it has missed its jobs for the timeout, one warning and one thread', async () => {
     const single = largeProduct();
     const warnings: string[] = [];

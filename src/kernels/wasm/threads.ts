@@ -51,6 +51,12 @@
  * the jobs posted to it for `timeoutMs` is taken for hung: threads switch off and one warning
  * goes to stderr. One that took its job is computing a bounded amount of work: wait for it.
  *
+ * NOTE: in Node 20 a fresh worker now and then never runs its first line: in a bench process
+ * after the matmul and training rows (docs/performance.md, "resident tensors"), the first
+ * worker spawned for the -2t rows hung in start-up in most runs, and a second one spawned after
+ * it started in ≈ 30 ms every time. Why is not known. So workers not ready within START_RETRY_MS
+ * are replaced once, with a warning, before setWasmThreads gives up.
+ *
  * Where (off by default everywhere; `setWasmThreads` rejects with the reason where impossible):
  * - Node ≥ 20.16: workers from worker_threads, reached through the `getBuiltinModule` of
  *   Node's process object, so the core imports no Node module and still bundles for a browser.
@@ -155,6 +161,8 @@ const STALL_FRACTION = 0.5;
 const STALL_DECAY = 0.7;
 const STALL_SCORE = 1.6;
 const MIN_BACKOFF_MS = 10;
+/** How long setWasmThreads waits for its workers to start before it replaces them, once (ms; they start in ≈ 30 ms). */
+const START_RETRY_MS = 2000;
 const MAX_BACKOFF_MS = 2000;
 
 /** Options of `setWasmThreads`. */
@@ -163,6 +171,8 @@ export interface ThreadOptions {
   timeoutMs?: number;
   /** Testing only: every worker sleeps this long before taking a job (simulates a hung worker). */
   stallMs?: number;
+  /** Testing only: the first workers spawned sleep this long before they count themselves ready (simulates a worker hung in start-up). */
+  startStallMs?: number;
   /** How long a worker polls for its next job before it sleeps, in ms (default SPIN_MS; 0: sleep at once). */
   spinMs?: number;
   /** Where the one-time warning goes (default console.warn, i.e. stderr). */
@@ -177,6 +187,8 @@ interface WorkerData {
   memory: WebAssembly.Memory;
   slot: number;
   stallMs: number;
+  /** Testing only: sleep this long before counting ready (ms; default 0). */
+  startStallMs?: number;
   /** How long the worker polls for the next job before it sleeps (ms; default 0). */
   spinMs?: number;
 }
@@ -197,7 +209,8 @@ function workerMain(
   images: typeof inputGradientBlocks,
   direct: typeof directBlocks,
 ): void {
-  receive(({ module, convModule, memory, slot, stallMs, spinMs = 0 }) => {
+  receive(({ module, convModule, memory, slot, stallMs, startStallMs = 0, spinMs = 0 }) => {
+    if (startStallMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, startStallMs);
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as GemmExports;
     const conv = convModule && (new WebAssembly.Instance(convModule, { env: { memory } }).exports as unknown as ConvExports);
     // Direct modules (split-convs.ts) by number, each compiled from the bytes of the first job that uses it.
@@ -512,20 +525,33 @@ export async function setWasmThreads(threads: number, options: ThreadOptions = {
   const convModule = new WebAssembly.Module(convModuleBytes(tile.dtype ?? 'float32', tile.mr, tile.nv * lanesOf(tile).lanes, runtime.shared));
   const p: Pool = { rt: runtime, workers: [], ctl, timeoutMs: options.timeoutMs ?? 2000, warn: options.warn ?? ((m) => console.warn(m)), ready: false, missedSince: [], backoffUntil: 0, backoffMs: MIN_BACKOFF_MS, stallScore: 0 };
   pool = p;
-  const failed = new Promise<never>((_, reject) => {
+  let reject!: (error: Error) => void;
+  const failed = new Promise<never>((_, r) => (reject = r));
+  const spawnWorkers = (startStallMs: number) => {
     for (let slot = 1; slot < threads; slot++) {
-      const data: WorkerData = { module: runtime.module, convModule, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0, spinMs: options.spinMs ?? SPIN_MS };
+      const data: WorkerData = { module: runtime.module, convModule, memory: runtime.memory, slot, stallMs: options.stallMs ?? 0, startStallMs, spinMs: options.spinMs ?? SPIN_MS };
       p.workers.push(spawn(data, (message) => reject(new ValueError(`setWasmThreads: a worker failed: ${message}`))));
       p.missedSince.push(null);
     }
-  });
-  // Wait for the workers to count themselves ready, without blocking the event loop.
+  };
+  spawnWorkers(options.startStallMs ?? 0);
+  // Wait for the workers to count themselves ready, without blocking the event loop; replace
+  // them once if they are not ready within START_RETRY_MS (the file comment's NOTE).
   const ready = (async () => {
+    let replaced = false;
     for (;;) {
       const count = Atomics.load(ctl, READY_WORD);
       if (count >= threads - 1) return;
-      const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, READY_WORD, count, p.timeoutMs * 5);
-      if ((await waited.value) === 'timed-out') throw new ValueError(`setWasmThreads: workers did not start within ${p.timeoutMs * 5} ms`);
+      const waited = (Atomics as unknown as AtomicsWaitAsync).waitAsync(ctl, READY_WORD, count, replaced ? p.timeoutMs * 5 : START_RETRY_MS);
+      if ((await waited.value) !== 'timed-out') continue;
+      if (replaced) throw new ValueError(`setWasmThreads: workers did not start within ${START_RETRY_MS} ms, nor others within ${p.timeoutMs * 5} ms`);
+      replaced = true;
+      p.warn(`gradscope: ${threads - 1 - Atomics.load(ctl, READY_WORD)} of ${threads - 1} wasm worker threads did not start within ${START_RETRY_MS} ms; starting fresh ones`);
+      for (const worker of p.workers) worker.terminate();
+      p.workers.length = 0;
+      p.missedSince.length = 0;
+      Atomics.store(ctl, READY_WORD, 0);
+      spawnWorkers(0);
     }
   })();
   try {
