@@ -8,6 +8,7 @@
  *   node bench/micro/wasm-threads.mjs convolutions LeNet-5's convolutions at batch 128 (forward, ∂w, ∂x), 1 vs 2 threads
  *   node bench/micro/wasm-threads.mjs models       grad-mlp, grad-lenet, a LeNet-5 BatchNorm training step
  *   node bench/micro/wasm-threads.mjs per-sample   per-sample MLP gradients / a gradient at B = 128, 512, 1024
+ *   node bench/micro/wasm-threads.mjs gaps [s]     how often a thread that only spins loses the CPU (main and one worker, s seconds)
  *
  * Every comparison interleaves its variants run by run and reports medians and minimums: the
  * two vCPUs are shared with other processes, and a busy neighbour slows the two-thread runs most.
@@ -168,6 +169,26 @@ async function perSample(reps) {
   }
 }
 
+/**
+ * What the machine takes from threads that never yield: the main thread and one worker each
+ * look at the clock in a tight loop for `seconds`, and count the gaps of more than 0.2 ms
+ * between two looks (the CPU given to something else). threads.ts's contention rule
+ * (pollMeter) must tell these apart from a busy machine.
+ */
+async function gaps(seconds) {
+  // The same loop on both threads, as source: the worker runs it from an eval'd script.
+  const measure = `
+    const gaps = []; let last = performance.now(); const end = last + ${seconds * 1000};
+    for (let t = last; t < end; last = t) { t = performance.now(); if (t - last > 0.2) gaps.push(t - last); }
+    const lost = gaps.reduce((a, b) => a + b, 0);
+    return gaps.length + ' gaps > 0.2 ms (' + (gaps.length / ${seconds}).toFixed(1) + ' a second), ' + lost.toFixed(1) + ' ms lost in all (' + (lost / ${seconds * 10}).toFixed(2) + ' %), longest ' + Math.max(0, ...gaps).toFixed(2) + ' ms';`;
+  const worker = new Worker(`require('node:worker_threads').parentPort.postMessage((() => {${measure}})())`, { eval: true });
+  const fromWorker = new Promise((resolve) => worker.once('message', resolve));
+  await new Promise((resolve) => worker.once('online', resolve));
+  console.log(`main:   ${new Function(measure)()}`);
+  console.log(`worker: ${await fromWorker}`);
+}
+
 const what = process.argv[2] ?? 'products';
 const reps = Number(process.argv[3] ?? 15);
 if (what === 'handoff') await handoff();
@@ -184,3 +205,4 @@ if (what === 'threshold' || what === 'threshold-asleep') {
 if (what === 'convolutions') await convolutions(reps);
 if (what === 'models') await models(reps);
 if (what === 'per-sample') await perSample(reps);
+if (what === 'gaps') await gaps(Number(process.argv[3] ?? 3));

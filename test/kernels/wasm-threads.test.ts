@@ -93,6 +93,21 @@ describe.skipIf(!canThread)('wasm threads', () => {
       expect(Array.from(largeProduct())).toEqual(Array.from(single));
     }
   });
+
+  it('a worker that polls long between products keeps taking their jobs: none is missed for the timeout', async () => {
+    // A worker whose loop failed (a thrown error in its body) would leave every job to the main
+    // thread: the products would still be right, and only the timeout's warning would tell.
+    const single = largeProduct();
+    const warnings: string[] = [];
+    await setWasmThreads(2, { spinMs: 5, timeoutMs: 1000, warn: (m) => warnings.push(m) });
+    const started = Date.now();
+    while (Date.now() - started < 1500) {
+      expect(Array.from(largeProduct())).toEqual(Array.from(single));
+      await new Promise((resolve) => setTimeout(resolve, 1)); // gaps within and past its spin
+    }
+    expect(warnings).toEqual([]);
+    expect(wasmThreads()).toBe(2);
+  });
 });
 
 describe('where threads come from', () => {
