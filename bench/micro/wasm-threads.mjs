@@ -169,24 +169,33 @@ async function perSample(reps) {
   }
 }
 
+/** The gaps of more than 0.2 ms between two looks at the clock in `ms` of spinning (self-contained: the worker runs its source). */
+function spinGaps(ms) {
+  const gaps = [];
+  let last = performance.now();
+  for (const end = last + ms; last < end; ) {
+    const t = performance.now();
+    if (t - last > 0.2) gaps.push(t - last);
+    last = t;
+  }
+  return gaps;
+}
+
 /**
- * What the machine takes from threads that never yield: the main thread and one worker each
- * look at the clock in a tight loop for `seconds`, and count the gaps of more than 0.2 ms
- * between two looks (the CPU given to something else). threads.ts's contention rule
- * (pollMeter) must tell these apart from a busy machine.
+ * What the machine takes from threads that never yield: the main thread and one worker spin
+ * for `seconds` each (spinGaps), the CPU given to something else in between. threads.ts's
+ * contention rule takes one such gap (PREEMPTED_MS) for a busy machine.
  */
 async function gaps(seconds) {
-  // The same loop on both threads, as source: the worker runs it from an eval'd script.
-  const measure = `
-    const gaps = []; let last = performance.now(); const end = last + ${seconds * 1000};
-    for (let t = last; t < end; last = t) { t = performance.now(); if (t - last > 0.2) gaps.push(t - last); }
+  const describe = (gaps) => {
     const lost = gaps.reduce((a, b) => a + b, 0);
-    return gaps.length + ' gaps > 0.2 ms (' + (gaps.length / ${seconds}).toFixed(1) + ' a second), ' + lost.toFixed(1) + ' ms lost in all (' + (lost / ${seconds * 10}).toFixed(2) + ' %), longest ' + Math.max(0, ...gaps).toFixed(2) + ' ms';`;
-  const worker = new Worker(`require('node:worker_threads').parentPort.postMessage((() => {${measure}})())`, { eval: true });
+    return `${gaps.length} gaps > 0.2 ms (${(gaps.length / seconds).toFixed(1)} a second), ${lost.toFixed(1)} ms lost in all (${(lost / (seconds * 10)).toFixed(2)} %), longest ${Math.max(0, ...gaps).toFixed(2)} ms`;
+  };
+  const worker = new Worker(`require('node:worker_threads').parentPort.postMessage((${spinGaps})(${seconds * 1000}))`, { eval: true });
   const fromWorker = new Promise((resolve) => worker.once('message', resolve));
   await new Promise((resolve) => worker.once('online', resolve));
-  console.log(`main:   ${new Function(measure)()}`);
-  console.log(`worker: ${await fromWorker}`);
+  console.log(`main:   ${describe(spinGaps(seconds * 1000))}`);
+  console.log(`worker: ${describe(await fromWorker)}`);
 }
 
 const what = process.argv[2] ?? 'products';
